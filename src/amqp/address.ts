@@ -1,0 +1,64 @@
+/**
+ * Source addresses may carry consumer options after `?` (DESIGN §3), the way JMS users write
+ * `session.createQueue("orders?consumer.exclusive=true")`. The queue is the part before `?`.
+ */
+export interface ConsumerAddressOptions {
+  readonly exclusive?: boolean;
+  readonly priority?: number;
+}
+
+export interface ParsedAddress {
+  readonly queue: string;
+  readonly options: ConsumerAddressOptions;
+}
+
+/** A user error in an address: refuses the link with amqp:invalid-field. */
+export class AddressError extends Error {}
+
+export function parseSourceAddress(address: string): ParsedAddress {
+  const questionMark = address.indexOf('?');
+  const queue = questionMark < 0 ? address : address.slice(0, questionMark);
+  if (queue.length === 0) throw new AddressError(`address "${address}" names no queue`);
+  const options: { exclusive?: boolean; priority?: number } = {};
+  if (questionMark < 0) return { queue, options };
+  for (const pair of address.slice(questionMark + 1).split('&')) {
+    if (pair === '') continue;
+    const equals = pair.indexOf('=');
+    const name = decodeURIComponent(equals < 0 ? pair : pair.slice(0, equals));
+    const value = equals < 0 ? '' : decodeURIComponent(pair.slice(equals + 1));
+    switch (name) {
+      case 'consumer.exclusive':
+      case 'exclusive':
+        options.exclusive = parseBoolean(name, value);
+        break;
+      case 'consumer.priority':
+      case 'consumer-priority':
+        options.priority = parsePriority(name, value);
+        break;
+      default:
+        throw new AddressError(
+          `unknown address option "${name}" in "${address}" (known: consumer.exclusive, exclusive, consumer.priority, consumer-priority)`,
+        );
+    }
+  }
+  return { queue, options };
+}
+
+/** Target addresses take no options yet: a `?` there is refused rather than silently dropped. */
+export function parseTargetAddress(address: string): string {
+  if (address.includes('?')) throw new AddressError(`target address "${address}" takes no options`);
+  if (address.length === 0) throw new AddressError('target address is empty');
+  return address;
+}
+
+function parseBoolean(name: string, value: string): boolean {
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  throw new AddressError(`address option ${name} must be true or false, got "${value}"`);
+}
+
+export function parsePriority(name: string, value: unknown): number {
+  const number = typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : value;
+  if (typeof number === 'number' && Number.isInteger(number) && Math.abs(number) <= 2 ** 31 - 1) return number;
+  throw new AddressError(`${name} must be an integer, got ${JSON.stringify(value)}`);
+}

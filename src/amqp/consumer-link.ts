@@ -1,0 +1,99 @@
+import type { Delivery, Sender } from 'rhea';
+import type { Outcome } from '../core/types';
+import type { BrokerRuntime, ConsumerSink, DeliverEffect } from '../broker/runtime';
+import type { Logger } from '../broker/logger';
+import { hasHeaderDeliveryCount, withDeliveryCount } from './message-sections';
+import { linkInternals, tagOf } from './rhea-internals';
+
+const SETTLE_MODE_SETTLED = 1; // AMQP 1.0 2.8.2 sender-settle-mode "settled"
+
+/**
+ * The broker's side of a client receiver: an outgoing link (AMQP 1.0 2.6) that stands for one core
+ * consumer. Turns flow frames into credit commands, deliver effects into transfers and dispositions
+ * into settle commands.
+ */
+export class ConsumerLink implements ConsumerSink {
+  /** Deliveries handed to rhea on this link (sent or queued), for the credit formula. */
+  private issued = 0;
+  private closed = false;
+
+  constructor(
+    readonly consumerId: string,
+    private readonly sender: Sender,
+    private readonly runtime: BrokerRuntime,
+    private readonly logger: Logger,
+    private readonly defaultOutcome: Outcome,
+  ) {}
+
+  get settleOnSend(): boolean {
+    return linkInternals(this.sender).local.attach.snd_settle_mode === SETTLE_MODE_SETTLED;
+  }
+
+  /**
+   * AMQP 1.0 2.6.7: link-credit(snd) = delivery-count(rcv) + link-credit(rcv) - delivery-count(snd).
+   * rhea counts only transfers already written; deliveries queued in rhea count as used too.
+   */
+  onFlow(): void {
+    if (this.closed) return;
+    const link = linkInternals(this.sender);
+    const queuedInRhea = this.issued - link.delivery_count;
+    const credit = Math.max(0, link.credit - queuedInRhea);
+    this.runtime.execute({ type: 'credit', consumerId: this.consumerId, credit, drain: link._draining === true });
+  }
+
+  deliver(effect: DeliverEffect): void {
+    let bytes = effect.message.body as Buffer;
+    if (effect.message.deliveryCount > 0 && !hasHeaderDeliveryCount(bytes, effect.message.deliveryCount)) {
+      bytes = withDeliveryCount(bytes, effect.message.deliveryCount);
+    }
+    const delivery = this.sender.send(bytes, undefined, 0);
+    this.issued++;
+    tagOf(delivery).convoyDeliveryId = effect.deliveryId;
+  }
+
+  drained(): void {
+    // Let rhea write the transfers queued in this turn first, then the drain flow (2.6.7).
+    setImmediate(() => {
+      if (!this.closed) this.sender.set_drained(true);
+    });
+  }
+
+  /** A disposition from the client: its outcome, once, when it settles or states a terminal outcome. */
+  onOutcome(delivery: Delivery): void {
+    const tag = tagOf(delivery);
+    if (tag.convoySettled || tag.convoyDeliveryId === undefined || this.closed) return;
+    tag.convoySettled = true;
+    const outcome = outcomeOf(delivery.remote_state, this.defaultOutcome);
+    if (!delivery.remote_settled) delivery.update(true);
+    this.runtime.execute({ type: 'settle', consumerId: this.consumerId, deliveryId: tag.convoyDeliveryId, outcome });
+  }
+
+  /** Detach, session end, connection close or loss: unsettled messages go back to the queue. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.runtime.detachConsumer(this.consumerId);
+    this.logger.debug({ consumer: this.consumerId }, 'consumer detached');
+  }
+}
+
+/** AMQP 1.0 3.4 outcomes; a delivery settled without one takes the source's default-outcome (3.5.3). */
+export function outcomeOf(state: unknown, defaultOutcome: Outcome): Outcome {
+  const described = state as { constructor?: { composite_type?: string }; delivery_failed?: boolean; undeliverable_here?: boolean } | undefined;
+  switch (described?.constructor?.composite_type) {
+    case 'accepted':
+      return { type: 'accepted' };
+    case 'released':
+      return { type: 'released' };
+    case 'rejected':
+      return { type: 'rejected' };
+    case 'modified':
+      return {
+        type: 'modified',
+        deliveryFailed: described.delivery_failed === true,
+        undeliverableHere: described.undeliverable_here === true,
+      };
+    default:
+      return defaultOutcome;
+  }
+}

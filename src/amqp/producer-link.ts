@@ -1,0 +1,116 @@
+import type { Delivery, Receiver } from 'rhea';
+import type { BrokerRuntime } from '../broker/runtime';
+import type { Logger } from '../broker/logger';
+import { AddressError, parseTargetAddress } from './address';
+import { Condition, type AmqpError } from './conditions';
+import { MalformedMessageError, readMessageInfo } from './message-sections';
+import { linkInternals } from './rhea-internals';
+
+/**
+ * The broker's side of a client sender: an incoming link (AMQP 1.0 2.6). Credit is granted in windows
+ * (2.6.7); each message is enqueued before its delivery is accepted (3.4.2), so an accepted message is
+ * always in a queue.
+ */
+export class ProducerLink {
+  /** The message being received was aborted (2.7.5 transfer.aborted): discard it. */
+  aborted = false;
+  /** The message being received is over maxMessageBytes: the link is being closed. */
+  oversized = false;
+  private bytesOfCurrentMessage = 0;
+
+  constructor(
+    private readonly receiver: Receiver,
+    /** Fixed queue of the link's target, or null for an anonymous-relay link (route by `to`). */
+    private readonly fixedQueue: string | null,
+    private readonly runtime: BrokerRuntime,
+    private readonly logger: Logger,
+    private readonly creditWindow: number,
+    private readonly maxMessageBytes: number,
+  ) {}
+
+  open(): void {
+    this.receiver.add_credit(this.creditWindow);
+  }
+
+  /** Called for every transfer frame on this link, before rhea assembles it. */
+  onTransferFrame(payloadBytes: number, more: boolean, aborted: boolean): void {
+    if (aborted) this.aborted = true;
+    this.bytesOfCurrentMessage += payloadBytes;
+    if (!this.oversized && this.bytesOfCurrentMessage > this.maxMessageBytes) {
+      this.oversized = true;
+      this.receiver.close({
+        condition: Condition.messageSizeExceeded,
+        description: `message exceeds maxMessageBytes (${this.maxMessageBytes} bytes)`,
+      });
+    }
+    if (this.oversized) {
+      // Keep nothing of a message we will refuse.
+      const incomplete = linkInternals(this.receiver)._incomplete;
+      if (incomplete?.frames) incomplete.frames.length = 0;
+    }
+    if (!more) this.bytesOfCurrentMessage = 0;
+  }
+
+  onMessage(bytes: Buffer, format: number | null | undefined, delivery: Delivery): void {
+    if (this.aborted || this.oversized) {
+      this.aborted = false;
+      if (!delivery.remote_settled) delivery.update(true);
+      return;
+    }
+    const error = this.enqueue(bytes, format ?? 0);
+    if (delivery.remote_settled) {
+      if (error) this.logger.warn({ error }, 'pre-settled message dropped');
+    } else if (error) {
+      delivery.reject(error);
+    } else {
+      delivery.accept();
+    }
+    this.topUpCredit();
+  }
+
+  private enqueue(bytes: Buffer, format: number): AmqpError | null {
+    if (format !== 0) {
+      return { condition: Condition.notImplemented, description: `message-format ${format} is not supported (only 0, AMQP 1.0 2.7.5)` };
+    }
+    try {
+      const queue = this.fixedQueue ?? this.queueFromTo(bytes);
+      const info = readMessageInfo(bytes, this.runtime.queueOptions(queue).groupKey);
+      const now = this.runtime.now();
+      let expiresAtMs = info.ttlMs !== null ? now + info.ttlMs : null;
+      if (info.absoluteExpiryTimeMs !== null && info.absoluteExpiryTimeMs > 0) {
+        expiresAtMs = expiresAtMs === null ? info.absoluteExpiryTimeMs : Math.min(expiresAtMs, info.absoluteExpiryTimeMs);
+      }
+      this.runtime.execute({
+        type: 'enqueue',
+        queue,
+        meta: {
+          groupId: info.groupId,
+          closesGroup: info.closesGroup,
+          expiresAtMs,
+          deliveryCount: info.deliveryCount,
+          durable: info.durable,
+        },
+        body: bytes,
+      });
+      return null;
+    } catch (error) {
+      if (error instanceof MalformedMessageError) return { condition: Condition.decodeError, description: error.message };
+      if (error instanceof AddressError) return { condition: Condition.invalidField, description: error.message };
+      throw error;
+    }
+  }
+
+  /** ANONYMOUS-RELAY: a link with a null target routes each message by its `to` (AMQP 1.0 3.2.4). */
+  private queueFromTo(bytes: Buffer): string {
+    const info = readMessageInfo(bytes, null);
+    if (info.to === null) {
+      throw new AddressError('message has no "to" address, and its link has no target address to route it by');
+    }
+    return parseTargetAddress(info.to);
+  }
+
+  private topUpCredit(): void {
+    const credit = linkInternals(this.receiver).credit;
+    if (credit <= this.creditWindow / 2) this.receiver.add_credit(this.creditWindow - credit);
+  }
+}

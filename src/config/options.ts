@@ -1,0 +1,91 @@
+import { readFileSync } from 'node:fs';
+import type { QueueOptions } from '../core/types';
+import { checkQueueOptions, checkQueuePolicies, type QueuePolicies } from './queue-policies';
+import { ConfigError, checkObject, nonEmptyString, oneOf, port, positiveInteger, type Check } from './validation';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface BrokerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly dataDir: string;
+  readonly logLevel: LogLevel;
+  /** Largest AMQP frame we accept and send (open.max-frame-size, AMQP 1.0 2.7.1). */
+  readonly maxFrameBytes: number;
+  /** Largest message accepted from a producer; larger ones are refused with amqp:link:message-size-exceeded. */
+  readonly maxMessageBytes: number;
+  /** A connection that sends nothing for this long is dropped (open.idle-time-out, AMQP 1.0 2.4.5). */
+  readonly idleTimeoutMs: number;
+  readonly channelMax: number;
+  /** Credit the broker grants each producer link at a time. */
+  readonly producerCreditWindow: number;
+  readonly queueDefaults: Partial<QueueOptions>;
+  /** Per queue name or pattern (`*` wildcard). */
+  readonly queues: QueuePolicies;
+}
+
+export type BrokerOptionsInput = Partial<BrokerOptions>;
+
+export const DEFAULT_BROKER_OPTIONS: BrokerOptions = Object.freeze({
+  host: '0.0.0.0',
+  port: 5672,
+  dataDir: './data',
+  logLevel: 'info',
+  maxFrameBytes: 65536,
+  maxMessageBytes: 100 * 1024 * 1024,
+  idleTimeoutMs: 60_000,
+  channelMax: 1023,
+  producerCreditWindow: 1000,
+  queueDefaults: {},
+  queues: {},
+});
+
+const brokerOptionChecks: { [K in keyof BrokerOptions]-?: Check<BrokerOptions[K]> } = {
+  host: nonEmptyString,
+  port,
+  dataDir: nonEmptyString,
+  logLevel: oneOf(LOG_LEVELS),
+  maxFrameBytes: (value, field) => {
+    const bytes = positiveInteger(value, field);
+    if (bytes < 512) throw new ConfigError(field, 'at least 512 (AMQP 1.0 2.7.1 minimum frame size)', value);
+    return bytes;
+  },
+  maxMessageBytes: positiveInteger,
+  idleTimeoutMs: positiveInteger,
+  channelMax: (value, field) => {
+    const channels = positiveInteger(value, field);
+    if (channels > 65535) throw new ConfigError(field, 'at most 65535', value);
+    return channels;
+  },
+  producerCreditWindow: positiveInteger,
+  queueDefaults: checkQueueOptions,
+  queues: checkQueuePolicies,
+};
+
+/** Validates options from any source; the error names the offending field. */
+export function checkBrokerOptions(input: unknown, source: string): BrokerOptionsInput {
+  return checkObject<BrokerOptions>(input, source, brokerOptionChecks);
+}
+
+export function readConfigFile(path: string): BrokerOptionsInput {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(path, 'a readable JSON config file', (error as Error).message);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(path, 'valid JSON', (error as Error).message);
+  }
+  return checkBrokerOptions(parsed, '');
+}
+
+/** Defaults, then the config file, then command-line flags; the result is frozen. */
+export function resolveBrokerOptions(...layers: BrokerOptionsInput[]): BrokerOptions {
+  const merged: BrokerOptions = Object.assign({}, DEFAULT_BROKER_OPTIONS, ...layers.map((layer) => checkBrokerOptions(layer, '')));
+  return Object.freeze(merged);
+}

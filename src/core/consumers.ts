@@ -1,0 +1,67 @@
+import type { Consumer, Queue, QueuedMessage } from './types';
+
+export function isExcluded(message: QueuedMessage, consumer: Consumer): boolean {
+  return message.excludedConsumers !== null && message.excludedConsumers.has(consumer.id);
+}
+
+/** Keeps `queue.consumers` sorted by priority (highest first), then attach order (earliest first). */
+export function addConsumer(queue: Queue, consumer: Consumer): void {
+  const list = queue.consumers;
+  let index = list.length;
+  while (index > 0 && list[index - 1]!.priority < consumer.priority) index--;
+  list.splice(index, 0, consumer);
+  if (consumer.exclusive) queue.exclusiveCount++;
+}
+
+export function removeConsumer(queue: Queue, consumer: Consumer): void {
+  const index = queue.consumers.indexOf(consumer);
+  if (index >= 0) queue.consumers.splice(index, 1);
+  if (consumer.credit > 0) queue.consumersWithCredit--;
+  if (consumer.exclusive) queue.exclusiveCount--;
+}
+
+export function setCredit(queue: Queue, consumer: Consumer, credit: number): void {
+  const had = consumer.credit > 0;
+  consumer.credit = credit;
+  const has = credit > 0;
+  if (had !== has) queue.consumersWithCredit += has ? 1 : -1;
+}
+
+/**
+ * Picks the consumer for a message that has no owner yet: among consumers with credit that did not
+ * refuse it (undeliverable-here), the highest priority level that has any; within it the one owning
+ * the fewest groups (when `byFewestGroups`); ties rotate in attach order, starting after the consumer
+ * picked last. Linear in the number of consumers, independent of queue depth and group count.
+ */
+export function pickConsumer(queue: Queue, message: QueuedMessage, byFewestGroups: boolean): Consumer | null {
+  const cursor = queue.rotationCursor;
+  let level: number | null = null;
+  let firstAfterCursor: Consumer | null = null;
+  let firstOverall: Consumer | null = null;
+  for (const consumer of queue.consumers) {
+    if (level !== null && consumer.priority < level) break;
+    if (consumer.credit <= 0 || isExcluded(message, consumer)) continue;
+    level = consumer.priority;
+    const load = byFewestGroups ? consumer.groups.size : 0;
+    if (firstOverall === null || load < loadOf(firstOverall, byFewestGroups)) firstOverall = consumer;
+    if (consumer.attachOrder > cursor && (firstAfterCursor === null || load < loadOf(firstAfterCursor, byFewestGroups))) {
+      firstAfterCursor = consumer;
+    }
+  }
+  const chosen =
+    firstAfterCursor !== null && firstOverall !== null && loadOf(firstAfterCursor, byFewestGroups) === loadOf(firstOverall, byFewestGroups)
+      ? firstAfterCursor
+      : firstOverall;
+  if (chosen) queue.rotationCursor = chosen.attachOrder;
+  return chosen;
+}
+
+function loadOf(consumer: Consumer, byFewestGroups: boolean): number {
+  return byFewestGroups ? consumer.groups.size : 0;
+}
+
+/** The exclusive consumer that should be active: highest priority, then earliest attached. */
+export function bestExclusive(queue: Queue): Consumer | null {
+  for (const consumer of queue.consumers) if (consumer.exclusive) return consumer;
+  return null;
+}

@@ -1,0 +1,44 @@
+import { OrderedBuffer } from './ordered-buffer';
+import type { CoreState, Effect, Queue, QueueOptions } from './types';
+
+export function createCoreState(resolveQueueOptions: (queueName: string) => QueueOptions): CoreState {
+  return {
+    queues: new Map(),
+    consumers: new Map(),
+    resolveQueueOptions,
+    nextMessageId: 1,
+    nextDeliveryId: 1,
+    nextAttachOrder: 1,
+    nowMs: 0,
+  };
+}
+
+/** Queues are created on first use (AMQP attach or a message routed to them), like Artemis auto-create. */
+export function queueFor(state: CoreState, name: string, effects: Effect[]): Queue {
+  const existing = state.queues.get(name);
+  if (existing) return existing;
+  const options = state.resolveQueueOptions(name);
+  const queue: Queue = {
+    name,
+    options,
+    nextSeq: 1,
+    main: new OrderedBuffer(),
+    deferred: new OrderedBuffer(),
+    groups: new Map(),
+    readyGroups: new Set(),
+    unownedBlocked: new Set(),
+    idleGroups: new Map(),
+    consumers: [],
+    consumersWithCredit: 0,
+    rotationCursor: 0,
+    exclusiveCount: 0,
+    activeExclusive: null,
+    queuedCount: 0,
+    inFlightCount: 0,
+    enqueuedTotal: 0,
+    removedTotal: 0,
+  };
+  state.queues.set(name, queue);
+  effects.push({ type: 'queue-created', queue: name, options });
+  return queue;
+}

@@ -1,0 +1,185 @@
+import type { OrderedBuffer } from './ordered-buffer';
+
+/** Per-queue options, resolved from the configuration when the queue is first used. */
+export interface QueueOptions {
+  /** Application property that carries the group id; null means `properties.group-id`. */
+  readonly groupKey: string | null;
+  /** Idle groups remembered per queue (LRU); null = unbounded. */
+  readonly maxGroups: number | null;
+  /** An idle group is forgotten after this long; null = never. */
+  readonly groupIdleTimeoutMs: number | null;
+  readonly groupRebalance: boolean;
+  /** Unsettled messages per group; null = unlimited, 1 = strictly sequential. */
+  readonly maxInFlightPerGroup: number | null;
+  /** Every consumer of this queue is exclusive. */
+  readonly exclusive: boolean;
+  /** A message whose delivery-count reaches this goes to the dead-letter queue. */
+  readonly maxDeliveryAttempts: number;
+  readonly deadLetterQueue: string;
+}
+
+/** What the AMQP layer reads from a message before it is enqueued; the core never parses bytes. */
+export interface MessageMeta {
+  readonly groupId: string | null;
+  /** group-sequence 4294967295 or JMSXGroupSeq = -1: the group ends with this message. */
+  readonly closesGroup: boolean;
+  /** Absolute expiry on the broker's clock; null = never expires. */
+  readonly expiresAtMs: number | null;
+  /** header.delivery-count as the producer sent it. */
+  readonly deliveryCount: number;
+  readonly durable: boolean;
+}
+
+export interface QueuedMessage {
+  /** Broker-wide unique, never reused. */
+  readonly id: number;
+  /** Position in its queue: the order every rule preserves. */
+  readonly seq: number;
+  readonly groupId: string | null;
+  readonly closesGroup: boolean;
+  readonly expiresAtMs: number | null;
+  readonly durable: boolean;
+  deliveryCount: number;
+  /** Consumers that answered modified{undeliverable-here}; null while none did. */
+  excludedConsumers: Set<ConsumerId> | null;
+  /** The bytes the producer sent (bare message plus annotations), forwarded unchanged. */
+  readonly body: Uint8Array;
+}
+
+export type ConsumerId = string;
+
+export interface Delivery {
+  readonly id: number;
+  readonly message: QueuedMessage;
+  readonly group: Group | null;
+}
+
+export interface Consumer {
+  readonly id: ConsumerId;
+  readonly queue: Queue;
+  readonly priority: number;
+  readonly exclusive: boolean;
+  /** The link settles on send (at-most-once): a delivery is settled the moment it is sent. */
+  readonly settleOnSend: boolean;
+  /** Order of attachment across the broker; breaks ties (earliest first) and drives rotation. */
+  readonly attachOrder: number;
+  credit: number;
+  drain: boolean;
+  readonly unsettled: Map<number, Delivery>;
+  /** Groups this consumer owns. */
+  readonly groups: Set<Group>;
+  /** Owned groups with parked messages that wait for this consumer's credit. */
+  readonly blockedGroups: Set<Group>;
+}
+
+export interface Group {
+  readonly id: string;
+  owner: Consumer | null;
+  /** Messages of this group held back, in order, because the group cannot take them now. */
+  readonly parked: OrderedBuffer<QueuedMessage>;
+  /** Messages of this group in `main` or `parked`. */
+  queued: number;
+  inFlight: number;
+  /** Ownership passes to `moveTo` (or is dropped) once nothing is in flight. */
+  moving: boolean;
+  moveTo: Consumer | null;
+  idleSinceMs: number;
+}
+
+export interface Queue {
+  readonly name: string;
+  readonly options: QueueOptions;
+  nextSeq: number;
+  /** Messages not yet looked at by dispatch (or returned to their position), in seq order. */
+  readonly main: OrderedBuffer<QueuedMessage>;
+  /** Messages every current consumer refused with undeliverable-here; retried when consumers change. */
+  readonly deferred: OrderedBuffer<QueuedMessage>;
+  readonly groups: Map<string, Group>;
+  /** Groups with parked messages that may be able to move now; insertion-ordered. */
+  readonly readyGroups: Set<Group>;
+  /** Groups with parked messages and no owner, waiting for any eligible consumer. */
+  readonly unownedBlocked: Set<Group>;
+  /** Owned groups with nothing queued or in flight, oldest idle first (LRU). */
+  readonly idleGroups: Map<string, Group>;
+  /** Sorted by priority (highest first), then attach order. */
+  consumers: Consumer[];
+  consumersWithCredit: number;
+  /** attachOrder of the consumer picked last; the next pick starts after it. */
+  rotationCursor: number;
+  /** Consumers attached as exclusive; while non-zero the queue is in exclusive mode. */
+  exclusiveCount: number;
+  activeExclusive: Consumer | null;
+  queuedCount: number;
+  inFlightCount: number;
+  enqueuedTotal: number;
+  removedTotal: number;
+}
+
+export interface CoreState {
+  readonly queues: Map<string, Queue>;
+  readonly consumers: Map<ConsumerId, Consumer>;
+  readonly resolveQueueOptions: (queueName: string) => QueueOptions;
+  nextMessageId: number;
+  nextDeliveryId: number;
+  nextAttachOrder: number;
+  nowMs: number;
+}
+
+/** Outcomes a consumer can give (AMQP 1.0 3.4). */
+export type Outcome =
+  | { readonly type: 'accepted' }
+  | { readonly type: 'released' }
+  | { readonly type: 'rejected' }
+  | { readonly type: 'modified'; readonly deliveryFailed: boolean; readonly undeliverableHere: boolean };
+
+export type Command =
+  | {
+      readonly type: 'enqueue';
+      readonly queue: string;
+      readonly meta: MessageMeta;
+      readonly body: Uint8Array;
+    }
+  | {
+      readonly type: 'attach';
+      readonly consumerId: ConsumerId;
+      readonly queue: string;
+      readonly priority: number;
+      readonly exclusive: boolean;
+      readonly settleOnSend: boolean;
+    }
+  /** Detach, connection loss and idle time-out all mean the same to the core. */
+  | { readonly type: 'detach'; readonly consumerId: ConsumerId }
+  /** AMQP 1.0 2.6.7: `credit` is what the consumer may receive from now on. */
+  | { readonly type: 'credit'; readonly consumerId: ConsumerId; readonly credit: number; readonly drain: boolean }
+  | { readonly type: 'settle'; readonly consumerId: ConsumerId; readonly deliveryId: number; readonly outcome: Outcome }
+  | { readonly type: 'tick' };
+
+export type RemovalReason = 'accepted' | 'expired' | 'dead-letter-loop';
+export type DeadLetterReason = 'rejected' | 'max-delivery-attempts';
+
+export type Effect =
+  | {
+      readonly type: 'deliver';
+      readonly queue: string;
+      readonly consumerId: ConsumerId;
+      readonly deliveryId: number;
+      readonly message: QueuedMessage;
+      /** Settled on send: the consumer's link is at-most-once. */
+      readonly settled: boolean;
+    }
+  | { readonly type: 'enqueued'; readonly queue: string; readonly message: QueuedMessage }
+  | { readonly type: 'removed'; readonly queue: string; readonly message: QueuedMessage; readonly reason: RemovalReason }
+  | {
+      readonly type: 'dead-lettered';
+      readonly queue: string;
+      readonly deadLetterQueue: string;
+      readonly message: QueuedMessage;
+      readonly reason: DeadLetterReason;
+    }
+  /** delivery-count changed while the message stays queued (store must record it). */
+  | { readonly type: 'delivery-count'; readonly queue: string; readonly message: QueuedMessage }
+  /** The consumer asked to drain and nothing more is available: its remaining credit is used up. */
+  | { readonly type: 'drained'; readonly consumerId: ConsumerId }
+  | { readonly type: 'queue-created'; readonly queue: string; readonly options: QueueOptions }
+  | { readonly type: 'exclusive-active'; readonly queue: string; readonly consumerId: ConsumerId | null }
+  | { readonly type: 'group-owner'; readonly queue: string; readonly groupId: string; readonly consumerId: ConsumerId | null };
