@@ -109,6 +109,38 @@ def connect(args, **kwargs):
     return BlockingConnection(args.url, timeout=args.op_timeout, **kwargs)
 
 
+# Diagnostic knob, off by default: with CONVOY_INTEROP_FLOW_AFTER_ATTACH=1 receivers grant credit
+# only after the broker's attach reply has arrived. By default they behave like ordinary Proton
+# clients (BlockingConnection.create_receiver(credit=N)), whose first flow frame goes out right
+# behind the attach, before the broker has answered it.
+FLOW_AFTER_ATTACH = os.environ.get("CONVOY_INTEROP_FLOW_AFTER_ATTACH") == "1"
+# Diagnostic knob, off by default: with CONVOY_INTEROP_UNIQUE_LINK_NAMES=1 every link gets a unique
+# name. By default Proton names a link "<container-id>-<address>", so a sender and a receiver for
+# the same address on one connection share a name (legal: they are different links, AMQP 1.0 2.6.1).
+UNIQUE_LINK_NAMES = os.environ.get("CONVOY_INTEROP_UNIQUE_LINK_NAMES") == "1"
+_link_seq = [0]
+
+
+def _link_name(name, address, role):
+    if name is not None or not UNIQUE_LINK_NAMES:
+        return name
+    _link_seq[0] += 1
+    return "%s-%s-%d" % (role, address, _link_seq[0])
+
+
+def open_sender(conn, address, options=None, name=None):
+    return conn.create_sender(address, name=_link_name(name, address, "snd"), options=options)
+
+
+def open_receiver(conn, address, credit, name=None, options=None):
+    name = _link_name(name, address, "rcv")
+    if not FLOW_AFTER_ATTACH:
+        return conn.create_receiver(address, credit=credit, name=name, options=options)
+    rcv = conn.create_receiver(address, credit=None, name=name, options=options)  # waits for attach reply
+    rcv.link.flow(credit)
+    return rcv
+
+
 def close_quietly(*things):
     for t in things:
         if t is None:
@@ -184,7 +216,8 @@ class Collector:
     and no new message has arrived for ``quiet_s``, or ``max_s`` has passed.
     """
 
-    def __init__(self, receivers):
+    def __init__(self, receivers, accept_on_receipt=False):
+        self.accept_on_receipt = accept_on_receipt  # accept each delivery as soon as it arrives
         self.receivers = dict(receivers)  # name -> BlockingReceiver
         self.got = {name: [] for name in self.receivers}
         self.order = []  # (name, summary) in arrival order as observed
@@ -203,6 +236,8 @@ class Collector:
                 msg, dlv = receive_with_delivery(rcv, slice_s)
                 if msg is None:
                     break
+                if self.accept_on_receipt:
+                    settle_delivery(dlv)  # the disposition leaves with the next I/O on this connection
                 d = describe(msg)
                 self.got[name].append(d)
                 self.deliveries[name].append(dlv)
@@ -238,7 +273,7 @@ class Consumer:
     def __init__(self, args, name, address, credit):
         self.name = name
         self.conn = connect(args)
-        self.receiver = self.conn.create_receiver(address, credit=credit, name=name)
+        self.receiver = open_receiver(self.conn, address, credit, name=name)
         pump(self.conn, 0.05)  # get the flow frame onto the wire
 
     def close(self, mode):

@@ -24,7 +24,7 @@ def scenario(args):
         ci.pump(c1.conn, 0.1)
         ci.pump(c2.conn, 0.1)
         sconn = ci.connect(args)
-        sender = sconn.create_sender(args.queue)
+        sender = ci.open_sender(sconn, args.queue)
         first = ["M%d" % i for i in range(1, 7)]
         ci.send_all(sender, [ci.Message(body=b) for b in first])
 

@@ -5,8 +5,9 @@ A Proton connection sends and receives a message before, between and after each 
   random        : random bytes (no AMQP header)      -> broker closes the socket
   wrong-header  : b"AMQP\\x01\\x01\\x00\\x00"          -> broker answers with a header it supports
                                                        (AMQP 0 1.0.0 or AMQP 3 1.0.0), then closes
-  header-garbage: a valid AMQP header, then garbage   -> broker closes the socket
-  huge-frame    : valid header, open-less frame header claiming a 2 GiB frame -> broker closes
+  header-garbage: a valid AMQP header, then a 64-byte frame whose body is garbage -> broker closes
+  huge-frame    : valid header, then a frame header claiming a ~2 GiB frame (far above the 512-byte
+                  limit that applies before open, AMQP 1.0 2.4.1) -> broker closes, does not buffer
   half-header   : b"AM" then the client disconnects   -> nothing to check but survival
 """
 
@@ -75,8 +76,8 @@ class Probe:
     def __init__(self, args):
         self.args = args
         self.conn = ci.connect(args)
-        self.sender = self.conn.create_sender(args.queue)
-        self.receiver = self.conn.create_receiver(args.queue, credit=5)
+        self.sender = ci.open_sender(self.conn, args.queue)
+        self.receiver = ci.open_receiver(self.conn, args.queue, 5)
         self.n = 0
 
     def roundtrip(self, label):
@@ -110,7 +111,10 @@ def scenario(args):
         results["wrong-header"] = {"reply_hex": rec[:64].hex(), "closed": closed, "how": how, "secs": secs}
         probe.roundtrip("after-wrong-header")
 
-        rec, closed, how, secs = raw_exchange(addr, AMQP_HEADER + garbage[:1024], args.close_wait)
+        # a well-formed 64-byte AMQP frame header (doff 2, type 0, channel 0) around a garbage body:
+        # small enough for the pre-open 512-byte limit, so the broker must decode it and fail.
+        bad_frame = struct.pack(">IBBH", 64, 2, 0, 0) + garbage[:56]
+        rec, closed, how, secs = raw_exchange(addr, AMQP_HEADER + bad_frame, args.close_wait)
         results["header-garbage"] = {"reply_hex": rec[:64].hex(), "closed": closed, "how": how, "secs": secs}
         probe.roundtrip("after-header-garbage")
 

@@ -27,7 +27,7 @@ def scenario(args):
         ci.pump(c1.conn, 0.1)
         ci.pump(c2.conn, 0.1)
         sconn = ci.connect(args)
-        sender = sconn.create_sender(args.queue)
+        sender = ci.open_sender(sconn, args.queue)
 
         plan = [("A", 1), ("B", 1), ("A", 2), ("C", 1), ("B", 2), ("A", 3), ("C", 2)]
         ci.send_all(sender, [ci.grouped("%s%d" % (g, n), g) for g, n in plan])

@@ -14,12 +14,12 @@ def scenario(args):
     digest = hashlib.sha256(payload).hexdigest()
     conn = ci.connect(args)
     try:
-        sender = conn.create_sender(args.queue)
+        sender = ci.open_sender(conn, args.queue)
         msg = Message(body=payload, id="large-1")
         msg.inferred = True  # data section
         d = sender.send(msg)
         ci.check(d.remote_state == ci.Delivery.ACCEPTED, "broker outcome %s, expected ACCEPTED" % d.remote_state)
-        receiver = conn.create_receiver(args.queue, credit=1)
+        receiver = ci.open_receiver(conn, args.queue, 1)
         got = ci.try_receive(receiver, args.op_timeout)
         ci.check(got is not None, "timed out waiting for the %d-byte message" % args.size)
         receiver.accept()

@@ -18,7 +18,7 @@ def scenario(args):
     sconn = ci.connect(args)
     rconn = None
     try:
-        sender = sconn.create_sender(args.queue, options=opt)
+        sender = ci.open_sender(sconn, args.queue, options=opt)
         outcomes = {}
         for i, b in enumerate(bodies):
             dlv = sender.send(Message(body=b, properties={"i": i}))
@@ -28,14 +28,13 @@ def scenario(args):
                 ci.check(dlv.remote_state == ci.Delivery.ACCEPTED,
                          "message %d: broker outcome %s, expected ACCEPTED" % (i, dlv.remote_state))
         if args.mode == "at-most-once":
-            ci.check(sender.link.remote_snd_settle_mode == sender.link.snd_settle_mode,
-                     "broker did not echo snd-settle-mode=settled on the sender attach",
-                     local=sender.link.snd_settle_mode, remote=sender.link.remote_snd_settle_mode)
+            # (On our sending link the broker's attach snd-settle-mode is only its wish, AMQP 1.0
+            # 2.7.3; the sender's own value is the one in force, so it is not checked here.)
             # Pre-settled transfers have no acknowledgement: give the frames time to leave.
             ci.pump(sconn, 0.2)
 
         rconn = ci.connect(args)
-        receiver = rconn.create_receiver(args.queue, credit=args.credit, options=opt)
+        receiver = ci.open_receiver(rconn, args.queue, args.credit, options=opt)
         got = []
         presettled = 0
         for i in range(args.count):

@@ -15,7 +15,7 @@ import convoy_interop as ci
 def scenario(args):
     conn = ci.connect(args)
     try:
-        sender = conn.create_sender(args.queue)
+        sender = ci.open_sender(conn, args.queue)
         m1 = Message(body="expires", id="ttl-1")
         m1.ttl = args.ttl
         m1.durable = False
@@ -25,7 +25,7 @@ def scenario(args):
         ci.check(d.remote_state == ci.Delivery.ACCEPTED, "plain message: outcome %s" % d.remote_state)
         # wait with the connection serviced (heartbeats, etc.)
         ci.pump(conn, args.wait)
-        receiver = conn.create_receiver(args.queue, credit=10)
+        receiver = ci.open_receiver(conn, args.queue, 10)
         got = []
         deadline = time.monotonic() + args.listen
         while time.monotonic() < deadline:

@@ -131,11 +131,11 @@ def scenario(args):
 
     conn = ci.connect(args)
     try:
-        sender = conn.create_sender(args.queue)
+        sender = ci.open_sender(conn, args.queue)
         for m in (m1, m2, m3, m4):
             d = sender.send(m)
             ci.check(d.remote_state == ci.Delivery.ACCEPTED, "broker outcome %s, expected ACCEPTED" % d.remote_state)
-        receiver = conn.create_receiver(args.queue, credit=10)
+        receiver = ci.open_receiver(conn, args.queue, 10)
         got = []
         for i in range(4):
             msg = ci.try_receive(receiver, args.op_timeout)

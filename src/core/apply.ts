@@ -49,7 +49,7 @@ function enqueue(
   meta: Extract<Command, { type: 'enqueue' }>['meta'],
   body: Uint8Array,
   effects: Effect[],
-): QueuedMessage {
+): void {
   const message: QueuedMessage = {
     id: state.nextMessageId++,
     seq: queue.nextSeq++,
@@ -67,7 +67,6 @@ function enqueue(
   queue.main.insert(message);
   effects.push({ type: 'enqueued', queue: queue.name, message });
   dispatch(state, queue, effects);
-  return message;
 }
 
 function attach(state: CoreState, command: Extract<Command, { type: 'attach' }>, effects: Effect[]): void {
@@ -221,8 +220,9 @@ function deadLetter(state: CoreState, queue: Queue, message: QueuedMessage, reas
     effects.push({ type: 'removed', queue: queue.name, message, reason: 'dead-letter-loop' });
     return;
   }
+  effects.push({ type: 'dead-lettered', queue: queue.name, deadLetterQueue: target, message, reason });
   const deadLetterQueue = queueFor(state, target, effects);
-  const moved = enqueue(
+  enqueue(
     state,
     deadLetterQueue,
     {
@@ -233,10 +233,8 @@ function deadLetter(state: CoreState, queue: Queue, message: QueuedMessage, reas
       durable: message.durable,
     },
     message.body,
-    [],
+    effects,
   );
-  effects.push({ type: 'dead-lettered', queue: queue.name, deadLetterQueue: target, message: moved, reason });
-  dispatch(state, deadLetterQueue, effects);
 }
 
 /** Entering exclusive mode, groups play no role: parked messages rejoin the queue in order. */

@@ -90,6 +90,11 @@ function groupTarget(queue: Queue, group: Group, message: QueuedMessage, effects
   const limit = queue.options.maxInFlightPerGroup;
   if (limit !== null && group.inFlight >= limit) return null;
   if (group.moving) return null;
+  if (group.closedAtSeq !== null && message.seq > group.closedAtSeq) {
+    // The group was closed before this message: it starts afresh once the old sequence is settled.
+    if (group.inFlight > 0) return null;
+    setGroupOwner(queue, group, null, effects);
+  }
   const owner = group.owner;
   if (owner !== null) {
     if (!isExcluded(message, owner)) return owner.credit > 0 ? owner : null;
@@ -106,6 +111,7 @@ function groupTarget(queue: Queue, group: Group, message: QueuedMessage, effects
 function markBlocked(queue: Queue, group: Group): void {
   const limit = queue.options.maxInFlightPerGroup;
   if (group.moving || (limit !== null && group.inFlight >= limit)) return;
+  if (group.closedAtSeq !== null && group.inFlight > 0) return;
   if (group.owner !== null) group.owner.blockedGroups.add(group);
   else queue.unownedBlocked.add(group);
 }
@@ -132,9 +138,9 @@ function deliver(
     if (group !== null) group.inFlight++;
   }
   if (group === null) return;
-  // A closing message (group-sequence 4294967295 / JMSXGroupSeq -1) ends the group's ownership as it is
-  // dispatched: the group's next message is assigned afresh.
-  if (message.closesGroup && group.owner !== null && !group.moving) setGroupOwner(queue, group, null, effects);
+  // A closing message (group-sequence 4294967295 / JMSXGroupSeq -1) ends the group: its next message is
+  // assigned afresh, once everything up to the close is settled (redeliveries still go to the owner).
+  if (message.closesGroup && group.owner !== null && !group.moving) group.closedAtSeq = message.seq;
   checkGroupIdle(queue, group, state.nowMs, effects);
 }
 

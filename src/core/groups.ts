@@ -13,6 +13,7 @@ export function groupFor(queue: Queue, groupId: string): Group {
       inFlight: 0,
       moving: false,
       moveTo: null,
+      closedAtSeq: null,
       idleSinceMs: 0,
     };
     queue.groups.set(groupId, group);
@@ -27,6 +28,7 @@ export function noteGroupQueued(queue: Queue, group: Group): void {
 
 export function setGroupOwner(queue: Queue, group: Group, owner: Consumer | null, effects: Effect[]): void {
   const previous = group.owner;
+  group.closedAtSeq = null;
   if (previous === owner) return;
   if (previous) {
     previous.groups.delete(group);
@@ -44,6 +46,7 @@ export function setGroupOwner(queue: Queue, group: Group, owner: Consumer | null
  */
 export function checkGroupIdle(queue: Queue, group: Group, nowMs: number, effects: Effect[]): void {
   if (group.queued > 0 || group.inFlight > 0) return;
+  if (group.closedAtSeq !== null) setGroupOwner(queue, group, null, effects);
   if (group.owner === null) {
     dropGroup(queue, group);
     return;

@@ -83,6 +83,11 @@ export interface Group {
   /** Ownership passes to `moveTo` (or is dropped) once nothing is in flight. */
   moving: boolean;
   moveTo: Consumer | null;
+  /**
+   * Queue position of a dispatched closing message (group-sequence 4294967295 / JMSXGroupSeq -1).
+   * Messages after it start afresh, but only once nothing of the group is in flight.
+   */
+  closedAtSeq: number | null;
   idleSinceMs: number;
 }
 
@@ -169,6 +174,7 @@ export type Effect =
     }
   | { readonly type: 'enqueued'; readonly queue: string; readonly message: QueuedMessage }
   | { readonly type: 'removed'; readonly queue: string; readonly message: QueuedMessage; readonly reason: RemovalReason }
+  /** The message left `queue` for `deadLetterQueue`; an `enqueued` effect for its copy there follows. */
   | {
       readonly type: 'dead-lettered';
       readonly queue: string;
