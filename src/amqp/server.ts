@@ -7,10 +7,10 @@ import type { BrokerRuntime } from '../broker/runtime';
 import type { Logger } from '../broker/logger';
 import { AddressError, parsePriority, parseSourceAddress, parseTargetAddress } from './address';
 import { Condition, type AmqpError } from './conditions';
-import { FrameGuard, refuseProtocolHeader } from './connection-guards';
+import { installConnectionHooks } from './connection-hooks';
 import { ConsumerLink, outcomeOf } from './consumer-link';
 import { ProducerLink } from './producer-link';
-import { connectionInternals, linkInternals, type TransferFrame } from './rhea-internals';
+import { connectionInternals, linkInternals } from './rhea-internals';
 
 /** Per-connection bookkeeping; rhea objects never leave src/amqp. */
 interface ConnectionContext {
@@ -57,7 +57,15 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
     } as unknown as Parameters<Container['create_connection']>[0]);
     const context: ConnectionContext = { id, logger: connLogger, socket, consumers: new Map(), producers: new Map() };
     connections.set(connection, context);
-    installConnectionHooks(connection, context, options);
+    installConnectionHooks(
+      connection,
+      {
+        socket,
+        logger: connLogger,
+        onTransferFrame: (receiver, bytes, more, aborted) => context.producers.get(receiver)?.onTransferFrame(bytes, more, aborted),
+      },
+      options.maxFrameBytes,
+    );
     socket.on('close', () => {
       closeAllLinks(context);
       connections.delete(connection);
@@ -114,10 +122,14 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
       const consumerId = `${context.id}/${nextConsumer++}`;
       const link = new ConsumerLink(consumerId, sender, runtime, context.logger, defaultOutcomeOf(source));
       context.consumers.set(sender, link);
+      // Write the attach reply now: a flow that came in the same read may make the core deliver at
+      // once, and rhea writes a session's transfers before its link attaches (AMQP 1.0 2.6.3 order).
+      connectionInternals(ctx.connection)._process();
       runtime.attachConsumer(
         { type: 'attach', consumerId, queue, priority, exclusive, settleOnSend: link.settleOnSend },
         link,
       );
+      link.onFlow();
       context.logger.info({ consumer: consumerId, queue, exclusive, priority, link: sender.name }, 'consumer attached');
     } catch (error) {
       refuseLink(sender, error, context.logger);
@@ -174,43 +186,6 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
     link?.onMessage(raw.message, raw.format, ctx.delivery!);
   });
   container.on('receiver_close', (ctx: EventContext) => contextOf(ctx.connection)?.producers.delete(ctx.receiver!));
-
-  function installConnectionHooks(connection: Connection, context: ConnectionContext, brokerOptions: BrokerOptions): void {
-    const internals = connectionInternals(connection);
-    const guard = new FrameGuard(brokerOptions.maxFrameBytes);
-    const input = internals.input.bind(connection);
-    internals.input = (chunk: Buffer) => {
-      const verdict = guard.feed(chunk);
-      if (verdict.ok) {
-        input(chunk);
-        return;
-      }
-      context.logger.warn({ reason: verdict.reason }, 'closing connection: bad input');
-      if (verdict.badHeader) {
-        refuseProtocolHeader(context.socket);
-      } else if (internals.is_open()) {
-        connection.close({ condition: Condition.framingError, description: verdict.reason });
-        internals._process();
-        setTimeout(() => context.socket.destroy(), 100).unref();
-      } else {
-        context.socket.destroy();
-      }
-      // Ignore anything else the peer sends on this connection.
-      internals.input = () => undefined;
-    };
-
-    const onTransfer = internals.on_transfer.bind(connection);
-    internals.on_transfer = (frame: TransferFrame) => {
-      const performative = frame.performative;
-      // rhea decodes every format-0 message; we want the bytes. A null format reaches us as raw bytes.
-      if (performative.message_format === 0) performative.message_format = null;
-      const session = internals.remote_channel_map[frame.channel];
-      const receiver = session?.remote.handles[performative.handle] as Receiver | undefined;
-      const producer = receiver ? context.producers.get(receiver) : undefined;
-      producer?.onTransferFrame(frame.payload?.length ?? 0, performative.more === true, performative.aborted === true);
-      onTransfer(frame);
-    };
-  }
 
   function closeAllLinks(context: ConnectionContext): void {
     for (const link of context.consumers.values()) link.close();
