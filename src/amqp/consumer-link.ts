@@ -3,7 +3,7 @@ import type { Outcome } from '../core/types';
 import type { BrokerRuntime, ConsumerSink, DeliverEffect } from '../broker/runtime';
 import type { Logger } from '../broker/logger';
 import { hasHeaderDeliveryCount, withDeliveryCount } from './message-sections';
-import { linkInternals, tagOf } from './rhea-internals';
+import { answerDrainWithFlow, linkInternals, tagOf } from './rhea-internals';
 
 const SETTLE_MODE_SETTLED = 1; // AMQP 1.0 2.8.2 sender-settle-mode "settled"
 
@@ -16,6 +16,7 @@ export class ConsumerLink implements ConsumerSink {
   /** Deliveries handed to rhea on this link (sent or queued), for the credit formula. */
   private issued = 0;
   private closed = false;
+  private creditUpdatePending = false;
 
   constructor(
     readonly consumerId: string,
@@ -23,7 +24,9 @@ export class ConsumerLink implements ConsumerSink {
     private readonly runtime: BrokerRuntime,
     private readonly logger: Logger,
     private readonly defaultOutcome: Outcome,
-  ) {}
+  ) {
+    answerDrainWithFlow(sender);
+  }
 
   get settleOnSend(): boolean {
     return linkInternals(this.sender).local.attach.snd_settle_mode === SETTLE_MODE_SETTLED;
@@ -34,6 +37,18 @@ export class ConsumerLink implements ConsumerSink {
    * rhea counts only transfers already written; deliveries queued in rhea count as used too.
    */
   onFlow(): void {
+    // rhea handles a flow at once but reports dispositions of outgoing deliveries on the next tick. A
+    // release followed by new credit in one read must be applied in that order, or the next message
+    // would overtake the released one: credit waits for the tick too.
+    if (this.creditUpdatePending) return;
+    this.creditUpdatePending = true;
+    process.nextTick(() => {
+      this.creditUpdatePending = false;
+      this.applyCredit();
+    });
+  }
+
+  private applyCredit(): void {
     if (this.closed) return;
     const link = linkInternals(this.sender);
     const queuedInRhea = this.issued - link.delivery_count;
@@ -54,7 +69,9 @@ export class ConsumerLink implements ConsumerSink {
   drained(): void {
     // Let rhea write the transfers queued in this turn first, then the drain flow (2.6.7).
     setImmediate(() => {
-      if (!this.closed) this.sender.set_drained(true);
+      if (this.closed) return;
+      this.sender.set_drained(true);
+      (this.sender.connection as unknown as { _register(): void })._register();
     });
   }
 

@@ -162,14 +162,19 @@ describe('Qpid JMS interop', () => {
     const r = await runScenario('exclusive-failover');
     const got = r.consumer2 as Received[];
     expect(got.map((m) => m.n)).toEqual(Array.from({ length: 20 }, (_, i) => i));
-    expect(got.map((m) => m.dc)).toEqual([...Array(5).fill(2), ...Array(15).fill(1)]);
-    expect(got.map((m) => m.redelivered)).toEqual([...Array(5).fill(true), ...Array(15).fill(false)]);
+    // Every unsettled delivery of a closing consumer comes back with delivery-count + 1 (prefetched ones
+    // too); the five the application saw were also settled modified{delivery-failed} by Qpid JMS on close.
+    expect(got.every((m) => m.redelivered)).toBe(true);
+    expect(got.slice(0, 5).every((m) => m.dc >= 2 && m.dc <= 3)).toBe(true);
+    expect(got.slice(5).map((m) => m.dc)).toEqual(Array(15).fill(2));
   }, 90_000);
 
   it('group-failover: group A moves to consumer 2 with its unacknowledged messages first', async () => {
     const r = await runScenario('group-failover');
     const got = r.consumer2 as Received[];
     expect(got.map((m) => m.body)).toEqual(['A1', 'A2', 'A3', 'A4', 'A5', 'A6', 'A7', 'A8']);
-    expect(got.map((m) => m.dc)).toEqual([2, 2, 2, 2, 2, 1, 1, 1]);
+    expect(got.slice(0, 5).every((m) => m.dc >= 2 && m.dc <= 3)).toBe(true);
+    expect(got.slice(5).map((m) => m.dc)).toEqual([2, 2, 2]);
+    expect(got.every((m) => m.redelivered)).toBe(true);
   }, 90_000);
 });

@@ -169,9 +169,15 @@ struct Starter : proton::messaging_handler {
         }
         tick();
     }
-    void tick() {  // 50 ms housekeeping: idle exit and overall timeout
-        if (sh.finished) return;
+    int64_t finished_at = 0;
+    void tick() {  // 50 ms housekeeping: idle exit, overall timeout, hard exit if close hangs
         int64_t now = now_us();
+        if (sh.finished) {
+            if (finished_at == 0) finished_at = now;
+            else if (now - finished_at > 300000) { fflush(stdout); std::_Exit(sh.failed ? 1 : 0); }
+            sh.cont->schedule(proton::duration(50), [this]() { tick(); });
+            return;
+        }
         if (now - sh.start_us > sh.timeout_s * 1000000) { sh.timed_out = true; finish(sh); return; }
         if (sh.idle_ms > 0 && sh.received > 0 && now - sh.last_us > sh.idle_ms * 1000) { finish(sh); return; }
         sh.cont->schedule(proton::duration(50), [this]() { tick(); });
