@@ -1,0 +1,89 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, test } from 'vitest';
+import { connect } from '../support/client';
+import { CONVOY_BIN, startBrokerProcess } from '../support/broker-process';
+
+const run = promisify(execFile);
+
+async function convoy(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [CONVOY_BIN, ...args], { timeout: 15_000 });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+function configFile(content: unknown): string {
+  const dir = mkdtempSync(join(tmpdir(), 'convoy-config-'));
+  const path = join(dir, 'convoy.json');
+  writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content));
+  return path;
+}
+
+describe('convoy CLI', () => {
+  test('--help and --version', async () => {
+    const help = await convoy(['--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('start');
+    const version = await convoy(['--version']);
+    expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+    const startHelp = await convoy(['start', '--help']);
+    for (const flag of ['--host', '--port', '--data-dir', '--config', '--log-level']) expect(startHelp.stdout).toContain(flag);
+  });
+
+  test('an invalid option in the config file stops the start with a message naming the field', async () => {
+    const bad = await convoy(['start', '--config', configFile({ queues: { 'orders.*': { maxGroups: 'many' } } })]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('queues["orders.*"].maxGroups');
+    expect(bad.stderr).toContain('expected a positive integer');
+  });
+
+  test('an unknown config field is an error, not silently ignored', async () => {
+    const bad = await convoy(['start', '--config', configFile({ prot: 5672 })]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('prot');
+  });
+
+  test('a config file that is not JSON is reported', async () => {
+    const bad = await convoy(['start', '--config', configFile('{ not json')]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('valid JSON');
+  });
+
+  test('a bad --port is rejected', async () => {
+    const bad = await convoy(['start', '--port', 'abc']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('--port');
+  });
+
+  test('flags override the config file', async () => {
+    const broker = await startBrokerProcess(['--config', configFile({ port: 1, host: '10.255.255.1' })]);
+    expect(broker.port).toBeGreaterThan(1);
+    broker.child.kill('SIGTERM');
+    expect(await broker.exited).toBe(0);
+  });
+
+  test('SIGTERM: clients are closed with amqp:connection:forced and the broker exits 0', async () => {
+    const broker = await startBrokerProcess();
+    const client = await connect(broker.port);
+    const closed = new Promise<string | undefined>((resolve) => {
+      client.connection.once('connection_error', (ctx) => resolve((ctx.connection.error as { condition?: string } | undefined)?.condition));
+      client.connection.once('disconnected', () => resolve(undefined));
+    });
+    broker.child.kill('SIGTERM');
+    expect(await closed).toBe('amqp:connection:forced');
+    expect(await broker.exited).toBe(0);
+  });
+
+  test('SIGINT stops the broker with exit code 0', async () => {
+    const broker = await startBrokerProcess();
+    broker.child.kill('SIGINT');
+    expect(await broker.exited).toBe(0);
+  });
+});
