@@ -20,7 +20,7 @@ export interface ConnectionHookTargets {
 export function installConnectionHooks(connection: Connection, targets: ConnectionHookTargets, maxFrameBytes: number): void {
   guardInput(connection, targets, maxFrameBytes);
   deliverRawBytes(connection, targets);
-  keyLinksByRoleAndName(connection);
+  patchSessions(connection, [keyLinksByRoleAndName, reportDispositionsInFrameOrder]);
   closeOnMalformedInput(connection, targets);
 }
 
@@ -61,14 +61,35 @@ function deliverRawBytes(connection: Connection, targets: ConnectionHookTargets)
   };
 }
 
+interface DeliveryInternals {
+  remote_state?: { constructor: { composite_type?: string } };
+  remote_settled: boolean;
+  link: { dispatch(event: string, context: unknown): void; _context(context: unknown): unknown };
+}
+
 interface SessionInternals {
   links: Record<string, Sender | Receiver>;
   remote: { handles: Record<number, Sender | Receiver> };
   local: { handles: Record<number, Sender | Receiver> };
+  outgoing: { updated: DeliveryInternals[] };
   create_sender(name: string): Sender;
   create_receiver(name: string): Receiver;
   on_attach(frame: { performative: { name: string; role: boolean; handle: number } }): void;
+  on_disposition(frame: { performative: { role: boolean } }): void;
   remove_link(link: Sender | Receiver): void;
+}
+
+type SessionPatch = (session: SessionInternals) => void;
+
+/** Applies patches to every session rhea creates on this connection (sessions begin from the peer). */
+function patchSessions(connection: Connection, patches: SessionPatch[]): void {
+  const internals = connection as unknown as { create_session(size?: number): SessionInternals };
+  const createSession = internals.create_session.bind(connection);
+  internals.create_session = (size?: number) => {
+    const session = createSession(size);
+    for (const patch of patches) patch(session);
+    return session;
+  };
 }
 
 /**
@@ -76,33 +97,48 @@ interface SessionInternals {
  * and its receiver for a queue `<container>-<address>`. rhea keys a session's links by name alone and
  * fails the connection on the second attach; here sessions key them by role and name.
  */
-function keyLinksByRoleAndName(connection: Connection): void {
-  const internals = connection as unknown as { create_session(size?: number): SessionInternals };
-  const createSession = internals.create_session.bind(connection);
-  internals.create_session = (size?: number) => {
-    const session = createSession(size);
-    const keyOf = (name: string, weSend: boolean): string => `${weSend ? 'sender' : 'receiver'}:${name}`;
-    session.on_attach = (frame) => {
-      const { name, role, handle } = frame.performative;
-      // role true: the peer is the receiver, so we are the sender.
-      const key = keyOf(name, role);
-      let link = session.links[key];
-      if (!link) {
-        link = role ? session.create_sender(name) : session.create_receiver(name);
-        if (session.links[name] === link) delete session.links[name];
-        session.links[key] = link;
-      }
-      session.remote.handles[handle] = link;
-      (link as unknown as { on_attach(f: unknown): void }).on_attach(frame);
-      (link as unknown as { remote: { attach: unknown } }).remote.attach = frame.performative;
-    };
-    session.remove_link = (link) => {
-      const linkInternals = link as unknown as { name: string; remote: { handle: number }; local: { handle: number } };
-      delete session.remote.handles[linkInternals.remote.handle];
-      delete session.local.handles[linkInternals.local.handle];
-      delete session.links[keyOf(linkInternals.name, link.is_sender())];
-    };
-    return session;
+function keyLinksByRoleAndName(session: SessionInternals): void {
+  const keyOf = (name: string, weSend: boolean): string => `${weSend ? 'sender' : 'receiver'}:${name}`;
+  session.on_attach = (frame) => {
+    const { name, role, handle } = frame.performative;
+    // role true: the peer is the receiver, so we are the sender.
+    const key = keyOf(name, role);
+    let link = session.links[key];
+    if (!link) {
+      link = role ? session.create_sender(name) : session.create_receiver(name);
+      if (session.links[name] === link) delete session.links[name];
+      session.links[key] = link;
+    }
+    session.remote.handles[handle] = link;
+    (link as unknown as { on_attach(f: unknown): void }).on_attach(frame);
+    (link as unknown as { remote: { attach: unknown } }).remote.attach = frame.performative;
+  };
+  session.remove_link = (link) => {
+    const linkInternals = link as unknown as { name: string; remote: { handle: number }; local: { handle: number } };
+    delete session.remote.handles[linkInternals.remote.handle];
+    delete session.local.handles[linkInternals.local.handle];
+    delete session.links[keyOf(linkInternals.name, link.is_sender())];
+  };
+}
+
+/**
+ * rhea applies flow and detach frames at once but reports a consumer's dispositions on the next tick.
+ * A client that accepts and then detaches (or releases and then grants credit) in one read would be seen
+ * in the wrong order: an accepted message redelivered, a released one overtaken. Outcomes of outgoing
+ * deliveries are reported here as their disposition frame is read, so every frame acts in wire order.
+ */
+function reportDispositionsInFrameOrder(session: SessionInternals): void {
+  const onDisposition = session.on_disposition.bind(session);
+  session.on_disposition = (frame) => {
+    onDisposition(frame);
+    if (!frame.performative.role) return; // role receiver: the disposition is about our outgoing deliveries
+    const updated = session.outgoing.updated;
+    session.outgoing.updated = [];
+    for (const delivery of updated) {
+      const outcome = delivery.remote_state?.constructor.composite_type;
+      if (outcome) delivery.link.dispatch(outcome, delivery.link._context({ delivery }));
+      if (delivery.remote_settled) delivery.link.dispatch('settled', delivery.link._context({ delivery }));
+    }
   };
 }
 

@@ -16,7 +16,6 @@ export class ConsumerLink implements ConsumerSink {
   /** Deliveries handed to rhea on this link (sent or queued), for the credit formula. */
   private issued = 0;
   private closed = false;
-  private creditUpdatePending = false;
 
   constructor(
     readonly consumerId: string,
@@ -37,18 +36,6 @@ export class ConsumerLink implements ConsumerSink {
    * rhea counts only transfers already written; deliveries queued in rhea count as used too.
    */
   onFlow(): void {
-    // rhea handles a flow at once but reports dispositions of outgoing deliveries on the next tick. A
-    // release followed by new credit in one read must be applied in that order, or the next message
-    // would overtake the released one: credit waits for the tick too.
-    if (this.creditUpdatePending) return;
-    this.creditUpdatePending = true;
-    process.nextTick(() => {
-      this.creditUpdatePending = false;
-      this.applyCredit();
-    });
-  }
-
-  private applyCredit(): void {
     if (this.closed) return;
     const link = linkInternals(this.sender);
     const queuedInRhea = this.issued - link.delivery_count;

@@ -133,3 +133,39 @@ describe('settlement', () => {
     // rhea cannot encode a described default-outcome from a plain object; without one, settling means accepted.
   });
 });
+
+describe('frame order (regressions found by interop tests)', () => {
+  test('attach and flow in one read on a non-empty queue: the attach reply comes before any transfer', async () => {
+    await fill('order.attach', 3);
+    // rhea writes the attach and its initial flow (credit_window) in one socket write.
+    const receiver = await client.openReceiver('order.attach', { credit_window: 10 });
+    const got = await receive(receiver, 3, 1000, 0);
+    expect(got.map((r) => r.message.body)).toEqual(['m0', 'm1', 'm2']);
+  });
+
+  test('accept then detach in one read: the accepted message is not redelivered', async () => {
+    await fill('order.accept-detach', 2);
+    const first = await client.openReceiver('order.accept-detach');
+    const got = await receive(first, 2);
+    got[0]!.delivery.accept();
+    first.close();
+    const second = await client.openReceiver('order.accept-detach');
+    expect((await receive(second, 2, 500)).map((r) => r.message.body)).toEqual(['m1']);
+  });
+
+  test('release then new credit in one read: the released message is not overtaken', async () => {
+    await fill('order.release-credit', 2);
+    const receiver = await client.openReceiver('order.release-credit');
+    const got = await receive(receiver, 1);
+    got[0]!.delivery.release();
+    const next = await receive(receiver, 2);
+    expect(next.map((r) => r.message.body)).toEqual(['m0', 'm1']);
+  });
+
+  test('a sender and a receiver with the same link name on one session both work', async () => {
+    const sender = await client.openSender('order.same-name', { name: 'shared-name' });
+    const receiver = await client.openReceiver('order.same-name', { name: 'shared-name' });
+    await sendAll(sender, [{ body: 'same' }]);
+    expect((await receive(receiver, 1)).map((r) => r.message.body)).toEqual(['same']);
+  });
+});
