@@ -15,6 +15,9 @@ export interface ParsedAddress {
 /** A user error in an address: refuses the link with amqp:invalid-field. */
 export class AddressError extends Error {}
 
+/** Broker-owned addresses (operator views); never a queue. */
+const RESERVED_PREFIX = '$convoy/';
+
 export function parseSourceAddress(address: string): ParsedAddress {
   const questionMark = address.indexOf('?');
   const queue = questionMark < 0 ? address : address.slice(0, questionMark);
@@ -46,6 +49,7 @@ export function parseSourceAddress(address: string): ParsedAddress {
 
 /** Target addresses take no options yet: a `?` there is refused rather than silently dropped. */
 export function parseTargetAddress(address: string): string {
+  if (address.startsWith(RESERVED_PREFIX)) throw new AddressError(`addresses starting with ${RESERVED_PREFIX} are reserved for the broker`);
   if (address.includes('?')) throw new AddressError(`target address "${address}" takes no options`);
   if (address.length === 0) throw new AddressError('target address is empty');
   return address;

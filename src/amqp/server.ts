@@ -6,6 +6,7 @@ import type { BrokerOptions } from '../config/options';
 import type { BrokerRuntime } from '../broker/runtime';
 import type { Logger } from '../broker/logger';
 import { AddressError, parsePriority, parseSourceAddress, parseTargetAddress } from './address';
+import { adminSnapshot, isAdminAddress, serveAdminLink } from './admin-link';
 import { Condition, type AmqpError } from './conditions';
 import { installConnectionHooks } from './connection-hooks';
 import { ConsumerLink, outcomeOf } from './consumer-link';
@@ -113,6 +114,14 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
     const sender = ctx.sender!;
     if (!context) return;
     try {
+      const requested = (linkInternals(sender).remote.attach?.source as { address?: unknown } | null | undefined)?.address;
+      if (isAdminAddress(requested)) {
+        const snapshot = adminSnapshot(runtime, requested);
+        setTerminus(sender, 'source', linkInternals(sender).remote.attach?.source);
+        setTerminus(sender, 'target', linkInternals(sender).remote.attach?.target);
+        serveAdminLink(sender, snapshot);
+        return;
+      }
       const { queue, exclusive, priority, source } = consumerTerms(sender);
       const internals = linkInternals(sender);
       setTerminus(sender, 'source', sourceReply(source));

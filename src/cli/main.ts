@@ -5,6 +5,9 @@ import { ConfigError } from '../config/validation';
 import { readConfigFile, type BrokerOptionsInput, LOG_LEVELS, type LogLevel } from '../config/options';
 import { startBroker } from '../broker/server';
 import { createLogger } from '../broker/logger';
+import { AdminError, fetchAdminSnapshot, type AdminTarget } from '../amqp/admin-client';
+import type { GroupView, QueueView } from '../core/inspect';
+import { renderGroups, renderQueues } from './tables';
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
@@ -54,6 +57,33 @@ async function start(flags: StartFlags): Promise<void> {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
 }
 
+interface AdminFlags {
+  host: string;
+  port: number;
+  json?: boolean;
+}
+
+async function showQueues(flags: AdminFlags): Promise<void> {
+  const snapshot = (await fetchAdminSnapshot(adminTarget(flags), 'queues')) as { queues: QueueView[] };
+  process.stdout.write(`${flags.json ? JSON.stringify(snapshot, null, 2) : renderQueues(snapshot.queues)}\n`);
+}
+
+async function showGroups(queue: string, flags: AdminFlags): Promise<void> {
+  const snapshot = (await fetchAdminSnapshot(adminTarget(flags), `groups/${queue}`)) as { queue: QueueView; groups: GroupView[] };
+  process.stdout.write(`${flags.json ? JSON.stringify(snapshot, null, 2) : renderGroups(snapshot.queue, snapshot.groups)}\n`);
+}
+
+function adminTarget(flags: AdminFlags): AdminTarget {
+  return { host: flags.host, port: flags.port, timeoutMs: 5000 };
+}
+
+function adminOptions(command: Command): Command {
+  return command
+    .option('--host <host>', 'broker host', '127.0.0.1')
+    .option('--port <port>', 'broker AMQP port', integerFlag('--port'), 5672)
+    .option('--json', 'print the raw JSON snapshot');
+}
+
 export function buildProgram(): Command {
   const program = new Command();
   program.name('convoy').description('AMQP 1.0 broker for ordered parallel processing').version(packageVersion());
@@ -66,6 +96,10 @@ export function buildProgram(): Command {
     .option('--config <file>', 'JSON configuration file; flags override it')
     .option('--log-level <level>', `one of ${LOG_LEVELS.join(', ')} (default info)`)
     .action(start);
+  adminOptions(program.command('queues').description('show queues and their consumers (which exclusive consumer is active)')).action(showQueues);
+  adminOptions(
+    program.command('groups <queue>').description('show which consumer owns which group of a queue, with queued and in-flight counts'),
+  ).action(showGroups);
   return program;
 }
 
@@ -73,7 +107,7 @@ export function main(argv: string[]): void {
   buildProgram()
     .parseAsync(argv)
     .catch((error: unknown) => {
-      if (error instanceof ConfigError) {
+      if (error instanceof ConfigError || error instanceof AdminError) {
         process.stderr.write(`convoy: ${error.message}\n`);
       } else {
         process.stderr.write(`convoy: ${(error as Error).stack ?? String(error)}\n`);

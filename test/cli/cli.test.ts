@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, test } from 'vitest';
-import { connect } from '../support/client';
+import { connect, sendAll } from '../support/client';
 import { CONVOY_BIN, startBrokerProcess } from '../support/broker-process';
 
 const run = promisify(execFile);
@@ -85,5 +85,48 @@ describe('convoy CLI', () => {
     const broker = await startBrokerProcess();
     broker.child.kill('SIGINT');
     expect(await broker.exited).toBe(0);
+  });
+});
+
+describe('operator views', () => {
+  test('convoy queues and convoy groups show consumers, the active exclusive one, and group owners with counts', async () => {
+    const broker = await startBrokerProcess();
+    const client = await connect(broker.port);
+    try {
+      const receiver = await client.openReceiver('ops.orders');
+      receiver.add_credit(1);
+      await client.openReceiver('ops.excl?consumer.exclusive=true');
+      await client.openReceiver('ops.excl?consumer.exclusive=true');
+      const sender = await client.openSender('ops.orders');
+      await sendAll(sender, [
+        { body: 1, group_id: 'A' },
+        { body: 2, group_id: 'A' },
+        { body: 3, group_id: 'B' },
+      ]);
+      const queues = await convoy(['queues', '--port', String(broker.port)]);
+      expect(queues.code).toBe(0);
+      expect(queues.stdout).toMatch(/ops\.orders\s+2\s+1\s+3\s+2\s+1/);
+      expect(queues.stdout).toContain('active');
+      expect(queues.stdout).toContain('waiting');
+      const groups = await convoy(['groups', 'ops.orders', '--port', String(broker.port)]);
+      expect(groups.code).toBe(0);
+      expect(groups.stdout).toMatch(/A\s+c\d+\/\d+\s+1\s+1\s+owned/);
+      expect(groups.stdout).toMatch(/B\s+-\s+1\s+0\s+unassigned/);
+      const json = JSON.parse((await convoy(['groups', 'ops.orders', '--json', '--port', String(broker.port)])).stdout);
+      expect(json.groups.map((g: { id: string }) => g.id)).toEqual(['A', 'B']);
+      const missing = await convoy(['groups', 'nope', '--port', String(broker.port)]);
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toContain('no queue named "nope"');
+    } finally {
+      await client.close();
+      broker.child.kill('SIGTERM');
+      await broker.exited;
+    }
+  });
+
+  test('convoy queues without a broker says it cannot reach it', async () => {
+    const result = await convoy(['queues', '--port', '1']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('cannot reach the broker');
   });
 });

@@ -1,0 +1,45 @@
+import type { GroupView, QueueView } from '../core/inspect';
+
+/** Plain-text tables for the operator commands. */
+export function renderTable(headers: string[], rows: (string | number)[][]): string {
+  const cells = [headers, ...rows.map((row) => row.map(String))];
+  const widths = headers.map((_, column) => Math.max(...cells.map((row) => row[column]!.length)));
+  return cells.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n');
+}
+
+export function renderQueues(queues: readonly QueueView[]): string {
+  if (queues.length === 0) return 'no queues';
+  const sections = [
+    renderTable(
+      ['QUEUE', 'QUEUED', 'IN FLIGHT', 'ENQUEUED', 'GROUPS', 'CONSUMERS'],
+      queues.map((q) => [q.name, q.queued, q.inFlight, q.enqueuedTotal, q.groups, q.consumers.length]),
+    ),
+  ];
+  for (const queue of queues) {
+    if (queue.consumers.length === 0) continue;
+    sections.push(
+      `\n${queue.name}\n` +
+        renderTable(
+          ['  CONSUMER', 'PRIORITY', 'EXCLUSIVE', 'CREDIT', 'UNSETTLED', 'GROUPS'],
+          queue.consumers.map((c) => [
+            `  ${c.id}`,
+            c.priority,
+            c.exclusive ? (c.active ? 'active' : 'waiting') : 'no',
+            c.credit,
+            c.unsettled,
+            c.groups,
+          ]),
+        ),
+    );
+  }
+  return sections.join('\n');
+}
+
+export function renderGroups(queue: QueueView, groups: readonly GroupView[]): string {
+  const header = `${queue.name}: ${groups.length} groups, ${queue.queued} queued, ${queue.inFlight} in flight`;
+  if (groups.length === 0) return header;
+  return `${header}\n${renderTable(
+    ['GROUP', 'OWNER', 'QUEUED', 'IN FLIGHT', 'STATE'],
+    groups.map((g) => [g.id, g.owner ?? '-', g.queued, g.inFlight, g.moving ? 'moving' : g.owner ? 'owned' : 'unassigned']),
+  )}`;
+}
