@@ -10,7 +10,20 @@ import {
   setGroupOwner,
 } from './groups';
 import { queueFor } from './state';
-import type { Command, Consumer, CoreState, DeadLetterReason, Delivery, Effect, Outcome, Queue, QueuedMessage } from './types';
+import type {
+  Command,
+  Consumer,
+  CoreState,
+  DeadLetterReason,
+  Delivery,
+  Effect,
+  MessageBody,
+  MessageMeta,
+  Outcome,
+  Queue,
+  QueuedMessage,
+  RecoveredMessage,
+} from './types';
 
 /**
  * The dispatch core's single entry point: applies one command at time `nowMs` and returns the effects
@@ -23,6 +36,9 @@ export function apply(state: CoreState, command: Command, nowMs: number): Effect
   switch (command.type) {
     case 'enqueue':
       enqueue(state, queueFor(state, command.queue, effects), command.meta, command.body, effects);
+      break;
+    case 'recover':
+      recover(state, queueFor(state, command.queue, effects), command.message);
       break;
     case 'attach':
       attach(state, command, effects);
@@ -46,8 +62,8 @@ export function apply(state: CoreState, command: Command, nowMs: number): Effect
 function enqueue(
   state: CoreState,
   queue: Queue,
-  meta: Extract<Command, { type: 'enqueue' }>['meta'],
-  body: Uint8Array,
+  meta: MessageMeta,
+  body: MessageBody,
   effects: Effect[],
 ): void {
   const message: QueuedMessage = {
@@ -67,6 +83,31 @@ function enqueue(
   queue.main.insert(message);
   effects.push({ type: 'enqueued', queue: queue.name, message });
   dispatch(state, queue, effects);
+}
+
+/**
+ * Recovery replays stored messages queue by queue in position order, before any consumer attaches;
+ * ids and positions continue after the highest recovered ones.
+ */
+function recover(state: CoreState, queue: Queue, recovered: RecoveredMessage): void {
+  const { meta } = recovered;
+  const message: QueuedMessage = {
+    id: recovered.id,
+    seq: recovered.seq,
+    groupId: meta.groupId,
+    closesGroup: meta.closesGroup,
+    expiresAtMs: meta.expiresAtMs,
+    durable: meta.durable,
+    deliveryCount: meta.deliveryCount,
+    excludedConsumers: null,
+    body: recovered.body,
+  };
+  state.nextMessageId = Math.max(state.nextMessageId, recovered.id + 1);
+  queue.nextSeq = Math.max(queue.nextSeq, recovered.seq + 1);
+  queue.queuedCount++;
+  queue.enqueuedTotal++;
+  if (message.groupId !== null) noteGroupQueued(queue, groupFor(queue, message.groupId));
+  queue.main.insert(message);
 }
 
 function attach(state: CoreState, command: Extract<Command, { type: 'attach' }>, effects: Effect[]): void {

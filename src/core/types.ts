@@ -42,8 +42,26 @@ export interface QueuedMessage {
   deliveryCount: number;
   /** Consumers that answered modified{undeliverable-here}; null while none did. */
   excludedConsumers: Set<ConsumerId> | null;
-  /** The bytes the producer sent (bare message plus annotations), forwarded unchanged. */
-  readonly body: Uint8Array;
+  /**
+   * The bytes the producer sent (bare message plus annotations), forwarded unchanged; or, for a message
+   * paged out of memory, the store's reference to them. The core never looks inside.
+   */
+  readonly body: MessageBody;
+}
+
+/** A message body kept only in the store (paged); the store's implementation adds where it is. */
+export interface StoredBody {
+  readonly storedBytes: number;
+}
+
+export type MessageBody = Uint8Array | StoredBody;
+
+/** A message read back from the store at start-up, with the identity and position it had. */
+export interface RecoveredMessage {
+  readonly id: number;
+  readonly seq: number;
+  readonly meta: MessageMeta;
+  readonly body: MessageBody;
 }
 
 export type ConsumerId = string;
@@ -142,8 +160,10 @@ export type Command =
       readonly type: 'enqueue';
       readonly queue: string;
       readonly meta: MessageMeta;
-      readonly body: Uint8Array;
+      readonly body: MessageBody;
     }
+  /** Start-up: puts a stored message back in its queue at its position (no `enqueued` effect). */
+  | { readonly type: 'recover'; readonly queue: string; readonly message: RecoveredMessage }
   | {
       readonly type: 'attach';
       readonly consumerId: ConsumerId;

@@ -176,3 +176,19 @@ describe('plain queues', () => {
     expect(h.labels('low')).toEqual(['m2', 'm3']);
   });
 });
+
+describe('recovery', () => {
+  test('recovered messages keep their ids, positions, groups and delivery-counts; new ones continue after them', () => {
+    const h = new CoreHarness();
+    const meta = (groupId: string | null, deliveryCount: number) => ({ groupId, closesGroup: false, expiresAtMs: null, deliveryCount, durable: true });
+    h.run({ type: 'recover', queue: 'q', message: { id: 7, seq: 3, meta: meta('A', 2), body: Buffer.from('r3') } });
+    h.run({ type: 'recover', queue: 'q', message: { id: 5, seq: 1, meta: meta('A', 0), body: Buffer.from('r1') } });
+    expect(h.effectsOf('enqueued')).toHaveLength(0);
+    h.send('q', 'new', { group: 'A' });
+    h.attach('c1', 'q', { credit: 10 });
+    expect(h.labels('c1')).toEqual(['r1', 'r3', 'new']);
+    expect(h.delivered.map((d) => d.deliveryCount)).toEqual([0, 2, 0]);
+    expect(h.effectsOf('enqueued')[0]!.message.id).toBe(8);
+    expect(h.effectsOf('enqueued')[0]!.message.seq).toBe(4);
+  });
+});
