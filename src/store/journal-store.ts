@@ -1,0 +1,412 @@
+import { closeSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
+import type { Logger } from 'pino';
+import type { MessageBody, MessageMeta, RecoveredMessage, StoredBody } from '../core/types';
+import { acquireLock, releaseLock } from './lock-file';
+import {
+  encodeDelivered,
+  encodeDeliveryCount,
+  encodeMessage,
+  encodeQueue,
+  encodeRemove,
+  readRecord,
+  RecordType,
+  type DecodedRecord,
+} from './record-codec';
+import { checkSegmentHeader, Segment, SEGMENT_HEADER_BYTES, segmentNumberOf } from './segment-file';
+import type { FsyncPolicy, MessageStore, RecoveredQueue, RecoveredStore, StoreEntry } from './types';
+import { StoreError } from './types';
+
+/** Where a stored message's record is, and what recovery needs to rebuild it. */
+interface IndexEntry {
+  readonly id: number;
+  readonly queue: string;
+  readonly seq: number;
+  meta: MessageMeta;
+  /** Delivered since its delivery-count was last recorded. */
+  delivered: boolean;
+  segment: Segment;
+  recordOffset: number;
+  recordLength: number;
+  bodyOffset: number;
+  readonly bodyLength: number;
+}
+
+/** A body kept only on disk; follows its record when compaction moves it. */
+class PagedBody implements StoredBody {
+  constructor(readonly entry: IndexEntry) {}
+
+  get storedBytes(): number {
+    return this.entry.bodyLength;
+  }
+}
+
+export interface JournalOptions {
+  readonly dir: string;
+  readonly fsync: FsyncPolicy;
+  /** A segment is closed and a new one started past this size. */
+  readonly segmentBytes: number;
+  readonly logger: Logger;
+}
+
+/** A segment with fewer live messages than this share of what it holds is rewritten (compaction). */
+const COMPACT_BELOW_LIVE_RATIO = 0.25;
+
+/**
+ * The embedded durable store: an append-only journal in numbered segment files under the data dir.
+ * Records are buffered and written once per turn of the event loop; one fdatasync covers every record
+ * of a turn (group commit). Segments whose messages are all consumed are deleted; sparse ones are
+ * compacted by re-appending their live messages, so disk use follows the live data.
+ */
+export class JournalStore implements MessageStore {
+  private readonly segments = new Map<number, Segment>();
+  private readonly entriesBySegment = new Map<Segment, Set<IndexEntry>>();
+  private readonly index = new Map<number, IndexEntry>();
+  private active!: Segment;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private writeScheduled = false;
+  private waiters: (() => void)[] = [];
+  private syncing = false;
+  private intervalTimer: NodeJS.Timeout | null = null;
+  private readonly compacting = new Set<Segment>();
+  private closed = false;
+
+  constructor(private readonly options: JournalOptions) {}
+
+  open(keepInMemoryBytes: number): RecoveredStore {
+    mkdirSync(this.options.dir, { recursive: true });
+    acquireLock(this.options.dir);
+    const queues = new Map<string, RecoveredMessage[]>();
+    const numbers = readdirSync(this.options.dir)
+      .map(segmentNumberOf)
+      .filter((n): n is number => n !== null)
+      .sort((a, b) => a - b);
+    numbers.forEach((number, i) => this.replaySegment(number, i === numbers.length - 1, queues));
+    this.active = numbers.length > 0 ? this.segments.get(numbers[numbers.length - 1]!)! : this.newSegment(1);
+    if (this.options.fsync.mode === 'interval') {
+      this.intervalTimer = setInterval(() => this.startSync(), this.options.fsync.intervalMs);
+      this.intervalTimer.unref();
+    }
+    return { queues: this.recoveredQueues(queues, keepInMemoryBytes) };
+  }
+
+  declareQueue(name: string): void {
+    this.append(encodeQueue(name));
+  }
+
+  add(entry: StoreEntry, bytes: Uint8Array, page: boolean): MessageBody {
+    const { record, bodyOffsetInRecord } = encodeMessage(entry.id, entry.seq, entry.queue, entry.meta, false, bytes);
+    const indexed: IndexEntry = {
+      id: entry.id,
+      queue: entry.queue,
+      seq: entry.seq,
+      meta: entry.meta,
+      delivered: false,
+      segment: this.active,
+      recordOffset: 0,
+      recordLength: record.length,
+      bodyOffset: 0,
+      bodyLength: bytes.length,
+    };
+    this.placeMessage(indexed, record, bodyOffsetInRecord);
+    if (this.options.fsync.mode === 'per-message' && entry.meta.durable) {
+      this.writePending();
+      this.active.syncNow();
+    }
+    return page ? new PagedBody(indexed) : bytes;
+  }
+
+  remove(id: number): void {
+    const entry = this.index.get(id);
+    if (!entry) return;
+    this.index.delete(id);
+    this.entriesBySegment.get(entry.segment)!.delete(entry);
+    entry.segment.live--;
+    this.append(encodeRemove(id));
+  }
+
+  setDeliveryCount(id: number, deliveryCount: number): void {
+    const entry = this.index.get(id);
+    if (!entry || !entry.meta.durable) return;
+    entry.meta = { ...entry.meta, deliveryCount };
+    entry.delivered = false;
+    this.append(encodeDeliveryCount(id, deliveryCount));
+  }
+
+  markDelivered(id: number): void {
+    const entry = this.index.get(id);
+    if (!entry || !entry.meta.durable || entry.delivered) return;
+    entry.delivered = true;
+    this.append(encodeDelivered(id));
+  }
+
+  readBody(body: StoredBody): Uint8Array {
+    const entry = (body as PagedBody).entry;
+    const inPending = entry.bodyOffset >= entry.segment.size;
+    if (inPending) this.writePending();
+    return entry.segment.read(entry.bodyOffset, entry.bodyLength);
+  }
+
+  whenDurable(callback: () => void): void {
+    this.waiters.push(callback);
+    this.scheduleWrite();
+  }
+
+  /** Writes buffered records now (no fsync): used before deliveries go out, so a crash cannot hide them. */
+  writePending(): void {
+    if (this.pendingBytes === 0) return;
+    const bytes = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.active.append(bytes);
+  }
+
+  diskBytes(): number {
+    let total = this.pendingBytes;
+    for (const segment of this.segments.values()) total += segment.size;
+    return total;
+  }
+
+  reclaim(): void {
+    for (const segment of [...this.segments.values()]) {
+      if (segment === this.active || this.compacting.has(segment)) continue;
+      if (segment.live === 0) this.deleteSegment(segment);
+      else if (segment.live < segment.messages * COMPACT_BELOW_LIVE_RATIO) this.compact(segment);
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.intervalTimer) clearInterval(this.intervalTimer);
+    this.writePending();
+    this.active.syncNow();
+    for (const waiter of this.waiters.splice(0)) waiter();
+    for (const segment of this.segments.values()) segment.close();
+    releaseLock(this.options.dir);
+  }
+
+  private placeMessage(entry: IndexEntry, record: Buffer, bodyOffsetInRecord: number): void {
+    const offset = this.append(record);
+    entry.segment = this.active;
+    entry.recordOffset = offset;
+    entry.bodyOffset = offset + bodyOffsetInRecord;
+    this.index.set(entry.id, entry);
+    this.entriesOf(this.active).add(entry);
+    this.active.messages++;
+    this.active.live++;
+  }
+
+  /** Buffers a record for the next write; returns its offset in the active segment. */
+  private append(record: Buffer): number {
+    if (this.closed) throw new StoreError('the store is closed');
+    const logicalSize = this.active.size + this.pendingBytes;
+    if (logicalSize > SEGMENT_HEADER_BYTES && logicalSize + record.length > this.options.segmentBytes) this.roll();
+    const offset = this.active.size + this.pendingBytes;
+    this.pending.push(record);
+    this.pendingBytes += record.length;
+    this.scheduleWrite();
+    return offset;
+  }
+
+  private scheduleWrite(): void {
+    if (this.writeScheduled) return;
+    this.writeScheduled = true;
+    process.nextTick(() => {
+      this.writeScheduled = false;
+      if (this.closed) return;
+      this.writePending();
+      if (this.options.fsync.mode === 'batch') this.startSync();
+      else if (this.options.fsync.mode !== 'interval') for (const waiter of this.waiters.splice(0)) waiter();
+    });
+  }
+
+  /** Group commit: one fdatasync for every waiter so far; waiters that arrive meanwhile share the next. */
+  private startSync(): void {
+    if (this.syncing || this.waiters.length === 0 || this.closed) return;
+    this.syncing = true;
+    const batch = this.waiters;
+    this.waiters = [];
+    this.active.sync((error) => {
+      this.syncing = false;
+      if (error) {
+        // The disk failed us: acknowledging anything more would be a lie. Stop the broker.
+        this.options.logger.fatal({ err: error }, 'fdatasync failed; stopping');
+        process.exit(70);
+      }
+      for (const waiter of batch) waiter();
+      if (this.options.fsync.mode === 'batch') this.startSync();
+    });
+  }
+
+  /** The old segment is synced before the new one takes over, so group commit only ever syncs one file. */
+  private roll(): void {
+    this.writePending();
+    this.active.syncNow();
+    this.active = this.newSegment(this.active.number + 1);
+  }
+
+  private newSegment(number: number): Segment {
+    const segment = Segment.create(this.options.dir, number);
+    syncDirectory(this.options.dir);
+    this.segments.set(number, segment);
+    return segment;
+  }
+
+  private entriesOf(segment: Segment): Set<IndexEntry> {
+    let entries = this.entriesBySegment.get(segment);
+    if (!entries) {
+      entries = new Set();
+      this.entriesBySegment.set(segment, entries);
+    }
+    return entries;
+  }
+
+  /** Re-appends a sparse segment's live messages, then deletes it once the copies are durable. */
+  private compact(segment: Segment): void {
+    this.compacting.add(segment);
+    for (const entry of [...this.entriesOf(segment)]) {
+      const body = segment.read(entry.bodyOffset, entry.bodyLength);
+      const { record, bodyOffsetInRecord } = encodeMessage(entry.id, entry.seq, entry.queue, entry.meta, entry.delivered, body);
+      this.entriesOf(segment).delete(entry);
+      segment.live--;
+      this.placeMessage(entry, record, bodyOffsetInRecord);
+    }
+    this.waiters.push(() => {
+      this.compacting.delete(segment);
+      if (segment.live === 0) this.deleteSegment(segment);
+    });
+    this.scheduleWrite();
+    this.options.logger.debug({ segment: segment.path }, 'segment compacted');
+  }
+
+  private deleteSegment(segment: Segment): void {
+    segment.close();
+    unlinkSync(segment.path);
+    this.segments.delete(segment.number);
+    this.entriesBySegment.delete(segment);
+  }
+
+  private replaySegment(number: number, isLast: boolean, queues: Map<string, RecoveredMessage[]>): void {
+    const segment = Segment.openExisting(this.options.dir, number);
+    this.segments.set(number, segment);
+    const bytes = readFileSync(segment.path);
+    checkSegmentHeader(bytes, segment.path);
+    let offset = SEGMENT_HEADER_BYTES;
+    for (;;) {
+      const result = readRecord(bytes, offset);
+      if (result.kind === 'end') break;
+      if (result.kind === 'torn') {
+        if (!isLast) {
+          throw new StoreError(
+            `${segment.path} is damaged at byte ${offset} (${result.reason}) and is not the newest segment; refusing to start so as not to lose data`,
+          );
+        }
+        this.options.logger.warn(
+          { segment: segment.path, offset, reason: result.reason, droppedBytes: bytes.length - offset },
+          'journal tail cut off at the last whole record (the broker stopped mid-write)',
+        );
+        ftruncateSync(segment.fd, offset);
+        segment.size = offset;
+        break;
+      }
+      this.replayRecord(result.record, segment, offset, result.length, result.payloadOffset, queues);
+      offset += result.length;
+    }
+  }
+
+  private replayRecord(
+    record: DecodedRecord,
+    segment: Segment,
+    offset: number,
+    length: number,
+    payloadOffset: number,
+    queues: Map<string, RecoveredMessage[]>,
+  ): void {
+    switch (record.type) {
+      case RecordType.Queue:
+        if (!queues.has(record.name)) queues.set(record.name, []);
+        break;
+      case RecordType.Message: {
+        const message = record.message;
+        segment.messages++;
+        if (!message.meta.durable) break;
+        const previous = this.index.get(message.id);
+        if (previous) {
+          // A copy written by compaction: the newer record wins.
+          previous.segment.live--;
+          this.entriesOf(previous.segment).delete(previous);
+        }
+        const entry: IndexEntry = {
+          id: message.id,
+          queue: message.queue,
+          seq: message.seq,
+          meta: message.meta,
+          delivered: message.delivered,
+          segment,
+          recordOffset: offset,
+          recordLength: length,
+          bodyOffset: payloadOffset + message.bodyOffset,
+          bodyLength: message.bodyLength,
+        };
+        this.index.set(entry.id, entry);
+        this.entriesOf(segment).add(entry);
+        segment.live++;
+        if (!queues.has(message.queue)) queues.set(message.queue, []);
+        break;
+      }
+      case RecordType.Remove: {
+        const entry = this.index.get(record.id);
+        if (!entry) break;
+        this.index.delete(record.id);
+        this.entriesOf(entry.segment).delete(entry);
+        entry.segment.live--;
+        break;
+      }
+      case RecordType.DeliveryCount: {
+        const entry = this.index.get(record.id);
+        if (entry) {
+          entry.meta = { ...entry.meta, deliveryCount: record.deliveryCount };
+          entry.delivered = false;
+        }
+        break;
+      }
+      case RecordType.Delivered: {
+        const entry = this.index.get(record.id);
+        if (entry) entry.delivered = true;
+        break;
+      }
+    }
+  }
+
+  /**
+   * Every message still stored, per queue in position order. A message that had left for a consumer
+   * when the broker stopped comes back with delivery-count + 1 (recorded, so a second crash does not
+   * count it twice).
+   */
+  private recoveredQueues(queues: Map<string, RecoveredMessage[]>, keepInMemoryBytes: number): RecoveredQueue[] {
+    const entries = [...this.index.values()].sort((a, b) => a.seq - b.seq);
+    let inMemory = 0;
+    for (const entry of entries) {
+      if (entry.delivered) this.setDeliveryCount(entry.id, entry.meta.deliveryCount + 1);
+      let body: MessageBody;
+      if (inMemory + entry.bodyLength <= keepInMemoryBytes) {
+        body = entry.segment.read(entry.bodyOffset, entry.bodyLength);
+        inMemory += entry.bodyLength;
+      } else {
+        body = new PagedBody(entry);
+      }
+      queues.get(entry.queue)!.push({ id: entry.id, seq: entry.seq, meta: entry.meta, body });
+    }
+    return [...queues].map(([name, messages]) => ({ name, messages }));
+  }
+}
+
+function syncDirectory(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}

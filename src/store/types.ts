@@ -1,0 +1,69 @@
+import type { MessageBody, MessageMeta, RecoveredMessage, StoredBody } from '../core/types';
+
+/**
+ * When producer deliveries of durable messages are acknowledged, relative to fsync:
+ * - batch: every record written in one turn of the event loop shares one fdatasync (group commit);
+ *   the producer is accepted once its record is on disk. The default.
+ * - per-message: one fdatasync per message. Safest against power loss per message, and slowest.
+ * - interval: fdatasync at most every `intervalMs`; acceptance waits for it (more batching, more latency).
+ * - none: acceptance after write(): survives a broker crash (the page cache), not a power loss.
+ */
+export type FsyncPolicy =
+  | { readonly mode: 'batch' }
+  | { readonly mode: 'per-message' }
+  | { readonly mode: 'interval'; readonly intervalMs: number }
+  | { readonly mode: 'none' };
+
+export interface RecoveredQueue {
+  readonly name: string;
+  /** In queue order. */
+  readonly messages: readonly RecoveredMessage[];
+}
+
+export interface RecoveredStore {
+  readonly queues: readonly RecoveredQueue[];
+}
+
+/** A message the store is asked to keep. */
+export interface StoreEntry {
+  readonly id: number;
+  readonly queue: string;
+  readonly seq: number;
+  readonly meta: MessageMeta;
+}
+
+/**
+ * Persistence behind the broker (DESIGN §1): durable messages and what happens to them. Non-durable
+ * messages are written only when paged out of memory, and are not recovered.
+ */
+export interface MessageStore {
+  /** Reads what the store holds; called once, before anything else. `keepInMemoryBytes` of bodies are loaded, the rest stay paged. */
+  open(keepInMemoryBytes: number): RecoveredStore;
+  declareQueue(name: string): void;
+  /**
+   * Records a message. With `page`, the body is kept only in the store and the returned StoredBody
+   * replaces it in memory; otherwise the bytes are returned as they are.
+   */
+  add(entry: StoreEntry, bytes: Uint8Array, page: boolean): MessageBody;
+  remove(id: number): void;
+  setDeliveryCount(id: number, deliveryCount: number): void;
+  /** The message left the broker for a consumer: after a crash it comes back with delivery-count + 1. */
+  markDelivered(id: number): void;
+  readBody(body: StoredBody): Uint8Array;
+  /** Writes buffered records now, without fsync; called before deliveries go out so a crash cannot hide them. */
+  writePending(): void;
+  /** Calls back once everything recorded so far is as durable as the fsync policy makes it. */
+  whenDurable(callback: () => void): void;
+  /** Bytes the store occupies on disk. */
+  diskBytes(): number;
+  /** Reclaims space of consumed messages; cheap to call often. */
+  reclaim(): void;
+  close(): void;
+}
+
+export class StoreError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StoreError';
+  }
+}
