@@ -43,8 +43,8 @@ export class ConsumerLink implements ConsumerSink {
     this.runtime.execute({ type: 'credit', consumerId: this.consumerId, credit, drain: link._draining === true });
   }
 
-  deliver(effect: DeliverEffect): void {
-    let bytes = effect.message.body as Buffer;
+  deliver(effect: DeliverEffect, stored: Uint8Array): void {
+    let bytes = Buffer.isBuffer(stored) ? stored : Buffer.from(stored.buffer, stored.byteOffset, stored.length);
     if (effect.message.deliveryCount > 0 && !hasHeaderDeliveryCount(bytes, effect.message.deliveryCount)) {
       bytes = withDeliveryCount(bytes, effect.message.deliveryCount);
     }

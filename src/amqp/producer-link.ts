@@ -6,6 +6,13 @@ import { Condition, type AmqpError } from './conditions';
 import { MalformedMessageError, readMessageInfo } from './message-sections';
 import { linkInternals } from './rhea-internals';
 
+/** A message the broker will not take; the delivery is rejected with this error. */
+class RefusedMessageError extends Error {
+  constructor(readonly amqpError: AmqpError) {
+    super(amqpError.description);
+  }
+}
+
 /**
  * The broker's side of a client sender: an incoming link (AMQP 1.0 2.6). Credit is granted in windows
  * (2.6.7); each message is enqueued before its delivery is accepted (3.4.2), so an accepted message is
@@ -17,6 +24,7 @@ export class ProducerLink {
   /** The message being received is over maxMessageBytes: the link is being closed. */
   oversized = false;
   private bytesOfCurrentMessage = 0;
+  private waitingForSpace = false;
 
   constructor(
     private readonly receiver: Receiver,
@@ -26,6 +34,8 @@ export class ProducerLink {
     private readonly logger: Logger,
     private readonly creditWindow: number,
     private readonly maxMessageBytes: number,
+    /** diskFullPolicy `block`: hold producers back at maxDiskBytes; otherwise refuse their messages. */
+    private readonly blockWhenFull: boolean,
   ) {}
 
   open(): void {
@@ -57,23 +67,23 @@ export class ProducerLink {
       if (!delivery.remote_settled) delivery.update(true);
       return;
     }
-    const error = this.enqueue(bytes, format ?? 0);
+    const outcome = this.enqueue(bytes, format ?? 0);
     if (delivery.remote_settled) {
-      if (error) this.logger.warn({ error }, 'pre-settled message dropped');
-    } else if (error) {
-      delivery.reject(error);
+      if (outcome.error) this.logger.warn({ error: outcome.error }, 'pre-settled message dropped');
+    } else if (outcome.error) {
+      delivery.reject(outcome.error);
+    } else if (outcome.durable) {
+      // AMQP 1.0 3.4.2: accepted means the broker has it; for a durable message, on disk.
+      this.runtime.whenDurable(() => delivery.accept());
     } else {
       delivery.accept();
     }
     this.topUpCredit();
   }
 
-  private enqueue(bytes: Buffer, format: number): AmqpError | null {
-    if (format !== 0) {
-      return { condition: Condition.notImplemented, description: `message-format ${format} is not supported (only 0, AMQP 1.0 2.7.5)` };
-    }
+  private enqueue(bytes: Buffer, format: number): { error: AmqpError | null; durable: boolean } {
     try {
-      const queue = this.fixedQueue ?? this.queueFromTo(bytes);
+      const queue = this.checkedQueue(bytes, format);
       const info = readMessageInfo(bytes, this.runtime.queueOptions(queue).groupKey);
       const now = this.runtime.now();
       let expiresAtMs = info.ttlMs !== null ? now + info.ttlMs : null;
@@ -92,12 +102,24 @@ export class ProducerLink {
         },
         body: bytes,
       });
-      return null;
+      return { error: null, durable: info.durable };
     } catch (error) {
-      if (error instanceof MalformedMessageError) return { condition: Condition.decodeError, description: error.message };
-      if (error instanceof AddressError) return { condition: Condition.invalidField, description: error.message };
+      if (error instanceof MalformedMessageError) return { error: { condition: Condition.decodeError, description: error.message }, durable: false };
+      if (error instanceof AddressError) return { error: { condition: Condition.invalidField, description: error.message }, durable: false };
+      if (error instanceof RefusedMessageError) return { error: error.amqpError, durable: false };
       throw error;
     }
+  }
+
+  /** The queue the message goes to, or why it cannot be taken. */
+  private checkedQueue(bytes: Buffer, format: number): string {
+    if (format !== 0) {
+      throw new RefusedMessageError({ condition: Condition.notImplemented, description: `message-format ${format} is not supported (only 0, AMQP 1.0 2.7.5)` });
+    }
+    if (!this.blockWhenFull && this.runtime.diskFull()) {
+      throw new RefusedMessageError({ condition: Condition.resourceLimitExceeded, description: 'the broker store is full (maxDiskBytes)' });
+    }
+    return this.fixedQueue ?? this.queueFromTo(bytes);
   }
 
   /** ANONYMOUS-RELAY: a link with a null target routes each message by its `to` (AMQP 1.0 3.2.4). */
@@ -109,7 +131,20 @@ export class ProducerLink {
     return parseTargetAddress(info.to);
   }
 
+  /**
+   * Credit comes in windows. At maxDiskBytes with diskFullPolicy `block`, no new credit is granted
+   * until space frees up: producers wait instead of being refused (AMQP 1.0 2.6.7 flow control).
+   */
   private topUpCredit(): void {
+    if (this.waitingForSpace) return;
+    if (this.blockWhenFull && this.runtime.diskFull()) {
+      this.waitingForSpace = true;
+      this.runtime.onSpaceAvailable(() => {
+        this.waitingForSpace = false;
+        this.topUpCredit();
+      });
+      return;
+    }
     const credit = linkInternals(this.receiver).credit;
     if (credit <= this.creditWindow / 2) this.receiver.add_credit(this.creditWindow - credit);
   }

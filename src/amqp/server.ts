@@ -181,7 +181,15 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
       setTerminus(receiver, 'source', internals.remote.attach?.source);
       internals.local.attach.rcv_settle_mode = 0;
       internals.local.attach.max_message_size = options.maxMessageBytes;
-      const link = new ProducerLink(receiver, queue, runtime, context.logger, options.producerCreditWindow, options.maxMessageBytes);
+      const link = new ProducerLink(
+        receiver,
+        queue,
+        runtime,
+        context.logger,
+        options.producerCreditWindow,
+        options.maxMessageBytes,
+        options.diskFullPolicy === 'block',
+      );
       context.producers.set(receiver, link);
       link.open();
       context.logger.info({ queue: queue ?? '(anonymous relay)', link: receiver.name }, 'producer attached');

@@ -1,30 +1,44 @@
 import { apply } from '../core/apply';
 import { createCoreState } from '../core/state';
-import type { Command, ConsumerId, CoreState, Effect, QueueOptions } from '../core/types';
+import type { Command, ConsumerId, CoreState, Effect, QueuedMessage, QueueOptions } from '../core/types';
+import type { MessageStore } from '../store/types';
 import type { Logger } from './logger';
 
 export type DeliverEffect = Extract<Effect, { type: 'deliver' }>;
 
 /** Where the runtime sends a consumer's effects: the AMQP link that stands for it. */
 export interface ConsumerSink {
-  deliver(effect: DeliverEffect): void;
+  /** `bytes` is the message as stored (read back from the store when it was paged out). */
+  deliver(effect: DeliverEffect, bytes: Uint8Array): void;
   drained(): void;
+}
+
+export interface StorageLimits {
+  /** Bodies kept in memory; beyond this, new messages are paged to the store. */
+  readonly maxMemoryBytes: number;
+  /** Past this, producers are held back or refused (diskFullPolicy). */
+  readonly maxDiskBytes: number;
 }
 
 const TICK_INTERVAL_MS = 1000;
 
 /**
- * Owns the dispatch core's state and the clock. Commands from the AMQP layer are applied one at a
- * time; their effects are carried out in order. The only place where time enters the core.
+ * Owns the dispatch core's state, the clock and the store. Commands from the AMQP layer are applied
+ * one at a time; their effects are carried out in order, the store first, then the network (DESIGN §1).
  */
 export class BrokerRuntime {
   readonly state: CoreState;
   private readonly sinks = new Map<ConsumerId, ConsumerSink>();
   private readonly optionsCache = new Map<string, QueueOptions>();
+  private readonly spaceWaiters = new Set<() => void>();
   private tickTimer: NodeJS.Timeout | null = null;
+  private memoryBytes = 0;
+  private deliveredDurable = false;
 
   constructor(
     private readonly resolveQueueOptions: (queueName: string) => QueueOptions,
+    private readonly store: MessageStore,
+    private readonly limits: StorageLimits,
     private readonly logger: Logger,
     private readonly clock: () => number = Date.now,
   ) {
@@ -48,14 +62,30 @@ export class BrokerRuntime {
     return options;
   }
 
+  /** Loads what the store kept: queues and their messages, in order. Before any client connects. */
+  recover(): { queues: number; messages: number } {
+    const recovered = this.store.open(this.limits.maxMemoryBytes);
+    let messages = 0;
+    for (const queue of recovered.queues) {
+      this.execute({ type: 'declare', queue: queue.name });
+      for (const message of queue.messages) {
+        if (message.body instanceof Uint8Array) this.memoryBytes += message.body.length;
+        this.execute({ type: 'recover', queue: queue.name, message });
+        messages++;
+      }
+    }
+    return { queues: recovered.queues.length, messages };
+  }
+
   start(): void {
-    this.tickTimer = setInterval(() => this.execute({ type: 'tick' }), TICK_INTERVAL_MS);
+    this.tickTimer = setInterval(() => this.tick(), TICK_INTERVAL_MS);
     this.tickTimer.unref();
   }
 
   stop(): void {
     if (this.tickTimer) clearInterval(this.tickTimer);
     this.tickTimer = null;
+    this.store.close();
   }
 
   attachConsumer(command: Extract<Command, { type: 'attach' }>, sink: ConsumerSink): void {
@@ -71,29 +101,75 @@ export class BrokerRuntime {
   execute(command: Command): void {
     const effects = apply(this.state, command, this.clock());
     for (const effect of effects) this.perform(effect);
+    if (this.deliveredDurable) {
+      // The delivered marks reach the file before rhea writes the transfers (it does so on the next tick).
+      this.deliveredDurable = false;
+      this.store.writePending();
+    }
+  }
+
+  /** Calls back once everything stored so far is durable (fsync policy): producers are accepted then. */
+  whenDurable(callback: () => void): void {
+    this.store.whenDurable(callback);
+  }
+
+  /** The store has reached maxDiskBytes. */
+  diskFull(): boolean {
+    return this.store.diskBytes() >= this.limits.maxDiskBytes;
+  }
+
+  /** Calls back once when disk space is available again. */
+  onSpaceAvailable(callback: () => void): void {
+    this.spaceWaiters.add(callback);
+  }
+
+  private tick(): void {
+    this.execute({ type: 'tick' });
+    this.store.reclaim();
+    if (this.spaceWaiters.size > 0 && !this.diskFull()) {
+      const waiters = [...this.spaceWaiters];
+      this.spaceWaiters.clear();
+      for (const waiter of waiters) waiter();
+    }
   }
 
   private perform(effect: Effect): void {
     switch (effect.type) {
-      case 'deliver':
-        this.sinks.get(effect.consumerId)?.deliver(effect);
+      case 'deliver': {
+        const message = effect.message;
+        const bytes = message.body instanceof Uint8Array ? message.body : this.store.readBody(message.body);
+        if (message.durable && !effect.settled) {
+          this.store.markDelivered(message.id);
+          this.deliveredDurable = true;
+        }
+        this.sinks.get(effect.consumerId)?.deliver(effect, bytes);
         break;
+      }
       case 'drained':
         this.sinks.get(effect.consumerId)?.drained();
         break;
+      case 'enqueued':
+        this.stored(effect.queue, effect.message);
+        break;
       case 'removed':
+        this.forget(effect.message);
         if (effect.reason === 'expired') this.logger.debug({ queue: effect.queue, messageId: effect.message.id }, 'message expired');
         if (effect.reason === 'dead-letter-loop') {
           this.logger.warn({ queue: effect.queue, messageId: effect.message.id }, 'message dropped: it failed in its own dead-letter queue');
         }
         break;
       case 'dead-lettered':
+        this.forget(effect.message);
         this.logger.info(
           { queue: effect.queue, deadLetterQueue: effect.deadLetterQueue, reason: effect.reason, deliveryCount: effect.message.deliveryCount },
           'message dead-lettered',
         );
         break;
+      case 'delivery-count':
+        if (effect.message.durable) this.store.setDeliveryCount(effect.message.id, effect.message.deliveryCount);
+        break;
       case 'queue-created':
+        this.store.declareQueue(effect.queue);
         this.logger.info({ queue: effect.queue, options: effect.options }, 'queue created');
         break;
       case 'exclusive-active':
@@ -102,9 +178,40 @@ export class BrokerRuntime {
       case 'group-owner':
         this.logger.debug({ queue: effect.queue, group: effect.groupId, consumer: effect.consumerId }, 'group owner');
         break;
-      case 'enqueued':
-      case 'delivery-count':
-        break;
     }
+  }
+
+  /**
+   * A new message in a queue: durable ones are written to the store; beyond the memory budget any
+   * message's body moves to the store (paging) and only a reference stays in memory.
+   */
+  private stored(queue: string, message: QueuedMessage): void {
+    const bytes = message.body instanceof Uint8Array ? message.body : this.store.readBody(message.body);
+    const page = this.memoryBytes + bytes.length > this.limits.maxMemoryBytes;
+    if (message.durable || page) {
+      message.body = this.store.add(
+        {
+          id: message.id,
+          queue,
+          seq: message.seq,
+          meta: {
+            groupId: message.groupId,
+            closesGroup: message.closesGroup,
+            expiresAtMs: message.expiresAtMs,
+            deliveryCount: message.deliveryCount,
+            durable: message.durable,
+          },
+        },
+        bytes,
+        page,
+      );
+    }
+    if (message.body instanceof Uint8Array) this.memoryBytes += message.body.length;
+  }
+
+  /** A message left the broker (consumed, expired, dead-lettered away from its queue). */
+  private forget(message: QueuedMessage): void {
+    if (message.body instanceof Uint8Array) this.memoryBytes -= message.body.length;
+    if (message.durable || !(message.body instanceof Uint8Array)) this.store.remove(message.id);
   }
 }

@@ -3,6 +3,7 @@ import { queueOptionsResolver } from '../config/queue-policies';
 import { resolveBrokerOptions, type BrokerOptions, type BrokerOptionsInput } from '../config/options';
 import { createLogger, type Logger } from './logger';
 import { BrokerRuntime } from './runtime';
+import { createStore } from './store-factory';
 
 export interface RunningBroker {
   readonly host: string;
@@ -17,7 +18,12 @@ export interface RunningBroker {
 export async function startBroker(input: BrokerOptionsInput, logger?: Logger): Promise<RunningBroker> {
   const options = resolveBrokerOptions(input);
   const log = logger ?? createLogger(options.logLevel);
-  const runtime = new BrokerRuntime(queueOptionsResolver(options.queueDefaults, options.queues), log);
+  const runtime = new BrokerRuntime(queueOptionsResolver(options.queueDefaults, options.queues), createStore(options, log), options, log);
+  const startedMs = Date.now();
+  const recovered = runtime.recover();
+  if (options.store === 'journal') {
+    log.info({ dataDir: options.dataDir, ...recovered, recoveryMs: Date.now() - startedMs }, 'store recovered');
+  }
   runtime.start();
   let amqp;
   try {

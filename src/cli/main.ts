@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '../config/validation';
+import { StoreError } from '../store/types';
 import { readConfigFile, type BrokerOptionsInput, LOG_LEVELS, type LogLevel } from '../config/options';
 import { startBroker } from '../broker/server';
 import { createLogger } from '../broker/logger';
@@ -107,7 +108,7 @@ export function main(argv: string[]): void {
   buildProgram()
     .parseAsync(argv)
     .catch((error: unknown) => {
-      if (error instanceof ConfigError || error instanceof AdminError) {
+      if (error instanceof ConfigError || error instanceof AdminError || error instanceof StoreError) {
         process.stderr.write(`convoy: ${error.message}\n`);
       } else {
         process.stderr.write(`convoy: ${(error as Error).stack ?? String(error)}\n`);

@@ -20,6 +20,20 @@ export interface BrokerOptions {
   readonly channelMax: number;
   /** Credit the broker grants each producer link at a time. */
   readonly producerCreditWindow: number;
+  /** `journal`: durable messages survive restarts (under dataDir). `memory`: nothing is kept. */
+  readonly store: 'journal' | 'memory';
+  /** When a durable message's producer is accepted relative to fsync (see README, Durability). */
+  readonly fsyncPolicy: 'batch' | 'per-message' | 'interval' | 'none';
+  /** With fsyncPolicy `interval`: at most this long between fdatasyncs. */
+  readonly fsyncIntervalMs: number;
+  /** Journal segment size; consumed segments are deleted whole. */
+  readonly segmentBytes: number;
+  /** Message bodies kept in memory; beyond this they are paged to the store. */
+  readonly maxMemoryBytes: number;
+  /** Store size at which producers are held back or refused. */
+  readonly maxDiskBytes: number;
+  /** At maxDiskBytes: `block` withholds producer credit until space frees up; `fail` rejects with amqp:resource-limit-exceeded. */
+  readonly diskFullPolicy: 'block' | 'fail';
   readonly queueDefaults: Partial<QueueOptions>;
   /** Per queue name or pattern (`*` wildcard). */
   readonly queues: QueuePolicies;
@@ -37,6 +51,13 @@ export const DEFAULT_BROKER_OPTIONS: BrokerOptions = Object.freeze({
   idleTimeoutMs: 60_000,
   channelMax: 1023,
   producerCreditWindow: 1000,
+  store: 'journal',
+  fsyncPolicy: 'batch',
+  fsyncIntervalMs: 10,
+  segmentBytes: 64 * 1024 * 1024,
+  maxMemoryBytes: 256 * 1024 * 1024,
+  maxDiskBytes: 10 * 1024 * 1024 * 1024,
+  diskFullPolicy: 'block',
   queueDefaults: {},
   queues: {},
 });
@@ -59,6 +80,17 @@ const brokerOptionChecks: { [K in keyof BrokerOptions]-?: Check<BrokerOptions[K]
     return channels;
   },
   producerCreditWindow: positiveInteger,
+  store: oneOf(['journal', 'memory'] as const),
+  fsyncPolicy: oneOf(['batch', 'per-message', 'interval', 'none'] as const),
+  fsyncIntervalMs: positiveInteger,
+  segmentBytes: (value, field) => {
+    const bytes = positiveInteger(value, field);
+    if (bytes < 65536) throw new ConfigError(field, 'at least 65536', value);
+    return bytes;
+  },
+  maxMemoryBytes: positiveInteger,
+  maxDiskBytes: positiveInteger,
+  diskFullPolicy: oneOf(['block', 'fail'] as const),
   queueDefaults: checkQueueOptions,
   queues: checkQueuePolicies,
 };

@@ -37,6 +37,9 @@ export function apply(state: CoreState, command: Command, nowMs: number): Effect
     case 'enqueue':
       enqueue(state, queueFor(state, command.queue, effects), command.meta, command.body, effects);
       break;
+    case 'declare':
+      queueFor(state, command.queue, effects);
+      break;
     case 'recover':
       recover(state, queueFor(state, command.queue, effects), command.message);
       break;

@@ -44,9 +44,10 @@ export interface QueuedMessage {
   excludedConsumers: Set<ConsumerId> | null;
   /**
    * The bytes the producer sent (bare message plus annotations), forwarded unchanged; or, for a message
-   * paged out of memory, the store's reference to them. The core never looks inside.
+   * paged out of memory, the store's reference to them. The core never looks inside; the runtime
+   * replaces the bytes by a reference when it pages the message out.
    */
-  readonly body: MessageBody;
+  body: MessageBody;
 }
 
 /** A message body kept only in the store (paged); the store's implementation adds where it is. */
@@ -162,6 +163,8 @@ export type Command =
       readonly meta: MessageMeta;
       readonly body: MessageBody;
     }
+  /** Creates the queue if it does not exist (queues are otherwise created on first use). */
+  | { readonly type: 'declare'; readonly queue: string }
   /** Start-up: puts a stored message back in its queue at its position (no `enqueued` effect). */
   | { readonly type: 'recover'; readonly queue: string; readonly message: RecoveredMessage }
   | {

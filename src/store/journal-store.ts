@@ -61,6 +61,7 @@ export class JournalStore implements MessageStore {
   private readonly segments = new Map<number, Segment>();
   private readonly entriesBySegment = new Map<Segment, Set<IndexEntry>>();
   private readonly index = new Map<number, IndexEntry>();
+  private readonly queues = new Set<string>();
   private active!: Segment;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
@@ -91,6 +92,8 @@ export class JournalStore implements MessageStore {
   }
 
   declareQueue(name: string): void {
+    if (this.queues.has(name)) return;
+    this.queues.add(name);
     this.append(encodeQueue(name));
   }
 
@@ -239,11 +242,20 @@ export class JournalStore implements MessageStore {
     });
   }
 
-  /** The old segment is synced before the new one takes over, so group commit only ever syncs one file. */
+  /**
+   * The old segment is synced before the new one takes over, so group commit only ever syncs one file.
+   * Every queue is declared again at the start of the new segment: older segments may be deleted, and
+   * empty queues must still come back after a restart.
+   */
   private roll(): void {
     this.writePending();
     this.active.syncNow();
     this.active = this.newSegment(this.active.number + 1);
+    for (const name of this.queues) {
+      const record = encodeQueue(name);
+      this.pending.push(record);
+      this.pendingBytes += record.length;
+    }
   }
 
   private newSegment(number: number): Segment {
@@ -325,12 +337,14 @@ export class JournalStore implements MessageStore {
   ): void {
     switch (record.type) {
       case RecordType.Queue:
+        this.queues.add(record.name);
         if (!queues.has(record.name)) queues.set(record.name, []);
         break;
       case RecordType.Message: {
         const message = record.message;
         segment.messages++;
         if (!message.meta.durable) break;
+        this.queues.add(message.queue);
         const previous = this.index.get(message.id);
         if (previous) {
           // A copy written by compaction: the newer record wins.

@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export const CONVOY_BIN = join(__dirname, '..', '..', 'bin', 'convoy');
@@ -12,9 +14,13 @@ export interface BrokerProcess {
   exited: Promise<number | null>;
 }
 
-/** Runs `convoy start` as a child process on a free port and waits for its "listening" log line. */
+/**
+ * Runs `convoy start` as a child process on a free port and waits for its "listening" log line. Each
+ * process gets a fresh data dir unless `args` names one.
+ */
 export function startBrokerProcess(args: string[] = []): Promise<BrokerProcess> {
-  const child = spawn(process.execPath, [CONVOY_BIN, 'start', '--host', '127.0.0.1', '--port', '0', ...args], {
+  const dataDir = args.includes('--data-dir') ? [] : ['--data-dir', mkdtempSync(join(tmpdir(), 'convoy-process-'))];
+  const child = spawn(process.execPath, [CONVOY_BIN, 'start', '--host', '127.0.0.1', '--port', '0', ...dataDir, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
