@@ -125,7 +125,7 @@ export class JournalStore implements MessageStore {
     this.index.delete(id);
     this.entriesBySegment.get(entry.segment)!.delete(entry);
     entry.segment.live--;
-    this.append(encodeRemove(id));
+    this.appendAbout(entry, encodeRemove(id));
   }
 
   setDeliveryCount(id: number, deliveryCount: number): void {
@@ -133,14 +133,14 @@ export class JournalStore implements MessageStore {
     if (!entry || !entry.meta.durable) return;
     entry.meta = { ...entry.meta, deliveryCount };
     entry.delivered = false;
-    this.append(encodeDeliveryCount(id, deliveryCount));
+    this.appendAbout(entry, encodeDeliveryCount(id, deliveryCount));
   }
 
   markDelivered(id: number): void {
     const entry = this.index.get(id);
     if (!entry || !entry.meta.durable || entry.delivered) return;
     entry.delivered = true;
-    this.append(encodeDelivered(id));
+    this.appendAbout(entry, encodeDelivered(id));
   }
 
   readBody(body: StoredBody): Uint8Array {
@@ -173,8 +173,11 @@ export class JournalStore implements MessageStore {
   reclaim(): void {
     for (const segment of [...this.segments.values()]) {
       if (segment === this.active || this.compacting.has(segment)) continue;
-      if (segment.live === 0) this.deleteSegment(segment);
-      else if (segment.live < segment.messages * COMPACT_BELOW_LIVE_RATIO) this.compact(segment);
+      if (segment.live === 0) {
+        if (this.outlivesWhatItRefersTo(segment)) this.deleteSegment(segment);
+      } else if (segment.live < segment.messages * COMPACT_BELOW_LIVE_RATIO) {
+        this.compact(segment);
+      }
     }
   }
 
@@ -198,6 +201,20 @@ export class JournalStore implements MessageStore {
     this.entriesOf(this.active).add(entry);
     this.active.messages++;
     this.active.live++;
+  }
+
+  /** A record about a stored message; if that message lives in an older segment, this one now depends on it. */
+  private appendAbout(entry: IndexEntry, record: Buffer): void {
+    this.append(record);
+    if (entry.segment !== this.active) this.active.refersTo.add(entry.segment);
+  }
+
+  /** True once every older segment this one's records refer to is gone. */
+  private outlivesWhatItRefersTo(segment: Segment): boolean {
+    for (const older of segment.refersTo) {
+      if (this.segments.get(older.number) === older) return false;
+    }
+    return true;
   }
 
   /** Buffers a record for the next write; returns its offset in the active segment. */
@@ -286,7 +303,7 @@ export class JournalStore implements MessageStore {
     }
     this.waiters.push(() => {
       this.compacting.delete(segment);
-      if (segment.live === 0) this.deleteSegment(segment);
+      if (segment.live === 0 && this.outlivesWhatItRefersTo(segment)) this.deleteSegment(segment);
     });
     this.scheduleWrite();
     this.options.logger.debug({ segment: segment.path }, 'segment compacted');
@@ -372,6 +389,7 @@ export class JournalStore implements MessageStore {
       case RecordType.Remove: {
         const entry = this.index.get(record.id);
         if (!entry) break;
+        if (entry.segment !== segment) segment.refersTo.add(entry.segment);
         this.index.delete(record.id);
         this.entriesOf(entry.segment).delete(entry);
         entry.segment.live--;
@@ -380,6 +398,7 @@ export class JournalStore implements MessageStore {
       case RecordType.DeliveryCount: {
         const entry = this.index.get(record.id);
         if (entry) {
+          if (entry.segment !== segment) segment.refersTo.add(entry.segment);
           entry.meta = { ...entry.meta, deliveryCount: record.deliveryCount };
           entry.delivered = false;
         }
@@ -387,7 +406,10 @@ export class JournalStore implements MessageStore {
       }
       case RecordType.Delivered: {
         const entry = this.index.get(record.id);
-        if (entry) entry.delivered = true;
+        if (entry) {
+          if (entry.segment !== segment) segment.refersTo.add(entry.segment);
+          entry.delivered = true;
+        }
         break;
       }
     }

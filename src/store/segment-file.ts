@@ -40,6 +40,11 @@ export class Segment {
   live = 0;
   /** Message records ever written to this segment. */
   messages = 0;
+  /**
+   * Older segments holding messages that records in this one (removals, delivery counts) refer to.
+   * This segment must outlive them: deleting it first would bring their removed messages back.
+   */
+  readonly refersTo = new Set<Segment>();
 
   private constructor(
     readonly number: number,

@@ -100,6 +100,29 @@ describe('journal store', () => {
     store.close();
   });
 
+  test('a consumed segment holding removals of messages in an older kept segment is not deleted (no resurrection)', async () => {
+    const dir = freshDir();
+    const { store } = journal(dir, 65536);
+    store.open(Infinity);
+    const add = (queue: string, first: number, count: number) => {
+      for (let id = first; id < first + count; id++) store.add({ id, queue, seq: id, meta }, Buffer.alloc(1024), false);
+    };
+    add('A', 1, 20); // never consumed: keeps segment 1 alive
+    add('B', 21, 30);
+    add('C', 51, 30);
+    for (let id = 21; id <= 50; id++) store.remove(id); // removals of segment-1 messages land in segment 2
+    add('D', 81, 60);
+    for (let id = 51; id <= 140; id++) store.remove(id);
+    await new Promise<void>((resolve) => store.whenDurable(resolve));
+    store.reclaim();
+    await new Promise<void>((resolve) => store.whenDurable(resolve));
+    store.reclaim();
+    store.close();
+    const recovered = journal(dir).store.open(Infinity);
+    const counts = Object.fromEntries(recovered.queues.map((q) => [q.name, q.messages.length]));
+    expect(counts).toEqual({ A: 20, B: 0, C: 0, D: 0 });
+  });
+
   test('a sparse old segment is compacted: its few live messages move and it is deleted', async () => {
     const dir = freshDir();
     const { store } = journal(dir, 8192);
