@@ -17,6 +17,8 @@ export interface CrashReport {
   readonly missing: string[];
   readonly outOfOrder: string[];
   readonly redeliveredWithoutCount: string[];
+  /** Messages delivered after everything was consumed and the broker restarted cleanly: must be none. */
+  readonly resurrected: number;
 }
 
 interface Arrival {
@@ -29,6 +31,8 @@ interface Arrival {
 
 const GROUPS = 8;
 const QUEUE = 'crash.orders';
+/** Never consumed: its messages pin old segments while the orders around them are consumed. */
+const PARKED_QUEUE = 'crash.parked';
 
 export async function runCrashCycles(cycles: number, random: () => number = Math.random): Promise<CrashReport> {
   const dataDir = mkdtempSync(join(tmpdir(), 'convoy-crash-'));
@@ -60,6 +64,7 @@ export async function runCrashCycles(cycles: number, random: () => number = Math
       ctx.delivery!.accept();
     });
     if (produce) {
+      producer.open_sender({ target: PARKED_QUEUE }).once('sendable', (ctx) => ctx.sender!.send({ durable: true, body: 'parked' }));
       const sender = producer.open_sender({ target: QUEUE });
       const pending = new Map<Delivery, { group: number; index: number }>();
       const queueToSend: { group: number; index: number }[] = [];
@@ -114,7 +119,18 @@ export async function runCrashCycles(cycles: number, random: () => number = Math
   for (const c of clients) c.close();
   broker.child.kill('SIGTERM');
   await broker.exited;
-  return judge(cycles, accepted, arrivals);
+
+  // Everything was consumed and accepted: a clean restart must bring nothing back.
+  const drained = arrivals.length;
+  const again = await startBrokerProcess(['--data-dir', dataDir, '--config', crashConfig(dataDir)]);
+  const lastClients = await runClients(again, false);
+  await sleep(1000);
+  for (const c of lastClients) c.close();
+  again.child.kill('SIGTERM');
+  await again.exited;
+  const resurrected = arrivals.length - drained;
+  arrivals.length = drained;
+  return { ...judge(cycles, accepted, arrivals), resurrected };
 }
 
 /** Small segments, so the cycles also cross segment rolls and deletions. */
@@ -124,7 +140,7 @@ function crashConfig(dataDir: string): string {
   return path;
 }
 
-function judge(cycles: number, accepted: Set<string>, arrivals: Arrival[]): CrashReport {
+function judge(cycles: number, accepted: Set<string>, arrivals: Arrival[]): Omit<CrashReport, 'resurrected'> {
   const firstArrival = new Map<string, Arrival>();
   const seenCopies = new Set<number>();
   const redeliveredWithoutCount: string[] = [];
