@@ -422,19 +422,34 @@ export class JournalStore implements MessageStore {
    */
   private recoveredQueues(queues: Map<string, RecoveredMessage[]>, keepInMemoryBytes: number): RecoveredQueue[] {
     const entries = [...this.index.values()].sort((a, b) => a.seq - b.seq);
-    let inMemory = 0;
+    const bodies = this.loadBodies(entries, keepInMemoryBytes);
     for (const entry of entries) {
       if (entry.delivered) this.setDeliveryCount(entry.id, entry.meta.deliveryCount + 1);
-      let body: MessageBody;
-      if (inMemory + entry.bodyLength <= keepInMemoryBytes) {
-        body = entry.segment.read(entry.bodyOffset, entry.bodyLength);
-        inMemory += entry.bodyLength;
-      } else {
-        body = new PagedBody(entry);
-      }
-      queues.get(entry.queue)!.push({ id: entry.id, seq: entry.seq, meta: entry.meta, body });
+      queues.get(entry.queue)!.push({ id: entry.id, seq: entry.seq, meta: entry.meta, body: bodies.get(entry) ?? new PagedBody(entry) });
     }
     return [...queues].map(([name, messages]) => ({ name, messages }));
+  }
+
+  /**
+   * Bodies of the earliest messages, up to the memory budget, copied out of one read per segment
+   * (the rest stay paged). One read per message would cost a system call each on a large backlog.
+   */
+  private loadBodies(entriesInOrder: IndexEntry[], keepInMemoryBytes: number): Map<IndexEntry, Buffer> {
+    const kept = new Map<Segment, IndexEntry[]>();
+    let inMemory = 0;
+    for (const entry of entriesInOrder) {
+      if (inMemory + entry.bodyLength > keepInMemoryBytes) break;
+      inMemory += entry.bodyLength;
+      const list = kept.get(entry.segment) ?? [];
+      list.push(entry);
+      kept.set(entry.segment, list);
+    }
+    const bodies = new Map<IndexEntry, Buffer>();
+    for (const [segment, list] of kept) {
+      const file = readFileSync(segment.path);
+      for (const entry of list) bodies.set(entry, Buffer.from(file.subarray(entry.bodyOffset, entry.bodyOffset + entry.bodyLength)));
+    }
+    return bodies;
   }
 }
 
