@@ -62,16 +62,17 @@ export function apply(state: CoreState, command: Command, nowMs: number): Effect
   return effects;
 }
 
-function enqueue(
-  state: CoreState,
-  queue: Queue,
-  meta: MessageMeta,
-  body: MessageBody,
-  effects: Effect[],
-): void {
-  const message: QueuedMessage = {
-    id: state.nextMessageId++,
-    seq: queue.nextSeq++,
+function enqueue(state: CoreState, queue: Queue, meta: MessageMeta, body: MessageBody, effects: Effect[]): void {
+  const message = newMessage(state.nextMessageId++, queue.nextSeq++, meta, body);
+  addToQueue(queue, message);
+  effects.push({ type: 'enqueued', queue: queue.name, message });
+  dispatch(state, queue, effects);
+}
+
+function newMessage(id: number, seq: number, meta: MessageMeta, body: MessageBody): QueuedMessage {
+  return {
+    id,
+    seq,
     groupId: meta.groupId,
     closesGroup: meta.closesGroup,
     expiresAtMs: meta.expiresAtMs,
@@ -80,12 +81,13 @@ function enqueue(
     excludedConsumers: null,
     body,
   };
+}
+
+function addToQueue(queue: Queue, message: QueuedMessage): void {
   queue.queuedCount++;
   queue.enqueuedTotal++;
   if (message.groupId !== null) noteGroupQueued(queue, groupFor(queue, message.groupId));
   queue.main.insert(message);
-  effects.push({ type: 'enqueued', queue: queue.name, message });
-  dispatch(state, queue, effects);
 }
 
 /**
@@ -93,24 +95,9 @@ function enqueue(
  * ids and positions continue after the highest recovered ones.
  */
 function recover(state: CoreState, queue: Queue, recovered: RecoveredMessage): void {
-  const { meta } = recovered;
-  const message: QueuedMessage = {
-    id: recovered.id,
-    seq: recovered.seq,
-    groupId: meta.groupId,
-    closesGroup: meta.closesGroup,
-    expiresAtMs: meta.expiresAtMs,
-    durable: meta.durable,
-    deliveryCount: meta.deliveryCount,
-    excludedConsumers: null,
-    body: recovered.body,
-  };
   state.nextMessageId = Math.max(state.nextMessageId, recovered.id + 1);
   queue.nextSeq = Math.max(queue.nextSeq, recovered.seq + 1);
-  queue.queuedCount++;
-  queue.enqueuedTotal++;
-  if (message.groupId !== null) noteGroupQueued(queue, groupFor(queue, message.groupId));
-  queue.main.insert(message);
+  addToQueue(queue, newMessage(recovered.id, recovered.seq, recovered.meta, recovered.body));
 }
 
 function attach(state: CoreState, command: Extract<Command, { type: 'attach' }>, effects: Effect[]): void {
