@@ -137,6 +137,7 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
       runtime.attachConsumer(
         { type: 'attach', consumerId, queue, priority, exclusive, settleOnSend: link.settleOnSend },
         link,
+        `${ctx.connection.container_id ?? '?'} ${context.socket.remoteAddress}:${context.socket.remotePort} link ${sender.name}`,
       );
       link.onFlow();
       context.logger.info({ consumer: consumerId, queue, exclusive, priority, link: sender.name }, 'consumer attached');

@@ -29,6 +29,8 @@ const TICK_INTERVAL_MS = 1000;
 export class BrokerRuntime {
   readonly state: CoreState;
   private readonly sinks = new Map<ConsumerId, ConsumerSink>();
+  /** Who each consumer is, for operators: client container, address, link name. */
+  private readonly clients = new Map<ConsumerId, string>();
   private readonly optionsCache = new Map<string, QueueOptions>();
   private readonly spaceWaiters = new Set<() => void>();
   private tickTimer: NodeJS.Timeout | null = null;
@@ -88,14 +90,21 @@ export class BrokerRuntime {
     this.store.close();
   }
 
-  attachConsumer(command: Extract<Command, { type: 'attach' }>, sink: ConsumerSink): void {
+  attachConsumer(command: Extract<Command, { type: 'attach' }>, sink: ConsumerSink, client: string): void {
     this.sinks.set(command.consumerId, sink);
+    this.clients.set(command.consumerId, client);
     this.execute(command);
   }
 
   detachConsumer(consumerId: ConsumerId): void {
     if (!this.sinks.delete(consumerId)) return;
+    this.clients.delete(consumerId);
     this.execute({ type: 'detach', consumerId });
+  }
+
+  /** Which client a consumer belongs to, as shown by `convoy queues`. */
+  clientOf(consumerId: ConsumerId): string {
+    return this.clients.get(consumerId) ?? '';
   }
 
   execute(command: Command): void {

@@ -7,8 +7,8 @@ import { readConfigFile, type BrokerOptionsInput, LOG_LEVELS, type LogLevel } fr
 import { startBroker } from '../broker/server';
 import { createLogger } from '../broker/logger';
 import { AdminError, fetchAdminSnapshot, type AdminTarget } from '../amqp/admin-client';
-import type { GroupView, QueueView } from '../core/inspect';
-import { renderGroups, renderQueues } from './tables';
+import type { GroupView } from '../core/inspect';
+import { renderGroups, renderQueues, type ReportedQueue } from './tables';
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
@@ -65,12 +65,12 @@ interface AdminFlags {
 }
 
 async function showQueues(flags: AdminFlags): Promise<void> {
-  const snapshot = (await fetchAdminSnapshot(adminTarget(flags), 'queues')) as { queues: QueueView[] };
+  const snapshot = (await fetchAdminSnapshot(adminTarget(flags), 'queues')) as { queues: ReportedQueue[] };
   process.stdout.write(`${flags.json ? JSON.stringify(snapshot, null, 2) : renderQueues(snapshot.queues)}\n`);
 }
 
 async function showGroups(queue: string, flags: AdminFlags): Promise<void> {
-  const snapshot = (await fetchAdminSnapshot(adminTarget(flags), `groups/${queue}`)) as { queue: QueueView; groups: GroupView[] };
+  const snapshot = (await fetchAdminSnapshot(adminTarget(flags), `groups/${queue}`)) as { queue: ReportedQueue; groups: GroupView[] };
   process.stdout.write(`${flags.json ? JSON.stringify(snapshot, null, 2) : renderGroups(snapshot.queue, snapshot.groups)}\n`);
 }
 

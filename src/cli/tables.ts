@@ -1,4 +1,7 @@
-import type { GroupView, QueueView } from '../core/inspect';
+import type { ConsumerView, GroupView, QueueView } from '../core/inspect';
+
+/** A queue as the broker reports it: each consumer with the client it belongs to. */
+export type ReportedQueue = Omit<QueueView, 'consumers'> & { readonly consumers: readonly (ConsumerView & { readonly client?: string })[] };
 
 /** Plain-text tables for the operator commands. */
 export function renderTable(headers: string[], rows: (string | number)[][]): string {
@@ -7,7 +10,7 @@ export function renderTable(headers: string[], rows: (string | number)[][]): str
   return cells.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n');
 }
 
-export function renderQueues(queues: readonly QueueView[]): string {
+export function renderQueues(queues: readonly ReportedQueue[]): string {
   if (queues.length === 0) return 'no queues';
   const sections = [
     renderTable(
@@ -20,7 +23,7 @@ export function renderQueues(queues: readonly QueueView[]): string {
     sections.push(
       `\n${queue.name}\n` +
         renderTable(
-          ['  CONSUMER', 'PRIORITY', 'EXCLUSIVE', 'CREDIT', 'UNSETTLED', 'GROUPS'],
+          ['  CONSUMER', 'PRIORITY', 'EXCLUSIVE', 'CREDIT', 'UNSETTLED', 'GROUPS', 'CLIENT'],
           queue.consumers.map((c) => [
             `  ${c.id}`,
             c.priority,
@@ -28,6 +31,7 @@ export function renderQueues(queues: readonly QueueView[]): string {
             c.credit,
             c.unsettled,
             c.groups,
+            c.client ?? '',
           ]),
         ),
     );
@@ -35,7 +39,7 @@ export function renderQueues(queues: readonly QueueView[]): string {
   return sections.join('\n');
 }
 
-export function renderGroups(queue: QueueView, groups: readonly GroupView[]): string {
+export function renderGroups(queue: ReportedQueue, groups: readonly GroupView[]): string {
   const header = `${queue.name}: ${groups.length} groups, ${queue.queued} queued, ${queue.inFlight} in flight`;
   if (groups.length === 0) return header;
   return `${header}\n${renderTable(

@@ -108,6 +108,8 @@ describe('operator views', () => {
       expect(queues.stdout).toMatch(/ops\.orders\s+2\s+1\s+3\s+2\s+1/);
       expect(queues.stdout).toContain('active');
       expect(queues.stdout).toContain('waiting');
+      // Each consumer names its client: container id, address and link name.
+      expect(queues.stdout).toMatch(/CLIENT[\s\S]*127\.0\.0\.1:\d+ link /);
       const groups = await convoy(['groups', 'ops.orders', '--port', String(broker.port)]);
       expect(groups.code).toBe(0);
       expect(groups.stdout).toMatch(/A\s+c\d+\/\d+\s+1\s+1\s+owned/);
