@@ -4,6 +4,10 @@ import type { Logger } from '../broker/logger';
 import { Condition } from './conditions';
 import { FrameGuard, refuseProtocolHeader } from './connection-guards';
 import { connectionInternals, type TransferFrame } from './rhea-internals';
+import { decodeTransfersDirectly } from './incoming-frames';
+import { buildDeliveriesOnPrototype, type IncomingInternals } from './incoming-transfers';
+import { encodeTransfersDirectly, type OutgoingInternals } from './outgoing-transfers';
+import { batchSocketWrites } from './write-batching';
 
 /**
  * What a broker needs from rhea's server-side connection that rhea does not do by itself. Everything
@@ -20,7 +24,11 @@ export interface ConnectionHookTargets {
 export function installConnectionHooks(connection: Connection, targets: ConnectionHookTargets, maxFrameBytes: number): void {
   guardInput(connection, targets, maxFrameBytes);
   deliverRawBytes(connection, targets);
-  patchSessions(connection, [keyLinksByRoleAndName, reportDispositionsInFrameOrder]);
+  decodeTransfersDirectly(connectionInternals(connection).amqp_transport, connectionInternals(connection));
+  const output = batchSocketWrites(connection, targets.socket);
+  const encodeTransfers: SessionPatch = (session) => encodeTransfersDirectly(session.outgoing, session, output.frames, output.requestOutput);
+  const buildDeliveries: SessionPatch = (session) => buildDeliveriesOnPrototype(session.incoming);
+  patchSessions(connection, [keyLinksByRoleAndName, reportDispositionsInFrameOrder, encodeTransfers, buildDeliveries]);
   closeOnMalformedInput(connection, targets);
 }
 
@@ -70,8 +78,9 @@ interface DeliveryInternals {
 interface SessionInternals {
   links: Record<string, Sender | Receiver>;
   remote: { handles: Record<number, Sender | Receiver> };
-  local: { handles: Record<number, Sender | Receiver> };
-  outgoing: { updated: DeliveryInternals[] };
+  local: { handles: Record<number, Sender | Receiver>; channel: number };
+  outgoing: OutgoingInternals & { updated: DeliveryInternals[] };
+  incoming: IncomingInternals;
   create_sender(name: string): Sender;
   create_receiver(name: string): Receiver;
   on_attach(frame: { performative: { name: string; role: boolean; handle: number } }): void;

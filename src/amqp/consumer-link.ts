@@ -81,16 +81,21 @@ export class ConsumerLink implements ConsumerSink {
   }
 }
 
+// Outcomes without fields are the same every time: one object each, not one per settlement.
+const ACCEPTED: Outcome = Object.freeze({ type: 'accepted' });
+const RELEASED: Outcome = Object.freeze({ type: 'released' });
+const REJECTED: Outcome = Object.freeze({ type: 'rejected' });
+
 /** AMQP 1.0 3.4 outcomes; a delivery settled without one takes the source's default-outcome (3.5.3). */
 export function outcomeOf(state: unknown, defaultOutcome: Outcome): Outcome {
   const described = state as { constructor?: { composite_type?: string }; delivery_failed?: boolean; undeliverable_here?: boolean } | undefined;
   switch (described?.constructor?.composite_type) {
     case 'accepted':
-      return { type: 'accepted' };
+      return ACCEPTED;
     case 'released':
-      return { type: 'released' };
+      return RELEASED;
     case 'rejected':
-      return { type: 'rejected' };
+      return REJECTED;
     case 'modified':
       return {
         type: 'modified',

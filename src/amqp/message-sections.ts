@@ -1,4 +1,5 @@
 import { message as rheaMessage } from 'rhea';
+import { AmqpDecodeError, AmqpReader } from './amqp-reader';
 
 /**
  * Reads what the broker needs from an encoded AMQP message (AMQP 1.0 3.2) without re-encoding it:
@@ -7,6 +8,9 @@ import { message as rheaMessage } from 'rhea';
  */
 
 const SECTION_HEADER = 0x70;
+const SECTION_PROPERTIES = 0x73;
+const SECTION_APPLICATION_PROPERTIES = 0x74;
+const JMSX_GROUP_SEQ = 'JMSXGroupSeq';
 const FIRST_BODY_SECTION = 0x75; // data; amqp-sequence 0x76, amqp-value 0x77, footer 0x78
 const GROUP_SEQUENCE_CLOSE = 4294967295; // JMSXGroupSeq = -1 as Qpid JMS wraps it into a uint
 
@@ -22,33 +26,89 @@ export interface MessageInfo {
   readonly closesGroup: boolean;
 }
 
-interface SectionBounds {
-  /** End of the header section, or 0 when the message has none. */
-  readonly headerEnd: number;
-  /** Start of the first body section (or of the end of the message). */
-  readonly bodyStart: number;
+
+/**
+ * One pass over the sections before the body (AMQP 1.0 3.2): header, properties and application
+ * properties are read field by field; annotations are skipped (checked, not decoded). The body is
+ * never touched. Values come out as rhea's decoder gives them (see AmqpReader).
+ */
+export function readMessageInfo(bytes: Buffer, groupKey: string | null): MessageInfo {
+  const fields = new InfoFields();
+  const reader = new AmqpReader(bytes, 0, bytes.length);
+  try {
+    while (!reader.atEnd) {
+      const sectionStart = reader.offset;
+      if (reader.peekFormatCode() !== 0x00) throw new MalformedMessageError(`expected a described section at byte ${sectionStart}`);
+      const [code, afterDescriptor] = readDescriptorCode(bytes, sectionStart + 1);
+      if (code >= FIRST_BODY_SECTION) break;
+      reader.offset = afterDescriptor;
+      if (code === SECTION_HEADER) readHeader(reader, fields);
+      else if (code === SECTION_PROPERTIES) readProperties(reader, fields);
+      else if (code === SECTION_APPLICATION_PROPERTIES) readApplicationProperties(reader, fields, groupKey);
+      else reader.skipValue();
+    }
+  } catch (error) {
+    if (error instanceof AmqpDecodeError) throw new MalformedMessageError(`cannot decode message sections: ${error.message}`);
+    throw error;
+  }
+  const groupValue = groupKey === null ? fields.groupId : fields.groupKeyValue;
+  return {
+    durable: fields.durable === true,
+    ttlMs: typeof fields.ttl === 'number' ? fields.ttl : null,
+    absoluteExpiryTimeMs: timestampMs(fields.absoluteExpiryTime),
+    deliveryCount: typeof fields.deliveryCount === 'number' ? fields.deliveryCount : 0,
+    to: typeof fields.to === 'string' ? fields.to : null,
+    groupId: groupValue === undefined || groupValue === null ? null : String(groupValue),
+    closesGroup: fields.groupSequence === GROUP_SEQUENCE_CLOSE || fields.jmsGroupSeq === -1,
+  };
 }
 
-export function readMessageInfo(bytes: Buffer, groupKey: string | null): MessageInfo {
-  const { bodyStart } = sectionBounds(bytes);
-  let decoded: Record<string, unknown>;
-  try {
-    decoded = rheaMessage.decode(bytes.subarray(0, bodyStart)) as unknown as Record<string, unknown>;
-  } catch (error) {
-    throw new MalformedMessageError(`cannot decode message sections: ${(error as Error).message}`);
+/** The raw field values readMessageInfo collects; undefined when absent. */
+class InfoFields {
+  durable: unknown = undefined;
+  ttl: unknown = undefined;
+  deliveryCount: unknown = undefined;
+  to: unknown = undefined;
+  absoluteExpiryTime: unknown = undefined;
+  groupId: unknown = undefined;
+  groupSequence: unknown = undefined;
+  groupKeyValue: unknown = undefined;
+  jmsGroupSeq: unknown = undefined;
+}
+
+/** header: durable (0), ttl (2), delivery-count (4) (AMQP 1.0 3.2.1). */
+function readHeader(reader: AmqpReader, fields: InfoFields): void {
+  const count = reader.enterCompound('list');
+  for (let index = 0; index < count; index++) {
+    if (index === 0) fields.durable = reader.readValue(false);
+    else if (index === 2) fields.ttl = reader.readValue(false);
+    else if (index === 4) fields.deliveryCount = reader.readValue(false);
+    else reader.skipValue();
   }
-  const applicationProperties = (decoded.application_properties ?? {}) as Record<string, unknown>;
-  const groupValue = groupKey === null ? decoded.group_id : applicationProperties[groupKey];
-  const jmsGroupSeq = applicationProperties.JMSXGroupSeq;
-  return {
-    durable: decoded.durable === true,
-    ttlMs: typeof decoded.ttl === 'number' ? decoded.ttl : null,
-    absoluteExpiryTimeMs: timestampMs(decoded.absolute_expiry_time),
-    deliveryCount: typeof decoded.delivery_count === 'number' ? decoded.delivery_count : 0,
-    to: typeof decoded.to === 'string' ? decoded.to : null,
-    groupId: groupValue === undefined || groupValue === null ? null : String(groupValue),
-    closesGroup: decoded.group_sequence === GROUP_SEQUENCE_CLOSE || jmsGroupSeq === -1,
-  };
+}
+
+/** properties: to (2), absolute-expiry-time (8), group-id (10), group-sequence (11) (AMQP 1.0 3.2.4). */
+function readProperties(reader: AmqpReader, fields: InfoFields): void {
+  const count = reader.enterCompound('list');
+  for (let index = 0; index < count; index++) {
+    if (index === 2) fields.to = reader.readValue(false);
+    else if (index === 8) fields.absoluteExpiryTime = reader.readValue(false);
+    else if (index === 10) fields.groupId = reader.readValue(false);
+    else if (index === 11) fields.groupSequence = reader.readValue(false);
+    else reader.skipValue();
+  }
+}
+
+/** application-properties (AMQP 1.0 3.2.5): the queue's group key and JMSXGroupSeq; the last duplicate wins. */
+function readApplicationProperties(reader: AmqpReader, fields: InfoFields, groupKey: string | null): void {
+  const count = reader.enterCompound('map');
+  for (let index = 0; index + 1 < count; index += 2) {
+    const key = String(reader.readValue(true));
+    if (key === groupKey) fields.groupKeyValue = reader.readValue(true);
+    else if (key === JMSX_GROUP_SEQ) fields.jmsGroupSeq = reader.readValue(true);
+    else reader.skipValue();
+  }
+  if (count % 2 === 1) reader.skipValue();
 }
 
 function timestampMs(value: unknown): number | null {
@@ -62,7 +122,7 @@ function timestampMs(value: unknown): number | null {
  * section is re-encoded (its fields have fixed types); every other byte is kept.
  */
 export function withDeliveryCount(bytes: Buffer, deliveryCount: number): Buffer {
-  const { headerEnd } = sectionBounds(bytes);
+  const headerEnd = headerSectionEnd(bytes);
   const fields: (Buffer | null)[] = [null, null, null, null, null];
   if (headerEnd > 0) {
     const header = rheaMessage.decode(bytes.subarray(0, headerEnd)) as unknown as Record<string, unknown>;
@@ -79,7 +139,7 @@ export function withDeliveryCount(bytes: Buffer, deliveryCount: number): Buffer 
 }
 
 export function hasHeaderDeliveryCount(bytes: Buffer, deliveryCount: number): boolean {
-  const { headerEnd } = sectionBounds(bytes);
+  const headerEnd = headerSectionEnd(bytes);
   if (headerEnd === 0) return deliveryCount === 0;
   const header = rheaMessage.decode(bytes.subarray(0, headerEnd)) as unknown as Record<string, unknown>;
   return (typeof header.delivery_count === 'number' ? header.delivery_count : 0) === deliveryCount;
@@ -98,19 +158,18 @@ function encodeUint(value: number): Buffer {
   return out;
 }
 
-/** Walks the section descriptors (AMQP 1.0 3.2) to find where the header and the body start. */
-function sectionBounds(bytes: Buffer): SectionBounds {
+/** Walks the section descriptors (AMQP 1.0 3.2) to find the end of the header section (0: none). */
+function headerSectionEnd(bytes: Buffer): number {
   let offset = 0;
   let headerEnd = 0;
   while (offset < bytes.length) {
-    const sectionStart = offset;
     if (bytes[offset] !== 0x00) throw new MalformedMessageError(`expected a described section at byte ${offset}`);
     const [code, afterDescriptor] = readDescriptorCode(bytes, offset + 1);
-    if (code >= FIRST_BODY_SECTION) return { headerEnd, bodyStart: sectionStart };
+    if (code >= FIRST_BODY_SECTION) return headerEnd;
     offset = skipValue(bytes, afterDescriptor);
     if (code === SECTION_HEADER) headerEnd = offset;
   }
-  return { headerEnd, bodyStart: bytes.length };
+  return headerEnd;
 }
 
 const SYMBOLIC_SECTIONS: Record<string, number> = {

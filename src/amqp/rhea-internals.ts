@@ -1,4 +1,4 @@
-import type { Connection, Delivery, Receiver, Sender } from 'rhea';
+import { message as rheaMessage, types as rheaTypes, type Connection, type Delivery, type Receiver, type Sender } from 'rhea';
 
 /**
  * rhea fields that its typings do not declare but a broker has to read or set. Kept in one place so
@@ -22,12 +22,29 @@ export interface TransferFrame {
 
 export interface ConnectionInternals {
   input(chunk: Buffer): void;
+  /** Writes every encoded frame to the socket; rhea calls it after each frame it encodes. */
+  output(): void;
+  /** Queues one AMQP frame (2.3.2): the only place rhea hands AMQP frames to its transport. */
+  _write_frame(channel?: number, performative?: unknown, payload?: Buffer): void;
+  /** The AMQP layer's transport (behind the SASL layer until SASL completes). */
+  amqp_transport: AmqpTransportInternals;
   on_transfer(frame: TransferFrame): void;
   remote_channel_map: Record<number, { remote: { handles: Record<number, Receiver | Sender> } }>;
   local: { close: Record<string, unknown> };
   is_open(): boolean;
   _process(): void;
   socket?: { destroy(): void; end(): void };
+}
+
+export interface AmqpTransportInternals {
+  header_received?: unknown;
+  read_complete: boolean;
+  /** Reads and dispatches the whole frames at the start of `buffer`; returns the bytes consumed. */
+  read(buffer: Buffer): number;
+  /** Writes the protocol header if not yet sent, then the queued frames. */
+  write(socket: unknown): void;
+  has_writes_pending(): boolean;
+  header_sent?: unknown;
 }
 
 export function linkInternals(link: Sender | Receiver): LinkInternals {
@@ -63,3 +80,40 @@ export function answerDrainWithFlow(sender: Sender): void {
     return true;
   };
 }
+
+/** rhea's encoder (types.Writer): `write` encodes a typed value such as a performative. */
+export interface RheaValueWriter {
+  buffer: Buffer;
+  position: number;
+  write(value: unknown): void;
+  write_bytes(bytes: Buffer): void;
+  ensure(length: number): void;
+}
+
+export function rheaValueWriter(buffer: Buffer): RheaValueWriter {
+  const Writer = (rheaTypes as unknown as { Writer: new (buffer: Buffer) => RheaValueWriter }).Writer;
+  return new Writer(buffer);
+}
+
+/** rhea's decoder for one encoded value (types.Reader); its typings leave the class out of `types`. */
+export interface RheaValueReader {
+  /** Bytes consumed so far. */
+  readonly position: number;
+  read(): unknown;
+}
+
+export function rheaValueReader(bytes: Buffer): RheaValueReader {
+  const Reader = (rheaTypes as unknown as { Reader: new (buffer: Buffer) => RheaValueReader }).Reader;
+  return new Reader(bytes);
+}
+
+/** A delivery state (AMQP 1.0 3.4) as rhea builds it for a disposition. */
+export type DescribedOutcome = unknown;
+
+/** rhea's outcome constructors (message.js define_outcome); its typings leave them out. */
+export const rheaOutcomes = rheaMessage as unknown as {
+  accepted(): { described(): DescribedOutcome };
+  released(): { described(): DescribedOutcome };
+  rejected(fields: { error?: unknown }): { described(): DescribedOutcome };
+  modified(fields?: Record<string, unknown>): { described(): DescribedOutcome };
+};
