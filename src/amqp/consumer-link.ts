@@ -12,10 +12,16 @@ const SETTLE_MODE_SETTLED = 1; // AMQP 1.0 2.8.2 sender-settle-mode "settled"
  * consumer. Turns flow frames into credit commands, deliver effects into transfers and dispositions
  * into settle commands.
  */
+/** Consumer links per rhea session: they share the session's ring of unsettled deliveries. */
+const consumersPerSession = new WeakMap<object, number>();
+
 export class ConsumerLink implements ConsumerSink {
   /** Deliveries handed to rhea on this link (sent or queued), for the credit formula. */
   private issued = 0;
   private closed = false;
+  /** The credit given to the core was cut to this link's share of the session's ring. */
+  private limitedByRing = false;
+  private recheckScheduled = false;
 
   constructor(
     readonly consumerId: string,
@@ -25,6 +31,7 @@ export class ConsumerLink implements ConsumerSink {
     private readonly defaultOutcome: Outcome,
   ) {
     answerDrainWithFlow(sender);
+    consumersPerSession.set(sender.session, (consumersPerSession.get(sender.session) ?? 0) + 1);
   }
 
   get settleOnSend(): boolean {
@@ -39,8 +46,31 @@ export class ConsumerLink implements ConsumerSink {
     if (this.closed) return;
     const link = linkInternals(this.sender);
     const queuedInRhea = this.issued - link.delivery_count;
-    const credit = Math.max(0, link.credit - queuedInRhea);
-    this.runtime.execute({ type: 'credit', consumerId: this.consumerId, credit, drain: link._draining === true });
+    const linkCredit = Math.max(0, link.credit - queuedInRhea);
+    const room = this.ringShare();
+    this.limitedByRing = room < linkCredit;
+    this.runtime.execute({ type: 'credit', consumerId: this.consumerId, credit: Math.min(linkCredit, room), drain: link._draining === true });
+  }
+
+  /**
+   * rhea keeps every unsettled delivery of a session in one fixed ring and throws when it is full, so a
+   * consumer may only be given as much credit as its share of the free slots. Slots free up as
+   * deliveries are settled (or sent pre-settled); the credit is then recomputed.
+   */
+  private ringShare(): number {
+    const session = this.sender.session;
+    const free = linkInternals(this.sender).session.outgoing.deliveries.available();
+    return Math.floor(free / (consumersPerSession.get(session) ?? 1));
+  }
+
+  /** After rhea has freed ring slots (it does so when it processes the session, on the next tick). */
+  private recheckRingLater(): void {
+    if (!this.limitedByRing || this.recheckScheduled) return;
+    this.recheckScheduled = true;
+    setImmediate(() => {
+      this.recheckScheduled = false;
+      this.onFlow();
+    });
   }
 
   deliver(effect: DeliverEffect, stored: Uint8Array): void {
@@ -51,6 +81,7 @@ export class ConsumerLink implements ConsumerSink {
     const delivery = this.sender.send(bytes, undefined, 0);
     this.issued++;
     tagOf(delivery).convoyDeliveryId = effect.deliveryId;
+    if (effect.settled) this.recheckRingLater();
   }
 
   drained(): void {
@@ -70,12 +101,14 @@ export class ConsumerLink implements ConsumerSink {
     const outcome = outcomeOf(delivery.remote_state, this.defaultOutcome);
     if (!delivery.remote_settled) delivery.update(true);
     this.runtime.execute({ type: 'settle', consumerId: this.consumerId, deliveryId: tag.convoyDeliveryId, outcome });
+    this.recheckRingLater();
   }
 
   /** Detach, session end, connection close or loss: unsettled messages go back to the queue. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    consumersPerSession.set(this.sender.session, (consumersPerSession.get(this.sender.session) ?? 1) - 1);
     this.runtime.detachConsumer(this.consumerId);
     this.logger.debug({ consumer: this.consumerId }, 'consumer detached');
   }

@@ -29,6 +29,7 @@ export interface OutgoingInternals {
 }
 
 const MAX_SHORT_TAG_BYTES = 255;
+const SENT: Buffer[] = [];
 
 /**
  * rhea builds a transfer performative object per frame (six typed field wrappers, a composite) and
@@ -82,6 +83,10 @@ function sendPending(outgoing: OutgoingInternals, channel: number, frames: Frame
       break;
     }
     if (delivery.settled) delivery.remote_settled = true; // sent pre-settled: rhea may clean it up now
+    // rhea keeps a delivery in the session's ring until every delivery before it is settled, payload
+    // included: one message held unsettled would pin the payload of everything sent after it. Nothing
+    // reads a sent payload again (AMQP has no retransmission), so it is released here.
+    delivery.data = SENT;
     delivery.link.credit--;
     delivery.link.delivery_count++;
     outgoing.next_pending_delivery++;

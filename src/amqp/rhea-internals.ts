@@ -12,6 +12,8 @@ export interface LinkInternals {
   credit: number;
   _draining?: boolean;
   _incomplete?: { frames?: Buffer[] };
+  /** The session's ring of outgoing deliveries not yet settled at both ends (rhea session.js). */
+  session: { outgoing: { deliveries: { available(): number } } };
 }
 
 export interface TransferFrame {
