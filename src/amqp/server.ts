@@ -9,6 +9,7 @@ import { AddressError, parsePriority, parseSourceAddress, parseTargetAddress } f
 import { adminSnapshot, isAdminAddress, serveAdminLink } from './admin-link';
 import { Condition, type AmqpError } from './conditions';
 import { installConnectionHooks } from './connection-hooks';
+import { skipDisabledRheaLogging } from './rhea-logging';
 import { ConsumerLink, outcomeOf } from './consumer-link';
 import { ProducerLink } from './producer-link';
 import { connectionInternals, linkInternals } from './rhea-internals';
@@ -33,6 +34,7 @@ const DEFAULT_OUTCOME_ACCEPTED: Outcome = { type: 'accepted' };
 const CLOSE_GRACE_MS = 2000;
 
 export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOptions, logger: Logger): Promise<AmqpServer> {
+  skipDisabledRheaLogging();
   const container = createBrokerContainer(logger);
   const connections = new Map<Connection, ConnectionContext>();
   let nextConnection = 1;
@@ -131,6 +133,7 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
       const consumerId = `${context.id}/${nextConsumer++}`;
       const link = new ConsumerLink(consumerId, sender, runtime, context.logger, defaultOutcomeOf(source));
       context.consumers.set(sender, link);
+      listenToConsumerLink(sender, link);
       // Write the attach reply now: a flow that came in the same read may make the core deliver at
       // once, and rhea writes a session's transfers before its link attaches (AMQP 1.0 2.6.3 order).
       connectionInternals(ctx.connection)._process();
@@ -145,16 +148,6 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
       refuseLink(sender, error, context.logger);
     }
   });
-  container.on('sendable', (ctx: EventContext) => contextOf(ctx.connection)?.consumers.get(ctx.sender!)?.onFlow());
-  container.on('sender_flow', (ctx: EventContext) => {
-    // 'sendable' covers flows that grant credit; this covers flows that only drain or take credit away.
-    const link = contextOf(ctx.connection)?.consumers.get(ctx.sender!);
-    if (link && !ctx.sender!.sendable()) link.onFlow();
-  });
-  const onOutcome = (ctx: EventContext): void => {
-    contextOf(ctx.connection)?.consumers.get(ctx.sender!)?.onOutcome(ctx.delivery!);
-  };
-  for (const event of ['accepted', 'released', 'rejected', 'modified', 'settled']) container.on(event, onOutcome);
   container.on('sender_close', (ctx: EventContext) => {
     const context = contextOf(ctx.connection);
     const link = context?.consumers.get(ctx.sender!);
@@ -192,16 +185,15 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
         options.diskFullPolicy === 'block',
       );
       context.producers.set(receiver, link);
+      receiver.on('message', (ctx: EventContext) => {
+        const raw = ctx as unknown as { message: Buffer; format?: number | null };
+        link.onMessage(raw.message, raw.format, ctx.delivery!);
+      });
       link.open();
       context.logger.info({ queue: queue ?? '(anonymous relay)', link: receiver.name }, 'producer attached');
     } catch (error) {
       refuseLink(receiver, error, context.logger);
     }
-  });
-  container.on('message', (ctx: EventContext) => {
-    const link = contextOf(ctx.connection)?.producers.get(ctx.receiver!);
-    const raw = ctx as unknown as { message: Buffer; format?: number | null };
-    link?.onMessage(raw.message, raw.format, ctx.delivery!);
   });
   container.on('receiver_close', (ctx: EventContext) => contextOf(ctx.connection)?.producers.delete(ctx.receiver!));
 
@@ -242,6 +234,21 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
       await Promise.all(sockets);
     },
   };
+}
+
+const OUTCOME_EVENTS = ['accepted', 'released', 'rejected', 'modified', 'settled'] as const;
+
+/**
+ * The per-message events go to listeners on the link itself: rhea then stops there instead of passing
+ * each event up through session, connection and container (a measurable share of broker CPU).
+ */
+function listenToConsumerLink(sender: Sender, link: ConsumerLink): void {
+  sender.on('sendable', () => link.onFlow());
+  // 'sendable' covers flows that grant credit; this covers flows that only drain or take credit away.
+  sender.on('sender_flow', () => {
+    if (!sender.sendable()) link.onFlow();
+  });
+  for (const event of OUTCOME_EVENTS) sender.on(event, (ctx: EventContext) => link.onOutcome(ctx.delivery!));
 }
 
 function createBrokerContainer(logger: Logger): Container {
