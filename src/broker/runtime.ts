@@ -35,7 +35,6 @@ export class BrokerRuntime {
   private readonly spaceWaiters = new Set<() => void>();
   private tickTimer: NodeJS.Timeout | null = null;
   private memoryBytes = 0;
-  private deliveredDurable = false;
 
   constructor(
     private readonly resolveQueueOptions: (queueName: string) => QueueOptions,
@@ -110,11 +109,6 @@ export class BrokerRuntime {
   execute(command: Command): void {
     const effects = apply(this.state, command, this.clock());
     for (const effect of effects) this.perform(effect);
-    if (this.deliveredDurable) {
-      // The delivered marks reach the file before rhea writes the transfers (it does so on the next tick).
-      this.deliveredDurable = false;
-      this.store.writePending();
-    }
   }
 
   /** Calls back once everything stored so far is durable (fsync policy): producers are accepted then. */
@@ -147,10 +141,9 @@ export class BrokerRuntime {
       case 'deliver': {
         const message = effect.message;
         const bytes = message.body instanceof Uint8Array ? message.body : this.store.readBody(message.body);
-        if (message.durable && !effect.settled) {
-          this.store.markDelivered(message.id);
-          this.deliveredDurable = true;
-        }
+        // The journal writes on process.nextTick, frames reach the socket on setImmediate
+        // (write-batching.ts): the delivery record is in the file before the transfer leaves.
+        if (message.durable && !effect.settled) this.store.markDelivered(message.id);
         this.sinks.get(effect.consumerId)?.deliver(effect, bytes);
         break;
       }

@@ -155,7 +155,7 @@ export class JournalStore implements MessageStore {
     this.scheduleWrite();
   }
 
-  /** Writes buffered records now (no fsync): used before deliveries go out, so a crash cannot hide them. */
+  /** Writes buffered records now, without fsync (a paged body read back, a segment roll, close). */
   writePending(): void {
     if (this.pendingBytes === 0) return;
     const bytes = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);

@@ -86,8 +86,6 @@ export class MemoryStore implements MessageStore {
     queueMicrotask(callback);
   }
 
-  writePending(): void {}
-
   diskBytes(): number {
     return 0;
   }

@@ -50,8 +50,6 @@ export interface MessageStore {
   /** The message left the broker for a consumer: after a crash it comes back with delivery-count + 1. */
   markDelivered(id: number): void;
   readBody(body: StoredBody): Uint8Array;
-  /** Writes buffered records now, without fsync; called before deliveries go out so a crash cannot hide them. */
-  writePending(): void;
   /** Calls back once everything recorded so far is as durable as the fsync policy makes it. */
   whenDurable(callback: () => void): void;
   /** Bytes the store occupies on disk. */
