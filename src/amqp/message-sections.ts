@@ -201,28 +201,16 @@ function readDescriptorCode(bytes: Buffer, offset: number): [number, number] {
   throw new MalformedMessageError(`unsupported section descriptor format 0x${formatCode.toString(16)}`);
 }
 
-/** Skips one encoded value; the width follows from the format code's category (AMQP 1.0 1.2). */
+/** Skips one encoded value (AMQP 1.0 1.2) with the same reader readMessageInfo uses; returns its end. */
 function skipValue(bytes: Buffer, offset: number): number {
-  const formatCode = byteAt(bytes, offset);
-  if (formatCode === 0x00) {
-    const afterDescriptor = skipValue(bytes, offset + 1);
-    return skipValue(bytes, afterDescriptor);
+  const reader = new AmqpReader(bytes, offset, bytes.length);
+  try {
+    reader.skipValue();
+  } catch (error) {
+    if (error instanceof AmqpDecodeError) throw new MalformedMessageError(error.message);
+    throw error;
   }
-  const start = offset + 1;
-  let end: number;
-  switch (formatCode >> 4) {
-    case 0x4: end = start; break;
-    case 0x5: end = start + 1; break;
-    case 0x6: end = start + 2; break;
-    case 0x7: end = start + 4; break;
-    case 0x8: end = start + 8; break;
-    case 0x9: end = start + 16; break;
-    case 0xa: case 0xc: case 0xe: end = start + 1 + byteAt(bytes, start); break;
-    case 0xb: case 0xd: case 0xf: need(bytes, start + 4); end = start + 4 + bytes.readUInt32BE(start); break;
-    default: throw new MalformedMessageError(`invalid format code 0x${formatCode.toString(16)} at byte ${offset}`);
-  }
-  need(bytes, end);
-  return end;
+  return reader.offset;
 }
 
 function byteAt(bytes: Buffer, offset: number): number {
