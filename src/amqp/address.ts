@@ -18,10 +18,21 @@ export class AddressError extends Error {}
 /** Broker-owned addresses (operator views); never a queue. */
 const RESERVED_PREFIX = '$convoy/';
 
+/** Queue names and group ids are stored with a 16-bit length (src/store/record-codec.ts). */
+export const MAX_NAME_BYTES = 65535;
+
+/** Throws when `name` (a queue name or group id) is longer than the store can record. */
+export function checkNameLength(what: string, name: string): void {
+  if (name.length * 3 > MAX_NAME_BYTES && Buffer.byteLength(name, 'utf8') > MAX_NAME_BYTES) {
+    throw new AddressError(`${what} is longer than ${MAX_NAME_BYTES} bytes`);
+  }
+}
+
 export function parseSourceAddress(address: string): ParsedAddress {
   const questionMark = address.indexOf('?');
   const queue = questionMark < 0 ? address : address.slice(0, questionMark);
   if (queue.length === 0) throw new AddressError(`address "${address}" names no queue`);
+  checkNameLength('the queue name', queue);
   const options: { exclusive?: boolean; priority?: number } = {};
   if (questionMark < 0) return { queue, options };
   for (const pair of address.slice(questionMark + 1).split('&')) {
@@ -52,6 +63,7 @@ export function parseTargetAddress(address: string): string {
   if (address.startsWith(RESERVED_PREFIX)) throw new AddressError(`addresses starting with ${RESERVED_PREFIX} are reserved for the broker`);
   if (address.includes('?')) throw new AddressError(`target address "${address}" takes no options`);
   if (address.length === 0) throw new AddressError('target address is empty');
+  checkNameLength('the queue name', address);
   return address;
 }
 

@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import type { Connection, Receiver, Sender } from 'rhea';
 import type { Logger } from '../broker/logger';
 import { Condition } from './conditions';
+import { writeDispositionsCorrectly } from './dispositions';
 import { FrameGuard, refuseProtocolHeader } from './connection-guards';
 import { connectionInternals, type TransferFrame } from './rhea-internals';
 import { decodeTransfersDirectly } from './incoming-frames';
@@ -28,7 +29,11 @@ export function installConnectionHooks(connection: Connection, targets: Connecti
   const output = batchSocketWrites(connection, targets.socket);
   const encodeTransfers: SessionPatch = (session) => encodeTransfersDirectly(session.outgoing, session, output.frames, output.requestOutput);
   const buildDeliveries: SessionPatch = (session) => buildDeliveriesOnPrototype(session.incoming);
-  patchSessions(connection, [keyLinksByRoleAndName, reportDispositionsInFrameOrder, encodeTransfers, buildDeliveries]);
+  const fixDispositions: SessionPatch = (session) => {
+    writeDispositionsCorrectly(session.incoming as never, 'updated');
+    writeDispositionsCorrectly(session.outgoing as never, 'pending_dispositions');
+  };
+  patchSessions(connection, [keyLinksByRoleAndName, reportDispositionsInFrameOrder, encodeTransfers, buildDeliveries, fixDispositions]);
   closeOnMalformedInput(connection, targets);
 }
 

@@ -1,7 +1,7 @@
 import type { Delivery, Receiver } from 'rhea';
 import type { BrokerRuntime } from '../broker/runtime';
 import type { Logger } from '../broker/logger';
-import { AddressError, parseTargetAddress } from './address';
+import { AddressError, checkNameLength, parseTargetAddress } from './address';
 import { Condition, type AmqpError } from './conditions';
 import { MalformedMessageError, readMessageInfo } from './message-sections';
 import { linkInternals } from './rhea-internals';
@@ -85,6 +85,7 @@ export class ProducerLink {
     try {
       const queue = this.checkedQueue(bytes, format);
       const info = readMessageInfo(bytes, this.runtime.queueOptions(queue).groupKey);
+      if (info.groupId !== null) checkNameLength('the group id', info.groupId);
       const now = this.runtime.now();
       let expiresAtMs = info.ttlMs !== null ? now + info.ttlMs : null;
       if (info.absoluteExpiryTimeMs !== null && info.absoluteExpiryTimeMs > 0) {

@@ -169,3 +169,12 @@ describe('messages', () => {
     expect(got.map((g) => g.map((r) => r.message.body))).toEqual([[0, 3, 6], [1, 4, 7], [2, 5, 8]]);
   });
 });
+
+describe('limits on names', () => {
+  test('a group id longer than 65535 bytes is rejected with amqp:invalid-field; the link goes on', async () => {
+    const sender = await client.openSender('messages.long-group');
+    const outcomes = await sendAll(sender, [{ body: 'x', group_id: 'g'.repeat(70_000), durable: true }, { body: 'ok', group_id: 'fine' }]);
+    expect(outcomes).toEqual(['rejected', 'accepted']);
+    expect(broker.runtime.state.queues.get('messages.long-group')!.queuedCount).toBe(1);
+  });
+});
