@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { QueueOptions } from '../core/types';
 import { checkQueueOptions, checkQueuePolicies, type QueuePolicies } from './queue-policies';
-import { ConfigError, checkObject, nonEmptyString, oneOf, port, positiveInteger, type Check } from './validation';
+import { ConfigError, checkObject, integerBetween, nonEmptyString, oneOf, port, positiveInteger, type Check } from './validation';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -67,27 +67,15 @@ const brokerOptionChecks: { [K in keyof BrokerOptions]-?: Check<BrokerOptions[K]
   port,
   dataDir: nonEmptyString,
   logLevel: oneOf(LOG_LEVELS),
-  maxFrameBytes: (value, field) => {
-    const bytes = positiveInteger(value, field);
-    if (bytes < 512) throw new ConfigError(field, 'at least 512 (AMQP 1.0 2.7.1 minimum frame size)', value);
-    return bytes;
-  },
+  maxFrameBytes: integerBetween(512, 4294967295, 'AMQP 1.0 2.7.1: at least 512, a uint'),
   maxMessageBytes: positiveInteger,
   idleTimeoutMs: positiveInteger,
-  channelMax: (value, field) => {
-    const channels = positiveInteger(value, field);
-    if (channels > 65535) throw new ConfigError(field, 'at most 65535', value);
-    return channels;
-  },
+  channelMax: integerBetween(1, 65535, 'AMQP 1.0 2.7.1 channel-max is a ushort'),
   producerCreditWindow: positiveInteger,
   store: oneOf(['journal', 'memory'] as const),
   fsyncPolicy: oneOf(['batch', 'per-message', 'interval', 'none'] as const),
   fsyncIntervalMs: positiveInteger,
-  segmentBytes: (value, field) => {
-    const bytes = positiveInteger(value, field);
-    if (bytes < 65536) throw new ConfigError(field, 'at least 65536', value);
-    return bytes;
-  },
+  segmentBytes: integerBetween(65536, 2 ** 31 - 1),
   maxMemoryBytes: positiveInteger,
   maxDiskBytes: positiveInteger,
   diskFullPolicy: oneOf(['block', 'fail'] as const),

@@ -22,10 +22,15 @@ export const nonNegativeInteger: Check<number> = (value, field) => {
   throw new ConfigError(field, 'an integer >= 0', value);
 };
 
-export const port: Check<number> = (value, field) => {
-  if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 65535) return value;
-  throw new ConfigError(field, 'a port number from 0 to 65535', value);
-};
+/** An integer from `min` to `max` inclusive; `why` says where the bounds come from. */
+export function integerBetween(min: number, max: number, why?: string): Check<number> {
+  return (value, field) => {
+    if (typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max) return value;
+    throw new ConfigError(field, `an integer from ${min} to ${max}${why ? ` (${why})` : ''}`, value);
+  };
+}
+
+export const port: Check<number> = integerBetween(0, 65535, 'a TCP port; 0 picks a free one');
 
 export const nonEmptyString: Check<string> = (value, field) => {
   if (typeof value === 'string' && value.length > 0) return value;
