@@ -73,8 +73,11 @@ export class ProducerLink {
     } else if (outcome.error) {
       delivery.reject(outcome.error);
     } else if (outcome.durable) {
-      // AMQP 1.0 3.4.2: accepted means the broker has it; for a durable message, on disk.
-      this.runtime.whenDurable(() => delivery.accept());
+      // AMQP 1.0 3.4.2: accepted means the broker has it; for a durable message, on disk. A link that
+      // closed meanwhile gets no answer: its producer resends the message (at-least-once).
+      this.runtime.whenDurable(() => {
+        if (this.receiver.is_open()) delivery.accept();
+      });
     } else {
       delivery.accept();
     }
