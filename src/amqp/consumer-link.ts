@@ -2,7 +2,7 @@ import type { Delivery, Sender } from 'rhea';
 import type { Outcome } from '../core/types';
 import type { BrokerRuntime, ConsumerSink, DeliverEffect } from '../broker/runtime';
 import type { Logger } from '../broker/logger';
-import { hasHeaderDeliveryCount, withDeliveryCount } from './message-sections';
+import { withDeliveryCount } from './message-sections';
 import { answerDrainWithFlow, linkInternals, tagOf } from './rhea-internals';
 
 const SETTLE_MODE_SETTLED = 1; // AMQP 1.0 2.8.2 sender-settle-mode "settled"
@@ -75,7 +75,7 @@ export class ConsumerLink implements ConsumerSink {
 
   deliver(effect: DeliverEffect, stored: Uint8Array): void {
     let bytes = Buffer.isBuffer(stored) ? stored : Buffer.from(stored.buffer, stored.byteOffset, stored.length);
-    if (effect.message.deliveryCount > 0 && !hasHeaderDeliveryCount(bytes, effect.message.deliveryCount)) {
+    if (effect.message.deliveryCount > 0) {
       bytes = withDeliveryCount(bytes, effect.message.deliveryCount);
     }
     const delivery = this.sender.send(bytes, undefined, 0);

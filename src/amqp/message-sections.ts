@@ -118,31 +118,25 @@ function timestampMs(value: unknown): number | null {
 }
 
 /**
- * The same message with header.delivery-count set to `deliveryCount` (AMQP 1.0 3.2.1). Only the header
- * section is re-encoded (its fields have fixed types); every other byte is kept.
+ * The message with header.delivery-count set to `deliveryCount` (AMQP 1.0 3.2.1): the same bytes when it
+ * already says so, else a copy in which only the header section is re-encoded (its fields have fixed
+ * types); every other byte is kept.
  */
 export function withDeliveryCount(bytes: Buffer, deliveryCount: number): Buffer {
   const headerEnd = headerSectionEnd(bytes);
+  const header = headerEnd > 0 ? (rheaMessage.decode(bytes.subarray(0, headerEnd)) as unknown as Record<string, unknown>) : {};
+  const current = typeof header.delivery_count === 'number' ? header.delivery_count : 0;
+  if (current === deliveryCount) return bytes;
   const fields: (Buffer | null)[] = [null, null, null, null, null];
-  if (headerEnd > 0) {
-    const header = rheaMessage.decode(bytes.subarray(0, headerEnd)) as unknown as Record<string, unknown>;
-    if (header.durable !== undefined) fields[0] = encodeBoolean(header.durable === true);
-    if (typeof header.priority === 'number') fields[1] = Buffer.from([0x50, header.priority & 0xff]);
-    if (typeof header.ttl === 'number') fields[2] = encodeUint(header.ttl);
-    if (header.first_acquirer !== undefined) fields[3] = encodeBoolean(header.first_acquirer === true);
-  }
+  if (header.durable !== undefined) fields[0] = encodeBoolean(header.durable === true);
+  if (typeof header.priority === 'number') fields[1] = Buffer.from([0x50, header.priority & 0xff]);
+  if (typeof header.ttl === 'number') fields[2] = encodeUint(header.ttl);
+  if (header.first_acquirer !== undefined) fields[3] = encodeBoolean(header.first_acquirer === true);
   fields[4] = encodeUint(deliveryCount);
   const encodedFields = Buffer.concat(fields.map((field) => field ?? Buffer.from([0x40])));
   // described(smallulong 0x70, list8{size, count=5, fields})
   const section = Buffer.concat([Buffer.from([0x00, 0x53, SECTION_HEADER, 0xc0, encodedFields.length + 1, 5]), encodedFields]);
   return Buffer.concat([section, bytes.subarray(headerEnd)]);
-}
-
-export function hasHeaderDeliveryCount(bytes: Buffer, deliveryCount: number): boolean {
-  const headerEnd = headerSectionEnd(bytes);
-  if (headerEnd === 0) return deliveryCount === 0;
-  const header = rheaMessage.decode(bytes.subarray(0, headerEnd)) as unknown as Record<string, unknown>;
-  return (typeof header.delivery_count === 'number' ? header.delivery_count : 0) === deliveryCount;
 }
 
 function encodeBoolean(value: boolean): Buffer {

@@ -166,7 +166,7 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
       const target = internals.remote.attach?.target as { address?: string | null; dynamic?: boolean } | null | undefined;
       let queue: string | null = null;
       if (target?.dynamic) {
-        queue = `temp.${randomUUID()}`;
+        queue = temporaryQueueName();
         setTerminus(receiver, 'target', { ...target, address: queue });
       } else {
         if (target && typeof target.address === 'string' && target.address !== '') queue = parseTargetAddress(target.address);
@@ -263,6 +263,11 @@ function createBrokerContainer(logger: Logger): Container {
   return container;
 }
 
+/** A dynamic source or target (AMQP 1.0 3.5.3, 3.5.4) gets a queue with a fresh name. */
+function temporaryQueueName(): string {
+  return `temp.${randomUUID()}`;
+}
+
 interface ConsumerTerms {
   readonly queue: string;
   readonly exclusive: boolean;
@@ -276,7 +281,7 @@ function consumerTerms(sender: Sender): ConsumerTerms {
   const source = attach.source as Record<string, unknown> | null | undefined;
   if (!source) throw new AddressError('a consumer link needs a source naming the queue');
   let address = source.address;
-  if (source.dynamic === true) address = `temp.${randomUUID()}`;
+  if (source.dynamic === true) address = temporaryQueueName();
   if (typeof address !== 'string' || address === '') throw new AddressError('the source address names no queue');
   const parsed = parseSourceAddress(address);
   const properties = (attach.properties ?? {}) as Record<string, unknown>;
