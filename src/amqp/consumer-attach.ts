@@ -20,6 +20,7 @@ export function openConsumerLink(sender: Sender, connection: Connection, context
     const internals = linkInternals(sender);
     const requested = (internals.remote.attach?.source as { address?: unknown } | null | undefined)?.address;
     if (isAdminAddress(requested)) {
+      context.access.checkAdmin(requested);
       const snapshot = adminSnapshot(runtime, requested);
       setTerminus(sender, 'source', internals.remote.attach?.source);
       setTerminus(sender, 'target', internals.remote.attach?.target);
@@ -27,6 +28,7 @@ export function openConsumerLink(sender: Sender, connection: Connection, context
       return;
     }
     const { queue, exclusive, priority, source } = consumerTerms(sender);
+    context.access.checkConsumer(queue, source);
     setTerminus(sender, 'source', sourceReply(source));
     setTerminus(sender, 'target', internals.remote.attach?.target);
     internals.local.attach.snd_settle_mode = internals.remote.attach?.snd_settle_mode ?? 2;

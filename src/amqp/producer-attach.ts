@@ -23,6 +23,7 @@ export function openProducerLink(receiver: Receiver, context: ConnectionContext,
       if (target && typeof target.address === 'string' && target.address !== '') queue = parseTargetAddress(target.address);
       setTerminus(receiver, 'target', target);
     }
+    context.access.checkProducer(queue);
     setTerminus(receiver, 'source', internals.remote.attach?.source);
     internals.local.attach.rcv_settle_mode = 0;
     internals.local.attach.max_message_size = options.maxMessageBytes;
@@ -34,6 +35,7 @@ export function openProducerLink(receiver: Receiver, context: ConnectionContext,
       options.producerCreditWindow,
       options.maxMessageBytes,
       options.diskFullPolicy === 'block',
+      context.access,
     );
     context.producers.set(receiver, link);
     receiver.on('message', (ctx: EventContext) => {

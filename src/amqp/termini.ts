@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Receiver, Sender } from 'rhea';
 import type { Logger } from '../broker/logger';
 import { AddressError } from './address';
+import { AccessRefusedError } from './authorization';
 import { Condition, type AmqpError } from './conditions';
 import { linkInternals } from './rhea';
 
@@ -23,8 +24,11 @@ export function refuseLink(link: Sender | Receiver, error: unknown, logger: Logg
   const amqpError: AmqpError =
     error instanceof AddressError
       ? { condition: Condition.invalidField, description: error.message }
-      : { condition: Condition.internalError, description: (error as Error).message ?? String(error) };
-  if (!(error instanceof AddressError)) logger.error({ err: error }, 'link refused after an internal error');
+      : error instanceof AccessRefusedError
+        ? error.amqpError
+        : { condition: Condition.internalError, description: (error as Error).message ?? String(error) };
+  if (error instanceof AccessRefusedError) logger.warn({ link: link.name, condition: amqpError.condition, reason: amqpError.description }, 'link refused');
+  else if (!(error instanceof AddressError)) logger.error({ err: error }, 'link refused after an internal error');
   else logger.info({ link: link.name, reason: amqpError.description }, 'link refused');
   const internals = linkInternals(link);
   internals.local.attach.source = null;
