@@ -132,9 +132,11 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
   container.on('sender_error', () => undefined);
   container.on('receiver_error', () => undefined);
 
+  // Links a client pipelined behind an open the broker refused (login, connection limit) are left
+  // unanswered: the close that is on its way says why.
   container.on('sender_open', (ctx: EventContext) => {
     const context = contextOf(ctx.connection);
-    if (context) openConsumerLink(ctx.sender!, ctx.connection, context, runtime);
+    if (context && ctx.connection.is_open()) openConsumerLink(ctx.sender!, ctx.connection, context, runtime);
   });
   container.on('sender_close', (ctx: EventContext) => {
     const context = contextOf(ctx.connection);
@@ -145,7 +147,7 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
   });
   container.on('receiver_open', (ctx: EventContext) => {
     const context = contextOf(ctx.connection);
-    if (context) openProducerLink(ctx.receiver!, context, runtime, options);
+    if (context && ctx.connection.is_open()) openProducerLink(ctx.receiver!, context, runtime, options);
   });
   container.on('receiver_close', (ctx: EventContext) => contextOf(ctx.connection)?.producers.delete(ctx.receiver!));
 

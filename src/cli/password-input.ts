@@ -30,10 +30,13 @@ function firstLine(text: string): string {
   return line;
 }
 
-/** Reads one line from the terminal in raw mode, echoing nothing; prompts go to stderr. */
+/**
+ * Reads one line from the terminal in raw mode, echoing nothing; prompts go to stderr. Raw mode is
+ * set before the prompt appears: a password typed in answer to it is never echoed.
+ */
 function promptHidden(prompt: string, stdin: NodeJS.ReadStream): Promise<string> {
-  process.stderr.write(prompt);
   stdin.setRawMode(true);
+  process.stderr.write(prompt);
   stdin.resume();
   return new Promise((resolve, reject) => {
     let typed = '';

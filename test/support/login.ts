@@ -26,7 +26,8 @@ export interface Endpoint {
 export function loginOptions(endpoint: Endpoint, login: Login): Partial<ConnectionOptions> {
   const options: Record<string, unknown> = { host: endpoint.host ?? '127.0.0.1', port: endpoint.port };
   if (endpoint.tls) {
-    Object.assign(options, { transport: 'tls', ca: readFileSync(endpoint.tls.caFile) });
+    // The test certificates name localhost (and the IP addresses); SNI takes host names only (RFC 6066).
+    Object.assign(options, { transport: 'tls', ca: readFileSync(endpoint.tls.caFile), servername: 'localhost' });
     if (endpoint.tls.client) Object.assign(options, { cert: readFileSync(endpoint.tls.client.certFile), key: readFileSync(endpoint.tls.client.keyFile) });
   }
   switch (login.mechanism) {
