@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import type { QueueOptions } from '../core/types';
+import { readJsonFile } from './json-file';
 import { checkQueueOptions, checkQueuePolicies, type QueuePolicies } from './queue-policies';
 import {
   DEFAULT_AUTH_OPTIONS,
@@ -14,7 +14,7 @@ import {
   type TlsOptions,
   type TlsOptionsInput,
 } from './security-options';
-import { ConfigError, checkObject, integerBetween, nonEmptyString, oneOf, positiveInteger, type Check } from './validation';
+import { checkObject, integerBetween, nonEmptyString, oneOf, positiveInteger, type Check } from './validation';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -119,19 +119,7 @@ export function checkBrokerOptions(input: unknown, source: string): BrokerOption
 }
 
 export function readConfigFile(path: string): BrokerOptionsInput {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new ConfigError(path, 'a readable JSON config file', (error as Error).message);
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    throw new ConfigError(path, 'valid JSON', (error as Error).message);
-  }
-  return checkBrokerOptions(parsed, '');
+  return checkBrokerOptions(readJsonFile(path, 'a readable JSON config file'), '');
 }
 
 /** Defaults, then the config file, then command-line flags; the result is frozen. `auth` merges key by key. */

@@ -1,4 +1,5 @@
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { readJsonFile } from '../config/json-file';
 import { ConfigError, integerBetween, plainObject } from '../config/validation';
 import { MIN_SCRAM_ITERATIONS, type ScramCredentials } from './scram';
 
@@ -36,19 +37,7 @@ export function userNameProblem(name: string): string | null {
 }
 
 export function readUsersFile(path: string): Users {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new ConfigError(path, 'a readable users file (create it with `convoy users add`)', (error as Error).message);
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    throw new ConfigError(path, 'valid JSON', (error as Error).message);
-  }
-  return parseUsers(parsed, path);
+  return parseUsers(readJsonFile(path, 'a readable users file (create it with `convoy users add`)'), path);
 }
 
 /** Validates a parsed users file; errors name the file and the field. */

@@ -67,3 +67,24 @@ export function makeTestCertificates(extraIps: readonly string[] = []): TestCert
     newServer: (name) => signed(dir, name, 'ca', '/CN=localhost', serverExtensions()),
   };
 }
+
+/** The password of the Java stores made below (they hold only test material). */
+export const JAVA_STORE_PASSWORD = 'changeit';
+
+/** A PKCS12 trust store holding the CA, made with the JDK's keytool (what Qpid JMS users do). */
+export function javaTrustStore(caFile: string): string {
+  const path = caFile.replace(/\.pem$/, '-trust.p12');
+  execFileSync('keytool', ['-importcert', '-noprompt', '-alias', 'convoy-test-ca', '-file', caFile, '-keystore', path, '-storetype', 'PKCS12', '-storepass', JAVA_STORE_PASSWORD], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  return path;
+}
+
+/** A PKCS12 key store with a client certificate and its key, made with openssl. */
+export function pkcs12KeyStore(pair: KeyPair): string {
+  const path = pair.certFile.replace(/\.pem$/, '.p12');
+  execFileSync(OPENSSL, ['pkcs12', '-export', '-in', pair.certFile, '-inkey', pair.keyFile, '-name', 'client', '-out', path, '-passout', `pass:${JAVA_STORE_PASSWORD}`], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  return path;
+}
