@@ -1,10 +1,10 @@
 import { copyFileSync, rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { startBroker, type RunningBroker } from '../../src/broker/server';
-import type { BrokerOptionsInput } from '../../src/config/options';
+import type { RunningBroker } from '../../src/broker/server';
 import { makeTestCertificates, type TestCertificates } from '../support/certificates';
 import { receive, sendAll } from '../support/client';
-import { captureLog, type CapturedLog } from '../support/log-capture';
+import type { CapturedLog } from '../support/log-capture';
+import { startLoggedBroker } from '../support/logged-broker';
 import { login, nonLoopbackAddress, servedCertificate, tryLogin, type Endpoint, type Login } from '../support/login';
 import { EXAMPLE_ROLES, writeTestUsers } from '../support/users';
 
@@ -20,12 +20,6 @@ beforeAll(() => {
   remoteAddress = nonLoopbackAddress();
   certificates = makeTestCertificates([remoteAddress]);
 });
-
-async function startLoggedBroker(options: BrokerOptionsInput): Promise<{ broker: RunningBroker; log: CapturedLog }> {
-  const log = captureLog();
-  const broker = await startBroker({ host: '127.0.0.1', port: 0, store: 'memory', ...options }, log.logger);
-  return { broker, log };
-}
 
 const plain = (user: string, password: string): Login => ({ mechanism: 'PLAIN', user, password });
 const scram = (user: string, password: string): Login => ({ mechanism: 'SCRAM-SHA-256', user, password });

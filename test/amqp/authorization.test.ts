@@ -1,9 +1,10 @@
 import type { Receiver, Sender } from 'rhea';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { startBroker, type RunningBroker } from '../../src/broker/server';
+import type { RunningBroker } from '../../src/broker/server';
 import { makeTestCertificates } from '../support/certificates';
 import { receive, sendAll, type TestClient } from '../support/client';
-import { captureLog, type CapturedLog } from '../support/log-capture';
+import type { CapturedLog } from '../support/log-capture';
+import { startLoggedBroker } from '../support/logged-broker';
 import { login, type Endpoint } from '../support/login';
 import { writeTestUsers } from '../support/users';
 
@@ -33,18 +34,7 @@ beforeAll(async () => {
     limited: { password: 'limited-pw', roles: ['producer', 'consumer'] },
   });
   const certificates = makeTestCertificates();
-  log = captureLog();
-  broker = await startBroker(
-    {
-      host: '127.0.0.1',
-      port: 0,
-      store: 'memory',
-      auth: { usersFile, maxQueuesPerUser: 3 },
-      roles: ROLES,
-      tls: { port: 0, ...certificates.server },
-    },
-    log.logger,
-  );
+  ({ broker, log } = await startLoggedBroker({ auth: { usersFile, maxQueuesPerUser: 3 }, roles: ROLES, tls: { port: 0, ...certificates.server } }));
   endpoints = { tcp: { port: broker.port! }, tls: { port: broker.tlsPort!, tls: { caFile: certificates.caFile } } };
 });
 afterAll(() => broker.stop());

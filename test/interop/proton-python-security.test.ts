@@ -4,12 +4,12 @@
  * in with PLAIN or EXTERNAL (SCRAM-SHA-256 is proven with Qpid JMS and rhea).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBroker, type RunningBroker } from '../../src/broker/server';
+import type { RunningBroker } from '../../src/broker/server';
 import { makeTestCertificates, type TestCertificates } from '../support/certificates';
-import { captureLog, type CapturedLog } from '../support/log-capture';
+import type { CapturedLog } from '../support/log-capture';
+import { startInteropSecurityBroker, startLoggedBroker } from '../support/logged-broker';
 import { nonLoopbackAddress } from '../support/login';
 import { runPythonScript, TEST_TIMEOUT_MS } from '../support/proton-python';
-import { EXAMPLE_ROLES, writeTestUsers } from '../support/users';
 
 let certificates: TestCertificates;
 let secured: RunningBroker;
@@ -19,21 +19,8 @@ let openLog: CapturedLog;
 
 beforeAll(async () => {
   certificates = makeTestCertificates();
-  const usersFile = await writeTestUsers({ alice: { password: 'alice-pw', roles: ['app'] }, robot: { password: null, roles: ['app'] } });
-  securedLog = captureLog();
-  secured = await startBroker(
-    {
-      host: '0.0.0.0',
-      port: 0,
-      store: 'memory',
-      auth: { usersFile, failedLoginDelayMs: 0, maxFailedLoginDelayMs: 0 },
-      roles: EXAMPLE_ROLES,
-      tls: { port: 0, ...certificates.server, caFile: certificates.caFile },
-    },
-    securedLog.logger,
-  );
-  openLog = captureLog();
-  open = await startBroker({ host: '0.0.0.0', port: 0, store: 'memory' }, openLog.logger);
+  ({ broker: secured, log: securedLog } = await startInteropSecurityBroker(certificates));
+  ({ broker: open, log: openLog } = await startLoggedBroker({ host: '0.0.0.0' }));
 });
 afterAll(async () => {
   await secured?.stop();

@@ -5,12 +5,12 @@
  * anonymous-producer sends.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBroker, type RunningBroker } from '../../src/broker/server';
+import type { RunningBroker } from '../../src/broker/server';
 import { JAVA_STORE_PASSWORD, javaTrustStore, makeTestCertificates, pkcs12KeyStore, type TestCertificates } from '../support/certificates';
-import { captureLog, type CapturedLog } from '../support/log-capture';
+import type { CapturedLog } from '../support/log-capture';
+import { startInteropSecurityBroker, startLoggedBroker } from '../support/logged-broker';
 import { nonLoopbackAddress } from '../support/login';
 import { BUILD_TIMEOUT_MS, buildJmsClient, runJmsScenario } from '../support/qpid-jms';
-import { EXAMPLE_ROLES, writeTestUsers } from '../support/users';
 
 let certificates: TestCertificates;
 let trustStore: string;
@@ -21,19 +21,7 @@ beforeAll(async () => {
   await buildJmsClient();
   certificates = makeTestCertificates();
   trustStore = javaTrustStore(certificates.caFile);
-  const usersFile = await writeTestUsers({ alice: { password: 'alice-pw', roles: ['app'] }, robot: { password: null, roles: ['app'] } });
-  log = captureLog();
-  broker = await startBroker(
-    {
-      host: '0.0.0.0',
-      port: 0,
-      store: 'memory',
-      auth: { usersFile, failedLoginDelayMs: 0, maxFailedLoginDelayMs: 0 },
-      roles: EXAMPLE_ROLES,
-      tls: { port: 0, ...certificates.server, caFile: certificates.caFile },
-    },
-    log.logger,
-  );
+  ({ broker, log } = await startInteropSecurityBroker(certificates));
 }, BUILD_TIMEOUT_MS + 30_000);
 afterAll(() => broker?.stop());
 
@@ -90,8 +78,7 @@ describe('Qpid JMS security', () => {
   }, 90_000);
 
   it('without a users file: a JMS client from a non-loopback address is refused; on loopback it gets in', async () => {
-    const openLog = captureLog();
-    const open = await startBroker({ host: '0.0.0.0', port: 0, store: 'memory' }, openLog.logger);
+    const { broker: open, log: openLog } = await startLoggedBroker({ host: '0.0.0.0' });
     try {
       await runJmsScenario('security-login', `amqp://127.0.0.1:${open.port}`);
       const result = await runJmsScenario('security-refused', `amqp://${nonLoopbackAddress()}:${open.port}`);
