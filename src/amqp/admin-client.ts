@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { create_container, type ConnectionOptions, type Message } from 'rhea';
 import { ADMIN_PREFIX } from './admin-link';
 import { scramClientMechanisms } from './sasl-scram-client';
@@ -52,7 +53,10 @@ function connectionOptions(target: AdminTarget): ConnectionOptions {
   const options: Record<string, unknown> = { host: target.host, port: target.port, reconnect: false };
   if (target.credentials) options.sasl_mechanisms = scramClientMechanisms(target.credentials.user, target.credentials.password);
   if (target.tls) {
-    Object.assign(options, { transport: 'tls', ca: target.tls.ca, cert: target.tls.cert, key: target.tls.key });
+    // SNI carries host names only (RFC 6066): none for an IP address ('' keeps rhea from sending the IP;
+    // the certificate is still checked against it).
+    const servername = isIP(target.host) ? '' : target.host;
+    Object.assign(options, { transport: 'tls', servername, ca: target.tls.ca, cert: target.tls.cert, key: target.tls.key });
     // With a user name the login is SCRAM (over mutual TLS); without one, the certificate's (EXTERNAL).
     if (target.tls.cert && !target.credentials) options.enable_sasl_external = true;
   }

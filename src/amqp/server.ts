@@ -169,12 +169,12 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
     });
     return (listener.address() as AddressInfo).port;
   };
-  const tlsListener = options.tls && security.tls ? createTlsListener(options.tls, security.tls, accept, logger) : null;
+  const tlsListener = options.tls && security.tls ? { port: options.tls.port, server: createTlsListener(options.tls, security.tls, accept, logger) } : null;
   let port: number | null;
   let tlsPort: number | null;
   try {
     port = options.port === null ? null : await listen(net.createServer(accept), options.port);
-    tlsPort = tlsListener && options.tls ? await listen(tlsListener, options.tls.port) : null;
+    tlsPort = tlsListener ? await listen(tlsListener.server, tlsListener.port) : null;
   } catch (error) {
     for (const listener of listeners) listener.close();
     throw error;
@@ -185,7 +185,7 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
     tlsPort,
     host: options.host,
     reloadTls(credentials: TlsCredentials): void {
-      tlsListener?.setSecureContext(secureContextOptions(credentials));
+      tlsListener?.server.setSecureContext(secureContextOptions(credentials));
     },
     async close(): Promise<void> {
       for (const listener of listeners) listener.close();

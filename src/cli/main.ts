@@ -86,7 +86,10 @@ async function showGroups(queue: string, flags: AdminFlags): Promise<void> {
   process.stdout.write(`${flags.json ? JSON.stringify(snapshot, null, 2) : renderGroups(snapshot.queue, snapshot.groups)}\n`);
 }
 
-/** The password of --user: $CONVOY_PASSWORD, else prompted (terminal) or read from stdin. */
+/**
+ * Where and how `convoy queues/groups` connect: TLS when any TLS flag is given; with --user, the
+ * password from $CONVOY_PASSWORD, else prompted (terminal) or read from stdin.
+ */
 async function adminTarget(flags: AdminFlags): Promise<AdminTarget> {
   const password = flags.user === undefined ? undefined : (process.env.CONVOY_PASSWORD ?? (await readPassword(`Password for ${flags.user}: `, false)));
   const tls = flags.tls === true || flags.caFile !== undefined || flags.certFile !== undefined;
