@@ -118,7 +118,7 @@ export function usersCommand(): Command {
       .command('add <name>')
       .description('add a user; the password is read from stdin, or prompted for without echo on a terminal')
       .requiredOption('--roles <roles>', 'comma-separated role names (defined in the configuration\'s "roles")', rolesFlag)
-      .option('--iterations <n>', `PBKDF2 iterations of the SCRAM-SHA-256 keys (default ${DEFAULT_SCRAM_ITERATIONS})`, iterationsFlag, DEFAULT_SCRAM_ITERATIONS)
+      .option('--iterations <n>', 'PBKDF2 iterations of the SCRAM-SHA-256 keys', iterationsFlag, DEFAULT_SCRAM_ITERATIONS)
       .option('--no-password', 'no password: the user logs in only with a TLS client certificate whose subject CN is its name (SASL EXTERNAL)'),
   ).action(add);
   fileOptions(users.command('remove <name>').description('remove a user')).action(remove);
@@ -127,7 +127,7 @@ export function usersCommand(): Command {
     users
       .command('passwd <name>')
       .description("change a user's password (read like add's)")
-      .option('--iterations <n>', `PBKDF2 iterations (default ${DEFAULT_SCRAM_ITERATIONS})`, iterationsFlag, DEFAULT_SCRAM_ITERATIONS),
+      .option('--iterations <n>', 'PBKDF2 iterations of the SCRAM-SHA-256 keys', iterationsFlag, DEFAULT_SCRAM_ITERATIONS),
   ).action(passwd);
   return users;
 }
