@@ -174,7 +174,7 @@ export const RHEA_PATCHES: readonly RheaPatch[] = [
   },
   {
     file: 'own-empty-lists.ts',
-    what: 'gives every frame rhea decoded its own empty lists before rhea or the broker sees it',
+    what: 'gives every frame whose decoded values rhea keeps (all but flow) its own empty lists before rhea or the broker sees it',
     why:
       'rhea decodes every empty list (0x45) to one array shared by the whole process, and writes into decoded values (set_source / set_target ' +
       'fill in the terminus they are given, link.on_attach sets fields of the attach): one write there changed what every later empty list ' +
@@ -183,14 +183,13 @@ export const RHEA_PATCHES: readonly RheaPatch[] = [
       'connection.on_open': 'function',
       'connection.on_begin': 'function',
       'connection.on_attach': 'function',
-      'connection.on_flow': 'function',
       'connection.on_transfer': 'function',
       'connection.on_disposition': 'function',
       'connection.on_detach': 'function',
       'connection.on_end': 'function',
       'connection.on_close': 'function',
     },
-    reliesOn: { 'rhea.types.Reader': 'function' },
+    reliesOn: {},
     guardedBy: ['test/amqp/decoded-values.test.ts'],
   },
   {

@@ -3,12 +3,15 @@ import type { Connection } from 'rhea';
 /** AMQP 1.0 1.6.22: list0, the empty list in one byte. */
 const LIST0 = 0x45;
 
-/** The connection's handlers for the performatives of AMQP 1.0 2.7; rhea's transport calls `on_<name>`. */
-export const PERFORMATIVE_HANDLERS = [
+/**
+ * The connection's handlers (rhea's transport calls `on_<name>`) for the performatives of AMQP 1.0 2.7
+ * whose decoded values rhea keeps: remote.open, .begin, .attach, .detach, .end, .close, and the
+ * delivery states of transfers and dispositions. A flow is read for its numbers and dropped.
+ */
+const PERFORMATIVE_HANDLERS = [
   'on_open',
   'on_begin',
   'on_attach',
-  'on_flow',
   'on_transfer',
   'on_disposition',
   'on_detach',
@@ -48,7 +51,7 @@ export function giveFramesTheirOwnEmptyLists(connection: Connection): void {
  * A decoded performative is a composite over the list of its fields (types.js define_composite); a
  * transfer decoded by transfer-decoding.ts is a plain object and has no list to look at.
  */
-export function ownEmptyLists(performative: unknown): void {
+function ownEmptyLists(performative: unknown): void {
   const composite = performative as { value?: unknown } | null | undefined;
   if (!composite || !Array.isArray(composite.value)) return;
   if (composite.value.length === 0) {
