@@ -2,6 +2,7 @@ import type { BrokerRuntime } from '../broker/runtime';
 import type { AddressPermission } from '../security/access-rights';
 import type { Principal } from '../security/authenticator';
 import type { UserLimits } from '../security/user-limits';
+import type { RequestedSource } from './attach-request';
 import { Condition, type AmqpError } from './conditions';
 
 /** A link or message the client's rights or limits do not allow; refused with this error. */
@@ -31,9 +32,8 @@ export class AddressAccess {
   }
 
   /** A receiver consuming from `queue`, or browsing it (source distribution-mode `copy`, AMQP 1.0 3.5.3). */
-  checkConsumer(queue: string, source: Record<string, unknown>): void {
-    const browsing = source.distribution_mode === 'copy';
-    this.require(browsing ? 'browse' : 'consume', queue);
+  checkConsumer(queue: string, source: RequestedSource): void {
+    this.require(source.distributionMode === 'copy' ? 'browse' : 'consume', queue);
     this.createIfMissing(queue);
   }
 

@@ -8,7 +8,9 @@ import { writeDispositionsCorrectly } from './disposition-ranges';
 import { buildDeliveriesOnPrototype } from './incoming-deliveries';
 import { closeOnMalformedInput, guardInput } from './input-guard';
 import { connectionInternals } from './internals';
+import { giveFramesTheirOwnEmptyLists } from './own-empty-lists';
 import { deliverRawBytes, type TransferFrameListener } from './raw-message-bytes';
+import { recordReceivedTermini } from './received-termini';
 import { patchSessions, type SessionPatch } from './sessions';
 import { decodeTransfersDirectly } from './transfer-decoding';
 import { encodeTransfersDirectly } from './transfer-encoding';
@@ -179,6 +181,36 @@ export const RHEA_PATCHES: readonly RheaPatch[] = [
     guardedBy: ['test/amqp/rhea-contract.test.ts'],
   },
   {
+    file: 'own-empty-lists.ts',
+    what: 'gives every frame whose decoded values rhea keeps (all but flow) its own empty lists before rhea or the broker sees it',
+    why:
+      'rhea decodes every empty list (0x45) to one array shared by the whole process, and writes into decoded values (set_source / set_target ' +
+      'fill in the terminus they are given, link.on_attach sets fields of the attach): one write there changed what every later empty list ' +
+      'decodes to, on every connection (a go-amqp sender made every later empty target decode with 11 fields)',
+    replaces: {
+      'connection.on_open': 'function',
+      'connection.on_begin': 'function',
+      'connection.on_attach': 'function',
+      'connection.on_transfer': 'function',
+      'connection.on_disposition': 'function',
+      'connection.on_detach': 'function',
+      'connection.on_end': 'function',
+      'connection.on_close': 'function',
+    },
+    reliesOn: {},
+    guardedBy: ['test/amqp/decoded-values.test.ts'],
+  },
+  {
+    file: 'received-termini.ts',
+    what: "records what each attach's source and target fields hold (nothing, a source, a target, a coordinator, something else) before rhea unwraps them",
+    why:
+      'rhea turns a coordinator target (a transacted session) into null after a console warning, so it looked like a sender without a target; ' +
+      'and it accepts a target in the source field',
+    replaces: { 'connection.on_attach': 'function' },
+    reliesOn: {},
+    guardedBy: ['test/amqp/attach-replies.test.ts'],
+  },
+  {
     file: 'internals.ts',
     what: 'typed views of the rhea fields the broker reads and sets outside the patches above',
     why: "rhea's typings do not declare them",
@@ -193,6 +225,12 @@ export const RHEA_PATCHES: readonly RheaPatch[] = [
       'connection._register': 'function',
       'rhea.types.Reader': 'function',
       'rhea.message.are_outcomes_equivalent': 'function',
+      'rhea.message.unwrap_outcome': 'function',
+      'rhea.message.is_accepted': 'function',
+      'rhea.message.is_rejected': 'function',
+      'rhea.message.is_released': 'function',
+      'rhea.message.is_modified': 'function',
+      'rhea.message.is_received': 'function',
     },
     guardedBy: ['test/amqp/links.test.ts', 'test/amqp/unsettled-limits.test.ts'],
   },
@@ -221,11 +259,15 @@ export function patchServerConnection(connection: Connection, targets: ServerCon
   };
   patchSessions(connection, [keyLinksByRoleAndName, reportDispositionsInFrameOrder, encodeTransfers, buildDeliveries, fixDispositions]);
   closeOnMalformedInput(connection, targets.socket, targets.logger);
+  recordReceivedTermini(connection);
+  // Last, so that it wraps every other frame handler: they all see frames with their own empty lists.
+  giveFramesTheirOwnEmptyLists(connection);
 }
 
 export { answerDrainWithFlow } from './drain-answer';
 export { skipDisabledRheaLogging } from './quiet-logging';
 export { offerSaslMechanisms, type SaslServerMechanism, type SaslServerMechanisms } from './sasl-server';
-export { connectionInternals, linkInternals, rheaOutcomes, rheaValueReader, tagOf } from './internals';
-export type { LinkInternals } from './internals';
+export { connectionInternals, linkInternals, rheaOutcomes, rheaValueReader, tagOf, unwrapRheaOutcome } from './internals';
+export type { LinkInternals, RheaOutcome } from './internals';
+export { receivedTermini, type ReceivedTermini, type TerminusKind } from './received-termini';
 export { IncomingDelivery } from './incoming-deliveries';
