@@ -37,7 +37,7 @@ const HOW_TO_ADD_USERS =
  */
 export class Authenticator {
   private readonly rightsByRoles = new Map<string, AccessRights>();
-  /** Keys the made-up salts of unknown users: the same name always gets the same salt. */
+  /** Keys the made-up salts of users without a password: the same name always gets the same salt. */
   private readonly unknownUserSecret = randomBytes(32);
 
   constructor(
@@ -74,9 +74,11 @@ export class Authenticator {
   async plain(user: string, password: string, clientAddress: string | undefined): Promise<LoginResult> {
     if (!this.users) return this.loopbackOnly(clientAddress);
     const record = await this.users.lookup(user);
+    // Every answer costs one derivation, so that its time does not tell whether the user exists.
+    const matches = await passwordMatches(record?.scramSha256 ?? this.madeUpCredentials(user), password);
     if (!record) return { ok: false, reason: `no user "${user}"` };
     if (!record.scramSha256) return { ok: false, reason: `user "${user}" has no password: it logs in with a client certificate (EXTERNAL)` };
-    if (!(await passwordMatches(record.scramSha256, password))) return { ok: false, reason: `wrong password for user "${user}"` };
+    if (!matches) return { ok: false, reason: `wrong password for user "${user}"` };
     return { ok: true, principal: this.principalOf(user, record.roles) };
   }
 
@@ -84,8 +86,13 @@ export class Authenticator {
   async scramLogin(user: string): Promise<ScramLogin> {
     const record = this.users ? await this.users.lookup(user) : undefined;
     if (record?.scramSha256) return { user, credentials: record.scramSha256, known: true };
+    return { user, known: false, credentials: this.madeUpCredentials(user) };
+  }
+
+  /** Credentials for a user without a password: the same salt for the same name, keys that match nothing. */
+  private madeUpCredentials(user: string): ScramCredentials {
     const salt = createHmac('sha256', this.unknownUserSecret).update(user).digest().subarray(0, 16);
-    return { user, known: false, credentials: { salt, iterations: DEFAULT_SCRAM_ITERATIONS, storedKey: randomBytes(32), serverKey: randomBytes(32) } };
+    return { salt, iterations: DEFAULT_SCRAM_ITERATIONS, storedKey: randomBytes(32), serverKey: randomBytes(32) };
   }
 
   /** The end of a SCRAM exchange whose proof was (or was not) right. */
