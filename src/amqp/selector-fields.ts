@@ -21,9 +21,11 @@ import { AmqpDecodeError, AmqpReader } from './amqp-reader';
  * | JMSXGroupSeq        | properties.group-sequence as a signed int, else application property JMSXGroupSeq, else 0 | |
  * | anything else       | application-properties (3.2.5) by name        | see readJmsValue                     |
  *
- * Sections are found on the first lookup and each is decoded on the first lookup that needs it,
- * once: one accessor serves every selector evaluated against the message. Annotations and the body
- * are never decoded. A section that cannot be decoded counts as absent (the broker checked the
+ * Nothing is read until a selector asks. The first lookup finds the sections (stepping over each by
+ * its size); the first lookup in a section indexes it in one pass (where each field, or each key and
+ * value, lies); each value is decoded on its first lookup, once. So one accessor serves every selector
+ * evaluated against the message, and decodes only what they name. Annotations and the body are never
+ * decoded. A section or value that cannot be decoded counts as absent (the broker checked the
  * sections when the message arrived, so this only guards against what that check lets through).
  */
 
@@ -50,7 +52,7 @@ const SYMBOLIC_SECTION_CODES: ReadonlyMap<string, number> = new Map([
   ['amqp:application-properties:map', SECTION_APPLICATION_PROPERTIES],
 ]);
 const MAX_JMS_PRIORITY = 9;
-const DEFAULT_PRIORITY = 4;
+const DEFAULT_PRIORITY = 4n;
 
 interface SectionOffsets {
   /** Where each section's value (after its descriptor) starts; -1 when the message has none. */
@@ -59,28 +61,24 @@ interface SectionOffsets {
   applicationProperties: number;
 }
 
-interface HeaderValues {
-  readonly deliveryMode: string;
-  readonly priority: bigint;
-  readonly deliveryCount: bigint;
-}
-
-interface PropertyValues {
-  readonly messageId: string | null;
-  readonly userId: string | null;
-  readonly subject: string | null;
-  readonly correlationId: string | null;
-  readonly absoluteExpiryTime: bigint | null;
-  readonly creationTime: bigint | null;
-  readonly groupId: string | null;
-  readonly groupSequence: bigint | null;
-}
+/** Field positions in the header (AMQP 1.0 3.2.1) and properties (3.2.4) lists. */
+const HEADER_DURABLE = 0;
+const HEADER_PRIORITY = 1;
+const HEADER_DELIVERY_COUNT = 4;
+const PROPERTIES_MESSAGE_ID = 0;
+const PROPERTIES_USER_ID = 1;
+const PROPERTIES_SUBJECT = 3;
+const PROPERTIES_CORRELATION_ID = 5;
+const PROPERTIES_ABSOLUTE_EXPIRY_TIME = 8;
+const PROPERTIES_CREATION_TIME = 9;
+const PROPERTIES_GROUP_ID = 10;
+const PROPERTIES_GROUP_SEQUENCE = 11;
 
 class MessageSelectorFields implements SelectorFields {
   private sections: SectionOffsets | null = null;
-  private header: HeaderValues | null = null;
-  private properties: PropertyValues | null = null;
-  private applicationProperties: Map<string, SelectorValue> | null = null;
+  private header: ListSection | null = null;
+  private properties: ListSection | null = null;
+  private applicationProperties: ApplicationProperties | null = null;
 
   constructor(
     private readonly bytes: Buffer,
@@ -90,32 +88,32 @@ class MessageSelectorFields implements SelectorFields {
   get(identifier: string): SelectorValue | undefined {
     switch (identifier) {
       case 'JMSDeliveryMode':
-        return this.headerValues().deliveryMode;
+        return this.headerSection().field(HEADER_DURABLE, readDeliveryMode) ?? 'NON_PERSISTENT';
       case 'JMSPriority':
-        return this.headerValues().priority;
+        return this.headerSection().field(HEADER_PRIORITY, readPriority) ?? DEFAULT_PRIORITY;
       case 'JMSXDeliveryCount':
-        return this.headerValues().deliveryCount;
+        return this.headerSection().field(HEADER_DELIVERY_COUNT, readDeliveryCount) ?? 1n;
       case 'JMSMessageID':
-        return this.propertyValues().messageId;
-      case 'JMSCorrelationID':
-        return this.propertyValues().correlationId;
+        return this.propertiesSection().field(PROPERTIES_MESSAGE_ID, readMessageId);
+      case 'JMSXUserID':
+        return this.propertiesSection().field(PROPERTIES_USER_ID, readUserId);
       case 'JMSType':
-        return this.propertyValues().subject;
-      case 'JMSTimestamp':
-        return this.propertyValues().creationTime ?? 0n;
+        return this.propertiesSection().field(PROPERTIES_SUBJECT, readString);
+      case 'JMSCorrelationID':
+        return this.propertiesSection().field(PROPERTIES_CORRELATION_ID, readCorrelationId);
       case 'JMSExpiration': {
-        const absolute = this.propertyValues().absoluteExpiryTime;
+        const absolute = this.propertiesSection().field(PROPERTIES_ABSOLUTE_EXPIRY_TIME, readTimestamp);
         if (absolute !== null && absolute !== 0n) return absolute;
         return this.expiresAtMs === null ? 0n : BigInt(Math.trunc(this.expiresAtMs));
       }
-      case 'JMSXUserID':
-        return this.propertyValues().userId;
+      case 'JMSTimestamp':
+        return this.propertiesSection().field(PROPERTIES_CREATION_TIME, readTimestamp) ?? 0n;
       case 'JMSXGroupID':
-        return this.propertyValues().groupId ?? this.applicationPropertyValues().get(identifier);
+        return this.propertiesSection().field(PROPERTIES_GROUP_ID, readString) ?? this.applicationPropertiesSection().get(identifier);
       case 'JMSXGroupSeq':
-        return this.propertyValues().groupSequence ?? this.applicationPropertyValues().get(identifier) ?? 0n;
+        return this.propertiesSection().field(PROPERTIES_GROUP_SEQUENCE, readGroupSequence) ?? this.applicationPropertiesSection().get(identifier) ?? 0n;
       default:
-        return this.applicationPropertyValues().get(identifier);
+        return this.applicationPropertiesSection().get(identifier);
     }
   }
 
@@ -124,29 +122,29 @@ class MessageSelectorFields implements SelectorFields {
     return this.sections;
   }
 
-  private headerValues(): HeaderValues {
-    this.header ??= decodeOrAbsent(readHeader, this.bytes, this.sectionOffsets().header);
+  private headerSection(): ListSection {
+    this.header ??= indexOrAbsent((bytes, at) => new ListSection(bytes, at), this.bytes, this.sectionOffsets().header);
     return this.header;
   }
 
-  private propertyValues(): PropertyValues {
-    this.properties ??= decodeOrAbsent(readProperties, this.bytes, this.sectionOffsets().properties);
+  private propertiesSection(): ListSection {
+    this.properties ??= indexOrAbsent((bytes, at) => new ListSection(bytes, at), this.bytes, this.sectionOffsets().properties);
     return this.properties;
   }
 
-  private applicationPropertyValues(): Map<string, SelectorValue> {
-    this.applicationProperties ??= decodeOrAbsent(readApplicationProperties, this.bytes, this.sectionOffsets().applicationProperties);
+  private applicationPropertiesSection(): ApplicationProperties {
+    this.applicationProperties ??= indexOrAbsent((bytes, at) => new ApplicationProperties(bytes, at), this.bytes, this.sectionOffsets().applicationProperties);
     return this.applicationProperties;
   }
 }
 
-/** Decodes the section at `at`, or gives what an absent section reads as when it is absent or undecodable. */
-function decodeOrAbsent<T>(read: (bytes: Buffer, at: number) => T, bytes: Buffer, at: number): T {
-  if (at < 0) return read(bytes, -1);
+/** Indexes the section at `at`; an absent or undecodable section gives an empty index. */
+function indexOrAbsent<T>(index: (bytes: Buffer, at: number) => T, bytes: Buffer, at: number): T {
+  if (at < 0) return index(bytes, -1);
   try {
-    return read(bytes, at);
+    return index(bytes, at);
   } catch (error) {
-    if (error instanceof AmqpDecodeError) return read(bytes, -1);
+    if (error instanceof AmqpDecodeError) return index(bytes, -1);
     throw error;
   }
 }
@@ -167,7 +165,7 @@ function locateSections(bytes: Buffer): SectionOffsets {
       else if (code === SECTION_PROPERTIES) found.properties = reader.offset;
       else if (code === SECTION_APPLICATION_PROPERTIES) found.applicationProperties = reader.offset;
       else if (code !== SECTION_DELIVERY_ANNOTATIONS && code !== SECTION_MESSAGE_ANNOTATIONS) break; // the body, a footer, or unknown
-      reader.skipValue();
+      skipBySize(reader);
     }
   } catch (error) {
     if (!(error instanceof AmqpDecodeError)) throw error;
@@ -175,73 +173,126 @@ function locateSections(bytes: Buffer): SectionOffsets {
   return found;
 }
 
-/** header (AMQP 1.0 3.2.1): durable (0), priority (1), delivery-count (4). */
-function readHeader(bytes: Buffer, at: number): HeaderValues {
-  const [durable, priority, , , deliveryCount] = readListFields(bytes, at, 5, (reader) => reader.readValue(false));
-  const priorityValue = typeof priority === 'number' ? Math.min(priority, MAX_JMS_PRIORITY) : DEFAULT_PRIORITY;
-  return {
-    deliveryMode: durable === true ? 'PERSISTENT' : 'NON_PERSISTENT',
-    priority: BigInt(priorityValue),
-    deliveryCount: BigInt((typeof deliveryCount === 'number' ? deliveryCount : 0) + 1),
-  };
+/**
+ * Steps over a section's list or map by its encoded size (AMQP 1.0 1.6.22-25), without visiting its
+ * elements: the broker checked them when the message arrived, and whichever section is used is
+ * checked again as it is decoded. Anything else is skipped value by value.
+ */
+function skipBySize(reader: AmqpReader): void {
+  const at = reader.offset;
+  const code = reader.peekFormatCode();
+  const bytes = reader.bytes;
+  let end: number;
+  if ((code === 0xc0 || code === 0xc1) && at + 2 <= reader.end) end = at + 2 + bytes[at + 1]!;
+  else if ((code === 0xd0 || code === 0xd1) && at + 5 <= reader.end) end = at + 5 + bytes.readUInt32BE(at + 1);
+  else return reader.skipValue();
+  if (end > reader.end) throw new AmqpDecodeError('section is truncated');
+  reader.offset = end;
 }
 
-const PROPERTY_READERS: readonly ((reader: AmqpReader) => string | bigint | null)[] = [
-  (reader) => readId(reader, 'message'), // message-id (0)
-  readUserId, // user-id (1)
-  skipField, // to (2)
-  readString, // subject (3)
-  skipField, // reply-to (4)
-  (reader) => readId(reader, 'correlation'), // correlation-id (5)
-  skipField, // content-type (6)
-  skipField, // content-encoding (7)
-  readTimestamp, // absolute-expiry-time (8)
-  readTimestamp, // creation-time (9)
-  readString, // group-id (10)
-  readGroupSequence, // group-sequence (11)
-];
+/** A section's values, each decoded on first use and kept; one that cannot be decoded is null. */
+abstract class DecodedOnce {
+  private readonly values: (SelectorValue | undefined)[] = [];
 
-/** properties (AMQP 1.0 3.2.4). */
-function readProperties(bytes: Buffer, at: number): PropertyValues {
-  const fields = readListFields(bytes, at, PROPERTY_READERS.length, (reader, index) => PROPERTY_READERS[index]!(reader));
-  const field = <T>(index: number): T | null => (fields[index] ?? null) as T | null;
-  return {
-    messageId: field<string>(0),
-    userId: field<string>(1),
-    subject: field<string>(3),
-    correlationId: field<string>(5),
-    absoluteExpiryTime: field<bigint>(8),
-    creationTime: field<bigint>(9),
-    groupId: field<string>(10),
-    groupSequence: field<bigint>(11),
-  };
+  constructor(protected readonly bytes: Buffer) {}
+
+  protected decodeOnce(slot: number, at: number, read: (reader: AmqpReader) => SelectorValue): SelectorValue {
+    let value = this.values[slot];
+    if (value === undefined) {
+      try {
+        value = read(new AmqpReader(this.bytes, at, this.bytes.length));
+      } catch (error) {
+        if (!(error instanceof AmqpDecodeError)) throw error;
+        value = null;
+      }
+      this.values[slot] = value;
+    }
+    return value;
+  }
 }
 
 /**
- * The first `wanted` fields of the list at `at`, each decoded by `read`; fields past the end of the
- * list are undefined, and so is every field when `at` is -1 (no such section).
+ * A list section (header 3.2.1, properties 3.2.4), indexed in one pass on first use: where each field
+ * starts. A field past the end of the list is null.
  */
-function readListFields<T>(bytes: Buffer, at: number, wanted: number, read: (reader: AmqpReader, index: number) => T): (T | undefined)[] {
-  const fields: (T | undefined)[] = new Array<T | undefined>(wanted).fill(undefined);
-  if (at < 0) return fields;
-  const reader = new AmqpReader(bytes, at, bytes.length);
-  const count = Math.min(reader.enterCompound('list'), wanted);
-  for (let index = 0; index < count; index++) fields[index] = read(reader, index);
-  return fields;
+class ListSection extends DecodedOnce {
+  private readonly starts: number[] = [];
+
+  constructor(bytes: Buffer, at: number) {
+    super(bytes);
+    if (at < 0) return;
+    const reader = new AmqpReader(bytes, at, bytes.length);
+    const count = reader.enterCompound('list');
+    for (let index = 0; index < count; index++) {
+      this.starts.push(reader.offset);
+      reader.skipValue();
+    }
+  }
+
+  field(index: number, read: (reader: AmqpReader) => SelectorValue): SelectorValue {
+    return index < this.starts.length ? this.decodeOnce(index, this.starts[index]!, read) : null;
+  }
 }
 
-/** application-properties (AMQP 1.0 3.2.5): a map with string keys; the last of duplicate keys wins. */
-function readApplicationProperties(bytes: Buffer, at: number): Map<string, SelectorValue> {
-  const values = new Map<string, SelectorValue>();
-  if (at < 0) return values;
-  const reader = new AmqpReader(bytes, at, bytes.length);
-  const count = reader.enterCompound('map');
-  for (let index = 0; index + 1 < count; index += 2) {
-    const key = reader.readValue(true);
-    if (typeof key === 'string') values.set(key, readJmsValue(reader));
-    else reader.skipValue();
+function readDeliveryMode(reader: AmqpReader): string | null {
+  const durable = reader.readValue(false);
+  return durable === null ? null : durable === true ? 'PERSISTENT' : 'NON_PERSISTENT';
+}
+
+/** JMS priorities are 0..9; Qpid JMS and Artemis read a larger AMQP priority as 9. */
+function readPriority(reader: AmqpReader): bigint | null {
+  const priority = reader.readValue(false);
+  return typeof priority === 'number' ? BigInt(Math.min(priority, MAX_JMS_PRIORITY)) : null;
+}
+
+/** JMSXDeliveryCount counts this delivery too: delivery-count + 1. */
+function readDeliveryCount(reader: AmqpReader): bigint | null {
+  const deliveryCount = reader.readValue(false);
+  return typeof deliveryCount === 'number' ? BigInt(deliveryCount + 1) : null;
+}
+
+/**
+ * application-properties (AMQP 1.0 3.2.5), indexed in one pass on first use: where each string key
+ * lies in the bytes and where its value starts. A lookup compares the identifier with the keys'
+ * bytes, so no key becomes a string, and decodes the value it finds, once. The last of duplicate
+ * keys wins; keys that are not strings are skipped.
+ */
+class ApplicationProperties extends DecodedOnce {
+  /** Per string key: its first byte, the byte after it, and where its value starts. */
+  private readonly entries: number[] = [];
+
+  constructor(bytes: Buffer, at: number) {
+    super(bytes);
+    if (at < 0) return;
+    const reader = new AmqpReader(bytes, at, bytes.length);
+    const count = reader.enterCompound('map');
+    for (let index = 0; index + 1 < count; index += 2) {
+      const keyAt = reader.offset;
+      const code = reader.peekFormatCode();
+      reader.skipValue();
+      // str8-utf8, sym8, str32-utf8, sym32: the characters follow a 1- or 4-byte size.
+      if (code === 0xa1 || code === 0xa3 || code === 0xb1 || code === 0xb3) this.entries.push(keyAt + (code < 0xb0 ? 2 : 5), reader.offset, reader.offset);
+      reader.skipValue();
+    }
   }
-  return values;
+
+  get(identifier: string): SelectorValue | undefined {
+    const byteLength = Buffer.byteLength(identifier);
+    const ascii = byteLength === identifier.length;
+    for (let entry = this.entries.length - 3; entry >= 0; entry -= 3) {
+      const start = this.entries[entry]!;
+      if (this.entries[entry + 1]! - start !== byteLength) continue;
+      if (ascii ? this.asciiKeyIs(start, identifier) : this.bytes.toString('utf8', start, start + byteLength) === identifier) {
+        return this.decodeOnce(entry, this.entries[entry + 2]!, readJmsValue);
+      }
+    }
+    return undefined;
+  }
+
+  private asciiKeyIs(start: number, identifier: string): boolean {
+    for (let index = 0; index < identifier.length; index++) if (this.bytes[start + index] !== identifier.charCodeAt(index)) return false;
+    return true;
+  }
 }
 
 /**
@@ -339,6 +390,14 @@ function readId(reader: AmqpReader, kind: 'message' | 'correlation'): string | n
   }
 }
 
+function readMessageId(reader: AmqpReader): string | null {
+  return readId(reader, 'message');
+}
+
+function readCorrelationId(reader: AmqpReader): string | null {
+  return readId(reader, 'correlation');
+}
+
 /** user-id (binary) read as UTF-8, as Qpid JMS's JMSXUserID; empty reads as NULL. */
 function readUserId(reader: AmqpReader): string | null {
   const value = reader.readValue(false);
@@ -352,20 +411,11 @@ function readString(reader: AmqpReader): string | null {
 
 /** A timestamp (ms since the epoch, a signed 64-bit integer), exactly. */
 function readTimestamp(reader: AmqpReader): bigint | null {
-  if (reader.peekFormatCode() !== 0x83) {
-    reader.skipValue();
-    return null;
-  }
-  return readFixed(reader, (bytes, at) => bytes.readBigInt64BE(at));
+  return reader.peekFormatCode() === 0x83 ? readFixed(reader, (bytes, at) => bytes.readBigInt64BE(at)) : null;
 }
 
 /** group-sequence (uint) as JMSXGroupSeq: Qpid JMS reads it as a Java int, so 4294967295 is -1. */
 function readGroupSequence(reader: AmqpReader): bigint | null {
   const value = reader.readValue(false);
   return typeof value === 'number' ? BigInt(value | 0) : null;
-}
-
-function skipField(reader: AmqpReader): null {
-  reader.skipValue();
-  return null;
 }

@@ -306,13 +306,13 @@ describe('sections', () => {
     expect(messageSelectorFields(message).get('k')).toBe('v');
   });
 
-  test('each section is decoded once, on first use: later reads do not look at the bytes again', () => {
+  test('each section is read once, on first use, and each value decoded once: later reads do not decode again', () => {
     const message = Buffer.from(bytes(section(0x70, list8(bytes(0x41), bytes(0x50, 6))), applicationProperties(['color', str8('red')], ['size', bytes(0x54, 3)]), body));
     const fields = messageSelectorFields(message);
     expect(fields.get('color')).toBe('red');
     message.write('xxx', message.indexOf('red'));
     message[message.indexOf(Buffer.from([0x50, 6])) + 1] = 1;
-    // Application properties were decoded on the first read, the header not yet.
+    // color was decoded on the first read, the header not yet.
     expect(fields.get('color')).toBe('red');
     expect(fields.get('size')).toBe(3n);
     expect(fields.get('JMSPriority')).toBe(1n);
@@ -321,7 +321,7 @@ describe('sections', () => {
     expect(messageSelectorFields(message).get('color')).toBe('xxx');
   });
 
-  test('a section that cannot be decoded counts as absent, and the others still read', () => {
+  test('a section or value that cannot be decoded counts as absent, and the others still read', () => {
     const headerAsMap = bytes(section(0x70, map8([str8('durable'), bytes(0x41)])), applicationProperties(['k', str8('v')]), body);
     const fields = messageSelectorFields(headerAsMap);
     expect(fields.get('JMSDeliveryMode')).toBe('NON_PERSISTENT');
@@ -335,6 +335,11 @@ describe('sections', () => {
     const truncated = bytes(section(0x70, list8(bytes(0x41))), applicationProperties(['k', str8('v')])).subarray(0, -2);
     expect(messageSelectorFields(truncated).get('k')).toBeUndefined();
     expect(messageSelectorFields(truncated).get('JMSDeliveryMode')).toBe('PERSISTENT');
+
+    // An array whose element type no decoder knows: its size lets it be skipped, not decoded.
+    const badArray = bytes(0xe0, 3, 1, 0xff, 0x00);
+    const badSubject = messageSelectorFields(bytes(section(0x73, list8(str8('ID:m'), NULL, NULL, badArray, NULL, str8('c'))), body));
+    expect([badSubject.get('JMSType'), badSubject.get('JMSMessageID'), badSubject.get('JMSCorrelationID')]).toEqual([null, 'ID:m', 'c']);
 
     expect(messageSelectorFields(Buffer.alloc(0)).get('JMSPriority')).toBe(4n);
     expect(messageSelectorFields(Buffer.from([0x01, 0x02])).get('k')).toBeUndefined();
