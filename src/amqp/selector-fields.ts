@@ -1,4 +1,3 @@
-import { NON_JMS_VALUE, type SelectorFields, type SelectorValue } from '../selector/values';
 import { AmqpDecodeError, AmqpReader } from './amqp-reader';
 
 /**
@@ -29,12 +28,27 @@ import { AmqpDecodeError, AmqpReader } from './amqp-reader';
  * sections when the message arrived, so this only guards against what that check lets through).
  */
 
+/**
+ * A value as the JMS selector language reads it (src/selector/values.ts, JmsValue): bigint for
+ * an exact numeric, number for an approximate one, string, boolean, null for absent, and a symbol for
+ * a value present but of no JMS type. Spelled out rather than imported, because the AMQP layer does
+ * not depend on the selector module (test/architecture.test.ts); the two types match by shape.
+ */
+export type JmsValue = string | boolean | number | bigint | symbol | null;
+
+/** What a selector reads a message through (SelectorFields in src/selector/values.ts). */
+export interface JmsFields {
+  get(identifier: string): JmsValue | undefined;
+}
+
+const NON_JMS_VALUE = Symbol('non-JMS value');
+
 export interface MessageSelectorOptions {
   /** The broker's expiry time for the message (header.ttl from its arrival): JMSExpiration when the message has no absolute-expiry-time. */
   readonly expiresAtMs?: number | null;
 }
 
-export function messageSelectorFields(bytes: Buffer, options: MessageSelectorOptions = {}): SelectorFields {
+export function messageSelectorFields(bytes: Buffer, options: MessageSelectorOptions = {}): JmsFields {
   return new MessageSelectorFields(bytes, options.expiresAtMs ?? null);
 }
 
@@ -74,7 +88,7 @@ const PROPERTIES_CREATION_TIME = 9;
 const PROPERTIES_GROUP_ID = 10;
 const PROPERTIES_GROUP_SEQUENCE = 11;
 
-class MessageSelectorFields implements SelectorFields {
+class MessageSelectorFields implements JmsFields {
   private sections: SectionOffsets | null = null;
   private header: ListSection | null = null;
   private properties: ListSection | null = null;
@@ -85,7 +99,7 @@ class MessageSelectorFields implements SelectorFields {
     private readonly expiresAtMs: number | null,
   ) {}
 
-  get(identifier: string): SelectorValue | undefined {
+  get(identifier: string): JmsValue | undefined {
     switch (identifier) {
       case 'JMSDeliveryMode':
         return this.headerSection().field(HEADER_DURABLE, readDeliveryMode) ?? 'NON_PERSISTENT';
@@ -192,11 +206,11 @@ function skipBySize(reader: AmqpReader): void {
 
 /** A section's values, each decoded on first use and kept; one that cannot be decoded is null. */
 abstract class DecodedOnce {
-  private readonly values: (SelectorValue | undefined)[] = [];
+  private readonly values: (JmsValue | undefined)[] = [];
 
   constructor(protected readonly bytes: Buffer) {}
 
-  protected decodeOnce(slot: number, at: number, read: (reader: AmqpReader) => SelectorValue): SelectorValue {
+  protected decodeOnce(slot: number, at: number, read: (reader: AmqpReader) => JmsValue): JmsValue {
     let value = this.values[slot];
     if (value === undefined) {
       try {
@@ -229,7 +243,7 @@ class ListSection extends DecodedOnce {
     }
   }
 
-  field(index: number, read: (reader: AmqpReader) => SelectorValue): SelectorValue {
+  field(index: number, read: (reader: AmqpReader) => JmsValue): JmsValue {
     return index < this.starts.length ? this.decodeOnce(index, this.starts[index]!, read) : null;
   }
 }
@@ -276,7 +290,7 @@ class ApplicationProperties extends DecodedOnce {
     }
   }
 
-  get(identifier: string): SelectorValue | undefined {
+  get(identifier: string): JmsValue | undefined {
     const byteLength = Buffer.byteLength(identifier);
     const ascii = byteLength === identifier.length;
     for (let entry = this.entries.length - 3; entry >= 0; entry -= 3) {
@@ -300,9 +314,9 @@ class ApplicationProperties extends DecodedOnce {
  * signed or not, is an exact numeric (a ulong keeps its unsigned value; Artemis wraps it negative);
  * float and double are approximate; string and symbol are strings; boolean is itself; null is NULL.
  * Anything else (binary, timestamp, uuid, char, decimals, lists, maps, arrays, described values) is
- * present but not comparable (NON_JMS_VALUE), as such properties are in Artemis.
+ * present but not comparable (a symbol), as such properties are in Artemis.
  */
-function readJmsValue(reader: AmqpReader): SelectorValue {
+function readJmsValue(reader: AmqpReader): JmsValue {
   const code = reader.peekFormatCode();
   switch (code) {
     case 0x40: // null
@@ -313,7 +327,7 @@ function readJmsValue(reader: AmqpReader): SelectorValue {
     case 0xb1: // str32-utf8
     case 0xa3: // sym8
     case 0xb3: // sym32
-      return reader.readValue(false) as SelectorValue;
+      return reader.readValue(false) as JmsValue;
     case 0x43: // uint0
     case 0x44: // ulong0
     case 0x50: // ubyte

@@ -1,4 +1,4 @@
-import { NON_JMS_VALUE, type SelectorValue, type Truth } from './values';
+import type { SelectorValue, Truth } from './values';
 
 /**
  * What the selector operators do to values (JMS 2.0 3.8.1.2), in SQL three-valued logic: an operand
@@ -40,7 +40,7 @@ export function or(left: Truth, right: Truth): Truth {
 
 export function equal(left: SelectorValue, right: SelectorValue): Truth {
   if (left === null || right === null) return null;
-  if (typeof left === typeof right) return left === right && left !== NON_JMS_VALUE;
+  if (typeof left === typeof right) return left === right && typeof left !== 'symbol';
   // A bigint and a number compare by value only with == (=== is false across the two types).
   if (isNumeric(left) && isNumeric(right)) return left == right;
   return false;
@@ -48,7 +48,7 @@ export function equal(left: SelectorValue, right: SelectorValue): Truth {
 
 export function notEqual(left: SelectorValue, right: SelectorValue): Truth {
   if (left === null || right === null) return null;
-  if (typeof left === typeof right) return left !== right && left !== NON_JMS_VALUE;
+  if (typeof left === typeof right) return left !== right && typeof left !== 'symbol';
   // A bigint and a number compare by value only with != (!== is true across the two types).
   if (isNumeric(left) && isNumeric(right)) return left != right;
   return false;

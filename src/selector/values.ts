@@ -8,13 +8,16 @@
  * - `number`: an approximate numeric (float, double).
  * - `string`, `boolean`: themselves.
  * - `null` (or `undefined` from SelectorFields.get): the identifier is absent, the SQL NULL.
- * - `NON_JMS_VALUE`: present, but of a type JMS selectors cannot use (AMQP binary, list, map,
+ * - a symbol, any symbol: present, but of a type JMS selectors cannot use (AMQP binary, list, map,
  *   timestamp, uuid, char, decimal, described values): it IS NOT NULL, and every comparison with it
- *   is false, as for any two values of unlike types.
+ *   is false, as for any two values of unlike types. NON_JMS_VALUE is one, for callers to use.
+ *
+ * Nothing but JavaScript types, so that a layer which may not import this module (the AMQP layer's
+ * src/amqp/selector-fields.ts) can still provide fields: TypeScript matches them by shape.
  */
 export const NON_JMS_VALUE: unique symbol = Symbol('non-JMS value');
 
-export type SelectorValue = string | boolean | number | bigint | null | typeof NON_JMS_VALUE;
+export type SelectorValue = string | boolean | number | bigint | symbol | null;
 
 /** What a selector reads a message through: one lookup per identifier (headers and properties alike). */
 export interface SelectorFields {

@@ -5,6 +5,9 @@ import { messageSelectorFields } from '../../src/amqp/selector-fields';
 import { compileSelector } from '../../src/selector/compile';
 import { NON_JMS_VALUE, type SelectorValue } from '../../src/selector/values';
 
+/** The selector module's view of a value: any symbol is a value of no JMS type (src/selector/values.ts). */
+const asSelectorSees = (value: unknown): unknown => (typeof value === 'symbol' ? NON_JMS_VALUE : value);
+
 /** AMQP 1.0 encodings written out by hand, for the forms rhea does not produce. */
 const bytes = (...parts: (number | Buffer)[]): Buffer => Buffer.concat(parts.map((part) => (typeof part === 'number' ? Buffer.from([part]) : part)));
 const section = (code: number, value: Buffer): Buffer => bytes(0x00, 0x53, code, value);
@@ -215,7 +218,7 @@ describe('application properties: AMQP types as JMS types', () => {
     ['described', bytes(0x00, 0x53, 0x01, str8('x')), NON_JMS_VALUE],
   ])('%s', (_name, encoded, expected) => {
     const fields = messageSelectorFields(bytes(applicationProperties(['before', str8('b')], ['p', encoded], ['after', bytes(0x54, 5)]), body));
-    expect(fields.get('p')).toEqual(expected);
+    expect(asSelectorSees(fields.get('p'))).toEqual(expected);
     // The value was skipped exactly: the property after it reads right.
     expect(fields.get('after')).toBe(5n);
     expect(fields.get('before')).toBe('b');
@@ -268,7 +271,7 @@ describe('application properties: AMQP types as JMS types', () => {
         } as never);
         const fields = messageSelectorFields(encoded);
         for (const [key, [, expected]] of Object.entries(properties)) {
-          const actual = fields.get(key);
+          const actual = asSelectorSees(fields.get(key));
           if (typeof expected === 'number' && Number.isNaN(expected)) expect(Number.isNaN(actual)).toBe(true);
           else expect(actual).toEqual(expected);
         }

@@ -20,6 +20,7 @@ const MESSAGE: Record<string, SelectorValue> = {
   t: true,
   f: false,
   other: NON_JMS_VALUE,
+  otherToo: Symbol('another value of no JMS type'),
   Color: 'Red',
   'a.b': 'dotted',
   größe: 42n,
@@ -245,6 +246,8 @@ describe('comparisons (JMS 2.0 3.8.1.2)', () => {
     expectTruth([
       ['other IS NOT NULL', 'TRUE'],
       ['other = other', 'FALSE'],
+      ['other = otherToo', 'FALSE'],
+      ['otherToo IS NULL', 'FALSE'],
       ['other <> other', 'FALSE'],
       ["other = 'x'", 'FALSE'],
       ['other > 1', 'FALSE'],

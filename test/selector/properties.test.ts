@@ -78,7 +78,7 @@ const selectorValue: fc.Arbitrary<SelectorValue | undefined> = fc.oneof(
   exactLiteral,
   fc.double(),
   fc.constantFrom(Number.NaN, Infinity, -Infinity, -0),
-  fc.constant(NON_JMS_VALUE),
+  fc.constantFrom(NON_JMS_VALUE, Symbol('another value of no JMS type')),
 );
 
 const message: fc.Arbitrary<SelectorFields> = fc
