@@ -5,7 +5,7 @@ import { AddressError } from './address';
 /**
  * Operator views over AMQP itself: a consumer attaching to `$convoy/queues` or `$convoy/groups/<queue>`
  * receives one JSON message with the current state, then the broker closes the link. Any AMQP client
- * can read it; `convoy queues` and `convoy groups` do.
+ * whose user has `manage` can read it (src/amqp/authorization.ts); `convoy queues` and `convoy groups` do.
  */
 export const ADMIN_PREFIX = '$convoy/';
 

@@ -23,12 +23,14 @@ export function openConsumerLink(sender: Sender, connection: Connection, context
     const request = readAttachRequest(sender);
     const source = servedSource(request);
     if (isAdminAddress(source.address)) {
+      context.access.checkAdmin(source.address);
       const snapshot = adminSnapshot(runtime, source.address);
       writeAttachReply(sender, consumerAttachReply(request, source, source.defaultOutcome));
       serveAdminLink(sender, snapshot);
       return;
     }
     const { queue, exclusive, priority } = consumerTerms(source.address, request);
+    context.access.checkConsumer(queue, request.source!);
     writeAttachReply(sender, consumerAttachReply(request, source, source.defaultOutcome));
     const consumerId = context.newConsumerId();
     const link = new ConsumerLink(consumerId, sender, runtime, context.logger, source.defaultOutcome ?? DEFAULT_OUTCOME_ACCEPTED);

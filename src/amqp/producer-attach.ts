@@ -18,6 +18,7 @@ export function openProducerLink(receiver: Receiver, context: ConnectionContext,
   try {
     const request = readAttachRequest(receiver);
     const target = servedTarget(request);
+    context.access.checkProducer(target.address);
     writeAttachReply(receiver, producerAttachReply(request, target));
     linkInternals(receiver).local.attach.max_message_size = options.maxMessageBytes;
     const link = new ProducerLink(
@@ -28,6 +29,7 @@ export function openProducerLink(receiver: Receiver, context: ConnectionContext,
       options.producerCreditWindow,
       options.maxMessageBytes,
       options.diskFullPolicy === 'block',
+      context.access,
     );
     context.producers.set(receiver, link);
     receiver.on('message', (ctx: EventContext) => {

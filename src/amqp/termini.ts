@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Receiver, Sender } from 'rhea';
 import type { Logger } from '../broker/logger';
 import { AddressError } from './address';
+import { AccessRefusedError } from './authorization';
 import { Condition, type AmqpError } from './conditions';
 import { linkInternals } from './rhea';
 
@@ -30,5 +31,6 @@ export function refuseLink(link: Sender | Receiver, error: unknown, logger: Logg
 function refusalOf(error: unknown): AmqpError {
   if (error instanceof AddressError) return { condition: Condition.invalidField, description: error.message };
   if (error instanceof NotImplementedError) return { condition: Condition.notImplemented, description: error.message };
+  if (error instanceof AccessRefusedError) return error.amqpError;
   return { condition: Condition.internalError, description: (error as Error).message ?? String(error) };
 }

@@ -56,6 +56,14 @@ export const RHEA_PATCHES: readonly RheaPatch[] = [
     guardedBy: ['test/amqp/connection.test.ts', 'interop/python/garbage.py'],
   },
   {
+    file: 'sasl-server.ts',
+    what: "rebuilds one server connection's SASL layer with mechanisms made for that connection",
+    why: "rhea shares one set of SASL mechanisms among a container's connections and creates a mechanism without its connection; who may log in depends on the client's address and TLS certificate",
+    replaces: { 'connection.sasl_transport.transports.3': 'object' },
+    reliesOn: { 'rhea.sasl.Server': 'function', 'lib/sasl.js.Server.prototype.do_step': 'function', 'lib/sasl.js.Server.prototype.on_sasl_response': 'function' },
+    guardedBy: ['test/amqp/authentication.test.ts', 'test/amqp/connection.test.ts'],
+  },
+  {
     file: 'raw-message-bytes.ts',
     what: 'marks format-0 transfers so that rhea hands the message over as raw bytes, and reports every transfer frame first',
     why: 'rhea decodes every message and re-encoding changes AMQP types (byte becomes ubyte); the broker forwards the producer bytes unchanged',
@@ -258,6 +266,7 @@ export function patchServerConnection(connection: Connection, targets: ServerCon
 
 export { answerDrainWithFlow } from './drain-answer';
 export { skipDisabledRheaLogging } from './quiet-logging';
+export { offerSaslMechanisms, type SaslServerMechanism, type SaslServerMechanisms } from './sasl-server';
 export { connectionInternals, linkInternals, rheaOutcomes, rheaValueReader, tagOf, unwrapRheaOutcome } from './internals';
 export type { LinkInternals, RheaOutcome } from './internals';
 export { receivedTermini, type ReceivedTermini, type TerminusKind } from './received-termini';
