@@ -191,68 +191,81 @@ function outcomesOf(effects: readonly Effect[]): ModelOutcome[] {
   return out;
 }
 
-interface Described {
-  queues: {
-    name: string;
-    queued: [number, number][];
-    consumers: [string, number, [number, number][]][];
-    groups: [string, string, string | null, string | null, number | null][];
-    active: string | null;
-    rotationCursor: number;
-  }[];
+/** What lockstep compares after every command, read the same way from the core and from the model. */
+interface QueueDescription {
+  name: string;
+  /** [message id, delivery-count] of every queued message. */
+  queued: [number, number][];
+  /** [consumer, credit, [delivery id, message id] of every unsettled delivery]. */
+  consumers: [string, number, [number, number][]][];
+  /** [group, state, owner, move target still attached, closing position]. */
+  groups: [string, string, string | null, string | null, number | null][];
+  active: string | null;
+  rotationCursor: number;
 }
 
-function describeCore(state: CoreState): Described {
+interface GroupFacts {
+  readonly id: string;
+  readonly state: string;
+  readonly owner: { readonly id: string } | null;
+  readonly moveTo: { readonly id: string; readonly attached: boolean } | null;
+  readonly closedAtSeq: number | null;
+}
+
+function describeQueue(
+  name: string,
+  queued: [number, number][],
+  consumers: [string, number, [number, number][]][],
+  groups: Iterable<GroupFacts>,
+  active: string | null,
+  rotationCursor: number,
+): QueueDescription {
   return {
-    queues: [...state.queues.values()]
-      .map((queue) => ({
-        name: queue.name,
-        queued: queuedMessages(queue)
-          .map((m): [number, number] => [m.id, m.deliveryCount])
-          .sort((a, b) => a[0] - b[0]),
-        consumers: queue.consumers
-          .map((c): [string, number, [number, number][]] => [c.id, c.credit, [...c.unsettled.values()].map((d): [number, number] => [d.id, d.message.id])])
-          .sort(byFirst),
-        groups: [...queue.groups.values()]
-          .map((g): [string, string, string | null, string | null, number | null] => [
-            g.id,
-            g.state,
-            g.owner?.id ?? null,
-            g.moveTo !== null && g.moveTo.attached ? g.moveTo.id : null,
-            g.closedAtSeq,
-          ])
-          .sort(byFirst),
-        active: queue.activeExclusive?.id ?? null,
-        rotationCursor: queue.rotationCursor,
-      }))
-      .sort((a, b) => a.name.localeCompare(b.name)),
+    name,
+    queued: queued.sort((a, b) => a[0] - b[0]),
+    consumers: consumers.sort(byFirst),
+    groups: [...groups]
+      .map((g): [string, string, string | null, string | null, number | null] => [
+        g.id,
+        g.state,
+        g.owner?.id ?? null,
+        g.moveTo !== null && g.moveTo.attached ? g.moveTo.id : null,
+        g.closedAtSeq,
+      ])
+      .sort(byFirst),
+    active,
+    rotationCursor,
   };
 }
 
-function describeModel(model: ReferenceModel): Described {
-  return {
-    queues: [...model.queues.values()]
-      .map((queue) => ({
-        name: queue.name,
-        queued: queue.messages.map((m): [number, number] => [m.id, m.deliveryCount]).sort((a, b) => a[0] - b[0]),
-        consumers: model
-          .consumersOf(queue)
-          .map((c): [string, number, [number, number][]] => [c.id, c.credit, c.deliveries.map((d): [number, number] => [d.id, d.message.id])])
-          .sort(byFirst),
-        groups: [...queue.groups.values()]
-          .map((g): [string, string, string | null, string | null, number | null] => [
-            g.id,
-            g.state,
-            g.owner?.id ?? null,
-            g.moveTo !== null && g.moveTo.attached ? g.moveTo.id : null,
-            g.closedAtSeq,
-          ])
-          .sort(byFirst),
-        active: queue.active?.id ?? null,
-        rotationCursor: queue.rotationCursor,
-      }))
-      .sort((a, b) => a.name.localeCompare(b.name)),
-  };
+function describeCore(state: CoreState): QueueDescription[] {
+  return [...state.queues.values()]
+    .map((queue) =>
+      describeQueue(
+        queue.name,
+        queuedMessages(queue).map((m) => [m.id, m.deliveryCount]),
+        queue.consumers.map((c) => [c.id, c.credit, [...c.unsettled.values()].map((d) => [d.id, d.message.id])]),
+        queue.groups.values(),
+        queue.activeExclusive?.id ?? null,
+        queue.rotationCursor,
+      ),
+    )
+    .sort((a, b) => a.name.localeCompare(b.name));
+}
+
+function describeModel(model: ReferenceModel): QueueDescription[] {
+  return [...model.queues.values()]
+    .map((queue) =>
+      describeQueue(
+        queue.name,
+        queue.messages.map((m) => [m.id, m.deliveryCount]),
+        model.consumersOf(queue).map((c) => [c.id, c.credit, c.deliveries.map((d) => [d.id, d.message.id])]),
+        queue.groups.values(),
+        queue.active?.id ?? null,
+        queue.rotationCursor,
+      ),
+    )
+    .sort((a, b) => a.name.localeCompare(b.name));
 }
 
 function byFirst<T extends [string, ...unknown[]]>(a: T, b: T): number {
