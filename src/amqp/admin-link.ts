@@ -1,5 +1,4 @@
 import type { Sender } from 'rhea';
-import { groupViews, queueView, queueViews, type ConsumerView, type QueueView } from '../core/inspect';
 import type { BrokerRuntime } from '../broker/runtime';
 import { AddressError } from './address';
 
@@ -16,19 +15,14 @@ export function isAdminAddress(address: unknown): address is string {
 
 export function adminSnapshot(runtime: BrokerRuntime, address: string): unknown {
   const path = address.slice(ADMIN_PREFIX.length);
-  if (path === 'queues') return { queues: queueViews(runtime.state).map((view) => withClients(runtime, view)) };
+  if (path === 'queues') return { queues: runtime.queueReports() };
   if (path.startsWith('groups/')) {
     const name = path.slice('groups/'.length);
-    const queue = runtime.state.queues.get(name);
-    if (!queue) throw new AddressError(`no queue named "${name}"`);
-    return { queue: withClients(runtime, queueView(queue)), groups: groupViews(queue) };
+    const report = runtime.groupReport(name);
+    if (!report) throw new AddressError(`no queue named "${name}"`);
+    return report;
   }
   throw new AddressError(`unknown admin address "${address}" (known: ${ADMIN_PREFIX}queues, ${ADMIN_PREFIX}groups/<queue>)`);
-}
-
-/** Adds to each consumer the client it belongs to (container id, address, link name). */
-function withClients(runtime: BrokerRuntime, view: QueueView): QueueView & { consumers: (ConsumerView & { client: string })[] } {
-  return { ...view, consumers: view.consumers.map((consumer) => ({ ...consumer, client: runtime.clientOf(consumer.id) })) };
 }
 
 /** Sends the snapshot once the client grants credit, then detaches. */

@@ -1,5 +1,5 @@
 import { types as rheaTypes } from 'rhea';
-import { rheaValueReader } from './rhea-internals';
+import { rheaValueReader } from './rhea';
 
 /**
  * A forward-only reader over AMQP 1.0 encoded values (AMQP 1.0 1.2 "Types"), for the few message

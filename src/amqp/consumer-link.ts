@@ -3,7 +3,7 @@ import type { Outcome } from '../core/types';
 import type { BrokerRuntime, ConsumerSink, DeliverEffect } from '../broker/runtime';
 import type { Logger } from '../broker/logger';
 import { withDeliveryCount } from './message-sections';
-import { answerDrainWithFlow, linkInternals, tagOf } from './rhea-internals';
+import { answerDrainWithFlow, linkInternals, tagOf } from './rhea';
 
 const SETTLE_MODE_SETTLED = 1; // AMQP 1.0 2.8.2 sender-settle-mode "settled"
 

@@ -4,7 +4,7 @@ import type { Logger } from '../broker/logger';
 import { AddressError, checkNameLength, parseTargetAddress } from './address';
 import { Condition, type AmqpError } from './conditions';
 import { MalformedMessageError, readMessageInfo } from './message-sections';
-import { linkInternals } from './rhea-internals';
+import { linkInternals } from './rhea';
 
 /** A message the broker will not take; the delivery is rejected with this error. */
 class RefusedMessageError extends Error {

@@ -1,8 +1,10 @@
 import { apply } from '../core/apply';
+import { groupViews, queueView, queueViews, type ConsumerView, type GroupView, type QueueView } from '../core/inspect';
 import { createCoreState } from '../core/state';
 import type { Command, ConsumerId, CoreState, Effect, QueuedMessage, QueueOptions } from '../core/types';
 import type { MessageStore } from '../store/types';
 import type { Logger } from './logger';
+import { BrokerTurn } from './turn';
 
 export type DeliverEffect = Extract<Effect, { type: 'deliver' }>;
 
@@ -12,6 +14,9 @@ export interface ConsumerSink {
   deliver(effect: DeliverEffect, bytes: Uint8Array): void;
   drained(): void;
 }
+
+/** A queue as operators see it: each consumer with the client it belongs to. */
+export type QueueReport = Omit<QueueView, 'consumers'> & { readonly consumers: readonly (ConsumerView & { readonly client: string })[] };
 
 export interface StorageLimits {
   /** Bodies kept in memory; beyond this, new messages are paged to the store. */
@@ -24,10 +29,13 @@ const TICK_INTERVAL_MS = 1000;
 
 /**
  * Owns the dispatch core's state, the clock and the store. Commands from the AMQP layer are applied
- * one at a time; their effects are carried out in order, the store first, then the network (DESIGN §1).
+ * one at a time and their effects carried out in order; what they write reaches the disk and then the
+ * network at the end of the turn, in that order (src/broker/turn.ts).
  */
 export class BrokerRuntime {
   readonly state: CoreState;
+  /** The end of every turn: store step, then network step. Connections write through it. */
+  readonly turn: BrokerTurn;
   private readonly sinks = new Map<ConsumerId, ConsumerSink>();
   /** Who each consumer is, for operators: client container, address, link name. */
   private readonly clients = new Map<ConsumerId, string>();
@@ -44,6 +52,7 @@ export class BrokerRuntime {
     private readonly clock: () => number = Date.now,
   ) {
     this.state = createCoreState((name) => this.queueOptions(name));
+    this.turn = new BrokerTurn(store);
   }
 
   now(): number {
@@ -101,19 +110,32 @@ export class BrokerRuntime {
     this.execute({ type: 'detach', consumerId });
   }
 
-  /** Which client a consumer belongs to, as shown by `convoy queues`. */
-  clientOf(consumerId: ConsumerId): string {
-    return this.clients.get(consumerId) ?? '';
+  /** Every queue with its consumers (`convoy queues`). */
+  queueReports(): QueueReport[] {
+    return queueViews(this.state).map((view) => this.withClients(view));
+  }
+
+  /** One queue with its groups (`convoy groups`); null when there is no such queue. */
+  groupReport(queueName: string): { queue: QueueReport; groups: GroupView[] } | null {
+    const queue = this.state.queues.get(queueName);
+    return queue ? { queue: this.withClients(queueView(queue)), groups: groupViews(queue) } : null;
+  }
+
+  /** Names each consumer's client: container id, address, link name. */
+  private withClients(view: QueueView): QueueReport {
+    return { ...view, consumers: view.consumers.map((consumer) => ({ ...consumer, client: this.clients.get(consumer.id) ?? '' })) };
   }
 
   execute(command: Command): void {
     const effects = apply(this.state, command, this.clock());
     for (const effect of effects) this.perform(effect);
+    if (effects.length > 0) this.turn.request();
   }
 
   /** Calls back once everything stored so far is durable (fsync policy): producers are accepted then. */
   whenDurable(callback: () => void): void {
     this.store.whenDurable(callback);
+    this.turn.request();
   }
 
   /** The store has reached maxDiskBytes. */
@@ -129,6 +151,7 @@ export class BrokerRuntime {
   private tick(): void {
     this.execute({ type: 'tick' });
     this.store.reclaim();
+    this.turn.request();
     if (this.spaceWaiters.size > 0 && !this.diskFull()) {
       const waiters = [...this.spaceWaiters];
       this.spaceWaiters.clear();
@@ -141,8 +164,7 @@ export class BrokerRuntime {
       case 'deliver': {
         const message = effect.message;
         const bytes = message.body instanceof Uint8Array ? message.body : this.store.readBody(message.body);
-        // The journal writes on process.nextTick, frames reach the socket on setImmediate
-        // (write-batching.ts): the delivery record is in the file before the transfer leaves.
+        // The turn's store step writes this record before its network step sends the transfer.
         if (message.durable && !effect.settled) this.store.markDelivered(message.id);
         this.sinks.get(effect.consumerId)?.deliver(effect, bytes);
         break;

@@ -1,4 +1,4 @@
-import { startAmqpServer } from '../amqp/server';
+import { startAmqpServer } from '../amqp';
 import { queueOptionsResolver } from '../config/queue-policies';
 import { resolveBrokerOptions, type BrokerOptions, type BrokerOptionsInput } from '../config/options';
 import { createLogger, type Logger } from './logger';

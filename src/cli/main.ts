@@ -6,9 +6,10 @@ import { StoreError } from '../store/types';
 import { readConfigFile, type BrokerOptionsInput, LOG_LEVELS, type LogLevel } from '../config/options';
 import { startBroker } from '../broker/server';
 import { createLogger } from '../broker/logger';
-import { AdminError, fetchAdminSnapshot, type AdminTarget } from '../amqp/admin-client';
+import { AdminError, fetchAdminSnapshot, type AdminTarget } from '../amqp';
 import type { GroupView } from '../core/inspect';
-import { renderGroups, renderQueues, type ReportedQueue } from './tables';
+import type { QueueReport } from '../broker/runtime';
+import { renderGroups, renderQueues } from './tables';
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
@@ -65,12 +66,12 @@ interface AdminFlags {
 }
 
 async function showQueues(flags: AdminFlags): Promise<void> {
-  const snapshot = (await fetchAdminSnapshot(adminTarget(flags), 'queues')) as { queues: ReportedQueue[] };
+  const snapshot = (await fetchAdminSnapshot(adminTarget(flags), 'queues')) as { queues: QueueReport[] };
   process.stdout.write(`${flags.json ? JSON.stringify(snapshot, null, 2) : renderQueues(snapshot.queues)}\n`);
 }
 
 async function showGroups(queue: string, flags: AdminFlags): Promise<void> {
-  const snapshot = (await fetchAdminSnapshot(adminTarget(flags), `groups/${queue}`)) as { queue: ReportedQueue; groups: GroupView[] };
+  const snapshot = (await fetchAdminSnapshot(adminTarget(flags), `groups/${queue}`)) as { queue: QueueReport; groups: GroupView[] };
   process.stdout.write(`${flags.json ? JSON.stringify(snapshot, null, 2) : renderGroups(snapshot.queue, snapshot.groups)}\n`);
 }
 

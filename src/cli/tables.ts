@@ -1,7 +1,5 @@
-import type { ConsumerView, GroupView, QueueView } from '../core/inspect';
-
-/** A queue as the broker reports it: each consumer with the client it belongs to. */
-export type ReportedQueue = Omit<QueueView, 'consumers'> & { readonly consumers: readonly (ConsumerView & { readonly client?: string })[] };
+import type { QueueReport } from '../broker/runtime';
+import type { GroupView } from '../core/inspect';
 
 /** Plain-text tables for the operator commands. */
 export function renderTable(headers: string[], rows: (string | number)[][]): string {
@@ -10,7 +8,7 @@ export function renderTable(headers: string[], rows: (string | number)[][]): str
   return cells.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n');
 }
 
-export function renderQueues(queues: readonly ReportedQueue[]): string {
+export function renderQueues(queues: readonly QueueReport[]): string {
   if (queues.length === 0) return 'no queues';
   const sections = [
     renderTable(
@@ -31,7 +29,7 @@ export function renderQueues(queues: readonly ReportedQueue[]): string {
             c.credit,
             c.unsettled,
             c.groups,
-            c.client ?? '',
+            c.client,
           ]),
         ),
     );
@@ -39,7 +37,7 @@ export function renderQueues(queues: readonly ReportedQueue[]): string {
   return sections.join('\n');
 }
 
-export function renderGroups(queue: ReportedQueue, groups: readonly GroupView[]): string {
+export function renderGroups(queue: QueueReport, groups: readonly GroupView[]): string {
   const header = `${queue.name}: ${groups.length} groups, ${queue.queued} queued, ${queue.inFlight} in flight`;
   if (groups.length === 0) return header;
   return `${header}\n${renderTable(

@@ -53,8 +53,8 @@ const COMPACT_BELOW_LIVE_RATIO = 0.25;
 
 /**
  * The embedded durable store: an append-only journal in numbered segment files under the data dir.
- * Records are buffered and written once per turn of the event loop; one fdatasync covers every record
- * of a turn (group commit). Segments whose messages are all consumed are deleted; sparse ones are
+ * Records are buffered and written when the broker's turn flushes the store (src/broker/turn.ts); one
+ * fdatasync covers every record of a turn (group commit). Segments whose messages are all consumed are deleted; sparse ones are
  * compacted by re-appending their live messages, so disk use follows the live data.
  */
 export class JournalStore implements MessageStore {
@@ -65,7 +65,6 @@ export class JournalStore implements MessageStore {
   private active!: Segment;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
-  private writeScheduled = false;
   private waiters: (() => void)[] = [];
   private syncing = false;
   private intervalTimer: NodeJS.Timeout | null = null;
@@ -152,7 +151,13 @@ export class JournalStore implements MessageStore {
 
   whenDurable(callback: () => void): void {
     this.waiters.push(callback);
-    this.scheduleWrite();
+  }
+
+  flush(): void {
+    if (this.closed) return;
+    this.writePending();
+    if (this.options.fsync.mode === 'batch') this.startSync();
+    else if (this.options.fsync.mode !== 'interval') for (const waiter of this.waiters.splice(0)) waiter();
   }
 
   /** Writes buffered records now, without fsync (a paged body read back, a segment roll, close). */
@@ -225,20 +230,7 @@ export class JournalStore implements MessageStore {
     const offset = this.active.size + this.pendingBytes;
     this.pending.push(record);
     this.pendingBytes += record.length;
-    this.scheduleWrite();
     return offset;
-  }
-
-  private scheduleWrite(): void {
-    if (this.writeScheduled) return;
-    this.writeScheduled = true;
-    process.nextTick(() => {
-      this.writeScheduled = false;
-      if (this.closed) return;
-      this.writePending();
-      if (this.options.fsync.mode === 'batch') this.startSync();
-      else if (this.options.fsync.mode !== 'interval') for (const waiter of this.waiters.splice(0)) waiter();
-    });
   }
 
   /** Group commit: one fdatasync for every waiter so far; waiters that arrive meanwhile share the next. */
@@ -247,6 +239,8 @@ export class JournalStore implements MessageStore {
     this.syncing = true;
     const batch = this.waiters;
     this.waiters = [];
+    // The fdatasync must cover every record its waiters wait for, also when a timer starts it mid-turn.
+    this.writePending();
     this.active.sync((error) => {
       this.syncing = false;
       if (error) {
@@ -305,7 +299,6 @@ export class JournalStore implements MessageStore {
       this.compacting.delete(segment);
       if (segment.live === 0 && this.outlivesWhatItRefersTo(segment)) this.deleteSegment(segment);
     });
-    this.scheduleWrite();
     this.options.logger.debug({ segment: segment.path }, 'segment compacted');
   }
 

@@ -24,6 +24,8 @@ class MemoryPagedBody implements StoredBody {
  * the journal is tested against: both pass the same contract suite.
  */
 export class MemoryStore implements MessageStore {
+  private readonly waiters: (() => void)[] = [];
+
   constructor(private readonly medium: MemoryMedium = new MemoryMedium()) {}
 
   open(keepInMemoryBytes: number): RecoveredStore {
@@ -83,7 +85,12 @@ export class MemoryStore implements MessageStore {
   }
 
   whenDurable(callback: () => void): void {
-    queueMicrotask(callback);
+    this.waiters.push(callback);
+  }
+
+  /** Nothing is written: everything recorded is as durable as this store makes it at once. */
+  flush(): void {
+    for (const waiter of this.waiters.splice(0)) waiter();
   }
 
   diskBytes(): number {

@@ -50,8 +50,16 @@ export interface MessageStore {
   /** The message left the broker for a consumer: after a crash it comes back with delivery-count + 1. */
   markDelivered(id: number): void;
   readBody(body: StoredBody): Uint8Array;
-  /** Calls back once everything recorded so far is as durable as the fsync policy makes it. */
+  /**
+   * Calls back once everything recorded so far is as durable as the fsync policy makes it; the wait
+   * starts at the next `flush`.
+   */
   whenDurable(callback: () => void): void;
+  /**
+   * Writes what was recorded since the last flush and starts the fsync the policy asks for. Nothing is
+   * written before: the broker calls it once per turn, before the turn's frames reach the network.
+   */
+  flush(): void;
   /** Bytes the store occupies on disk. */
   diskBytes(): number;
   /** Reclaims space of consumed messages; cheap to call often. */

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import fc from 'fast-check';
 import { createRequire } from 'node:module';
-import { FrameBuffer } from '../../src/amqp/frame-buffer';
+import { FrameBuffer } from '../../src/amqp/rhea/frame-buffer';
 
 // rhea's own frame encoder, to compare bytes with.
 const rheaFrames = createRequire(import.meta.url)('rhea/lib/frames.js') as {

@@ -123,10 +123,16 @@ for (const backend of backends) {
       expect(Buffer.from(next.readBody(messages[3]!.body as StoredBody))).toEqual(Buffer.alloc(100, 4));
     });
 
-    test('whenDurable calls back', async () => {
+    test('whenDurable calls back once the store is flushed, not before', async () => {
       const { store } = backend.create();
       store.add({ id: 1, queue: 'q', seq: 1, meta: meta() }, Buffer.from('x'), false);
-      await new Promise<void>((resolve) => store.whenDurable(resolve));
+      let called = false;
+      const durable = new Promise<void>((resolve) => store.whenDurable(() => resolve()));
+      void durable.then(() => (called = true));
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(called).toBe(false);
+      store.flush();
+      await durable;
     });
   });
 }

@@ -23,6 +23,14 @@ function fill(store: JournalStore, count: number, size = 100, firstId = 1): void
   for (let i = 0; i < count; i++) store.add({ id: firstId + i, queue: 'q', seq: firstId + i, meta }, Buffer.alloc(size, i % 256), false);
 }
 
+/** Waits for what the store recorded so far to be durable; the store writes when it is flushed (one turn). */
+function durable(store: JournalStore): Promise<void> {
+  return new Promise<void>((resolve) => {
+    store.whenDurable(resolve);
+    store.flush();
+  });
+}
+
 const segmentsIn = (dir: string): string[] => readdirSync(dir).filter((f) => f.endsWith('.journal')).sort();
 
 describe('journal store', () => {
@@ -113,9 +121,9 @@ describe('journal store', () => {
     for (let id = 21; id <= 50; id++) store.remove(id); // removals of segment-1 messages land in segment 2
     add('D', 81, 60);
     for (let id = 51; id <= 140; id++) store.remove(id);
-    await new Promise<void>((resolve) => store.whenDurable(resolve));
+    await durable(store);
     store.reclaim();
-    await new Promise<void>((resolve) => store.whenDurable(resolve));
+    await durable(store);
     store.reclaim();
     store.close();
     const recovered = journal(dir).store.open(Infinity);
@@ -132,7 +140,7 @@ describe('journal store', () => {
     store.writePending();
     const before = segmentsIn(dir);
     store.reclaim();
-    await new Promise<void>((resolve) => store.whenDurable(resolve));
+    await durable(store);
     store.reclaim();
     const after = segmentsIn(dir);
     expect(after.length).toBeLessThan(before.length);
@@ -156,6 +164,7 @@ describe('journal store', () => {
       store.add({ id: i + 1, queue: 'q', seq: i + 1, meta }, Buffer.alloc(50), false);
       return new Promise<void>((resolve) => store.whenDurable(resolve));
     });
+    store.flush();
     await Promise.all(acknowledged);
     expect(syncs.length).toBeLessThanOrEqual(2);
     store.close();
@@ -166,7 +175,7 @@ describe('journal store', () => {
     const { store } = journal(dir, 1 << 20, { mode: 'per-message' });
     store.open(Infinity);
     fill(store, 3);
-    await new Promise<void>((resolve) => store.whenDurable(resolve));
+    await durable(store);
     store.close();
     expect(journal(dir).store.open(Infinity).queues[0]!.messages).toHaveLength(3);
   });

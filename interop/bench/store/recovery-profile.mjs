@@ -72,7 +72,10 @@ const body = Buffer.alloc(1024, 5);
 const t0 = performance.now();
 for (let id = 1; id <= opt.count; ) {
   for (let i = 0; i < 1000 && id <= opt.count; i++, id++) store.add({ id, queue: 'q', seq: id, meta }, body, false);
-  await new Promise((r) => store.whenDurable(r));
+  await new Promise((r) => {
+    store.whenDurable(r);
+    store.flush();
+  });
 }
 store.close();
 console.error(`wrote ${opt.count} messages in ${Math.round(performance.now() - t0)} ms; ${fmtMiB(duBytes(dir))} MiB in ${dir}`);

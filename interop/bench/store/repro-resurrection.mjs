@@ -27,7 +27,11 @@ const dir = join(tmpDir('convoy-repro-'), 'journal');
 const make = () => new JournalStore({ dir, fsync: { mode: 'batch' }, segmentBytes: 65536, logger: silent });
 const meta = { groupId: null, closesGroup: false, expiresAtMs: null, deliveryCount: 0, durable: true };
 const body = Buffer.alloc(1024, 1);
-const durable = (s) => new Promise((r) => s.whenDurable(r));
+const durable = (s) =>
+  new Promise((r) => {
+    s.whenDurable(r);
+    s.flush();
+  });
 
 let store = make();
 store.open(1 << 30);

@@ -188,6 +188,7 @@ async function runChild(engine) {
         store.add({ id, queue: 'q', seq: id, meta }, body, false);
         store.whenDurable(onDurable);
       }
+      store.flush(); // the broker's turn: one flush per batch
       await turn();
     }
     if (durable < N) await new Promise((resolve) => (waitFor = { n: N, resolve }));
@@ -199,9 +200,13 @@ async function runChild(engine) {
     const t1 = performance.now();
     for (let id = 1; id <= N; ) {
       for (let i = 0; i < B && id <= N; i++, id++) store.remove(id);
+      store.flush();
       await turn();
     }
-    await new Promise((resolve) => store.whenDurable(resolve));
+    await new Promise((resolve) => {
+      store.whenDurable(resolve);
+      store.flush();
+    });
     r.ackMsgPerS = N / ((performance.now() - t1) / 1000);
     r.wrappedFdatasyncAck = wrapped;
     mark('close');

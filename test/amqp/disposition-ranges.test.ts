@@ -1,6 +1,6 @@
 import { message as rheaMessage } from 'rhea';
 import { describe, expect, test } from 'vitest';
-import { writeDispositions } from '../../src/amqp/dispositions';
+import { writeDispositions } from '../../src/amqp/rhea/disposition-ranges';
 
 function deliveries(states: unknown[], written: Record<string, unknown>[]) {
   const link = { is_receiver: () => true, session: { output: (frame: unknown) => written.push(frame as Record<string, unknown>) } };

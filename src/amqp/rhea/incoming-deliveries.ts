@@ -1,5 +1,5 @@
 import { message as rheaMessage, type Receiver } from 'rhea';
-import { rheaOutcomes } from './rhea-internals';
+import { rheaOutcomes } from './internals';
 
 /** rhea's per-session incoming state (session.js Incoming). */
 export interface IncomingInternals {

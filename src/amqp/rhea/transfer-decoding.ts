@@ -1,4 +1,4 @@
-import type { TransferFrame } from './rhea-internals';
+import type { TransferFrame } from './internals';
 
 /** rhea's AMQP transport (transport.js): reads whole frames from a chunk and dispatches them. */
 export interface ReadingTransport {

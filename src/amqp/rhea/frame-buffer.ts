@@ -1,4 +1,4 @@
-import { rheaValueWriter, type RheaValueWriter } from './rhea-internals';
+import { rheaValueWriter, type RheaValueWriter } from './internals';
 
 const FRAME_HEADER_BYTES = 8;
 const DATA_OFFSET_WORDS = 2; // doff: the frame body starts 8 bytes in (AMQP 1.0 2.3.1)

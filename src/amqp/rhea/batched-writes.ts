@@ -1,12 +1,20 @@
 import type { Socket } from 'node:net';
 import type { Connection } from 'rhea';
 import { FrameBuffer } from './frame-buffer';
-import { connectionInternals } from './rhea-internals';
+import { connectionInternals } from './internals';
+
+/** The broker's turn (src/broker/turn.ts) as a connection sees it: frames go out in its network step. */
+export interface NetworkTurn {
+  /** `flush` runs in the network step of the current turn, after the store step. */
+  requestNetworkFlush(flush: () => void): void;
+  /** Ends the turn now, both steps, for output that cannot wait (a socket about to be ended). */
+  runNow(): void;
+}
 
 export interface BatchedOutput {
-  /** The connection's frame buffer, for frames encoded without rhea (see outgoing-transfers.ts). */
+  /** The connection's frame buffer, for frames encoded without rhea (see transfer-encoding.ts). */
   readonly frames: FrameBuffer;
-  /** Asks for a flush at the end of this event-loop turn. */
+  /** Asks for this connection's frames to be written in the network step of the current turn. */
   requestOutput(): void;
 }
 
@@ -14,11 +22,11 @@ export interface BatchedOutput {
  * rhea calls `output()` after every frame it queues, and each call writes that one frame to the socket:
  * a system call per transfer, flow and disposition, plus a heartbeat timer cleared and set again each
  * time. On one connection here, frames are encoded into a shared buffer as rhea queues them
- * (FrameBuffer), `output()` only asks for a flush, and the flush runs once per event-loop turn
- * (setImmediate, after every read of the turn has been handled) and writes them in one call. Frames
- * keep the order rhea queued them in; only the moment they reach the socket moves, never past the turn.
+ * (FrameBuffer), `output()` only asks the broker's turn for a flush, and the turn's network step writes
+ * them in one call, after its store step. Frames keep the order rhea queued them in; only the moment
+ * they reach the socket moves, never past the turn.
  */
-export function batchSocketWrites(connection: Connection, socket: Socket): BatchedOutput {
+export function batchSocketWrites(connection: Connection, socket: Socket, turn: NetworkTurn): BatchedOutput {
   const internals = connectionInternals(connection);
   const transport = internals.amqp_transport;
   const frames = new FrameBuffer();
@@ -56,7 +64,7 @@ export function batchSocketWrites(connection: Connection, socket: Socket): Batch
   const requestOutput = (): void => {
     if (scheduled) return;
     scheduled = true;
-    setImmediate(flush);
+    turn.requestNetworkFlush(flush);
   };
   internals.output = requestOutput;
 
@@ -64,6 +72,7 @@ export function batchSocketWrites(connection: Connection, socket: Socket): Batch
   // answered with a close): that frame must go out first, as it did when every frame was written at once.
   const end = socket.end.bind(socket);
   socket.end = ((...args: Parameters<Socket['end']>) => {
+    turn.runNow();
     flush();
     return end(...args);
   }) as Socket['end'];

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import fc from 'fast-check';
 import { createRequire } from 'node:module';
-import { decodeTransfer } from '../../src/amqp/incoming-frames';
+import { decodeTransfer } from '../../src/amqp/rhea/transfer-decoding';
 
 // rhea's own frame codec, the reference.
 const rheaFrames = createRequire(import.meta.url)('rhea/lib/frames.js') as {

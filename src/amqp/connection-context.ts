@@ -1,0 +1,21 @@
+import type { Socket } from 'node:net';
+import type { Receiver, Sender } from 'rhea';
+import type { Logger } from '../broker/logger';
+import type { ConsumerLink } from './consumer-link';
+import type { ProducerLink } from './producer-link';
+
+/** Per-connection bookkeeping; rhea objects never leave src/amqp. */
+export interface ConnectionContext {
+  readonly id: string;
+  readonly logger: Logger;
+  readonly socket: Socket;
+  readonly consumers: Map<Sender, ConsumerLink>;
+  readonly producers: Map<Receiver, ProducerLink>;
+  /** A broker-wide unique id for a consumer attaching on this connection: `<connection>/<n>`. */
+  newConsumerId(): string;
+}
+
+/** `container address:port`, how operators see a client (`convoy queues`). */
+export function describeClient(context: ConnectionContext, containerId: string | undefined): string {
+  return `${containerId ?? '?'} ${context.socket.remoteAddress}:${context.socket.remotePort}`;
+}

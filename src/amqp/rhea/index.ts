@@ -1,0 +1,222 @@
+import type { Socket } from 'node:net';
+import type { Connection } from 'rhea';
+import type { Logger } from '../../broker/logger';
+import { batchSocketWrites, type NetworkTurn } from './batched-writes';
+import { keyLinksByRoleAndName } from './link-keys';
+import { reportDispositionsInFrameOrder } from './disposition-order';
+import { writeDispositionsCorrectly } from './disposition-ranges';
+import { buildDeliveriesOnPrototype } from './incoming-deliveries';
+import { closeOnMalformedInput, guardInput } from './input-guard';
+import { connectionInternals } from './internals';
+import { deliverRawBytes, type TransferFrameListener } from './raw-message-bytes';
+import { patchSessions, type SessionPatch } from './sessions';
+import { decodeTransfersDirectly } from './transfer-decoding';
+import { encodeTransfersDirectly } from './transfer-encoding';
+
+/**
+ * Everything Convoy changes inside rhea lives in this folder; this file is its index.
+ *
+ * rhea is pinned to one exact version in package.json. Each patch below names the rhea members it
+ * replaces or relies on; `test/amqp/rhea-contract.test.ts` checks, against live rhea objects, that every
+ * one of them still exists with the type the patch assumes, and that the installed rhea is the pinned
+ * version, so an upgrade fails in the tests instead of at runtime. Every patch changes one connection
+ * or session instance (or, for rhea's debug loggers, one module's exports), never rhea's prototypes:
+ * rhea clients in the same process keep rhea's own behaviour.
+ *
+ * Members are written `object.path`, where object is one of: connection, session (session.incoming and
+ * session.outgoing are rhea's Incoming and Outgoing), sender, receiver (links on the broker's side),
+ * `rhea` (the module's exports) or a file of rhea's `lib/` folder.
+ */
+export interface RheaPatch {
+  /** File in this folder that holds the patch. */
+  readonly file: string;
+  readonly what: string;
+  readonly why: string;
+  /** rhea members the patch replaces (`replaces`) or reads and calls (`relies on`), with their JS type. */
+  readonly replaces: Readonly<Record<string, RheaMemberType>>;
+  readonly reliesOn: Readonly<Record<string, RheaMemberType>>;
+  /** The tests that fail without the patch. */
+  readonly guardedBy: readonly string[];
+}
+
+export type RheaMemberType = 'function' | 'object' | 'number' | 'boolean';
+
+/** The exact rhea release these patches were written against and checked on. */
+export const PINNED_RHEA_VERSION = '3.0.5';
+
+export const RHEA_PATCHES: readonly RheaPatch[] = [
+  {
+    file: 'input-guard.ts',
+    what: 'checks the protocol header and every frame size on the raw byte stream before rhea reads it',
+    why: 'rhea buffers whatever frame size a peer declares (up to 4 GiB) and ignores its own max-frame-size on input (AMQP 1.0 2.7.1)',
+    replaces: { 'connection.input': 'function' },
+    reliesOn: { 'connection._process': 'function' },
+    guardedBy: ['test/amqp/connection.test.ts', 'interop/python/garbage.py'],
+  },
+  {
+    file: 'raw-message-bytes.ts',
+    what: 'marks format-0 transfers so that rhea hands the message over as raw bytes, and reports every transfer frame first',
+    why: 'rhea decodes every message and re-encoding changes AMQP types (byte becomes ubyte); the broker forwards the producer bytes unchanged',
+    replaces: { 'connection.on_transfer': 'function' },
+    reliesOn: { 'connection.remote_channel_map': 'object', 'session.remote': 'object' },
+    guardedBy: ['test/amqp/messages.test.ts'],
+  },
+  {
+    file: 'transfer-decoding.ts',
+    what: 'decodes plain transfer frames directly and leaves every other frame to rhea',
+    why: 'rhea builds typed wrappers and a composite per transfer; most of what producers send is transfers',
+    replaces: { 'connection.amqp_transport.read': 'function' },
+    reliesOn: { 'connection.amqp_transport.read_complete': 'boolean' },
+    guardedBy: ['test/amqp/transfer-decoding.test.ts', 'test/amqp/messages.test.ts'],
+  },
+  {
+    file: 'incoming-deliveries.ts',
+    what: "rhea's incoming-transfer assembly with the delivery methods on a prototype",
+    why: 'rhea allocates six closures per received delivery',
+    replaces: { 'session.incoming.on_transfer': 'function' },
+    reliesOn: {
+      'session.incoming.next_transfer_id': 'number',
+      'session.incoming.deliveries': 'object',
+      'session.incoming.update': 'function',
+      'receiver.credit': 'number',
+      'receiver.delivery_count': 'number',
+      'receiver.is_remote_open': 'function',
+      'receiver.dispatch': 'function',
+      'receiver._context': 'function',
+    },
+    guardedBy: ['test/amqp/messages.test.ts', 'test/amqp/flow-settlement.test.ts'],
+  },
+  {
+    file: 'batched-writes.ts',
+    what: "encodes rhea's frames into a shared buffer and writes them once per broker turn, after the store",
+    why: 'rhea writes one socket write per frame; and no transfer may leave before the store has written the records of its turn',
+    replaces: {
+      'connection._write_frame': 'function',
+      'connection.output': 'function',
+      'connection.amqp_transport.write': 'function',
+      'connection.amqp_transport.has_writes_pending': 'function',
+    },
+    reliesOn: {},
+    guardedBy: ['test/amqp/frame-buffer.test.ts', 'test/amqp/connection.test.ts'],
+  },
+  {
+    file: 'frame-buffer.ts',
+    what: "encodes frames with rhea's own value writer into slabs, and transfers directly",
+    why: 'rhea allocates a zeroed buffer per frame; the same bytes come out of a shared slab',
+    replaces: {},
+    reliesOn: { 'rhea.types.Writer': 'function' },
+    guardedBy: ['test/amqp/frame-buffer.test.ts'],
+  },
+  {
+    file: 'transfer-encoding.ts',
+    what: "encodes the transfers rhea's Outgoing.process would write, with the same bookkeeping, and drops sent payloads",
+    why: 'rhea builds a performative object per transfer, and keeps every sent payload until all earlier deliveries settle',
+    replaces: { 'session.outgoing.process': 'function' },
+    reliesOn: {
+      'session.outgoing.next_pending_delivery': 'number',
+      'session.outgoing.next_delivery_id': 'number',
+      'session.outgoing.next_transfer_id': 'number',
+      'session.outgoing.window': 'number',
+      'session.outgoing.deliveries': 'object',
+      'session.outgoing.transfer_window': 'function',
+    },
+    guardedBy: ['test/amqp/unsettled-limits.test.ts', 'test/amqp/frame-buffer.test.ts'],
+  },
+  {
+    file: 'sessions.ts',
+    what: 'applies the session patches to every session rhea creates on a connection',
+    why: 'sessions of a server connection are created by rhea when the peer begins one',
+    replaces: { 'connection.create_session': 'function' },
+    reliesOn: {},
+    guardedBy: ['test/amqp/flow-settlement.test.ts'],
+  },
+  {
+    file: 'link-keys.ts',
+    what: "keys a session's links by role and name",
+    why: 'rhea keys links by name alone and fails the connection when a sender and a receiver share a name (Qpid Proton does that)',
+    replaces: { 'session.on_attach': 'function', 'session.remove_link': 'function' },
+    reliesOn: { 'session.links': 'object', 'session.create_sender': 'function', 'session.create_receiver': 'function' },
+    guardedBy: ['test/amqp/flow-settlement.test.ts'],
+  },
+  {
+    file: 'disposition-order.ts',
+    what: "reports a consumer's outcomes as their disposition frame is read",
+    why: 'rhea reports dispositions a tick after flow and detach frames, so an accept followed by a detach redelivered the message',
+    replaces: { 'session.on_disposition': 'function' },
+    reliesOn: { 'session.outgoing.updated': 'object' },
+    guardedBy: ['test/amqp/flow-settlement.test.ts'],
+  },
+  {
+    file: 'disposition-ranges.ts',
+    what: 'writes pending dispositions as ranges of deliveries with equal outcomes',
+    why: 'rhea merged a rejected delivery and the accepted one after it into one "rejected" range',
+    replaces: { 'session.incoming.process': 'function', 'session.outgoing.process': 'function' },
+    reliesOn: { 'session.incoming.updated': 'object', 'session.outgoing.pending_dispositions': 'object', 'lib/frames.js.disposition': 'function' },
+    guardedBy: ['test/amqp/disposition-ranges.test.ts'],
+  },
+  {
+    file: 'drain-answer.ts',
+    what: 'answers every drain with a flow (AMQP 1.0 2.6.7)',
+    why: 'rhea skips that flow when transfers already used the credit up; Qpid JMS then times out closing a consumer',
+    replaces: { 'sender._get_drain': 'function' },
+    reliesOn: { 'sender.delivery_count': 'number', 'sender.credit': 'number', 'sender.set_drained': 'function' },
+    guardedBy: ['test/amqp/flow-settlement.test.ts'],
+  },
+  {
+    file: 'quiet-logging.ts',
+    what: "replaces rhea's disabled debug loggers by a function that does nothing",
+    why: 'rhea calls them on every frame and event, paying for the call and its arguments even when DEBUG is off',
+    replaces: { 'lib/log.js.frames': 'function', 'lib/log.js.events': 'function' },
+    reliesOn: {},
+    guardedBy: ['test/amqp/rhea-contract.test.ts'],
+  },
+  {
+    file: 'internals.ts',
+    what: 'typed views of the rhea fields the broker reads and sets outside the patches above',
+    why: "rhea's typings do not declare them",
+    replaces: {},
+    reliesOn: {
+      'sender.local': 'object',
+      'sender.remote': 'object',
+      'sender.set_source': 'function',
+      'sender.set_target': 'function',
+      'sender.session': 'object',
+      'session.outgoing.deliveries': 'object',
+      'connection._register': 'function',
+      'rhea.types.Reader': 'function',
+      'rhea.message.are_outcomes_equivalent': 'function',
+    },
+    guardedBy: ['test/amqp/links.test.ts', 'test/amqp/unsettled-limits.test.ts'],
+  },
+];
+
+/** What a patched server connection reports to, and writes through. */
+export interface ServerConnectionTargets {
+  readonly socket: Socket;
+  readonly logger: Logger;
+  readonly maxFrameBytes: number;
+  readonly onTransferFrame: TransferFrameListener;
+  readonly turn: NetworkTurn;
+}
+
+/** Installs every connection and session patch of this folder on one server-side connection. */
+export function patchServerConnection(connection: Connection, targets: ServerConnectionTargets): void {
+  guardInput(connection, targets.socket, targets.logger, targets.maxFrameBytes);
+  deliverRawBytes(connection, targets.onTransferFrame);
+  decodeTransfersDirectly(connectionInternals(connection).amqp_transport, connectionInternals(connection));
+  const output = batchSocketWrites(connection, targets.socket, targets.turn);
+  const encodeTransfers: SessionPatch = (session) => encodeTransfersDirectly(session.outgoing, session, output.frames, output.requestOutput);
+  const buildDeliveries: SessionPatch = (session) => buildDeliveriesOnPrototype(session.incoming);
+  const fixDispositions: SessionPatch = (session) => {
+    writeDispositionsCorrectly(session.incoming as never, 'updated');
+    writeDispositionsCorrectly(session.outgoing as never, 'pending_dispositions');
+  };
+  patchSessions(connection, [keyLinksByRoleAndName, reportDispositionsInFrameOrder, encodeTransfers, buildDeliveries, fixDispositions]);
+  closeOnMalformedInput(connection, targets.socket, targets.logger);
+}
+
+export { answerDrainWithFlow } from './drain-answer';
+export { skipDisabledRheaLogging } from './quiet-logging';
+export { connectionInternals, linkInternals, rheaOutcomes, rheaValueReader, tagOf } from './internals';
+export type { LinkInternals } from './internals';
+export { IncomingDelivery } from './incoming-deliveries';

@@ -1,0 +1,115 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { describe, expect, test } from 'vitest';
+
+/**
+ * The layering of src/ (README, "Layout"), checked on every import:
+ * - core imports only core (and nothing from Node or npm: it is pure);
+ * - store and config import their own folder, and core types;
+ * - broker imports core, store types, config and itself; its composition root (server.ts,
+ *   store-factory.ts) also picks the store implementation and starts the AMQP layer through its
+ *   public surface, src/amqp/index.ts;
+ * - amqp imports itself, the broker runtime it drives, core and config types; only amqp imports rhea,
+ *   and only src/amqp/rhea/ patches it;
+ * - cli imports config, broker, store types, core types and the AMQP layer's public surface, never
+ *   amqp internals.
+ * `import type` of core types is allowed everywhere: types are the shared vocabulary, not a dependency.
+ */
+const SRC = resolve(__dirname, '..', 'src');
+
+interface Import {
+  readonly file: string;
+  readonly specifier: string;
+  readonly typeOnly: boolean;
+}
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return sourceFiles(path);
+    return path.endsWith('.ts') ? [path] : [];
+  });
+}
+
+function importsOf(file: string): Import[] {
+  const text = readFileSync(file, 'utf8');
+  const found: Import[] = [];
+  const statement = /^(import|export)\s+(type\s+)?[^;]*?\bfrom\s+'([^']+)'/gms;
+  for (const match of text.matchAll(statement)) found.push({ file, specifier: match[3]!, typeOnly: match[2] !== undefined });
+  for (const match of text.matchAll(/\b(?:require|import)\(\s*'([^']+)'\s*\)/g)) found.push({ file, specifier: match[1]!, typeOnly: false });
+  return found;
+}
+
+/** `core`, `amqp/index`, `store/types`...: the module an import resolves to, relative to src/ without extension. */
+function target(imported: Import): string | null {
+  if (!imported.specifier.startsWith('.')) return null;
+  return relative(SRC, resolve(dirname(imported.file), imported.specifier)).replace(/\\/g, '/');
+}
+
+const layerOf = (module: string): string => module.split('/')[0]!;
+
+function allowed(from: string, to: string, typeOnly: boolean): boolean {
+  const fromLayer = layerOf(from);
+  const toLayer = layerOf(to);
+  if (fromLayer === toLayer) return !(fromLayer === 'amqp' && to.startsWith('amqp/rhea/') && !from.startsWith('amqp/rhea/') && to !== 'amqp/rhea/index' && to !== 'amqp/rhea');
+  if (toLayer === 'core' && typeOnly && fromLayer !== 'core') return true;
+  switch (fromLayer) {
+    case 'core':
+      return false;
+    case 'store':
+    case 'config':
+      return false;
+    case 'broker': {
+      const compositionRoot = from === 'broker/server' || from === 'broker/store-factory';
+      if (toLayer === 'core' || toLayer === 'config' || to === 'store/types') return true;
+      return compositionRoot && (toLayer === 'store' || to === 'amqp' || to === 'amqp/index');
+    }
+    case 'amqp':
+      return toLayer === 'broker' || (typeOnly && toLayer === 'config');
+    case 'cli':
+      return toLayer === 'config' || toLayer === 'broker' || to === 'store/types' || to === 'amqp' || to === 'amqp/index';
+    default:
+      return false;
+  }
+}
+
+function packageAllowed(from: string, specifier: string): boolean {
+  const layer = layerOf(from);
+  if (specifier === 'rhea' || specifier.startsWith('rhea/')) return layer === 'amqp';
+  if (layer === 'core') return false;
+  if (specifier === 'commander') return layer === 'cli';
+  return true;
+}
+
+describe('architecture: import rules between the layers of src/', () => {
+  const imports = sourceFiles(SRC).flatMap(importsOf);
+
+  test('the scan sees the imports it should (guards the regular expressions)', () => {
+    expect(imports.length).toBeGreaterThan(100);
+    expect(imports.some((i) => i.specifier === 'rhea')).toBe(true);
+    expect(imports.some((i) => i.typeOnly)).toBe(true);
+  });
+
+  test('every import between layers follows the rules', () => {
+    const breaches: string[] = [];
+    for (const imported of imports) {
+      const from = relative(SRC, imported.file).replace(/\.ts$/, '').replace(/\\/g, '/');
+      const to = target(imported);
+      const ok = to === null ? packageAllowed(from, imported.specifier) : allowed(from, to, imported.typeOnly);
+      if (!ok) breaches.push(`${from} imports ${imported.typeOnly ? 'type ' : ''}'${imported.specifier}'`);
+    }
+    expect(breaches).toEqual([]);
+  });
+
+  test('the rules reject what they must (a breach of each kind is caught)', () => {
+    expect(allowed('core/apply', 'broker/runtime', false)).toBe(false);
+    expect(allowed('core/apply', 'config/options', true)).toBe(false);
+    expect(packageAllowed('core/apply', 'node:fs')).toBe(false);
+    expect(packageAllowed('broker/runtime', 'rhea')).toBe(false);
+    expect(allowed('cli/main', 'amqp/admin-client', false)).toBe(false);
+    expect(allowed('cli/main', 'core/inspect', false)).toBe(false);
+    expect(allowed('amqp/server', 'amqp/rhea/internals', false)).toBe(false);
+    expect(allowed('broker/runtime', 'amqp/index', false)).toBe(false);
+    expect(allowed('store/journal-store', 'broker/runtime', false)).toBe(false);
+  });
+});
