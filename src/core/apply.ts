@@ -130,7 +130,9 @@ function attach(state: CoreState, command: Extract<Command, { type: 'attach' }>,
 
 /**
  * Detach, connection loss and idle time-out: every unsettled delivery goes back to its original position
- * with delivery-count + 1 first; only then do its groups and exclusivity pass to other consumers.
+ * with delivery-count + 1 first; only then do its groups and exclusivity pass to other consumers. Its
+ * groups with nothing in flight (idle ones are remembered only for it) are released at once; each other
+ * group once its last delivery is back.
  */
 function detach(state: CoreState, consumerId: string, effects: Effect[]): void {
   const consumer = state.consumers.get(consumerId);
@@ -139,6 +141,7 @@ function detach(state: CoreState, consumerId: string, effects: Effect[]): void {
   state.consumers.delete(consumerId);
   consumer.attached = false;
   removeConsumer(queue, consumer);
+  ownerDetached(queue, consumer, state.nowMs, effects);
   const returned = [...consumer.unsettled.values()];
   consumer.unsettled.clear();
   for (const delivery of returned) {
@@ -146,7 +149,6 @@ function detach(state: CoreState, consumerId: string, effects: Effect[]): void {
     redeliverLater(state, queue, delivery.message, true, effects);
     if (delivery.group !== null) groupDeliveryEnded(queue, delivery.group, state.nowMs, effects);
   }
-  ownerDetached(queue, consumer, state.nowMs, effects);
   updateExclusive(queue, effects);
   dispatch(state, queue, effects);
 }

@@ -35,7 +35,8 @@
  *                                                  unowned/forgotten if T detached meanwhile
  *   closing    last in-flight message settled or returned ...................... unowned / forgotten
  *   owned,
- *   idle       owner detaches or its connection drops (after its deliveries returned) unowned / forgotten
+ *   idle       owner detaches or its connection drops: at once if nothing is in flight, else once its
+ *              last delivery is back .................................................. unowned / forgotten
  *   owned(O),
  *   idle(O)    groupRebalance: consumer T attaches, O owns more than its share . moving(O->T);
  *                                                      owned(T)/idle(T) at once if nothing in flight
@@ -240,7 +241,10 @@ export function groupDeliveryEnded(queue: Queue, group: Group, nowMs: number, ef
   settleState(queue, group, nowMs, effects);
 }
 
-/** The consumer detached (`attached` is already false) and its deliveries have been returned. */
+/**
+ * The consumer detached (`attached` is already false): its groups with nothing in flight lose their
+ * owner now; the others when their last delivery ends (`groupDeliveryEnded`, as its deliveries return).
+ */
 export function ownerDetached(queue: Queue, consumer: Consumer, nowMs: number, effects: Effect[]): void {
   for (const group of consumer.groups) settleState(queue, group, nowMs, effects);
 }

@@ -103,6 +103,25 @@ describe('scenarios found by the model search', () => {
     expect(ownerOf(run, 'D')).toBe('c1');
   });
 
+  test("a detaching consumer's idle group is forgotten at once: it does not push another consumer's group out of maxGroups", () => {
+    const run = scenario({ maxGroups: 2, groupRebalance: true, maxDeliveryAttempts: 1 }, [
+      'attach c0',
+      'credit c0 1',
+      'send A1 group=A',
+      'settle c0 A1 accepted',
+      'attach c1',
+      'credit c1 5',
+      'send E2 group=E',
+      'send B3 group=B',
+      'settle c1 B3 accepted',
+      'attach c2',
+      'detach c1',
+    ]);
+    expect(ownerOf(run, 'A')).toBe('c0');
+    expect(ownerOf(run, 'E')).toBe('c2');
+    expect(ownerOf(run, 'B')).toBeNull();
+  });
+
   test('messages that expired in flight are dead-lettered by a detach and dropped as expired in the dead-letter queue', () => {
     // Found as a model bug: the model took the second copy's expiry for the first dispatch's.
     const run = scenario({ maxDeliveryAttempts: 2 }, [

@@ -13,7 +13,7 @@ import type { Step } from './steps';
 const CONSUMERS = ['c0', 'c1', 'c2', 'c3', 'd0'];
 /** d0 consumes the dead-letter queue. */
 const DEAD_LETTER_CONSUMER = 'd0';
-const GROUPS = ['A', 'B', 'C', 'D'];
+const GROUPS = ['A', 'B', 'C', 'D', 'E', 'F'];
 
 export type Move =
   | { kind: 'send'; group: string | null; closes: boolean; ttlMs: number | null }

@@ -148,7 +148,9 @@ export class ReferenceModel {
     const consumer = this.consumers.get(id)!;
     const queue = this.queue(consumer.queue);
     consumer.attached = false;
-    // One by one, in delivery order: a group moving away from it moves when its last one is back.
+    // What it owns with nothing in flight is released at once; the rest as its deliveries come back,
+    // one by one in delivery order (a group moving away from it moves when its last one is back).
+    this.settleGroups(queue);
     while (consumer.deliveries.length > 0) {
       const delivery = consumer.deliveries.shift()!;
       this.failedAttempt(queue, delivery.message);
