@@ -15,34 +15,38 @@
  *            is in flight, and later messages wait for that.
  *   (forgotten: no record at all; the group's next message creates it `unowned`.)
  *
- * TRANSITIONS (from, event -> to). `settleState` derives the resting state after every event that
- * changes an owner or a count, so a move or a close always completes the moment nothing is in flight,
- * whichever path brought the count to zero (settle, release, modified, reject, dead-lettering, detach or
- * connection loss of the donor): a group is never left moving or closing with nothing to finish it.
- *   forgotten  message enqueued, recovered or returned ........................ unowned
- *   idle       message enqueued ................................................ owned
- *   unowned    next message delivered to the fresh pick C ...................... owned(C)
- *   owned(O)   next message refused by O (undeliverable-here), nothing in flight,
- *              delivered to the fresh pick C ................................... owned(C)
- *   unowned,
- *   owned      closing message delivered (group-sequence 4294967295 / JMSXGroupSeq -1)
- *                                                                           ... closing (at once
- *                                                              unowned/forgotten if pre-settled)
- *   owned(O)   last queued or in-flight message gone (accepted, rejected, dead-lettered, expired,
- *              sent pre-settled, taken by an exclusive consumer) ............... idle(O)
- *   unowned    last queued message gone (expired, taken by an exclusive consumer) forgotten
- *   moving     last in-flight message settled or returned ...................... owned(T) or idle(T);
- *                                                  unowned/forgotten if T detached meanwhile
- *   closing    last in-flight message settled or returned ...................... unowned / forgotten
- *   owned,
- *   idle       owner detaches or its connection drops: at once if nothing is in flight, else once its
- *              last delivery is back .................................................. unowned / forgotten
- *   owned(O),
- *   idle(O)    groupRebalance: consumer T attaches, O owns more than its share . moving(O->T);
- *                                                      owned(T)/idle(T) at once if nothing in flight
- *   idle       another group becomes idle beyond maxGroups (least recently idle first) forgotten
- *   idle       groupIdleTimeoutMs passed (tick) ........................................ forgotten
- * No state changes, only a blocking reason (below): credit and drain, maxInFlightPerGroup, consumer
+ * TRANSITIONS. `settleState` derives the resting state after every event that changes an owner or a
+ * count, so a move or a close completes the moment nothing is in flight, whichever path brought the count
+ * to zero (settle with any outcome, dead-lettering, the donor detaching or losing its connection): a
+ * group is never left moving or closing with nothing to finish it.
+ *   from          event                                                         to
+ *   (forgotten)   message enqueued, recovered or returned                       unowned
+ *   idle(O)       message enqueued                                              owned(O)
+ *   unowned       next message delivered to the fresh pick C (fewest groups)    owned(C)
+ *   owned(O)      next message, refused by O, delivered to the fresh pick C     owned(C)
+ *                 (only once O holds nothing of the group)
+ *   unowned,      closing message delivered to C (group-sequence 4294967295,    closing(C); unowned or
+ *   owned         JMSXGroupSeq -1)                                              forgotten at once if
+ *                                                                               sent pre-settled
+ *   owned(O)      last queued or in-flight message gone (accepted, rejected,    idle(O)
+ *                 dead-lettered, expired, sent pre-settled, sent to an
+ *                 exclusive consumer)
+ *   unowned       last queued message gone (expired, sent to an exclusive       forgotten
+ *                 consumer)
+ *   moving(O>T)   last in-flight message settled or returned                    owned(T) or idle(T);
+ *                                                                               unowned or forgotten if
+ *                                                                               T has detached
+ *   closing(O)    last in-flight message settled or returned                    unowned or forgotten
+ *   owned(O),     O detaches or its connection drops: at once with nothing in   unowned or forgotten
+ *   idle(O)       flight, else when its last delivery is back
+ *   owned(O),     groupRebalance: T attaches and O owns more than its share     moving(O>T); owned(T) or
+ *   idle(O)                                                                     idle(T) at once with
+ *                                                                               nothing in flight
+ *   idle          another group becomes idle beyond maxGroups (least recently   forgotten
+ *                 idle first)
+ *   idle          groupIdleTimeoutMs passed (tick)                              forgotten
+ * No state change, only a blocking reason (below): credit and drain, maxInFlightPerGroup, the owner
+ * refusing a message (undeliverable-here: it keeps the group until it holds nothing of it), consumer
  * priority (a fresh pick takes the highest priority level with an eligible consumer), exclusive mode.
  * Entering exclusive mode (the first exclusive consumer attaches) puts every parked message back into
  * the queue in order; groups keep their states but play no role in dispatch, and a delivery to an

@@ -1,4 +1,5 @@
 import { bestExclusive } from '../../src/core/consumers';
+import { groupStatus, type WakeEvent, type WakeList } from '../../src/core/group-lifecycle';
 import type { Command, Consumer, CoreState, Effect, Group, Queue, QueuedMessage } from '../../src/core/types';
 
 /**
@@ -155,7 +156,22 @@ function checkGroup(queue: Queue, group: Group, queued: QueuedMessage[], inFligh
   if (group.waitingIn === 'owner-credit') check(owner !== null && owner.credit === 0 && owner.groupsAwaitingCredit.has(group), () => `${name}: waits for credit its owner has`);
   if (group.waitingIn === 'ready') check(queue.readyGroups.has(group) && queue.consumersWithCredit === 0, () => `${name}: left ready while consumers have credit`);
   if (group.waitingIn === 'refusal') check(queue.groupsAwaitingConsumer.has(group), () => `${name}: not in the refusal list`);
+  // The answer operators see agrees with what dispatch did: a group with something queued names why it
+  // waits (else dispatch would have sent it), and a parked group waits where its reason's event wakes it.
+  const status = groupStatus(queue, group);
+  check(status.state === group.state, () => `${name}: reported as ${status.state}`);
+  check((status.blockedReason !== null) === (group.queued > 0), () => `${name}: ${group.queued} queued, reported reason ${status.blockedReason}`);
+  if (group.waitingIn !== null && group.waitingIn !== 'ready') {
+    check(WAKES_LISTED[group.waitingIn].includes(status.wakesOn!), () => `${name}: waits in ${group.waitingIn}, reported to wake on ${status.wakesOn}`);
+  }
 }
+
+/** The wake events a group may report while it waits in a wake list. */
+const WAKES_LISTED: Record<Exclude<WakeList, 'ready'>, WakeEvent[]> = {
+  'owner-credit': ['owner-credit'],
+  settlement: ['settlement'],
+  refusal: ['settlement', 'eligible-consumer-credit'],
+};
 
 function checkExclusive(queue: Queue): void {
   const active = queue.activeExclusive;

@@ -6,13 +6,13 @@ import { Lockstep } from './lockstep';
 
 /**
  * Model-based property test: random command logs through the reference model and the core in lockstep
- * (lockstep.ts), with the invariants after every command. Seeded and reproducible. The default run is
- * sized for `npm test`; the long search is one command (README "Development"):
+ * (lockstep.ts), with the invariants after every command. Seeded and reproducible. The default run
+ * (3,000 logs, about 7 s) is sized for `npm test`; the long search is one command (README "Development"):
  *   npm run test:model-search        # CONVOY_MODEL_RUNS=100000
  * CONVOY_MODEL_SEED picks another seed. A failure prints the shrunk log as literal steps: pin it in
  * test/core/scenarios.test.ts.
  */
-const RUNS = Number(process.env.CONVOY_MODEL_RUNS ?? 400);
+const RUNS = Number(process.env.CONVOY_MODEL_RUNS ?? 3000);
 const SEED = Number(process.env.CONVOY_MODEL_SEED ?? 20261207);
 const TIMEOUT_MS = 30_000 + RUNS * 25;
 
