@@ -27,8 +27,6 @@ export interface GroupView {
   readonly owner: string | null;
   readonly queued: number;
   readonly inFlight: number;
-  /** Waiting to move to another consumer once its in-flight messages are settled (state `moving`). */
-  readonly moving: boolean;
   /** Lifecycle state (src/core/group-lifecycle.ts). */
   readonly state: GroupState;
   /** `moving`: the consumer the group passes to, if it is still attached. */
@@ -72,7 +70,6 @@ export function groupViews(queue: Queue): GroupView[] {
         owner: group.owner ? group.owner.id : null,
         queued: group.queued,
         inFlight: group.inFlight,
-        moving: status.state === 'moving',
         state: status.state,
         moveTo: group.moveTo !== null && group.moveTo.attached ? group.moveTo.id : null,
         blockedReason: status.blockedReason,

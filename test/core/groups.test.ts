@@ -373,7 +373,6 @@ describe('why a group waits (GroupView state, blockedReason, wakesOn)', () => {
     h.send('q', 'A2', { group: 'A' });
     expect(view(h, 'A')).toMatchObject({
       state: 'moving',
-      moving: true,
       owner: 'c1',
       moveTo: 'c2',
       blockedReason: 'awaiting-settlement-before-move',

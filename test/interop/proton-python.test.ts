@@ -158,6 +158,29 @@ describe('Qpid Proton Python interop', () => {
     }
   });
 
+  describe('i. a group changes owner without stalling (issue 8)', () => {
+    let broker: Broker | undefined;
+    beforeAll(async () => {
+      broker = await startTestBroker({ queues: { 'interop.i.rebalance': { groupRebalance: true } } });
+    });
+    afterAll(async () => {
+      await broker?.stop();
+    });
+    const cases = {
+      refused: 'the owner refuses A0 (undeliverable-here) and leaves holding A1: the next consumer gets A0, A1, A2',
+      rebalance: 'G starts moving to a newcomer and the owner leaves before settling A0: the newcomer gets A0, A1, A2',
+    } as const;
+    for (const [which, title] of Object.entries(cases)) {
+      it(
+        title,
+        async () => {
+          await runScenario('group_handover.py', broker!, ['--queue', `interop.i.${which}`, '--case', which]);
+        },
+        TEST_TIMEOUT_MS,
+      );
+    }
+  });
+
   describe('h. group close', () => {
     const broker = useBroker();
     it(
