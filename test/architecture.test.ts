@@ -14,7 +14,11 @@ import { describe, expect, test } from 'vitest';
  * - amqp imports itself, the broker runtime it drives, security, core and config types; only amqp
  *   imports rhea, and only src/amqp/rhea/ patches it;
  * - cli imports config, broker, security, store types, core types and the AMQP layer's public
- *   surface, never amqp internals.
+ *   surface, never amqp internals;
+ * - cluster (membership, queue homes and takeovers on etcd; the only importer of etcd3) imports the
+ *   broker runtime and its cluster interface, config, the store and core types; never amqp or rhea. The
+ *   AMQP layer sees the cluster only through src/broker/cluster-services.ts; the broker's composition
+ *   root (server.ts) starts it.
  * `import type` of core types is allowed everywhere: types are the shared vocabulary, not a dependency.
  */
 const SRC = resolve(__dirname, '..', 'src');
@@ -66,12 +70,15 @@ function allowed(from: string, to: string, typeOnly: boolean): boolean {
     case 'broker': {
       const compositionRoot = from === 'broker/server' || from === 'broker/store-factory' || from === 'broker/security-factory';
       if (toLayer === 'core' || toLayer === 'config' || to === 'store/types') return true;
+      if (from === 'broker/server' && to === 'cluster/cluster-node') return true;
       return compositionRoot && (toLayer === 'store' || toLayer === 'security' || to === 'amqp' || to === 'amqp/index');
     }
     case 'amqp':
       return toLayer === 'broker' || toLayer === 'security' || (typeOnly && toLayer === 'config');
     case 'cli':
       return toLayer === 'config' || toLayer === 'broker' || toLayer === 'security' || to === 'store/types' || to === 'amqp' || to === 'amqp/index';
+    case 'cluster':
+      return toLayer === 'broker' || toLayer === 'config' || toLayer === 'store';
     default:
       return false;
   }
@@ -80,6 +87,7 @@ function allowed(from: string, to: string, typeOnly: boolean): boolean {
 function packageAllowed(from: string, specifier: string): boolean {
   const layer = layerOf(from);
   if (specifier === 'rhea' || specifier.startsWith('rhea/')) return layer === 'amqp';
+  if (specifier === 'etcd3') return layer === 'cluster';
   if (layer === 'core') return false;
   if (specifier === 'commander') return layer === 'cli';
   return true;
@@ -121,5 +129,11 @@ describe('architecture: import rules between the layers of src/', () => {
     expect(allowed('broker/runtime', 'security/authenticator', false)).toBe(false);
     expect(allowed('core/apply', 'security/access-rights', true)).toBe(false);
     expect(packageAllowed('security/scram', 'rhea')).toBe(false);
+    expect(allowed('amqp/cluster/cluster-links', 'cluster/cluster-node', true)).toBe(false);
+    expect(allowed('cluster/cluster-node', 'amqp/index', false)).toBe(false);
+    expect(allowed('broker/runtime', 'cluster/cluster-node', false)).toBe(false);
+    expect(allowed('cli/main', 'cluster/cluster-node', false)).toBe(false);
+    expect(packageAllowed('cluster/etcd-session', 'rhea')).toBe(false);
+    expect(packageAllowed('amqp/server', 'etcd3')).toBe(false);
   });
 });

@@ -24,6 +24,8 @@ export class AddressAccess {
   constructor(
     private readonly runtime: BrokerRuntime,
     private readonly limits: UserLimits,
+    /** Whether a queue exists: on a cluster node, anywhere in the cluster (README, "Cluster"). */
+    private readonly queueExists: (queue: string) => boolean = (queue) => this.runtime.state.queues.has(queue),
   ) {}
 
   /** The client logged in (or was let in without SASL) as `principal`. */
@@ -47,7 +49,7 @@ export class AddressAccess {
   checkProducer(queue: string | null): void {
     if (queue === null) return;
     this.require('send', queue);
-    if (!this.runtime.state.queues.has(queue)) this.checkQueueAllowance(queue);
+    if (!this.queueExists(queue)) this.checkQueueAllowance(queue);
   }
 
   /**
@@ -74,7 +76,7 @@ export class AddressAccess {
 
   /** Creating a queue on first use needs `send` or `consume` on its name, and the user's allowance. */
   private createIfMissing(queue: string): void {
-    if (this.runtime.state.queues.has(queue)) return;
+    if (this.queueExists(queue)) return;
     const principal = this.loggedIn();
     if (!principal.rights.mayCreateQueue(queue)) {
       throw refused(Condition.unauthorizedAccess, `user "${principal.user}" may not create queue "${queue}" (needs send or consume permission on it)`);

@@ -1,9 +1,11 @@
 import type { Socket } from 'node:net';
 import type { Receiver, Sender } from 'rhea';
+import type { PeerIdentity } from '../broker/cluster-services';
 import type { Logger } from '../broker/logger';
 import type { AddressAccess } from './authorization';
 import type { ConnectionLogin } from './connection-login';
-import type { ConsumerLink } from './consumer-link';
+import type { ClusterLinks } from './cluster/cluster-links';
+import type { ServedConsumer } from './consumer-link';
 import type { ProducerLink } from './producer-link';
 
 /** Per-connection bookkeeping; rhea objects never leave src/amqp. */
@@ -11,7 +13,7 @@ export interface ConnectionContext {
   readonly id: string;
   readonly logger: Logger;
   readonly socket: Socket;
-  readonly consumers: Map<Sender, ConsumerLink>;
+  readonly consumers: Map<Sender, ServedConsumer>;
   readonly producers: Map<Receiver, ProducerLink>;
   /** Who the client logged in as (SASL), and the limits that go with it. */
   readonly login: ConnectionLogin;
@@ -19,6 +21,10 @@ export interface ConnectionContext {
   readonly access: AddressAccess;
   /** A broker-wide unique id for a consumer attaching on this connection: `<connection>/<n>`. */
   newConsumerId(): string;
+  /** This node's cluster links; null on a single node. */
+  readonly cluster: ClusterLinks | null;
+  /** Set when the connection comes from another cluster node (its open said so, and it may). */
+  peer: PeerIdentity | null;
 }
 
 /** `container address:port`, how operators see a client (`convoy queues`). */

@@ -7,6 +7,7 @@ import { consumerAttachReply, writeAttachReply, type ServedTerminus } from './at
 import { readAttachRequest, type AttachRequest } from './attach-request';
 import { describeClient, type ConnectionContext } from './connection-context';
 import { ConsumerLink } from './consumer-link';
+import { CoreConsumer } from './core-consumer';
 import { connectionInternals } from './rhea';
 import { checkDynamic, checkSourceServed, servedCapabilities } from './served-termini';
 import { refuseLink, temporaryQueueName } from './termini';
@@ -24,7 +25,7 @@ export function openConsumerLink(sender: Sender, connection: Connection, context
     const source = servedSource(request);
     if (isAdminAddress(source.address)) {
       context.access.checkAdmin(source.address);
-      const snapshot = adminSnapshot(runtime, source.address);
+      const snapshot = adminSnapshot(runtime, source.address, context.cluster?.cluster ?? null);
       writeAttachReply(sender, consumerAttachReply(request, source, source.defaultOutcome));
       serveAdminLink(sender, snapshot);
       return;
@@ -33,17 +34,19 @@ export function openConsumerLink(sender: Sender, connection: Connection, context
     context.access.checkConsumer(queue, request.source!);
     writeAttachReply(sender, consumerAttachReply(request, source, source.defaultOutcome));
     const consumerId = context.newConsumerId();
-    const link = new ConsumerLink(consumerId, sender, runtime, context.logger, source.defaultOutcome ?? DEFAULT_OUTCOME_ACCEPTED);
-    context.consumers.set(sender, link);
+    const link = new ConsumerLink(sender, source.defaultOutcome ?? DEFAULT_OUTCOME_ACCEPTED);
     listenToConsumerLink(sender, link);
     // Write the attach reply now: a flow that came in the same read may make the core deliver at
     // once, and rhea writes a session's transfers before its link attaches (AMQP 1.0 2.6.3 order).
     connectionInternals(connection)._process();
-    runtime.attachConsumer(
-      { type: 'attach', consumerId, queue, priority, exclusive, settleOnSend: link.settleOnSend },
-      link,
-      `${describeClient(context, connection.container_id)} link ${sender.name}`,
-    );
+    const command = { type: 'attach', consumerId, queue, priority, exclusive, settleOnSend: link.settleOnSend } as const;
+    const client = `${describeClient(context, connection.container_id)} link ${sender.name}`;
+    if (context.cluster) {
+      context.consumers.set(sender, context.cluster.serveConsumer(context, sender, link, command, client, request.properties));
+    } else {
+      context.consumers.set(sender, link);
+      new CoreConsumer(runtime, consumerId, context.logger).serve(link, command, client);
+    }
     link.onFlow();
     context.logger.info({ consumer: consumerId, queue, exclusive, priority, link: sender.name }, 'consumer attached');
   } catch (error) {

@@ -1,33 +1,58 @@
 import type { Delivery, Sender } from 'rhea';
 import type { Outcome } from '../core/types';
-import type { BrokerRuntime, ConsumerSink, DeliverEffect } from '../broker/runtime';
-import type { Logger } from '../broker/logger';
+import type { ConsumerSink, DeliverEffect } from '../broker/runtime';
 import { withDeliveryCount } from './message-sections';
 import { answerDrainWithFlow, linkInternals, tagOf } from './rhea';
 
 const SETTLE_MODE_SETTLED = 1; // AMQP 1.0 2.8.2 sender-settle-mode "settled"
 
+/** Why a link ends: the client detached it, or its session or connection ended (or was lost). */
+export type LinkEnd = 'detached' | 'connection-lost';
+
 /**
- * The broker's side of a client receiver: an outgoing link (AMQP 1.0 2.6) that stands for one core
- * consumer. Turns flow frames into credit commands, deliver effects into transfers and dispositions
- * into settle commands.
+ * Where a consumer link's messages come from: the local dispatch core, or (in a cluster) the node that
+ * is the queue's home, through an inter-node link. The link hands it credit, outcomes and its end.
  */
+export interface ConsumerBackend {
+  /** AMQP 1.0 2.6.7: what the client may receive from now on, and whether it asks to drain. */
+  credit(credit: number, drain: boolean): void;
+  settle(deliveryId: number, outcome: Outcome): void;
+  detach(end: LinkEnd): void;
+}
+
+/** What a connection keeps for each of its consumer links, to end it with the link. */
+export interface ServedConsumer {
+  close(end?: LinkEnd): void;
+}
+
 /** Consumer links per rhea session: they share the session's ring of unsettled deliveries. */
 const consumersPerSession = new WeakMap<object, number>();
 
-export class ConsumerLink implements ConsumerSink {
+/**
+ * The broker's side of a client receiver: an outgoing link (AMQP 1.0 2.6). Turns flow frames into credit
+ * for its backend, the backend's messages into transfers, and dispositions into outcomes for the backend.
+ *
+ * The backend can change (in a cluster, when a queue's home is lost and another node takes it over):
+ * deliveries sent for an earlier backend are then stale. Their outcomes go nowhere (those messages come
+ * back from the new home, with their delivery-count raised); `onStaleSettled` hears of each one.
+ */
+export class ConsumerLink implements ConsumerSink, ServedConsumer {
   /** Deliveries handed to rhea on this link (sent or queued), for the credit formula. */
   private issued = 0;
   private closed = false;
-  /** The credit given to the core was cut to this link's share of the session's ring. */
+  /** The credit given to the backend was cut to this link's share of the session's ring. */
   private limitedByRing = false;
   private recheckScheduled = false;
+  private backend: ConsumerBackend | null = null;
+  /** Counts backends served from; each delivery is tagged with the one it came from. */
+  private generation = 0;
+  /** Unsettled deliveries of the current backend. */
+  private unsettled = 0;
+  /** Told of each stale delivery the client settles, with the generation it came from. */
+  onStaleSettled: ((generation: number) => void) | null = null;
 
   constructor(
-    readonly consumerId: string,
     private readonly sender: Sender,
-    private readonly runtime: BrokerRuntime,
-    private readonly logger: Logger,
     private readonly defaultOutcome: Outcome,
   ) {
     answerDrainWithFlow(sender);
@@ -38,18 +63,35 @@ export class ConsumerLink implements ConsumerSink {
     return linkInternals(this.sender).local.attach.snd_settle_mode === SETTLE_MODE_SETTLED;
   }
 
+  /** The generation of the backend now served from. */
+  get backendGeneration(): number {
+    return this.generation;
+  }
+
+  /**
+   * Serves the link from `backend` from now on (null: from nothing, while a cluster finds the queue's
+   * home). Returns how many deliveries of the previous backend are still unsettled: they are stale now.
+   */
+  serveFrom(backend: ConsumerBackend | null): number {
+    const stale = this.unsettled;
+    this.backend = backend;
+    this.generation++;
+    this.unsettled = 0;
+    return stale;
+  }
+
   /**
    * AMQP 1.0 2.6.7: link-credit(snd) = delivery-count(rcv) + link-credit(rcv) - delivery-count(snd).
    * rhea counts only transfers already written; deliveries queued in rhea count as used too.
    */
   onFlow(): void {
-    if (this.closed) return;
+    if (this.closed || this.backend === null) return;
     const link = linkInternals(this.sender);
     const queuedInRhea = this.issued - link.delivery_count;
     const linkCredit = Math.max(0, link.credit - queuedInRhea);
     const room = this.ringShare();
     this.limitedByRing = room < linkCredit;
-    this.runtime.execute({ type: 'credit', consumerId: this.consumerId, credit: Math.min(linkCredit, room), drain: link._draining === true });
+    this.backend.credit(Math.min(linkCredit, room), link._draining === true);
   }
 
   /**
@@ -73,15 +115,28 @@ export class ConsumerLink implements ConsumerSink {
     });
   }
 
+  /** A message from the local core: `stored` as the store keeps it; its header gets the delivery-count. */
   deliver(effect: DeliverEffect, stored: Uint8Array): void {
     let bytes = Buffer.isBuffer(stored) ? stored : Buffer.from(stored.buffer, stored.byteOffset, stored.length);
     if (effect.message.deliveryCount > 0) {
       bytes = withDeliveryCount(bytes, effect.message.deliveryCount);
     }
+    this.send(bytes, effect.deliveryId, effect.settled);
+  }
+
+  /** A message from the queue's home node, forwarded as it came (its header is the home's). */
+  forward(bytes: Buffer, deliveryId: number, settled: boolean): void {
+    this.send(bytes, deliveryId, settled);
+  }
+
+  private send(bytes: Buffer, deliveryId: number, settled: boolean): void {
     const delivery = this.sender.send(bytes, undefined, 0);
     this.issued++;
-    tagOf(delivery).convoyDeliveryId = effect.deliveryId;
-    if (effect.settled) this.recheckRingLater();
+    const tag = tagOf(delivery);
+    tag.convoyDeliveryId = deliveryId;
+    tag.convoyGeneration = this.generation;
+    if (settled) this.recheckRingLater();
+    else this.unsettled++;
   }
 
   drained(): void {
@@ -100,17 +155,25 @@ export class ConsumerLink implements ConsumerSink {
     tag.convoySettled = true;
     const outcome = outcomeOf(delivery.remote_state, this.defaultOutcome);
     if (!delivery.remote_settled) delivery.update(true);
-    this.runtime.execute({ type: 'settle', consumerId: this.consumerId, deliveryId: tag.convoyDeliveryId, outcome });
+    if (tag.convoyGeneration === this.generation) {
+      this.unsettled--;
+      this.backend!.settle(tag.convoyDeliveryId, outcome);
+    } else {
+      this.onStaleSettled?.(tag.convoyGeneration!);
+    }
     this.recheckRingLater();
   }
 
-  /** Detach, session end, connection close or loss: unsettled messages go back to the queue. */
-  close(): void {
+  /** Detach, session end, connection close or loss: the backend takes its unsettled messages back. */
+  close(end: LinkEnd = 'detached'): void {
     if (this.closed) return;
     this.closed = true;
     consumersPerSession.set(this.sender.session, (consumersPerSession.get(this.sender.session) ?? 1) - 1);
-    this.runtime.detachConsumer(this.consumerId);
-    this.logger.debug({ consumer: this.consumerId }, 'consumer detached');
+    this.backend?.detach(end);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
   }
 }
 

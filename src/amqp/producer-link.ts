@@ -3,6 +3,7 @@ import type { BrokerRuntime } from '../broker/runtime';
 import type { Logger } from '../broker/logger';
 import { AddressError, checkNameLength, parseTargetAddress } from './address';
 import type { AddressAccess } from './authorization';
+import type { ProducerRelay, RelayedProducer } from './cluster/producer-relay';
 import { Condition, type AmqpError } from './conditions';
 import { MalformedMessageError, readMessageInfo } from './message-sections';
 import { linkInternals } from './rhea';
@@ -14,18 +15,27 @@ class RefusedMessageError extends Error {
   }
 }
 
+/** What enqueueing a message here came to: the error to reject it with, or whether it is durable. */
+interface EnqueueOutcome {
+  readonly error: AmqpError | null;
+  readonly durable: boolean;
+}
+
 /**
  * The broker's side of a client sender: an incoming link (AMQP 1.0 2.6). Credit is granted in windows
  * (2.6.7); each message is enqueued before its delivery is accepted (3.4.2), so an accepted message is
- * always in a queue.
+ * always in a queue. On a cluster node, messages for queues served by another node go through a relay
+ * (src/amqp/cluster/producer-relay.ts), which answers their deliveries with the home's outcome.
  */
-export class ProducerLink {
+export class ProducerLink implements RelayedProducer {
   /** The message being received was aborted (2.7.5 transfer.aborted): discard it. */
   aborted = false;
   /** The message being received is over maxMessageBytes: the link is being closed. */
   oversized = false;
   private bytesOfCurrentMessage = 0;
   private waitingForSpace = false;
+  /** Cluster nodes only. */
+  private relay: ProducerRelay | null = null;
 
   constructor(
     private readonly receiver: Receiver,
@@ -41,8 +51,18 @@ export class ProducerLink {
     private readonly access: AddressAccess,
   ) {}
 
+  /** A cluster node relays messages whose queue is served elsewhere. */
+  relayWith(relay: ProducerRelay): void {
+    this.relay = relay;
+  }
+
   open(): void {
     this.receiver.add_credit(this.creditWindow);
+  }
+
+  /** The client's link ended (detach, session end, connection loss). */
+  close(): void {
+    this.relay?.close();
   }
 
   /** Called for every transfer frame on this link, before rhea assembles it. */
@@ -70,7 +90,30 @@ export class ProducerLink {
       if (!delivery.remote_settled) delivery.update(true);
       return;
     }
-    const outcome = this.enqueue(bytes, format ?? 0);
+    const queue = this.routedQueue(bytes, format ?? 0);
+    if (typeof queue !== 'string') this.answer(delivery, queue);
+    else if (this.relay?.takes(queue)) this.relayed(queue, bytes, delivery);
+    else this.answer(delivery, this.enqueue(queue, bytes, true));
+    this.topUpCredit();
+  }
+
+  /** A message the relay held (its queue's home was not known yet) goes into this node's queue after all. */
+  enqueueHere(queue: string, bytes: Buffer, delivery: Delivery): void {
+    this.answer(delivery, this.enqueue(queue, bytes, false));
+  }
+
+  relaySettled(): void {
+    this.topUpCredit();
+  }
+
+  /** The queue's home refused the link: the client's link ends with its error. */
+  fail(error: AmqpError): void {
+    this.relay?.close();
+    if (this.receiver.is_open()) this.receiver.close(error);
+  }
+
+  /** AMQP 1.0 3.4: the outcome of a message taken here. */
+  private answer(delivery: Delivery, outcome: EnqueueOutcome): void {
     if (delivery.remote_settled) {
       if (outcome.error) this.logger.warn({ error: outcome.error }, 'pre-settled message dropped');
     } else if (outcome.error) {
@@ -84,15 +127,36 @@ export class ProducerLink {
     } else {
       delivery.accept();
     }
-    this.topUpCredit();
   }
 
-  private enqueue(bytes: Buffer, format: number): { error: AmqpError | null; durable: boolean } {
+  /** The relay takes the message once the client may send to its queue (and create it there). */
+  private relayed(queue: string, bytes: Buffer, delivery: Delivery): void {
+    const refusal = this.access.admitMessage(queue, this.fixedQueue === null);
+    if (refusal) this.answer(delivery, { error: refusal, durable: false });
+    else this.relay!.forward(queue, bytes, delivery);
+  }
+
+  /** The queue a message goes to, or why it cannot be taken. */
+  private routedQueue(bytes: Buffer, format: number): string | EnqueueOutcome {
     try {
-      const queue = this.checkedQueue(bytes, format);
+      if (format !== 0) {
+        throw new RefusedMessageError({ condition: Condition.notImplemented, description: `message-format ${format} is not supported (only 0, AMQP 1.0 2.7.5)` });
+      }
+      return this.fixedQueue ?? this.queueFromTo(bytes);
+    } catch (error) {
+      return refusalOf(error);
+    }
+  }
+
+  /** Enqueues on this node; `admit` checks the client's rights first (a relayed message was checked already). */
+  private enqueue(queue: string, bytes: Buffer, admit: boolean): EnqueueOutcome {
+    try {
+      if (!this.blockWhenFull && this.runtime.diskFull()) {
+        throw new RefusedMessageError({ condition: Condition.resourceLimitExceeded, description: 'the broker store is full (maxDiskBytes)' });
+      }
       const info = readMessageInfo(bytes, this.runtime.queueOptions(queue).groupKey);
       if (info.groupId !== null) checkNameLength('the group id', info.groupId);
-      const refusal = this.access.admitMessage(queue, this.fixedQueue === null);
+      const refusal = admit ? this.access.admitMessage(queue, this.fixedQueue === null) : null;
       if (refusal) throw new RefusedMessageError(refusal);
       const now = this.runtime.now();
       let expiresAtMs = info.ttlMs !== null ? now + info.ttlMs : null;
@@ -113,22 +177,8 @@ export class ProducerLink {
       });
       return { error: null, durable: info.durable };
     } catch (error) {
-      if (error instanceof MalformedMessageError) return { error: { condition: Condition.decodeError, description: error.message }, durable: false };
-      if (error instanceof AddressError) return { error: { condition: Condition.invalidField, description: error.message }, durable: false };
-      if (error instanceof RefusedMessageError) return { error: error.amqpError, durable: false };
-      throw error;
+      return refusalOf(error);
     }
-  }
-
-  /** The queue the message goes to, or why it cannot be taken. */
-  private checkedQueue(bytes: Buffer, format: number): string {
-    if (format !== 0) {
-      throw new RefusedMessageError({ condition: Condition.notImplemented, description: `message-format ${format} is not supported (only 0, AMQP 1.0 2.7.5)` });
-    }
-    if (!this.blockWhenFull && this.runtime.diskFull()) {
-      throw new RefusedMessageError({ condition: Condition.resourceLimitExceeded, description: 'the broker store is full (maxDiskBytes)' });
-    }
-    return this.fixedQueue ?? this.queueFromTo(bytes);
   }
 
   /** ANONYMOUS-RELAY: a link with a null target routes each message by its `to` (AMQP 1.0 3.2.4). */
@@ -154,7 +204,16 @@ export class ProducerLink {
       });
       return;
     }
-    const credit = linkInternals(this.receiver).credit;
-    if (credit <= this.creditWindow / 2) this.receiver.add_credit(this.creditWindow - credit);
+    // Messages the relay holds count against the window: they wait for their home's answer.
+    const used = linkInternals(this.receiver).credit + (this.relay?.outstanding ?? 0);
+    if (used <= this.creditWindow / 2) this.receiver.add_credit(this.creditWindow - used);
   }
+}
+
+/** The AMQP error a message is rejected with, for the errors a client's message can cause. */
+function refusalOf(error: unknown): EnqueueOutcome {
+  if (error instanceof MalformedMessageError) return { error: { condition: Condition.decodeError, description: error.message }, durable: false };
+  if (error instanceof AddressError) return { error: { condition: Condition.invalidField, description: error.message }, durable: false };
+  if (error instanceof RefusedMessageError) return { error: error.amqpError, durable: false };
+  throw error;
 }

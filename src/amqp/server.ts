@@ -3,16 +3,18 @@ import tls from 'node:tls';
 import { create_container, type Connection, type Container, type EventContext } from 'rhea';
 import type { BrokerOptions } from '../config/options';
 import type { TlsOptions } from '../config/security-options';
+import type { ClusterServices } from '../broker/cluster-services';
 import type { BrokerRuntime } from '../broker/runtime';
 import type { Logger } from '../broker/logger';
 import { secureContextOptions, type TlsCredentials } from '../security/tls-files';
 import { AddressAccess } from './authorization';
+import { ClusterLinks } from './cluster/cluster-links';
 import { Condition } from './conditions';
 import type { ConnectionContext } from './connection-context';
 import { ConnectionLogin, type LoginServices } from './connection-login';
 import { openConsumerLink } from './consumer-attach';
 import { openProducerLink } from './producer-attach';
-import { offerSaslMechanisms, patchServerConnection, skipDisabledRheaLogging } from './rhea';
+import { connectionInternals, offerSaslMechanisms, patchServerConnection, skipDisabledRheaLogging } from './rhea';
 import { saslMechanismsFor } from './sasl';
 
 export interface AmqpServer {
@@ -34,10 +36,21 @@ export interface AmqpSecurity extends LoginServices {
 
 const CLOSE_GRACE_MS = 2000;
 
-/** The AMQP listener: accepts connections, and routes rhea's connection, session and link events. */
-export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOptions, logger: Logger, security: AmqpSecurity): Promise<AmqpServer> {
+/**
+ * The AMQP listener: accepts connections, and routes rhea's connection, session and link events. On a
+ * cluster node (`cluster` given) links are served wherever their queue's home is (README, "Cluster").
+ */
+export async function startAmqpServer(
+  runtime: BrokerRuntime,
+  options: BrokerOptions,
+  logger: Logger,
+  security: AmqpSecurity,
+  cluster: ClusterServices | null = null,
+): Promise<AmqpServer> {
   skipDisabledRheaLogging();
   const container = create_container({ id: 'convoy' });
+  const clusterLinks = cluster && new ClusterLinks(runtime, cluster, security.tls, options.auth.usersFile !== null, logger);
+  const queueExists = cluster ? (queue: string) => cluster.queueExists(queue) : undefined;
   const connections = new Map<Connection, ConnectionContext>();
   let nextConnection = 1;
   let nextConsumer = 1;
@@ -67,8 +80,10 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
       consumers: new Map(),
       producers: new Map(),
       login: new ConnectionLogin(security, socket, connLogger),
-      access: new AddressAccess(runtime, security.limits),
+      access: new AddressAccess(runtime, security.limits, queueExists),
       newConsumerId: () => `${id}/${nextConsumer++}`,
+      cluster: clusterLinks,
+      peer: null,
     };
     connections.set(connection, context);
     patchServerConnection(connection, {
@@ -98,6 +113,15 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
       ctx.connection.close({ condition, description: refusal.description });
       return;
     }
+    if (clusterLinks) {
+      const admission = clusterLinks.admitPeer(connectionInternals(ctx.connection).remote.open?.properties, context.login.principal!);
+      if (admission.refusal !== null) {
+        context.logger.warn({ reason: admission.refusal }, 'inter-node connection refused');
+        ctx.connection.close({ condition: Condition.unauthorizedAccess, description: admission.refusal });
+        return;
+      }
+      context.peer = admission.peer;
+    }
     context.access.grant(context.login.principal!);
     context.logger.info(
       { container: ctx.connection.container_id, hostname: ctx.connection.hostname, user: context.login.principal!.user },
@@ -119,11 +143,16 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
     if (!context || !ctx.session) return;
     for (const [sender, link] of context.consumers) {
       if (sender.session === ctx.session) {
-        link.close();
+        link.close('connection-lost');
         context.consumers.delete(sender);
       }
     }
-    for (const receiver of context.producers.keys()) if (receiver.session === ctx.session) context.producers.delete(receiver);
+    for (const [receiver, link] of context.producers) {
+      if (receiver.session === ctx.session) {
+        link.close();
+        context.producers.delete(receiver);
+      }
+    }
   });
   container.on('protocol_error', (error: Error) => logger.warn({ error: error.message }, 'protocol error'));
   container.on('error', (error: Error) => logger.warn({ error: error.message }, 'connection error'));
@@ -149,11 +178,16 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
     const context = contextOf(ctx.connection);
     if (context && ctx.connection.is_open()) openProducerLink(ctx.receiver!, context, runtime, options);
   });
-  container.on('receiver_close', (ctx: EventContext) => contextOf(ctx.connection)?.producers.delete(ctx.receiver!));
+  container.on('receiver_close', (ctx: EventContext) => {
+    const producers = contextOf(ctx.connection)?.producers;
+    producers?.get(ctx.receiver!)?.close();
+    producers?.delete(ctx.receiver!);
+  });
 
   function closeAllLinks(context: ConnectionContext): void {
-    for (const link of context.consumers.values()) link.close();
+    for (const link of context.consumers.values()) link.close('connection-lost');
     context.consumers.clear();
+    for (const link of context.producers.values()) link.close();
     context.producers.clear();
   }
 
@@ -189,6 +223,7 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
     },
     async close(): Promise<void> {
       for (const listener of listeners) listener.close();
+      clusterLinks?.close();
       const sockets: Promise<void>[] = [];
       for (const [connection, context] of connections) {
         sockets.push(new Promise((resolve) => {

@@ -41,6 +41,7 @@ export class BrokerRuntime {
   private readonly clients = new Map<ConsumerId, string>();
   private readonly optionsCache = new Map<string, QueueOptions>();
   private readonly spaceWaiters = new Set<() => void>();
+  private readonly queueCreatedListeners: ((queue: string) => void)[] = [];
   private tickTimer: NodeJS.Timeout | null = null;
   private memoryBytes = 0;
 
@@ -108,6 +109,11 @@ export class BrokerRuntime {
     if (!this.sinks.delete(consumerId)) return;
     this.clients.delete(consumerId);
     this.execute({ type: 'detach', consumerId });
+  }
+
+  /** Calls back whenever the core creates a queue (first use, dead-lettering, recovery). */
+  onQueueCreated(listener: (queue: string) => void): void {
+    this.queueCreatedListeners.push(listener);
   }
 
   /** Every queue with its consumers (`convoy queues`). */
@@ -195,6 +201,7 @@ export class BrokerRuntime {
       case 'queue-created':
         this.store.declareQueue(effect.queue);
         this.logger.info({ queue: effect.queue, options: effect.options }, 'queue created');
+        for (const listener of this.queueCreatedListeners) listener(effect.queue);
         break;
       case 'exclusive-active':
         this.logger.info({ queue: effect.queue, consumer: effect.consumerId }, 'active exclusive consumer');

@@ -5,13 +5,20 @@ import { MemoryStore } from '../store/memory-store';
 import type { FsyncPolicy, MessageStore } from '../store/types';
 import type { Logger } from './logger';
 
-export function createStore(options: BrokerOptions, logger: Logger): MessageStore {
+/** Where a cluster node keeps its journal (its store), and what it checks before each write. */
+export interface ClusterJournal {
+  readonly dir: string;
+  readonly beforeWrite: () => void;
+}
+
+export function createStore(options: BrokerOptions, logger: Logger, clusterJournal: ClusterJournal | null = null): MessageStore {
   if (options.store === 'memory') return new MemoryStore();
   return new JournalStore({
-    dir: join(options.dataDir, 'journal'),
+    dir: clusterJournal?.dir ?? join(options.dataDir, 'journal'),
     fsync: fsyncPolicy(options),
     segmentBytes: options.segmentBytes,
     logger: logger.child({ component: 'journal' }),
+    ...(clusterJournal && { beforeWrite: clusterJournal.beforeWrite }),
   });
 }
 

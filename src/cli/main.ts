@@ -6,11 +6,12 @@ import { StoreError } from '../store/types';
 import { readConfigFile, type BrokerOptionsInput, LOG_LEVELS, type LogLevel } from '../config/options';
 import { startBroker } from '../broker/server';
 import { createLogger } from '../broker/logger';
-import { AdminError, fetchAdminSnapshot, type AdminTarget } from '../amqp';
+import { AdminError, fetchAdminSnapshot, type AdminTarget, type QueuesSnapshot } from '../amqp';
 import type { GroupView } from '../core/inspect';
 import type { QueueReport } from '../broker/runtime';
+import type { ClusterSnapshot } from '../broker/cluster-services';
 import { PasswordInputError, readPassword } from './password-input';
-import { renderGroups, renderQueues } from './tables';
+import { renderCluster, renderGroups, renderQueues } from './tables';
 import { UsersCommandError, usersCommand } from './users';
 
 function packageVersion(): string {
@@ -31,6 +32,19 @@ interface StartFlags {
   dataDir?: string;
   config?: string;
   logLevel?: string;
+  nodeId?: string;
+  etcd?: string;
+  advertise?: string;
+}
+
+/** --node-id, --etcd and --advertise: the `cluster` keys they set (null when none is given). */
+function clusterFlags(flags: StartFlags): NonNullable<BrokerOptionsInput['cluster']> | null {
+  if (flags.nodeId === undefined && flags.etcd === undefined && flags.advertise === undefined) return null;
+  return {
+    ...(flags.nodeId !== undefined && { nodeId: flags.nodeId }),
+    ...(flags.etcd !== undefined && { etcd: flags.etcd }),
+    ...(flags.advertise !== undefined && { advertise: flags.advertise }),
+  };
 }
 
 async function start(flags: StartFlags): Promise<void> {
@@ -40,6 +54,7 @@ async function start(flags: StartFlags): Promise<void> {
     ...(flags.port !== undefined && { port: flags.port }),
     ...(flags.dataDir !== undefined && { dataDir: flags.dataDir }),
     ...(flags.logLevel !== undefined && { logLevel: flags.logLevel as LogLevel }),
+    ...(clusterFlags(flags) && { cluster: clusterFlags(flags)! }),
   };
   const logLevel = (fromFlags.logLevel ?? fromFile.logLevel ?? 'info') as LogLevel;
   const logger = createLogger(LOG_LEVELS.includes(logLevel) ? logLevel : 'info');
@@ -77,8 +92,13 @@ interface AdminFlags {
 }
 
 async function showQueues(flags: AdminFlags): Promise<void> {
-  const snapshot = (await fetchAdminSnapshot(await adminTarget(flags), 'queues')) as { queues: QueueReport[] };
-  process.stdout.write(`${flags.json ? JSON.stringify(snapshot, null, 2) : renderQueues(snapshot.queues)}\n`);
+  const snapshot = (await fetchAdminSnapshot(await adminTarget(flags), 'queues')) as QueuesSnapshot;
+  process.stdout.write(`${flags.json ? JSON.stringify(snapshot, null, 2) : renderQueues(snapshot.queues, snapshot.cluster)}\n`);
+}
+
+async function showCluster(flags: AdminFlags): Promise<void> {
+  const snapshot = (await fetchAdminSnapshot(await adminTarget(flags), 'cluster')) as ClusterSnapshot;
+  process.stdout.write(`${flags.json ? JSON.stringify(snapshot, null, 2) : renderCluster(snapshot)}\n`);
 }
 
 async function showGroups(queue: string, flags: AdminFlags): Promise<void> {
@@ -139,11 +159,15 @@ export function buildProgram(): Command {
     .option('--data-dir <dir>', 'directory for broker data (default ./data)')
     .option('--config <file>', 'JSON configuration file; flags override it')
     .option('--log-level <level>', `one of ${LOG_LEVELS.join(', ')} (default info)`)
+    .option('--node-id <id>', 'join a cluster as this node (cluster.nodeId; with --etcd and --advertise)')
+    .option('--etcd <urls>', 'etcd client URLs of the cluster, comma-separated (cluster.etcd)')
+    .option('--advertise <host:port>', "where the other nodes reach this node's AMQP listener (cluster.advertise)")
     .action(start);
   adminOptions(program.command('queues').description('show queues and their consumers (which exclusive consumer is active)')).action(showQueues);
   adminOptions(
     program.command('groups <queue>').description('show which consumer owns which group of a queue, with queued and in-flight counts'),
   ).action(showGroups);
+  adminOptions(program.command('cluster').description("show the cluster's nodes, their state, and the queues each is home to")).action(showCluster);
   program.addCommand(usersCommand());
   return program;
 }

@@ -1,7 +1,7 @@
-import { closeSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { ftruncateSync, mkdirSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { MessageBody, MessageMeta, RecoveredMessage, StoredBody } from '../core/types';
-import { acquireLock, releaseLock } from './lock-file';
+import { acquireLock, releaseLock, takeOverLock } from './lock-file';
 import {
   encodeDelivered,
   encodeDeliveryCount,
@@ -13,6 +13,7 @@ import {
   type DecodedRecord,
 } from './record-codec';
 import { checkSegmentHeader, Segment, SEGMENT_HEADER_BYTES, segmentNumberOf } from './segment-file';
+import { syncDirectory } from './sync-directory';
 import type { FsyncPolicy, MessageStore, RecoveredQueue, RecoveredStore, StoreEntry } from './types';
 import { StoreError } from './types';
 
@@ -46,6 +47,13 @@ export interface JournalOptions {
   /** A segment is closed and a new one started past this size. */
   readonly segmentBytes: number;
   readonly logger: Logger;
+  /** The journal of a lost cluster node, taken over after fencing it: its lock is taken whoever holds it. */
+  readonly takeOverLock?: boolean;
+  /**
+   * Called before every write to the directory (records, new segments, deletions); throws to stop the
+   * write. A cluster node checks here that its lease still holds (README, "Cluster: fencing").
+   */
+  readonly beforeWrite?: () => void;
 }
 
 /** A segment with fewer live messages than this share of what it holds is rewritten (compaction). */
@@ -75,7 +83,8 @@ export class JournalStore implements MessageStore {
 
   open(keepInMemoryBytes: number): RecoveredStore {
     mkdirSync(this.options.dir, { recursive: true });
-    acquireLock(this.options.dir);
+    if (this.options.takeOverLock) takeOverLock(this.options.dir);
+    else acquireLock(this.options.dir);
     const queues = new Map<string, RecoveredMessage[]>();
     const numbers = readdirSync(this.options.dir)
       .map(segmentNumberOf)
@@ -163,6 +172,7 @@ export class JournalStore implements MessageStore {
   /** Writes buffered records now, without fsync (a paged body read back, a segment roll, close). */
   writePending(): void {
     if (this.pendingBytes === 0) return;
+    this.options.beforeWrite?.();
     const bytes = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
     this.pending = [];
     this.pendingBytes = 0;
@@ -270,6 +280,7 @@ export class JournalStore implements MessageStore {
   }
 
   private newSegment(number: number): Segment {
+    this.options.beforeWrite?.();
     const segment = Segment.create(this.options.dir, number);
     syncDirectory(this.options.dir);
     this.segments.set(number, segment);
@@ -303,6 +314,7 @@ export class JournalStore implements MessageStore {
   }
 
   private deleteSegment(segment: Segment): void {
+    this.options.beforeWrite?.();
     segment.close();
     unlinkSync(segment.path);
     this.segments.delete(segment.number);
@@ -443,14 +455,5 @@ export class JournalStore implements MessageStore {
       for (const entry of list) bodies.set(entry, Buffer.from(file.subarray(entry.bodyOffset, entry.bodyOffset + entry.bodyLength)));
     }
     return bodies;
-  }
-}
-
-function syncDirectory(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
   }
 }

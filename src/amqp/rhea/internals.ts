@@ -16,6 +16,21 @@ export interface LinkInternals {
   session: { outgoing: { deliveries: { available(): number } } };
 }
 
+/**
+ * A receiver's credit as rhea keeps it (link.js Receiver): rhea only adds credit (`flow`); a broker
+ * relaying a consumer's credit upstream sets it (AMQP 1.0 2.6.7: link-credit is the receiver's to set,
+ * and so is drain).
+ */
+export interface ReceiverInternals {
+  credit: number;
+  drain: boolean;
+  issue_flow: boolean;
+}
+
+export function receiverInternals(receiver: Receiver): ReceiverInternals {
+  return receiver as unknown as ReceiverInternals;
+}
+
 export interface TransferFrame {
   channel: number;
   performative: { message_format?: number | null; more?: boolean; aborted?: boolean; handle: number; delivery_id?: number };
@@ -33,8 +48,12 @@ export interface ConnectionInternals {
   on_transfer(frame: TransferFrame): void;
   remote_channel_map: Record<number, { remote: { handles: Record<number, Receiver | Sender> } }>;
   local: { close: Record<string, unknown> };
+  /** The peer's open (AMQP 1.0 2.7.1), once received. */
+  remote: { open?: { properties?: unknown } };
   is_open(): boolean;
   _process(): void;
+  /** Asks rhea to process the connection (write pending frames) on the next tick. */
+  _register(): void;
   socket?: { destroy(): void; end(): void };
 }
 
@@ -61,6 +80,8 @@ export function connectionInternals(connection: Connection): ConnectionInternals
 export interface DeliveryTag {
   convoyDeliveryId?: number;
   convoySettled?: boolean;
+  /** Which backend of the link the delivery came from (src/amqp/consumer-link.ts). */
+  convoyGeneration?: number;
 }
 
 export function tagOf(delivery: Delivery): DeliveryTag {

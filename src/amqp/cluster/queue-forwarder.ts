@@ -1,0 +1,165 @@
+import type { Delivery, EventContext, Sender } from 'rhea';
+import type { NodeAddress } from '../../broker/cluster-services';
+import type { Logger } from '../../broker/logger';
+import type { BrokerRuntime, ConsumerSink, DeliverEffect } from '../../broker/runtime';
+import type { Outcome } from '../../core/types';
+import { withDeliveryCount } from '../message-sections';
+import type { ClusterLinks } from './cluster-links';
+import type { InterNodeConnection } from './inter-node-connections';
+
+const RELEASED: Outcome = { type: 'released' };
+const ACCEPTED: Outcome = { type: 'accepted' };
+const REJECTED: Outcome = { type: 'rejected' };
+/** At most this many messages on their way to the home at once. */
+const WINDOW = 500;
+const RETRY_MS = 500;
+
+/**
+ * Messages that land in a queue of this node's core whose home is another node: dead-lettered here into
+ * a dead-letter queue served elsewhere, or copied from a lost node's journal. A consumer of that local
+ * queue sends each one to the home (with its delivery-count) and takes it out of the local queue once the
+ * home has accepted it; if the home is lost meanwhile, the message is released (back to its place, its
+ * count unchanged) and sent to the new home. In order, one queue at a time.
+ */
+export class QueueForwarder implements ConsumerSink {
+  private readonly consumerId: string;
+  private upstream: { readonly connection: InterNodeConnection; readonly sender: Sender; readonly stopListening: () => void } | null = null;
+  private readonly inFlight = new Map<Delivery, number>();
+  private state: 'routing' | 'connecting' | 'forwarding' | 'closed' = 'routing';
+  private unsubscribe: (() => void) | null = null;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly links: ClusterLinks,
+    private readonly runtime: BrokerRuntime,
+    private readonly queue: string,
+    private readonly logger: Logger,
+    private readonly onDone: () => void,
+  ) {
+    this.consumerId = `cluster/forward/${queue}`;
+    runtime.attachConsumer({ type: 'attach', consumerId: this.consumerId, queue, priority: 0, exclusive: false, settleOnSend: false }, this, 'cluster: forwards to the queue\'s home');
+  }
+
+  start(): void {
+    this.route();
+  }
+
+  private route(): void {
+    if (this.state === 'closed') return;
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+    const home = this.links.cluster.homeOf(this.queue, 'produce');
+    if (home.kind === 'local') {
+      this.close();
+      return;
+    }
+    if (home.kind === 'remote') {
+      this.connect(home.node);
+      return;
+    }
+    this.state = 'routing';
+    this.unsubscribe = this.links.cluster.subscribe(this.queue, () => this.route());
+  }
+
+  private connect(node: NodeAddress): void {
+    this.state = 'connecting';
+    this.links.connections.to(node).then(
+      (connection) => {
+        if (this.state !== 'connecting') return;
+        const sender = connection.openSender({ name: `${this.links.cluster.nodeId}:forward:${this.queue}:${Date.now()}`, target: { address: this.queue }, autosettle: true } as never);
+        const stopListening = connection.onLost(() => this.upstreamEnded());
+        this.upstream = { connection, sender, stopListening };
+        this.state = 'forwarding';
+        sender.on('sendable', () => this.grantCredit());
+        sender.on('accepted', (ctx: EventContext) => this.answered(ctx.delivery!, ACCEPTED));
+        sender.on('rejected', (ctx: EventContext) => this.answered(ctx.delivery!, REJECTED));
+        for (const event of ['released', 'modified']) sender.on(event, (ctx: EventContext) => this.answered(ctx.delivery!, RELEASED));
+        sender.on('sender_close', () => this.upstreamEnded());
+        sender.on('sender_error', () => this.upstreamEnded());
+        this.logger.info({ queue: this.queue, home: node.nodeId }, 'forwarding a queue\'s messages to its home node');
+      },
+      () => this.retryLater(),
+    );
+  }
+
+  /** The core may hand over as many messages as fit in the window. */
+  private grantCredit(): void {
+    if (this.state !== 'forwarding') return;
+    this.runtime.execute({ type: 'credit', consumerId: this.consumerId, credit: Math.max(0, WINDOW - this.inFlight.size), drain: false });
+  }
+
+  deliver(effect: DeliverEffect, stored: Uint8Array): void {
+    const sender = this.upstream?.sender;
+    if (!sender) {
+      this.runtime.execute({ type: 'settle', consumerId: this.consumerId, deliveryId: effect.deliveryId, outcome: RELEASED });
+      return;
+    }
+    let bytes = Buffer.isBuffer(stored) ? stored : Buffer.from(stored.buffer, stored.byteOffset, stored.length);
+    if (effect.message.deliveryCount > 0) bytes = withDeliveryCount(bytes, effect.message.deliveryCount);
+    this.inFlight.set(sender.send(bytes, undefined, 0), effect.deliveryId);
+  }
+
+  drained(): void {
+    // The forwarder never drains.
+  }
+
+  /**
+   * Accepted by the home: the message leaves this node. Rejected (the home will never take it): it is
+   * dead-lettered here, as any rejected message. Released: it stays, and is sent again.
+   */
+  private answered(delivery: Delivery, outcome: Outcome): void {
+    const deliveryId = this.inFlight.get(delivery);
+    if (deliveryId === undefined) return;
+    this.inFlight.delete(delivery);
+    this.runtime.execute({ type: 'settle', consumerId: this.consumerId, deliveryId, outcome });
+    if (outcome.type === 'released') {
+      this.retryLater();
+      return;
+    }
+    this.grantCredit();
+  }
+
+  private upstreamEnded(): void {
+    if (this.upstream === null) return;
+    this.dropUpstream();
+    this.retryLater();
+  }
+
+  /** Messages on their way go back to their place in the local queue, counts unchanged. */
+  private dropUpstream(): void {
+    if (this.upstream === null) return;
+    const { connection, sender, stopListening } = this.upstream;
+    this.upstream = null;
+    stopListening();
+    if (!connection.isLost) {
+      if (!sender.is_closed()) sender.close();
+      connection.linkClosed(sender);
+    }
+    this.runtime.execute({ type: 'credit', consumerId: this.consumerId, credit: 0, drain: false });
+    for (const deliveryId of this.inFlight.values()) this.runtime.execute({ type: 'settle', consumerId: this.consumerId, deliveryId, outcome: RELEASED });
+    this.inFlight.clear();
+  }
+
+  private retryLater(): void {
+    if (this.state === 'closed') return;
+    this.dropUpstream();
+    this.state = 'routing';
+    if (this.timer !== null) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.route();
+    }, RETRY_MS);
+    this.timer.unref();
+  }
+
+  /** The queue's home is this node now (or this node stops): the local queue keeps what is left. */
+  close(): void {
+    if (this.state === 'closed') return;
+    this.dropUpstream();
+    this.state = 'closed';
+    this.unsubscribe?.();
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.runtime.detachConsumer(this.consumerId);
+    this.onDone();
+  }
+}
