@@ -31,7 +31,7 @@ export function openProducerLink(receiver: Receiver, context: ConnectionContext,
       options.diskFullPolicy === 'block',
       context.access,
     );
-    if (context.cluster) link.relayWith(context.cluster.producerRelay(context, link));
+    if (context.cluster) link.relayWith(context.cluster.producerRelay(context, link, target.address));
     context.producers.set(receiver, link);
     receiver.on('message', (ctx: EventContext) => {
       const raw = ctx as unknown as { message: Buffer; format?: number | null };

@@ -59,8 +59,8 @@ export class ClusterLinks {
     return routed;
   }
 
-  producerRelay(context: ConnectionContext, producer: RelayedProducer): ProducerRelay {
-    return new ProducerRelay(this, producer, context.peer, context.logger);
+  producerRelay(context: ConnectionContext, producer: RelayedProducer, fixedQueue: string | null): ProducerRelay {
+    return new ProducerRelay(this, producer, fixedQueue, context.peer, context.logger);
   }
 
   /**

@@ -48,9 +48,14 @@ export class ProducerRelay {
   constructor(
     readonly links: ClusterLinks,
     readonly producer: RelayedProducer,
+    /** The link's target queue; null for the anonymous relay. */
+    fixedQueue: string | null,
     readonly peer: PeerIdentity | null,
     readonly logger: Logger,
-  ) {}
+  ) {
+    // A queue's home is the node that sees its first attach (README, "Cluster"): a producer's counts.
+    if (fixedQueue !== null) links.cluster.homeOf(fixedQueue, 'produce');
+  }
 
   /** The message must go through the relay: its queue's home is not here, or earlier messages still wait. */
   takes(queue: string): boolean {
@@ -119,6 +124,7 @@ class QueueOutbox {
     if (this.state === 'closed') return;
     this.unsubscribe?.();
     this.unsubscribe = null;
+    this.clearTimer();
     const home = this.relay.links.cluster.homeOf(this.queue, 'produce');
     switch (home.kind) {
       case 'local':
@@ -234,10 +240,12 @@ class QueueOutbox {
     this.relay.producer.fail(error);
   }
 
+  /** Looks for the home again after a pause, or as soon as what etcd says about the queue changes. */
   private retryLater(): void {
     this.state = 'waiting';
     const delayMs = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** this.failures++);
     this.setTimer(() => this.route(), delayMs);
+    this.unsubscribe = this.relay.links.cluster.subscribe(this.queue, () => this.route());
   }
 
   /** Nothing waiting and nothing unanswered: after a while the upstream link and the outbox end. */

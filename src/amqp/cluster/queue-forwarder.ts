@@ -48,6 +48,8 @@ export class QueueForwarder implements ConsumerSink {
     if (this.state === 'closed') return;
     this.unsubscribe?.();
     this.unsubscribe = null;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
     const home = this.links.cluster.homeOf(this.queue, 'produce');
     if (home.kind === 'local') {
       this.close();
@@ -140,16 +142,16 @@ export class QueueForwarder implements ConsumerSink {
     this.inFlight.clear();
   }
 
+  /** Looks for the home again after a pause, or as soon as what etcd says about the queue changes. */
   private retryLater(): void {
     if (this.state === 'closed') return;
     this.dropUpstream();
     this.state = 'routing';
     if (this.timer !== null) return;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.route();
-    }, RETRY_MS);
+    this.timer = setTimeout(() => this.route(), RETRY_MS);
     this.timer.unref();
+    this.unsubscribe?.();
+    this.unsubscribe = this.links.cluster.subscribe(this.queue, () => this.route());
   }
 
   /** The queue's home is this node now (or this node stops): the local queue keeps what is left. */

@@ -66,6 +66,8 @@ export class RoutedConsumer implements ServedConsumer {
     if (this.state === 'closed') return;
     this.unsubscribe?.();
     this.unsubscribe = null;
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
     const home = this.links.cluster.homeOf(this.command.queue, 'consume');
     switch (home.kind) {
       case 'local': {
@@ -111,13 +113,17 @@ export class RoutedConsumer implements ServedConsumer {
     );
   }
 
+  /** Looks for the home again after a pause, or as soon as what etcd says about the queue changes. */
   private retryLater(): void {
     this.state = 'waiting';
     const delayMs = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** this.failures++);
-    this.retryTimer = setTimeout(() => {
+    const again = (): void => {
+      if (this.retryTimer !== null) clearTimeout(this.retryTimer);
       this.retryTimer = null;
       this.route();
-    }, delayMs);
+    };
+    this.retryTimer = setTimeout(again, delayMs);
+    this.unsubscribe = this.links.cluster.subscribe(this.command.queue, again);
   }
 
   /**
