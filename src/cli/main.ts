@@ -58,7 +58,9 @@ async function start(flags: StartFlags): Promise<void> {
   };
   const logLevel = (fromFlags.logLevel ?? fromFile.logLevel ?? 'info') as LogLevel;
   const logger = createLogger(LOG_LEVELS.includes(logLevel) ? logLevel : 'info');
-  const broker = await startBroker({ ...fromFile, ...fromFlags }, logger);
+  // The cluster keys merge one by one: a config file may hold cluster.etcd, the flags the node id.
+  const cluster = fromFile.cluster || fromFlags.cluster ? { cluster: { ...fromFile.cluster, ...fromFlags.cluster } } : {};
+  const broker = await startBroker({ ...fromFile, ...fromFlags, ...cluster }, logger);
   let stopping = false;
   const shutdown = (signal: string): void => {
     if (stopping) return;

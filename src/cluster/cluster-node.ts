@@ -97,7 +97,7 @@ export class ClusterNode implements ClusterServices {
     }, Math.max(50, options.leaseTtlMs / 20));
     checkTimer.unref();
     log.info(
-      { node: node.nodeId, incarnation: node.incarnation, advertise: formatAdvertise(options.advertise), store: node.ownStoreId },
+      { node: node.nodeId, incarnation: node.incarnation, advertise: formatAdvertise(options.advertise), store: node.ownStoreId, leaseTtlMs: options.leaseTtlMs },
       'joined the cluster',
     );
     return node;

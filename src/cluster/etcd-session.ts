@@ -108,9 +108,10 @@ export class EtcdSession {
   }
 
   /**
-   * Keep-alives on our own timer, four per TTL: the guard's window (two thirds of the TTL from the last
-   * acknowledged send) then survives two lost keep-alives. A failed one is retried at once (the client
-   * moves on to another etcd member); etcd saying the lease is gone fences the node.
+   * Keep-alives on our own timer, four per TTL: the guard's window (nine tenths of the TTL from the last
+   * acknowledged send) then survives two lost keep-alives and an etcd leader election. A failed one is
+   * retried at once (the client moves on to another etcd member); etcd saying the lease is gone fences
+   * the node.
    */
   private keepAlive(): void {
     const intervalMs = this.options.leaseTtlMs / 4;

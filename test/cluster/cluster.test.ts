@@ -139,6 +139,8 @@ describe('a cluster of three nodes', () => {
 
   test('convoy cluster lists the nodes and the queues each is home to; convoy queues shows each queue home', async () => {
     const [, , n3] = nodes as [ConvoyNode, ConvoyNode, ConvoyNode];
+    // cluster.leaseTtlMs from the config file, the rest of the cluster keys from the flags.
+    expect(n3.output()).toMatch(/"leaseTtlMs":3000,"msg":"joined the cluster"/);
     const cluster = await convoy(['cluster', '--port', String(n3.port)]);
     expect(cluster.code).toBe(0);
     expect(cluster.stdout).toContain('cluster seen from node n3');

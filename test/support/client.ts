@@ -34,7 +34,8 @@ export function clientOf(connection: Connection): TestClient {
     },
     close() {
       return new Promise<void>((resolve) => {
-        if (connection.is_closed()) return resolve();
+        // Closed, or lost (its broker died; a connection without reconnect is never closed then).
+        if (connection.is_closed() || !connection.is_open()) return resolve();
         connection.once('connection_close', () => resolve());
         connection.once('disconnected', () => resolve());
         connection.close();

@@ -19,6 +19,8 @@ export interface EtcdCluster {
   readonly endpoints: string;
   /** kill -9 one member (the cluster keeps its quorum with two of three). */
   kill(member: EtcdMember): Promise<void>;
+  /** The member that is the raft leader now. */
+  leader(): Promise<EtcdMember>;
   stop(): Promise<void>;
 }
 
@@ -67,6 +69,16 @@ export async function startEtcdCluster(size = 3): Promise<EtcdCluster> {
       child.kill('SIGKILL');
       await exited;
       member.child = null;
+    },
+    async leader() {
+      for (const member of members) {
+        if (!member.child) continue;
+        // etcd's gRPC gateway: Maintenance.Status names this member and the leader.
+        const response = await fetch(`${member.clientUrl}/v3/maintenance/status`, { method: 'POST', body: '{}' });
+        const status = (await response.json()) as { header: { member_id: string }; leader: string };
+        if (status.header.member_id === status.leader) return member;
+      }
+      throw new Error('no etcd member is the leader');
     },
     async stop() {
       await Promise.all(members.map((member) => cluster.kill(member)));
