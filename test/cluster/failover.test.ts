@@ -7,23 +7,35 @@ import type { ClusterSnapshot } from '../../src/broker/cluster-services';
 import { connect, sleep, waitFor, type TestClient } from '../support/client';
 import { startConvoyNode, type ConvoyNode } from '../support/cluster-nodes';
 import { startEtcdCluster, type EtcdCluster } from '../support/etcd-cluster';
+import { freePorts } from '../support/free-ports';
+import { startTcpRelay, type TcpRelay } from '../support/tcp-relay';
 import { groupProducer, holdingConsumer, TrafficRecord, type GroupProducer, type HoldingConsumer } from '../support/group-traffic';
 
 /**
- * Failover (README, "Cluster: failover"): a home node killed with SIGKILL, an etcd member killed, and a
- * home node paused past its lease (SIGSTOP) and resumed. Data dirs live under one directory standing
- * for the shared storage every node reaches.
+ * Failover (README, "Cluster: failover"): a home node killed with SIGKILL, the connections between live
+ * nodes cut, the etcd leader killed, and a home node paused past its lease (SIGSTOP) and resumed. Data
+ * dirs live under one directory standing for the shared storage every node reaches. Nodes reach each
+ * other through TCP relays in the test process (what they advertise), which a test can cut.
  */
 /** Long enough for the nodes to ride out an etcd leader election (about 1 to 2 s) without fencing. */
 const LEASE_TTL_MS = 4000;
-const config = { cluster: { leaseTtlMs: LEASE_TTL_MS, releaseTimeoutMs: 20_000 }, fsyncPolicy: 'batch' as const };
+/** A client that holds messages of a lost home longer than this has its link detached. */
+const RELEASE_TIMEOUT_MS = 8000;
+const config = { cluster: { leaseTtlMs: LEASE_TTL_MS, releaseTimeoutMs: RELEASE_TIMEOUT_MS }, fsyncPolicy: 'batch' as const };
 const shared = mkdtempSync(join(tmpdir(), 'convoy-shared-'));
 let etcd: EtcdCluster;
 const nodes = new Map<string, ConvoyNode>();
+const relays = new Map<string, TcpRelay>();
 const clients: TestClient[] = [];
 
+/** Starts (or starts again, on the same port) node `id`, which other nodes reach through its relay. */
 async function startNode(id: string): Promise<ConvoyNode> {
-  const node = await startConvoyNode({ id, etcd: etcd.endpoints, dataDir: join(shared, id), config });
+  let relay = relays.get(id);
+  if (!relay) {
+    relay = await startTcpRelay((await freePorts(1))[0]!);
+    relays.set(id, relay);
+  }
+  const node = await startConvoyNode({ id, etcd: etcd.endpoints, dataDir: join(shared, id), port: relay.target, advertisePort: relay.port, config });
   nodes.set(id, node);
   return node;
 }
@@ -54,6 +66,7 @@ afterAll(async () => {
   await Promise.all(clients.map((c) => c.close()));
   const started = Date.now();
   await Promise.all([...nodes.values()].map(async (node) => { await node.stop(); console.log('stopped', node.id, Date.now() - started); }));
+  await Promise.all([...relays.values()].map((relay) => relay.close()));
   await etcd?.stop();
 });
 
@@ -68,13 +81,18 @@ describe('failover', () => {
     await waitFor(() => n1.output().includes('"queue":"fo.orders","msg":"queue claimed'), 'n1 to claim fo.orders');
     const record = new TrafficRecord();
     const consumers: HoldingConsumer[] = [];
-    for (const [name, node] of [
-      ['c-n2a', n2],
-      ['c-n2b', n2],
-      ['c-n3', n3],
+    // Two ordinary consumers; one slow one that holds what it has when the home dies longer than the
+    // lease (the new home must not hand its groups to anyone else meanwhile); one stuck one that never
+    // settles (after cluster.releaseTimeoutMs its node detaches it, which ends its hold).
+    let homeAlive = true;
+    for (const [name, node, holdMs] of [
+      ['c-n2a', n2, 150],
+      ['c-n3', n3, 150],
+      ['c-n2-slow', n2, () => (homeAlive ? 1.5 * LEASE_TTL_MS : 150)],
+      ['c-n3-stuck', n3, 3_600_000],
     ] as const) {
       const c = await client(node);
-      consumers.push(holdingConsumer(record, c, await c.openReceiver('fo.orders'), name, 8, 150));
+      consumers.push(holdingConsumer(record, c, await c.openReceiver('fo.orders'), name, 4, holdMs));
     }
     const producers: GroupProducer[] = [];
     for (const [name, node, groups] of [
@@ -85,26 +103,33 @@ describe('failover', () => {
       producers.push(groupProducer(record, await c.openSender('fo.orders'), name, groups, 400, { durable: true, window: 20, intervalMs: 10 }));
     }
     await waitFor(() => record.arrivals.length >= 60, 'traffic to flow', 20_000);
-    expect(consumers.some((c) => c.held() > 0)).toBe(true);
+    await waitFor(() => consumers.every((c) => c.held() > 0), 'every consumer to hold unsettled messages', 10_000);
     const killedAt = performance.now();
     n1.child.kill('SIGKILL');
+    homeAlive = false;
     await n1.exited;
     nodes.delete('n1');
 
     await waitFor(
-      () => record.accepted.size === 800 && record.missing().length === 0 && record.arrivals.every((a) => a.settledAt < Infinity),
+      () => record.accepted.size === 800 && record.missing().length === 0 && record.arrivals.every((a) => a.settledAt < Infinity || a.consumer === 'c-n3-stuck'),
       'every accepted message consumed',
       60_000,
-    );
+    ).catch((error: Error) => {
+      throw new Error(`${error.message}: ${record.accepted.size} accepted, ${record.arrivals.length} arrivals, missing ${record.missing().length}, held ${consumers.map((c) => `${c.name}=${c.held()}`).join(' ')}, producers ${producers.map((p) => `${p.name} sent ${p.sent()} unsettled ${p.unsettled()}`).join(', ')}`);
+    });
     const firstAfterKill = Math.min(...record.arrivals.filter((a) => a.receivedAt > killedAt).map((a) => a.receivedAt));
-    console.log(`failover: first delivery from the new home ${Math.round(firstAfterKill - killedAt)} ms after kill -9 of the old one (lease ${LEASE_TTL_MS} ms)`);
+    console.log(`failover with a stuck consumer: first delivery from the new home ${Math.round(firstAfterKill - killedAt)} ms after kill -9 of the old one (lease ${LEASE_TTL_MS} ms, release timeout ${RELEASE_TIMEOUT_MS} ms)`);
     expect(record.missing()).toEqual([]);
     expect(record.outOfOrder()).toEqual([]);
     expect(record.overlaps()).toEqual([]);
     // What the clients held when the home died came back, counted as redelivered.
     expect(record.arrivals.some((a) => a.receivedAt > killedAt && a.deliveryCount > 0)).toBe(true);
-    // Clients of surviving nodes noticed nothing but redeliveries.
-    for (const consumer of consumers) expect(consumer.detaches, consumer.name).toEqual([]);
+    // Clients of surviving nodes noticed nothing but redeliveries; only the stuck one was detached.
+    for (const consumer of consumers.filter((c) => c.name !== 'c-n3-stuck')) expect(consumer.detaches, consumer.name).toEqual([]);
+    expect(consumers.find((c) => c.name === 'c-n3-stuck')!.detaches).toEqual(['amqp:link:detach-forced']);
+    // The new home served consumers only after the stuck one's hold ended.
+    const stuckReleasedAt = Math.min(...record.arrivals.filter((a) => a.consumer === 'c-n3-stuck').map((a) => a.settledAt));
+    expect(firstAfterKill).toBeGreaterThan(stuckReleasedAt);
     for (const producer of producers) expect(producer.detaches, producer.name).toEqual([]);
     expect(['n2', 'n3']).toContain(await homeOf(n2, 'fo.orders'));
 
@@ -114,6 +139,35 @@ describe('failover', () => {
     const view = await clusterView(n2);
     expect(view.nodes.filter((n) => n.state === 'live').map((n) => n.id)).toEqual(['n1', 'n2', 'n3']);
   }, 120_000);
+
+  test('the connections between live nodes are cut: the home keeps a lost consumer\'s groups until its node says its client let go of them', async () => {
+    const [n1, n2, n3] = ['n1', 'n2', 'n3'].map((id) => nodes.get(id)!) as [ConvoyNode, ConvoyNode, ConvoyNode];
+    const claim = await client(n1);
+    await claim.openSender('fo.cut');
+    await waitFor(() => n1.output().includes('"queue":"fo.cut","msg":"queue claimed'), 'n1 to claim fo.cut');
+    const record = new TrafficRecord();
+    let connected = true;
+    const slowClient = await client(n2);
+    const slow = holdingConsumer(record, slowClient, await slowClient.openReceiver('fo.cut'), 'c-n2-slow', 4, () => (connected ? 3000 : 20));
+    const fastClient = await client(n3);
+    const fast = holdingConsumer(record, fastClient, await fastClient.openReceiver('fo.cut'), 'c-n3', 4, 20);
+    const producerClient = await client(n3);
+    const producer = groupProducer(record, await producerClient.openSender('fo.cut'), 'p-n3', ['A', 'B', 'C', 'D', 'E', 'F'], 240, { durable: true, window: 10, intervalMs: 10 });
+    await waitFor(() => slow.held() > 0 && record.arrivals.length >= 20, 'the slow consumer to hold messages', 20_000);
+    const cutAt = performance.now();
+    const logLengths = new Map([n1, n2, n3].map((node) => [node, node.output().length]));
+    for (const relay of relays.values()) relay.cut();
+    connected = false;
+    await waitFor(() => record.accepted.size === 240 && record.missing().length === 0 && record.arrivals.every((a) => a.settledAt < Infinity), 'every message consumed', 40_000);
+    expect(record.overlaps()).toEqual([]);
+    expect(record.outOfOrder()).toEqual([]);
+    expect(record.arrivals.some((a) => a.receivedAt > cutAt && a.deliveryCount > 0)).toBe(true);
+    expect(slow.detaches).toEqual([]);
+    expect(fast.detaches).toEqual([]);
+    expect(producer.detaches).toEqual([]);
+    expect(n1.output()).toContain('inter-node connection lost: its consumer keeps its groups until that node releases it');
+    for (const node of [n1, n2, n3]) expect(node.output().slice(logLengths.get(node)), node.id).not.toContain('node lost');
+  }, 60_000);
 
   test('kill the etcd leader: service goes on, no node loses its lease', async () => {
     const [n1, n2, n3] = ['n1', 'n2', 'n3'].map((id) => nodes.get(id)!) as [ConvoyNode, ConvoyNode, ConvoyNode];

@@ -25,6 +25,8 @@ export interface NodeOptions {
   /** A data dir of this machine's "shared storage"; a fresh one unless given (a restart reuses it). */
   readonly dataDir?: string;
   readonly port?: number;
+  /** The port other nodes reach this one at (a TcpRelay's); the node's own port unless given. */
+  readonly advertisePort?: number;
   /** More configuration, e.g. cluster.leaseTtlMs. */
   readonly config?: BrokerOptionsInput;
   readonly env?: NodeJS.ProcessEnv;
@@ -43,7 +45,7 @@ export async function startConvoyNode(options: NodeOptions): Promise<ConvoyNode>
   const child = spawn(
     process.execPath,
     [CONVOY_BIN, 'start', '--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir, '--config', configFile,
-      '--node-id', options.id, '--etcd', options.etcd, '--advertise', `127.0.0.1:${port}`],
+      '--node-id', options.id, '--etcd', options.etcd, '--advertise', `127.0.0.1:${options.advertisePort ?? port}`],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } },
   );
   let stdout = '';

@@ -79,10 +79,17 @@ export interface HoldingConsumer {
 }
 
 /**
- * A consumer that accepts each message `holdMs` after it arrived, keeping `credit` outstanding. When its
- * link or connection ends, what it held counts as released at that moment.
+ * A consumer that accepts each message `holdMs` after it arrived (a function: asked at each arrival),
+ * keeping `credit` outstanding. When its link or connection ends, what it held counts as released then.
  */
-export function holdingConsumer(record: TrafficRecord, client: TestClient, receiver: Receiver, name: string, credit: number, holdMs: number): HoldingConsumer {
+export function holdingConsumer(
+  record: TrafficRecord,
+  client: TestClient,
+  receiver: Receiver,
+  name: string,
+  credit: number,
+  holdMs: number | (() => number),
+): HoldingConsumer {
   const holding = new Map<Delivery, Arrival>();
   const detaches: string[] = [];
   const endHolds = (): void => {
@@ -111,7 +118,7 @@ export function holdingConsumer(record: TrafficRecord, client: TestClient, recei
       holding.delete(delivery);
       delivery.accept();
       receiver.add_credit(1);
-    }, holdMs);
+    }, typeof holdMs === 'number' ? holdMs : holdMs());
   });
   receiver.on('receiver_close', () => {
     detaches.push(String((receiver.error as { condition?: string } | undefined)?.condition ?? 'detached'));
