@@ -68,10 +68,20 @@ export function readControlMessage(bytes: Buffer): ControlMessage {
   return { type: 'discharge', txnId: fields[0] ?? null, fail };
 }
 
-/** The error a refused transactional request is answered with. */
+/**
+ * The error a refused transactional request is answered with. A refused commit says why it could not
+ * commit (a limit, a precondition), never amqp:transaction:rollback: Qpid JMS reports that condition on
+ * a commit as "in doubt" (JmsTransactionInDoubtException) although the transaction was rolled back, and
+ * any other as the TransactionRolledBackException JMS applications expect.
+ */
 export function transactionRefusal(error: TransactionError): AmqpError {
-  const condition = { 'unknown-id': TransactionCondition.unknownId, rollback: TransactionCondition.rollback, limit: Condition.resourceLimitExceeded }[error.code];
-  return { condition, description: error.message };
+  const conditions = {
+    'unknown-id': TransactionCondition.unknownId,
+    rollback: TransactionCondition.rollback,
+    limit: Condition.resourceLimitExceeded,
+    precondition: Condition.preconditionFailed,
+  };
+  return { condition: conditions[error.code], description: error.message };
 }
 
 /** 4.5.4 txn-id: binary. The broker's ids are its transaction numbers, eight bytes big-endian. */

@@ -20,7 +20,17 @@ export interface TransactionLimits {
   readonly maxTransactionBytesPerConnection: number;
 }
 
-export type TransactionErrorCode = 'unknown-id' | 'rollback' | 'limit';
+/**
+ * unknown-id: no such open transaction; rollback: the transaction can only roll back; limit: a limit
+ * would be passed; precondition: the transaction cannot commit what it holds any more.
+ */
+export type TransactionErrorCode = 'unknown-id' | 'rollback' | 'limit' | 'precondition';
+
+/** Why a transaction can only roll back. */
+interface RollbackOnly {
+  readonly code: 'limit' | 'precondition';
+  readonly reason: string;
+}
 
 /** A transactional request the broker cannot carry out; the AMQP layer maps the code to its condition (4.5.8). */
 export class TransactionError extends Error {
@@ -50,7 +60,7 @@ export class Transaction {
   readonly acknowledgements: Acknowledgement[] = [];
   bytes = 0;
   /** Why the transaction can only roll back now; null while it can commit. */
-  rollbackOnly: string | null = null;
+  rollbackOnly: RollbackOnly | null = null;
 
   constructor(
     readonly id: number,
@@ -104,7 +114,7 @@ export class ConnectionTransactions {
    * changed, when the transaction can only roll back or a limit would be passed.
    */
   send(transaction: Transaction, command: Command, bytes: number, durable: boolean): void {
-    if (transaction.rollbackOnly !== null) throw new TransactionError('rollback', `the transaction can only be rolled back: ${transaction.rollbackOnly}`);
+    if (transaction.rollbackOnly !== null) throw new TransactionError('rollback', `the transaction can only be rolled back: ${transaction.rollbackOnly.reason}`);
     this.checkOperations(transaction);
     if (this.bytes + bytes > this.limits.maxTransactionBytesPerConnection) {
       throw new TransactionError(
@@ -124,7 +134,7 @@ export class ConnectionTransactions {
    */
   acknowledge(transaction: Transaction, consumerId: ConsumerId, deliveryId: number, outcome: Outcome): void {
     if (transaction.rollbackOnly === null && transaction.operations >= this.limits.maxTransactionOperations) {
-      transaction.rollbackOnly = `it passed maxTransactionOperations (${this.limits.maxTransactionOperations} sends and acknowledgements)`;
+      transaction.rollbackOnly = { code: 'limit', reason: `it passed maxTransactionOperations (${this.limits.maxTransactionOperations} sends and acknowledgements)` };
     }
     transaction.acknowledgements.push({ consumerId, deliveryId, outcome });
   }
@@ -132,13 +142,14 @@ export class ConnectionTransactions {
   /**
    * Applies the transaction: acknowledgements first, in queue order, then the sends in the order they
    * were sent, as one atomic unit. Returns whether it touched durable messages (the caller then waits
-   * for the fsync before confirming). A transaction marked to roll back is rolled back and refused.
+   * for the fsync before confirming). A transaction marked to roll back is rolled back and refused with
+   * the reason's code.
    */
   commit(transaction: Transaction): { durable: boolean } {
     this.end(transaction);
     if (transaction.rollbackOnly !== null) {
       this.applyRollback(transaction);
-      throw new TransactionError('rollback', `the transaction was rolled back: ${transaction.rollbackOnly}`);
+      throw new TransactionError(transaction.rollbackOnly.code, `the transaction was rolled back: ${transaction.rollbackOnly.reason}`);
     }
     const acknowledged = this.inQueueOrder(transaction.acknowledgements);
     const commands: Command[] = acknowledged.map(({ acknowledgement }) => ({
@@ -177,7 +188,7 @@ export class ConnectionTransactions {
       const kept = transaction.acknowledgements.filter((acknowledgement) => acknowledgement.consumerId !== consumerId);
       if (kept.length === transaction.acknowledgements.length) continue;
       transaction.acknowledgements.splice(0, transaction.acknowledgements.length, ...kept);
-      transaction.rollbackOnly ??= 'a consumer whose messages it acknowledged detached, and they went back to their queue';
+      transaction.rollbackOnly ??= { code: 'precondition', reason: 'a consumer whose messages it acknowledged detached, and they went back to their queue' };
     }
   }
 

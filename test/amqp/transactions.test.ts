@@ -285,7 +285,7 @@ describe('transactional acknowledgements (AMQP 1.0 4.4.2)', () => {
     expect(await drain('tx.ack.unknown', 1)).toEqual([{ body: 'u1', deliveryCount: 1 }]);
   });
 
-  test('a consumer that detaches with acknowledgements in an open transaction: its messages return, and commit is refused with amqp:transaction:rollback', async () => {
+  test('a consumer that detaches with acknowledgements in an open transaction: its messages return, and commit is refused with amqp:precondition-failed', async () => {
     await prepare('tx.ack.detached', ['d1', 'd2']);
     const c = await client();
     const { handle: coordinator } = await c.attachCoordinator();
@@ -298,7 +298,7 @@ describe('transactional acknowledgements (AMQP 1.0 4.4.2)', () => {
     c.detach(receiver);
     const refused = await c.discharge(coordinator, txnId, false);
     expect(refused.descriptor).toBe(0x25);
-    expect(errorOf(refused)).toEqual({ condition: 'amqp:transaction:rollback', description: expect.stringContaining('detached') });
+    expect(errorOf(refused)).toEqual({ condition: 'amqp:precondition-failed', description: expect.stringContaining('rolled back: a consumer whose messages it acknowledged detached') });
     expect(await drain('tx.ack.detached', 2)).toEqual([
       { body: 'd1', deliveryCount: 1 },
       { body: 'd2', deliveryCount: 1 },
@@ -407,8 +407,11 @@ describe('limits', () => {
     const got = [await c.receive(receiver), await c.receive(receiver), await c.receive(receiver), await c.receive(receiver)];
     const second = await c.begin(coordinator);
     for (const r of got) c.acknowledge(r.deliveryId, transactionalState(second, outcome.accepted()));
+    // Marked to roll back: a send is refused with amqp:transaction:rollback, the commit with the limit it passed.
+    const { state: late } = await c.outcomeOf(c.send(sender, message({ data: 'late' }), { state: transactionalState(second) }));
+    expect(((late!.fields[1] as Described).value as Described[])[0]!.value).toEqual(['amqp:transaction:rollback', expect.stringContaining('can only be rolled back')]);
     const refused = await c.discharge(coordinator, second, false);
-    expect(errorOf(refused)).toEqual({ condition: 'amqp:transaction:rollback', description: expect.stringContaining('maxTransactionOperations') });
+    expect(errorOf(refused)).toEqual({ condition: 'amqp:resource-limit-exceeded', description: expect.stringContaining('rolled back: it passed maxTransactionOperations') });
     c.grant(receiver, 4);
     const again = [await c.receive(receiver), await c.receive(receiver), await c.receive(receiver), await c.receive(receiver)];
     expect(again.map((r) => [r.body, r.deliveryCount])).toEqual([
