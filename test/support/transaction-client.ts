@@ -71,6 +71,8 @@ export class TransactionClient {
   private readonly stash: Frame[] = [];
   /** Per consumer handle: transfers received, the link's delivery-count. */
   private readonly deliveryCounts = new Map<number, number>();
+  /** Dispositions of deliveries this client sent, by delivery id (a disposition may cover a range, 2.7.6). */
+  private readonly outcomes = new Map<number, { settled: boolean; state: StateView | null }>();
   /** Our handle -> the broker's handle for the same link (from its attach). */
   private readonly brokerHandles = new Map<number, number>();
 
@@ -133,12 +135,12 @@ export class TransactionClient {
   }
 
   /** The broker's disposition of a delivery this client sent: settled, and its state. */
-  async outcomeOf(deliveryId: number): Promise<{ settled: boolean; state: StateView | null }> {
-    const found = await this.frame(
-      (f) => f.descriptor === Performative.disposition && f.fields[0] === true && (f.fields[1] as number) <= deliveryId && ((f.fields[2] as number | null) ?? (f.fields[1] as number)) >= deliveryId,
-      `the disposition of delivery ${deliveryId}`,
-    );
-    return { settled: found.fields[3] === true, state: stateView(found.fields[4]) };
+  async outcomeOf(deliveryId: number, timeoutMs = 3000): Promise<{ settled: boolean; state: StateView | null }> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.outcomes.has(deliveryId)) {
+      await this.frame(isOutcome, `the disposition of delivery ${deliveryId}`, Math.max(1, deadline - Date.now()));
+    }
+    return this.outcomes.get(deliveryId)!;
   }
 
   /** Declares a transaction on the coordinator; returns the answer's state. */
@@ -214,6 +216,12 @@ export class TransactionClient {
       const frame = await this.connection.next(Math.max(1, left)).catch((error: Error) => {
         throw new Error(`${error.message} (waiting for ${what})`);
       });
+      if (isOutcome(frame)) {
+        const last = (frame.fields[2] as number | null | undefined) ?? (frame.fields[1] as number);
+        for (let id = frame.fields[1] as number; id <= last; id++) this.outcomes.set(id, { settled: frame.fields[3] === true, state: stateView(frame.fields[4]) });
+        if (predicate(frame)) return frame;
+        continue;
+      }
       if (predicate(frame)) return frame;
       if (frame.descriptor === Performative.close || frame.descriptor === Performative.end) {
         throw new Error(`the broker ended the ${frame.descriptor === Performative.close ? 'connection' : 'session'}: ${JSON.stringify(frame.fields)}`);
@@ -221,6 +229,11 @@ export class TransactionClient {
       this.stash.push(frame);
     }
   }
+}
+
+/** A disposition from the broker as receiver (role true): about deliveries this client sent. */
+function isOutcome(frame: Frame): boolean {
+  return frame.descriptor === Performative.disposition && frame.fields[0] === true;
 }
 
 function stateView(value: unknown): StateView | null {
