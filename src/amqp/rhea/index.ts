@@ -211,13 +211,13 @@ export const RHEA_PATCHES: readonly RheaPatch[] = [
   },
   {
     file: 'received-termini.ts',
-    what: "records what each attach's source and target fields hold (nothing, a source, a target, a coordinator, something else) before rhea unwraps them",
+    what: "records what each attach's source and target fields hold (nothing, a source, a target, a coordinator and its capabilities, something else) before rhea unwraps them",
     why:
       'rhea turns a coordinator target (a transacted session) into null after a console warning, so it looked like a sender without a target; ' +
       'and it accepts a target in the source field',
     replaces: { 'connection.on_attach': 'function' },
     reliesOn: {},
-    guardedBy: ['test/amqp/attach-replies.test.ts'],
+    guardedBy: ['test/amqp/attach-replies.test.ts', 'test/amqp/transactions.test.ts'],
   },
   {
     file: 'internals.ts',
