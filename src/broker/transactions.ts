@@ -199,7 +199,7 @@ export class ConnectionTransactions {
   }
 
   private end(transaction: Transaction): void {
-    this.open.delete(transaction.id);
+    if (!this.open.delete(transaction.id)) throw new TransactionError('unknown-id', `transaction ${transaction.id} has already ended`);
     this.bytes -= transaction.bytes;
   }
 

@@ -26,11 +26,14 @@ export interface TransactionCrashReport {
   readonly partial: string[];
   /** Confirmed transactions not wholly in crash.tx.out. */
   readonly confirmedMissing: string[];
+  /** Restarts that found a record torn by the kill at the journal's tail (and cut it off). */
+  readonly tornTails: number;
 }
 
 const IN = 'crash.tx.in';
 const OUT = 'crash.tx.out';
-const PRELOAD = 3000;
+/** Messages preloaded per cycle: more than one cycle's commits move, so every cycle has work. */
+const PRELOAD_PER_CYCLE = 600;
 const BATCH = 40;
 const BODY = 'x'.repeat(2048);
 
@@ -38,15 +41,18 @@ export async function runTransactionCrashCycles(cycles: number, random: () => nu
   const dataDir = mkdtempSync(join(tmpdir(), 'convoy-tx-crash-'));
   const args = ['--data-dir', dataDir, '--config', crashConfig(dataDir)];
   const committed = new Map<number, string[]>();
+  const preloaded = PRELOAD_PER_CYCLE * cycles;
   let nextTransaction = 0;
+  let tornTails = 0;
 
   const preloading = await startBrokerProcess(args);
-  await preload(preloading);
+  await preload(preloading, preloaded);
   preloading.child.kill('SIGTERM');
   await preloading.exited;
 
   for (let cycle = 0; cycle < cycles; cycle++) {
     const broker = await startBrokerProcess(args);
+    if (broker.output().includes('journal tail cut off')) tornTails++;
     const client = await TransactionClient.open(broker.port);
     const moving = move(client, committed, () => nextTransaction++).catch(() => undefined);
     await sleep(150 + Math.floor(random() * 700));
@@ -57,11 +63,12 @@ export async function runTransactionCrashCycles(cycles: number, random: () => nu
   }
 
   const broker = await startBrokerProcess(args);
+  if (broker.output().includes('journal tail cut off')) tornTails++;
   const remaining = await drain(broker.port, IN);
   const moved = await drain(broker.port, OUT);
   broker.child.kill('SIGTERM');
   await broker.exited;
-  return judge(cycles, committed, remaining, moved);
+  return { ...judge(cycles, preloaded, committed, remaining, moved), tornTails };
 }
 
 /** Small segments, so that commits also meet segment rolls. */
@@ -71,12 +78,12 @@ function crashConfig(dataDir: string): string {
   return path;
 }
 
-async function preload(broker: BrokerProcess): Promise<void> {
+async function preload(broker: BrokerProcess, count: number): Promise<void> {
   const client = await TransactionClient.open(broker.port);
   const sender = await client.attachSender(IN);
-  for (let first = 0; first < PRELOAD; first += 400) {
+  for (let first = 0; first < count; first += 400) {
     const sent: number[] = [];
-    for (let id = first; id < Math.min(first + 400, PRELOAD); id++) sent.push(client.send(sender, message({ durable: true, properties: { id: String(id) }, data: 'in' })));
+    for (let id = first; id < Math.min(first + 400, count); id++) sent.push(client.send(sender, message({ durable: true, properties: { id: String(id) }, data: 'in' })));
     for (const deliveryId of sent) await client.outcomeOf(deliveryId);
   }
   client.close();
@@ -131,11 +138,11 @@ async function drain(port: number, queue: string): Promise<Drained[]> {
   return drained;
 }
 
-function judge(cycles: number, committed: Map<number, string[]>, remaining: Drained[], moved: Drained[]): TransactionCrashReport {
+function judge(cycles: number, preloaded: number, committed: Map<number, string[]>, remaining: Drained[], moved: Drained[]): Omit<TransactionCrashReport, 'tornTails'> {
   const seen = new Map<string, number>();
   for (const { id } of [...remaining, ...moved]) seen.set(id, (seen.get(id) ?? 0) + 1);
   const lost: string[] = [];
-  for (let id = 0; id < PRELOAD; id++) if (!seen.has(String(id))) lost.push(String(id));
+  for (let id = 0; id < preloaded; id++) if (!seen.has(String(id))) lost.push(String(id));
   const duplicated = [...seen].filter(([, count]) => count > 1).map(([id]) => id);
   const byTransaction = new Map<string, Drained[]>();
   for (const message of moved) byTransaction.set(message.tx!, [...(byTransaction.get(message.tx!) ?? []), message]);
@@ -143,5 +150,5 @@ function judge(cycles: number, committed: Map<number, string[]>, remaining: Drai
   const confirmedMissing = [...committed]
     .filter(([tx, ids]) => ids.length > 0 && (byTransaction.get(String(tx))?.length ?? 0) !== ids.length)
     .map(([tx]) => String(tx));
-  return { cycles, preloaded: PRELOAD, committed: committed.size, lost, duplicated, partial, confirmedMissing };
+  return { cycles, preloaded, committed: committed.size, lost, duplicated, partial, confirmedMissing };
 }
