@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test, vi, type MockInstance } from 'vitest';
 import type { RunningBroker } from '../../src/broker/server';
 import { startTestBroker } from '../support/broker';
-import { Described, encode, message, outcome } from '../support/amqp-frames';
+import { Described, Performative, attach, encode, message, outcome, performative, terminus, transfer } from '../support/amqp-frames';
 import { connect, receive, sendAll, sleep } from '../support/client';
 import { TransactionClient, errorOf, transactionalState, type StateView } from '../support/transaction-client';
 
@@ -184,9 +184,26 @@ describe('transactional sends (AMQP 1.0 4.4.1)', () => {
     const txnId = await c.begin(coordinator);
     await c.outcomeOf(c.send(a, message({ data: 'to a' }), { state: transactionalState(txnId) }));
     await c.outcomeOf(c.send(b, message({ data: 'to b' }), { state: transactionalState(txnId) }));
+    // A second session (channel 1) works in the same transaction (amqp:multi-ssns-per-txn).
+    c.connection.send(performative(Performative.begin, [undefined, encode.uint(0), encode.uint(2048), encode.uint(2048)]), 1);
+    await c.frame((f) => f.descriptor === Performative.begin && f.channel === 1, 'the second session');
+    c.connection.send(attach({ name: 'second-session-sender', handle: 0, role: false, source: terminus('source', []), target: terminus('target', [encode.string('tx.multi.c')]) }), 1);
+    await c.frame((f) => f.descriptor === Performative.flow && f.channel === 1, 'credit on the second session');
+    c.connection.send(transfer({ handle: 0, deliveryId: 0, payload: message({ data: 'to c' }), state: transactionalState(txnId) }), 1);
+    const onSecond = await c.frame((f) => f.descriptor === Performative.disposition && f.channel === 1, 'the answer on the second session');
+    expect((onSecond.fields[4] as Described).descriptor).toBe(0x34);
+    expect(broker.runtime.queueReports().find((q) => q.name === 'tx.multi.c')).toMatchObject({ queued: 0 });
     expect(accepted(await c.discharge(coordinator, txnId, false))).toBe(true);
     expect((await drain('tx.multi.a', 1)).map((m) => m.body)).toEqual(['to a']);
     expect((await drain('tx.multi.b', 1)).map((m) => m.body)).toEqual(['to b']);
+    expect((await drain('tx.multi.c', 1)).map((m) => m.body)).toEqual(['to c']);
+  });
+
+  test('a coordinator message larger than it can be detaches the coordinator link with amqp:link:message-size-exceeded', async () => {
+    const c = await client();
+    const { handle } = await c.attachCoordinator();
+    c.send(handle, message({ value: encode.described(0x31, encode.list([encode.binary(Buffer.alloc(5000))])) }));
+    expect((await c.detachOf(handle))?.condition).toBe('amqp:link:message-size-exceeded');
   });
 });
 
