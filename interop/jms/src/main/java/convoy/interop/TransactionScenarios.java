@@ -66,9 +66,7 @@ final class TransactionScenarios {
             step("send 2, commit");
             for (int i = 0; i < 2; i++) p.send(text(tx, "kept" + i, 10 + i));
             tx.commit();
-            MessageConsumer consumer = c.createSession(false, Session.AUTO_ACKNOWLEDGE).createConsumer(q);
-            details.put("received", receive(consumer, 2, "committed"));
-            details.put("extra", summaryOrNull(consumer.receive(QUIET_MS)));
+            receiveAfterwards(c, q, 2, "received", "extra");
         } finally {
             c.close();
         }
@@ -89,9 +87,7 @@ final class TransactionScenarios {
             details.put("inTransaction", receive(consumer, 3, "transacted consumer"));
             tx.commit();
             tx.close();
-            MessageConsumer after = c.createSession(false, Session.AUTO_ACKNOWLEDGE).createConsumer(q);
-            details.put("afterCommit", receive(after, 3, "after commit"));
-            details.put("extra", summaryOrNull(after.receive(QUIET_MS)));
+            receiveAfterwards(c, q, 3, "afterCommit", "extra");
         } finally {
             c.close();
         }
@@ -145,9 +141,7 @@ final class TransactionScenarios {
             details.put("inAfterRollback", receive(consumer, 2, "jms.tx.in after the rollback"));
             tx.commit();
             tx.close();
-            MessageConsumer outConsumer = c.createSession(false, Session.AUTO_ACKNOWLEDGE).createConsumer(out);
-            details.put("out", receive(outConsumer, 2, "jms.tx.out"));
-            details.put("extraOut", summaryOrNull(outConsumer.receive(QUIET_MS)));
+            receiveAfterwards(c, out, 2, "out", "extraOut");
         } finally {
             c.close();
         }
@@ -252,6 +246,13 @@ final class TransactionScenarios {
         List<Map<String, Object>> got = Scenario.receiveAll(consumer, count, what, problems);
         fail(what, problems);
         return got;
+    }
+
+    /** On a new plain session: `count` messages from `q` into details[key], then whatever else arrives into details[extraKey]. */
+    static void receiveAfterwards(Connection c, Queue q, int count, String key, String extraKey) throws Exception {
+        MessageConsumer consumer = c.createSession(false, Session.AUTO_ACKNOWLEDGE).createConsumer(q);
+        details.put(key, receive(consumer, count, key));
+        details.put(extraKey, summaryOrNull(consumer.receive(QUIET_MS)));
     }
 
     /** Everything the consumer gets until it is quiet for QUIET_MS. */
