@@ -33,7 +33,7 @@ export function openConsumerLink(sender: Sender, connection: Connection, context
     context.access.checkConsumer(queue, request.source!);
     writeAttachReply(sender, consumerAttachReply(request, source, source.defaultOutcome));
     const consumerId = context.newConsumerId();
-    const link = new ConsumerLink(consumerId, sender, runtime, context.logger, source.defaultOutcome ?? DEFAULT_OUTCOME_ACCEPTED);
+    const link = new ConsumerLink(consumerId, sender, runtime, context.logger, source.defaultOutcome ?? DEFAULT_OUTCOME_ACCEPTED, context.transactions);
     context.consumers.set(sender, link);
     listenToConsumerLink(sender, link);
     // Write the attach reply now: a flow that came in the same read may make the core deliver at
