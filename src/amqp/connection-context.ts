@@ -2,10 +2,12 @@ import type { Socket } from 'node:net';
 import type { Receiver, Sender } from 'rhea';
 import type { PeerIdentity } from '../broker/cluster-services';
 import type { Logger } from '../broker/logger';
+import type { ConnectionTransactions } from '../broker/transactions';
 import type { AddressAccess } from './authorization';
 import type { ConnectionLogin } from './connection-login';
 import type { ClusterLinks } from './cluster/cluster-links';
 import type { ServedConsumer } from './consumer-link';
+import type { CoordinatorLink } from './coordinator-link';
 import type { ProducerLink } from './producer-link';
 
 /** Per-connection bookkeeping; rhea objects never leave src/amqp. */
@@ -15,6 +17,10 @@ export interface ConnectionContext {
   readonly socket: Socket;
   readonly consumers: Map<Sender, ServedConsumer>;
   readonly producers: Map<Receiver, ProducerLink>;
+  /** Transaction controllers' links (AMQP 1.0 4.2). */
+  readonly coordinators: Map<Receiver, CoordinatorLink>;
+  /** The connection's open transactions: any of its links may work in them (AMQP 1.0 4.4). */
+  readonly transactions: ConnectionTransactions;
   /** Who the client logged in as (SASL), and the limits that go with it. */
   readonly login: ConnectionLogin;
   /** What the client may attach to and send to. */

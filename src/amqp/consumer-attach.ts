@@ -45,7 +45,7 @@ export function openConsumerLink(sender: Sender, connection: Connection, context
       context.consumers.set(sender, context.cluster.serveConsumer(context, sender, link, command, client, request.properties));
     } else {
       context.consumers.set(sender, link);
-      new CoreConsumer(runtime, consumerId, context.logger).serve(link, command, client);
+      new CoreConsumer(runtime, consumerId, context.logger, context.transactions).serve(link, command, client);
     }
     link.onFlow();
     context.logger.info({ consumer: consumerId, queue, exclusive, priority, link: sender.name }, 'consumer attached');

@@ -1,6 +1,7 @@
 import type { Delivery, Sender } from 'rhea';
 import type { Outcome } from '../core/types';
 import type { ConsumerSink, DeliverEffect } from '../broker/runtime';
+import type { AmqpError } from './conditions';
 import { withDeliveryCount } from './message-sections';
 import { answerDrainWithFlow, linkInternals, tagOf } from './rhea';
 
@@ -17,6 +18,11 @@ export interface ConsumerBackend {
   /** AMQP 1.0 2.6.7: what the client may receive from now on, and whether it asks to drain. */
   credit(credit: number, drain: boolean): void;
   settle(deliveryId: number, outcome: Outcome): void;
+  /**
+   * AMQP 1.0 4.4.2: an acknowledgement in the transaction `txnId`, applied when it commits. Returns the
+   * error to end the link with when it cannot be taken (no such transaction), else null.
+   */
+  settleInTransaction(txnId: unknown, deliveryId: number, outcome: Outcome): AmqpError | null;
   detach(end: LinkEnd): void;
 }
 
@@ -155,11 +161,19 @@ export class ConsumerLink implements ConsumerSink, ServedConsumer {
     tag.convoySettled = true;
     const outcome = outcomeOf(delivery.remote_state, this.defaultOutcome);
     if (!delivery.remote_settled) delivery.update(true);
-    if (tag.convoyGeneration === this.generation) {
+    if (tag.convoyGeneration !== this.generation) {
+      this.onStaleSettled?.(tag.convoyGeneration!);
+    } else if (tag.convoyTxnId !== undefined) {
+      this.unsettled--;
+      const error = this.backend!.settleInTransaction(tag.convoyTxnId, tag.convoyDeliveryId, outcome);
+      if (error) {
+        // The client has settled the delivery: the refusal can only go on the link.
+        this.sender.close(error);
+        this.close();
+      }
+    } else {
       this.unsettled--;
       this.backend!.settle(tag.convoyDeliveryId, outcome);
-    } else {
-      this.onStaleSettled?.(tag.convoyGeneration!);
     }
     this.recheckRingLater();
   }

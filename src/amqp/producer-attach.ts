@@ -5,6 +5,7 @@ import { parseTargetAddress } from './address';
 import { producerAttachReply, writeAttachReply, type ServedTerminus } from './attach-reply';
 import { readAttachRequest, type AttachRequest } from './attach-request';
 import type { ConnectionContext } from './connection-context';
+import { openCoordinatorLink } from './coordinator-attach';
 import { ProducerLink } from './producer-link';
 import { linkInternals } from './rhea';
 import { checkDynamic, servedCapabilities } from './served-termini';
@@ -13,10 +14,15 @@ import { refuseLink, temporaryQueueName } from './termini';
 /**
  * A client sender attached (AMQP 1.0 2.6.3): the broker is the receiver. Its target names the queue, is
  * dynamic (a temporary queue), or has no address: the anonymous relay, each message routed by its `to`.
+ * A coordinator target makes it a transaction controller's link instead (coordinator-attach.ts).
  */
 export function openProducerLink(receiver: Receiver, context: ConnectionContext, runtime: BrokerRuntime, options: BrokerOptions): void {
   try {
     const request = readAttachRequest(receiver);
+    if (request.coordinator) {
+      openCoordinatorLink(receiver, request, context, runtime);
+      return;
+    }
     const target = servedTarget(request);
     context.access.checkProducer(target.address);
     writeAttachReply(receiver, producerAttachReply(request, target));
@@ -30,6 +36,7 @@ export function openProducerLink(receiver: Receiver, context: ConnectionContext,
       options.maxMessageBytes,
       options.diskFullPolicy === 'block',
       context.access,
+      context.transactions,
     );
     if (context.cluster) link.relayWith(context.cluster.producerRelay(context, link, target.address));
     context.producers.set(receiver, link);

@@ -6,6 +6,7 @@ import type { TlsOptions } from '../config/security-options';
 import type { ClusterServices } from '../broker/cluster-services';
 import type { BrokerRuntime } from '../broker/runtime';
 import type { Logger } from '../broker/logger';
+import { ConnectionTransactions } from '../broker/transactions';
 import { secureContextOptions, type TlsCredentials } from '../security/tls-files';
 import { AddressAccess } from './authorization';
 import { ClusterLinks } from './cluster/cluster-links';
@@ -54,6 +55,7 @@ export async function startAmqpServer(
   const connections = new Map<Connection, ConnectionContext>();
   let nextConnection = 1;
   let nextConsumer = 1;
+  let nextTransaction = 1;
 
   const contextOf = (connection: Connection): ConnectionContext | undefined => connections.get(connection);
 
@@ -79,6 +81,8 @@ export async function startAmqpServer(
       socket,
       consumers: new Map(),
       producers: new Map(),
+      coordinators: new Map(),
+      transactions: new ConnectionTransactions(runtime, options, () => nextTransaction++),
       login: new ConnectionLogin(security, socket, connLogger),
       access: new AddressAccess(runtime, security.limits, queueExists),
       newConsumerId: () => `${id}/${nextConsumer++}`,
@@ -90,7 +94,8 @@ export async function startAmqpServer(
       socket,
       logger: connLogger,
       maxFrameBytes: options.maxFrameBytes,
-      onTransferFrame: (receiver, bytes, more, aborted) => context.producers.get(receiver)?.onTransferFrame(bytes, more, aborted),
+      onTransferFrame: (receiver, bytes, more, aborted) =>
+        (context.producers.get(receiver) ?? context.coordinators.get(receiver))?.onTransferFrame(bytes, more, aborted),
       turn: runtime.turn,
     });
     socket.on('close', () => {
@@ -153,6 +158,12 @@ export async function startAmqpServer(
         context.producers.delete(receiver);
       }
     }
+    for (const [receiver, link] of context.coordinators) {
+      if (receiver.session === ctx.session) {
+        link.close();
+        context.coordinators.delete(receiver);
+      }
+    }
   });
   container.on('protocol_error', (error: Error) => logger.warn({ error: error.message }, 'protocol error'));
   container.on('error', (error: Error) => logger.warn({ error: error.message }, 'connection error'));
@@ -179,16 +190,26 @@ export async function startAmqpServer(
     if (context && ctx.connection.is_open()) openProducerLink(ctx.receiver!, context, runtime, options);
   });
   container.on('receiver_close', (ctx: EventContext) => {
-    const producers = contextOf(ctx.connection)?.producers;
-    producers?.get(ctx.receiver!)?.close();
-    producers?.delete(ctx.receiver!);
+    const context = contextOf(ctx.connection);
+    if (!context) return;
+    context.producers.get(ctx.receiver!)?.close();
+    context.producers.delete(ctx.receiver!);
+    context.coordinators.get(ctx.receiver!)?.close();
+    context.coordinators.delete(ctx.receiver!);
   });
 
+  /**
+   * Consumers first: their unsettled messages, transactionally acknowledged ones too, go back with the
+   * detach; then every open transaction rolls back (AMQP 1.0 4.2), which leaves nothing else to return.
+   */
   function closeAllLinks(context: ConnectionContext): void {
     for (const link of context.consumers.values()) link.close('connection-lost');
     context.consumers.clear();
     for (const link of context.producers.values()) link.close();
     context.producers.clear();
+    for (const link of context.coordinators.values()) link.close();
+    context.coordinators.clear();
+    context.transactions.rollbackAll();
   }
 
   const listeners: Server[] = [];

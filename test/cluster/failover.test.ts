@@ -17,10 +17,13 @@ import { groupProducer, holdingConsumer, TrafficRecord, type GroupProducer, type
  * dirs live under one directory standing for the shared storage every node reaches. Nodes reach each
  * other through TCP relays in the test process (what they advertise), which a test can cut.
  */
-/** Long enough for the nodes to ride out an etcd leader election (about 1 to 2 s) without fencing. */
-const LEASE_TTL_MS = 4000;
+/**
+ * Long enough for the nodes to ride out an etcd leader election without fencing: 1 to 2 s on an idle
+ * machine, several seconds on this 2-core one when other test files run beside this one.
+ */
+const LEASE_TTL_MS = 6000;
 /** A client that holds messages of a lost home longer than this has its link detached. */
-const RELEASE_TIMEOUT_MS = 8000;
+const RELEASE_TIMEOUT_MS = 10_000;
 const config = { cluster: { leaseTtlMs: LEASE_TTL_MS, releaseTimeoutMs: RELEASE_TIMEOUT_MS }, fsyncPolicy: 'batch' as const };
 const shared = mkdtempSync(join(tmpdir(), 'convoy-shared-'));
 let etcd: EtcdCluster;

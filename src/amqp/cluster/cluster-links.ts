@@ -2,6 +2,7 @@ import type { Sender } from 'rhea';
 import type { ClusterServices, PeerIdentity } from '../../broker/cluster-services';
 import type { Logger } from '../../broker/logger';
 import type { BrokerRuntime } from '../../broker/runtime';
+import type { ConnectionTransactions } from '../../broker/transactions';
 import type { Principal } from '../../security/authenticator';
 import type { TlsCredentials } from '../../security/tls-files';
 import type { ConnectionContext } from '../connection-context';
@@ -54,7 +55,7 @@ export class ClusterLinks {
   serveConsumer(context: ConnectionContext, sender: Sender, link: ConsumerLink, command: AttachCommand, client: string, properties: Readonly<Record<string, unknown>>): ServedConsumer {
     const peer = context.peer;
     const described = peer ? `via node ${peer.nodeId}: ${typeof properties[CLIENT_PROPERTY] === 'string' ? properties[CLIENT_PROPERTY] : client}` : client;
-    const routed = new RoutedConsumer(this, sender, link, command, described, peer, context.logger);
+    const routed = new RoutedConsumer(this, sender, link, command, described, peer, context.logger, context.transactions);
     routed.start();
     return routed;
   }
@@ -69,7 +70,7 @@ export class ClusterLinks {
    * that node says its client no longer holds them (or that node's lease ends): only then do its
    * messages go back to the queue and its groups to other consumers.
    */
-  heldCoreConsumer(consumerId: string, peer: PeerIdentity, logger: Logger): CoreConsumer {
+  heldCoreConsumer(consumerId: string, peer: PeerIdentity, logger: Logger, transactions: ConnectionTransactions): CoreConsumer {
     const cluster = this.cluster;
     return new (class extends CoreConsumer {
       override detach(end: LinkEnd): void {
@@ -90,7 +91,7 @@ export class ClusterLinks {
         };
         release();
       }
-    })(this.runtime, consumerId, logger);
+    })(this.runtime, consumerId, logger, transactions);
   }
 
   /** A queue of the local core: if its home is another node, its messages are forwarded there. */

@@ -73,6 +73,13 @@ export class ProducerRelay {
     outbox.add({ bytes, delivery });
   }
 
+  /** A transactional message for a queue served by another node: transactions cover this node's queues. */
+  transactionRefusal(queue: string): AmqpError {
+    const home = this.links.cluster.homeOf(queue, 'produce');
+    const where = home.kind === 'remote' ? `is served by node ${home.node.nodeId}` : 'has no home on this node';
+    return { condition: Condition.notImplemented, description: `transactions cover only queues served by the node the client is connected to; "${queue}" ${where}` };
+  }
+
   /** Messages in the relay: waiting, or sent and not yet answered by the home. */
   get outstanding(): number {
     return this.held;

@@ -1,6 +1,7 @@
 import type { Sender } from 'rhea';
 import type { PeerIdentity } from '../../broker/cluster-services';
 import type { Logger } from '../../broker/logger';
+import type { ConnectionTransactions } from '../../broker/transactions';
 import { Condition, type AmqpError } from '../conditions';
 import type { ConsumerLink, LinkEnd, ServedConsumer } from '../consumer-link';
 import { CoreConsumer, type AttachCommand } from '../core-consumer';
@@ -54,6 +55,7 @@ export class RoutedConsumer implements ServedConsumer {
     /** Set when another node opened this link for its client. */
     private readonly peer: PeerIdentity | null,
     private readonly logger: Logger,
+    private readonly transactions: ConnectionTransactions,
   ) {
     link.onStaleSettled = (generation) => this.staleSettled(generation);
   }
@@ -72,7 +74,9 @@ export class RoutedConsumer implements ServedConsumer {
     switch (home.kind) {
       case 'local': {
         this.state = 'local';
-        const backend = this.peer ? this.links.heldCoreConsumer(this.command.consumerId, this.peer, this.logger) : new CoreConsumer(this.links.runtime, this.command.consumerId, this.logger);
+        const backend = this.peer
+          ? this.links.heldCoreConsumer(this.command.consumerId, this.peer, this.logger, this.transactions)
+          : new CoreConsumer(this.links.runtime, this.command.consumerId, this.logger, this.transactions);
         backend.serve(this.link, this.command, this.client);
         this.link.onFlow();
         return;

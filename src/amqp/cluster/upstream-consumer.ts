@@ -1,7 +1,7 @@
 import type { Delivery, EventContext, Receiver } from 'rhea';
 import type { Outcome } from '../../core/types';
 import { describedOutcome } from '../attach-reply';
-import type { AmqpError } from '../conditions';
+import { Condition, type AmqpError } from '../conditions';
 import type { ConsumerBackend, ConsumerLink, LinkEnd } from '../consumer-link';
 import type { AttachCommand } from '../core-consumer';
 import { connectionInternals, receiverInternals } from '../rhea';
@@ -26,6 +26,7 @@ export class UpstreamConsumer implements ConsumerBackend {
   private nextDeliveryId = 1;
   private ended = false;
   private readonly stopListening: () => void;
+  private readonly queue: string;
 
   constructor(
     private readonly connection: InterNodeConnection,
@@ -36,6 +37,7 @@ export class UpstreamConsumer implements ConsumerBackend {
     /** The upstream link ended without this node asking: the connection was lost, or the home detached it. */
     private readonly onEnded: (error: AmqpError | null) => void,
   ) {
+    this.queue = command.queue;
     this.receiver = connection.openReceiver({
       name: `${nodeId}:${command.consumerId}`,
       source: { address: command.queue },
@@ -82,6 +84,17 @@ export class UpstreamConsumer implements ConsumerBackend {
     if (!delivery || this.ended) return;
     this.deliveries.delete(deliveryId);
     delivery.update(true, describedOutcome(outcome) as never);
+  }
+
+  /**
+   * Transactions on a cluster node cover the queues this node serves: an acknowledgement in a
+   * transaction of a message from another node ends the link (amqp:not-implemented).
+   */
+  settleInTransaction(): AmqpError {
+    return {
+      condition: Condition.notImplemented,
+      description: `transactions cover only queues served by the node the client is connected to; "${this.queue}" is served by node ${this.connection.node.nodeId}`,
+    };
   }
 
   /** The client's link ended: so does the upstream one, and the home takes its unsettled messages back. */

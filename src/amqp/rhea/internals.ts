@@ -80,6 +80,8 @@ export function connectionInternals(connection: Connection): ConnectionInternals
 export interface DeliveryTag {
   convoyDeliveryId?: number;
   convoySettled?: boolean;
+  /** The txn-id of the transactional-state the client settled it with (AMQP 1.0 4.4.2); undefined outside a transaction. */
+  convoyTxnId?: unknown;
   /** Which backend of the link the delivery came from (src/amqp/consumer-link.ts). */
   convoyGeneration?: number;
 }
