@@ -42,7 +42,6 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  for (const node of nodes) console.log(node.id, node.output().split('\n').filter((l) => /"level":[45]0|forward|dead/.test(l)).slice(0, 20).join('\n'));
   await Promise.all(clients.map((c) => c.close()));
   await Promise.all(nodes.map((node) => node.stop()));
   await etcd?.stop();
