@@ -142,7 +142,10 @@ export class EtcdSession {
     this.keepAliveTimer.unref();
   }
 
-  /** queues/<name> -> this node's store, unless some node claimed it first. Returns the store it lives in. */
+  /**
+   * queues/<name> -> this node's store, unless some node claimed it first. Returns the store it lives in;
+   * throws when the claim could not be made (this node's lease has ended).
+   */
   async claimQueue(name: string, storeId: string): Promise<string> {
     const key = this.keys.queue(name);
     const record: QueueRecord = { store: storeId };
@@ -159,7 +162,9 @@ export class EtcdSession {
       if (kv) this.applyKv(kv, false, changes);
     }
     this.emit(changes);
-    return this.state.queueStore(name) ?? storeId;
+    const store = this.state.queueStore(name);
+    if (store === null) throw new Error(`queue "${name}" not claimed: this node's lease has ended`);
+    return store;
   }
 
   /** A new store (journal) owned by this node. */

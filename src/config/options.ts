@@ -15,7 +15,7 @@ import {
   type TlsOptions,
   type TlsOptionsInput,
 } from './security-options';
-import { checkObject, integerBetween, nonEmptyString, oneOf, positiveInteger, type Check } from './validation';
+import { ConfigError, checkObject, integerBetween, nonEmptyString, oneOf, positiveInteger, type Check } from './validation';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -147,5 +147,8 @@ export function resolveBrokerOptions(...layers: BrokerOptionsInput[]): BrokerOpt
   const cluster = mergeClusterOptions(checked.map((layer) => layer.cluster as Partial<ClusterOptions> | null | undefined));
   const merged: BrokerOptions = Object.assign({}, DEFAULT_BROKER_OPTIONS, ...checked, { auth, cluster });
   checkSecurityOptions(merged);
+  if (merged.cluster?.tls && merged.tls?.caFile == null) {
+    throw new ConfigError('cluster.tls', 'tls.caFile set as well: inter-node connections check the other nodes\' certificates against it', true);
+  }
   return Object.freeze(merged);
 }
