@@ -56,6 +56,8 @@ export class ClusterNode implements ClusterServices {
   private takeoversAgain = false;
   private readonly unreachableStores = new Set<string>();
   private readonly opening = new Set<string>();
+  /** Stores of this node's previous life taken back at start, to copy once the runtime is up. */
+  private toCopy: { readonly stores: readonly StoreEntry[]; readonly revision: bigint } | null = null;
   private nextConnection = 1;
   private stopped = false;
 
@@ -106,36 +108,51 @@ export class ClusterNode implements ClusterServices {
   /** Throws FencedError (after fencing the node) once the lease may have ended: before every write. */
   readonly checkLease = (): void => this.session.guard.check();
 
+  /**
+   * This node's own journal from its previous life, if no other node took that life's stores over
+   * meanwhile: the node takes them all back (one transaction), resumes its own journal in place, and
+   * copies the others (stores that life had taken over) once the runtime is up. Otherwise a new, empty
+   * store.
+   */
   private async chooseOwnStore(): Promise<void> {
     const state = this.session.state;
-    const journal = this.broker.store === 'journal';
-    const earlier = state
-      .allStores()
-      .find(
-        (store) =>
-          journal &&
-          store.record.origin === this.nodeId &&
-          store.record.owner === this.nodeId &&
-          store.record.dir === storeDir(this.broker.dataDir, store.id) &&
-          state.isOrphaned(store) &&
-          existsSync(store.record.dir),
-      );
+    const previousLife = state.allStores().filter((store) => store.record.owner === this.nodeId && state.isOrphaned(store));
+    const earlier = previousLife.find(
+      (store) =>
+        this.broker.store === 'journal' &&
+        store.record.origin === this.nodeId &&
+        store.record.dir === storeDir(this.broker.dataDir, store.id) &&
+        existsSync(store.record.dir),
+    );
     if (earlier) {
-      const record = this.takenRecord(earlier);
-      const outcome = await this.session.takeOverStore(earlier.id, earlier.revision, earlier.record.owner, earlier.record.ownerIncarnation, record);
+      const others = previousLife.filter((store) => store !== earlier);
+      for (const store of others) this.gates.set(store.id, 'recovering');
+      const outcome = await this.claimStores(previousLife);
       if (outcome.succeeded) {
         this.useOwnStore(earlier.id, earlier.record.dir!);
         this.gates.set(earlier.id, 'opening');
-        this.logger.info({ store: earlier.id }, 'resuming this node\'s journal from its previous run');
+        this.toCopy = { stores: others, revision: outcome.revision };
+        this.logger.info({ store: earlier.id, takenBack: others.map((store) => store.id) }, 'resuming this node\'s journal from its previous run');
         return;
       }
+      for (const store of others) this.gates.delete(store.id);
     }
     const storeId = `${this.nodeId}-${BigInt(this.incarnation).toString(16)}`;
-    const dir = journal ? storeDir(this.broker.dataDir, storeId) : null;
+    const dir = this.broker.store === 'journal' ? storeDir(this.broker.dataDir, storeId) : null;
     const record: StoreRecord = { origin: this.nodeId, dir, owner: this.nodeId, ownerIncarnation: this.incarnation, pendingReleases: [] };
     const outcome = await this.session.createStore(storeId, record);
     if (!outcome.succeeded) throw new Error(`cannot register store ${storeId} in etcd: the lease ended while joining`);
     this.useOwnStore(storeId, dir);
+  }
+
+  /** Makes this node the owner of all the stores of one lost life at once (a fenced transaction). */
+  private claimStores(stores: readonly StoreEntry[]) {
+    const { owner, ownerIncarnation } = stores[0]!.record;
+    return this.session.takeOverStores(
+      stores.map((store) => ({ id: store.id, seenRevision: store.revision, record: this.takenRecord(store) })),
+      owner,
+      ownerIncarnation,
+    );
   }
 
   private useOwnStore(storeId: string, dir: string | null): void {
@@ -158,8 +175,22 @@ export class ClusterNode implements ClusterServices {
     runtime.turn.guardWith(this.checkLease);
     runtime.onQueueCreated((queue) => this.claimIfUnknown(queue));
     for (const queue of runtime.state.queues.keys()) this.claimIfUnknown(queue);
-    for (const storeId of this.gates.keys()) this.open(storeId);
-    this.scheduleTakeovers();
+    for (const [storeId, gate] of this.gates) if (gate === 'opening') this.open(storeId);
+    const toCopy = this.toCopy;
+    this.toCopy = null;
+    if (toCopy && toCopy.stores.length > 0) {
+      this.takeoversRunning = true;
+      void this.copyStores(toCopy.stores, toCopy.revision, Date.now())
+        .catch((error: unknown) => {
+          if (!(error instanceof FencedError)) this.logger.error({ err: error }, 'copying the stores of this node\'s previous run failed');
+        })
+        .finally(() => {
+          this.takeoversRunning = false;
+          this.scheduleTakeovers();
+        });
+    } else {
+      this.scheduleTakeovers();
+    }
   }
 
   // ---- ClusterServices ----
@@ -348,13 +379,25 @@ export class ClusterNode implements ClusterServices {
     });
   }
 
-  /** Every store whose owner's life has ended, one after the other. */
+  /**
+   * The stores of every owner whose life has ended, one lost life after the other. A lost life's stores
+   * move together: the queues of a store it had taken over earlier live in its own journal now, so they
+   * are only complete once all of its stores are copied.
+   */
   private async takeOverOrphans(): Promise<void> {
     const state = this.session.state;
+    const lives = new Map<string, StoreEntry[]>();
     for (const store of state.allStores()) {
-      if (this.stopped || !state.isOrphaned(store)) continue;
-      if (store.record.dir !== null && !storeDirReachable(store.record.dir)) {
-        if (!this.unreachableStores.has(store.id)) {
+      if (!state.isOrphaned(store)) continue;
+      const life = `${store.record.owner}/${store.record.ownerIncarnation}`;
+      lives.set(life, [...(lives.get(life) ?? []), store]);
+    }
+    for (const stores of lives.values()) {
+      if (this.stopped) return;
+      const unreachable = stores.filter((store) => store.record.dir !== null && !storeDirReachable(store.record.dir));
+      if (unreachable.length > 0) {
+        for (const store of unreachable) {
+          if (this.unreachableStores.has(store.id)) continue;
           this.unreachableStores.add(store.id);
           this.logger.error(
             { store: store.id, dir: store.record.dir },
@@ -364,48 +407,54 @@ export class ClusterNode implements ClusterServices {
         continue;
       }
       try {
-        await this.takeOver(store);
+        await this.takeOver(stores);
       } catch (error) {
         if (error instanceof FencedError) return;
-        this.gates.delete(store.id);
-        this.logger.error({ store: store.id, err: error }, 'taking over a store failed; retrying');
+        for (const store of stores) this.gates.delete(store.id);
+        this.logger.error({ stores: stores.map((store) => store.id), err: error }, 'taking over a lost node\'s stores failed; retrying');
         setTimeout(() => this.scheduleTakeovers(), 1000).unref();
       }
     }
   }
 
   /**
-   * Takes a lost node's store over: a fenced transaction makes this node its owner (at most one node
-   * wins); its directory is fenced (renamed) and its durable messages copied into this node's queues
-   * and journal, in order; once they are durable here the old files are deleted. Its queues then serve
-   * producers, and consumers once every node has released its connections to the lost owner.
+   * Takes a lost life's stores over: a fenced transaction makes this node their owner (at most one node
+   * wins), then they are copied (copyStores). Nothing of theirs is served meanwhile.
    */
-  private async takeOver(store: StoreEntry): Promise<void> {
-    const runtime = this.runtime!;
+  private async takeOver(stores: readonly StoreEntry[]): Promise<void> {
     this.checkLease();
-    this.gates.set(store.id, 'recovering');
-    const outcome = await this.session.takeOverStore(store.id, store.revision, store.record.owner, store.record.ownerIncarnation, this.takenRecord(store));
+    for (const store of stores) this.gates.set(store.id, 'recovering');
+    const outcome = await this.claimStores(stores);
     if (!outcome.succeeded) {
-      this.gates.delete(store.id);
+      for (const store of stores) this.gates.delete(store.id);
       return;
     }
-    const startedMs = Date.now();
-    this.logger.warn({ store: store.id, from: store.record.owner, incarnation: store.record.ownerIncarnation }, 'taking over a lost node\'s store');
+    const { owner, ownerIncarnation } = stores[0]!.record;
+    this.logger.warn({ stores: stores.map((store) => store.id), from: owner, incarnation: ownerIncarnation }, 'taking over a lost node\'s stores');
+    await this.copyStores(stores, outcome.revision, Date.now());
+  }
+
+  /**
+   * Each store's directory is fenced (renamed) and its durable messages copied into this node's queues
+   * and journal, in order; once they are durable here the old files are deleted. Only then do the
+   * stores' queues serve producers, and consumers once every node has released its connections to the
+   * lost owner (open).
+   */
+  private async copyStores(stores: readonly StoreEntry[], takeoverRevision: bigint, startedMs: number): Promise<void> {
+    const runtime = this.runtime!;
+    const dirs = stores.flatMap((store) => (store.record.dir === null ? [] : fenceStoreDir(store.record.dir, takeoverRevision)));
     let copied = { queues: 0, messages: 0 };
-    if (store.record.dir !== null) {
-      const dirs = fenceStoreDir(store.record.dir, outcome.revision);
-      for (const dir of dirs) {
-        const result = await copyTakenJournal(dir, runtime, this.logger.child({ store: store.id }), this.checkLease);
-        copied = { queues: copied.queues + result.queues, messages: copied.messages + result.messages };
-      }
-      await new Promise<void>((resolve) => runtime.whenDurable(resolve));
-      this.checkLease();
-      for (const dir of dirs) removeTakenDir(dir);
+    for (const dir of dirs) {
+      const result = await copyTakenJournal(dir, runtime, this.logger, this.checkLease);
+      copied = { queues: copied.queues + result.queues, messages: copied.messages + result.messages };
     }
-    this.gates.set(store.id, 'opening');
-    this.logger.warn({ store: store.id, ...copied, copyMs: Date.now() - startedMs }, 'store taken over: its queues are served by this node');
+    await new Promise<void>((resolve) => runtime.whenDurable(resolve));
+    this.checkLease();
+    for (const dir of dirs) removeTakenDir(dir);
+    for (const store of stores) this.gates.set(store.id, 'opening');
+    this.logger.warn({ stores: stores.map((store) => store.id), ...copied, copyMs: Date.now() - startedMs }, 'stores taken over: their queues are served by this node');
     this.notifyAll();
-    this.open(store.id);
+    for (const store of stores) this.open(store.id);
   }
 
   /**

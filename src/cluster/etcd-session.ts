@@ -5,6 +5,10 @@ import { ClusterState, noChanges, type MutableChanges } from './cluster-state';
 import { ClusterKeys, encodeRecord, type NodeRecord, type QueueRecord, type StoreRecord } from './etcd-records';
 import { LeaseGuard } from './lease-guard';
 
+/** How long past a lease time a node id may stay registered before it counts as held by a running node. */
+const REGISTER_GRACE_MS = 2000;
+const REGISTER_RETRY_MS = 250;
+
 /** The node id is taken by a running node: two processes must never be one node. */
 export class NodeIdInUseError extends Error {}
 
@@ -54,9 +58,15 @@ export class EtcdSession {
       const incarnation = await withTimeout(lease.grant(), options.leaseTtlMs, `no etcd member answered at ${options.etcd.join(', ')}`);
       guard.renewed(sentAt);
       const session = new EtcdSession(client, lease, incarnation, options.nodeId, guard, options, logger);
-      await session.register(options);
-      await session.load();
       session.keepAlive();
+      try {
+        await session.register(options);
+        await session.load();
+      } catch (error) {
+        session.closed = true;
+        if (session.keepAliveTimer) clearTimeout(session.keepAliveTimer);
+        throw error;
+      }
       return session;
     } catch (error) {
       client.close();
@@ -64,18 +74,29 @@ export class EtcdSession {
     }
   }
 
+  /**
+   * Creates `nodes/<id>` with this life's lease. A previous life of this node that died without leaving
+   * (kill -9, power cut) still holds the key until its lease ends: the registration waits for that, at
+   * most a lease time and a bit; a key held longer belongs to a running node.
+   */
   private async register(options: ClusterOptions): Promise<void> {
     const key = this.keys.node(this.nodeId);
     const record: NodeRecord = { incarnation: this.incarnation, advertise: formatAdvertise(options.advertise) };
-    const result = await this.client
-      .if(key, 'Create', '==', 0)
-      .then(this.lease.put(key).value(encodeRecord(record)))
-      .else(this.client.get(key))
-      .commit();
-    if (!result.succeeded) {
-      await this.lease.revoke().catch(() => undefined);
+    const deadline = Date.now() + options.leaseTtlMs + REGISTER_GRACE_MS;
+    for (let logged = false; ; logged = true) {
+      const result = await this.client
+        .if(key, 'Create', '==', 0)
+        .then(this.lease.put(key).value(encodeRecord(record)))
+        .else(this.client.get(key))
+        .commit();
+      if (result.succeeded) return;
       const holder = result.responses[0]?.response_range?.kvs?.[0]?.value?.toString();
-      throw new NodeIdInUseError(`node id "${this.nodeId}" is in use by a running node (${holder ?? 'unknown'}); each node needs its own --node-id`);
+      if (Date.now() > deadline) {
+        await this.lease.revoke().catch(() => undefined);
+        throw new NodeIdInUseError(`node id "${this.nodeId}" is in use by a running node (${holder ?? 'unknown'}); each node needs its own --node-id`);
+      }
+      if (!logged) this.logger.warn({ node: this.nodeId, holder }, 'this node id is still registered (a previous run that did not leave?): waiting for its lease to end');
+      await new Promise((resolve) => setTimeout(resolve, REGISTER_RETRY_MS));
     }
   }
 
@@ -173,15 +194,22 @@ export class EtcdSession {
   }
 
   /**
-   * Takes a store over from an owner whose life has ended: succeeds only if the store's record is still
-   * the one read (no other node took it meanwhile) and the owner's key no longer carries that life's lease.
+   * Takes over every store of one owner whose life has ended, in one transaction: it succeeds only if
+   * each store's record is still the one read (no other node took any meanwhile) and the owner's key no
+   * longer carries that life's lease. A lost life's stores move together: the queues of a store it had
+   * taken over earlier live in its own journal now.
    */
-  async takeOverStore(storeId: string, seenRevision: bigint, previousOwner: string, previousIncarnation: string, record: StoreRecord): Promise<TxnOutcome> {
-    return this.writeStore(
-      storeId,
-      record,
-      this.ownTxn().and(this.keys.store(storeId), 'Mod', '==', String(seenRevision)).and(this.keys.node(previousOwner), 'Lease', '!=', previousIncarnation),
-    );
+  async takeOverStores(stores: readonly { id: string; seenRevision: bigint; record: StoreRecord }[], previousOwner: string, previousIncarnation: string): Promise<TxnOutcome> {
+    let txn = this.ownTxn().and(this.keys.node(previousOwner), 'Lease', '!=', previousIncarnation);
+    for (const store of stores) txn = txn.and(this.keys.store(store.id), 'Mod', '==', String(store.seenRevision));
+    const result = await txn.then(...stores.map((store) => this.client.put(this.keys.store(store.id)).value(encodeRecord(store.record)))).commit();
+    const revision = BigInt(result.header.revision);
+    if (result.succeeded) {
+      const changes = noChanges();
+      for (const store of stores) this.state.apply(this.keys.store(store.id), encodeRecord(store.record), revision, changes);
+      this.emit(changes);
+    }
+    return { succeeded: result.succeeded, revision };
   }
 
   /** Updates a store this node owns, if its record is still the one read. */

@@ -60,17 +60,18 @@ describe('fenced etcd transactions', () => {
     await expect(join('dup', '/t2/')).rejects.toThrow(NodeIdInUseError);
   });
 
-  test('a lost node\'s store is taken over by exactly one node; a live owner\'s store by none', async () => {
+  test('a lost node\'s stores are taken over by exactly one node, all together; a live owner\'s by none', async () => {
     const [a, b, c] = await Promise.all([join('a', '/t3/'), join('b', '/t3/'), join('c', '/t3/')]);
     await c.createStore('sc', storeOf(c));
     await waitFor(() => a.state.store('sc') !== null && b.state.store('sc') !== null, 'the store to be seen');
     const seen = a.state.store('sc')!;
     const taken = (by: EtcdSession): StoreRecord => ({ ...seen.record, owner: by.nodeId, ownerIncarnation: by.incarnation, pendingReleases: [c.incarnation] });
     // c is alive: its lease is on its key.
-    expect((await a.takeOverStore('sc', seen.revision, 'c', c.incarnation, taken(a))).succeeded).toBe(false);
+    const takeOver = (by: EtcdSession) => by.takeOverStores([{ id: 'sc', seenRevision: seen.revision, record: taken(by) }], 'c', c.incarnation);
+    expect((await takeOver(a)).succeeded).toBe(false);
     await c.leave();
     await waitFor(() => a.state.node('c') === null && b.state.node('c') === null, 'c to be gone');
-    const outcomes = await Promise.all([a, b].map((node) => node.takeOverStore('sc', seen.revision, 'c', c.incarnation, taken(node))));
+    const outcomes = await Promise.all([a, b].map(takeOver));
     expect(outcomes.map((outcome) => outcome.succeeded).sort()).toEqual([false, true]);
     const winner = outcomes[0]!.succeeded ? a : b;
     await waitFor(() => a.state.store('sc')?.record.owner === winner.nodeId, 'the takeover to be seen');

@@ -80,7 +80,8 @@ export interface HoldingConsumer {
 
 /**
  * A consumer that accepts each message `holdMs` after it arrived (a function: asked at each arrival),
- * keeping `credit` outstanding. When its link or connection ends, what it held counts as released then.
+ * keeping `credit` outstanding. When its link or connection ends, what it held counts as released then;
+ * on a connection that reconnects (a failover list), the link attaches again and gets its credit again.
  */
 export function holdingConsumer(
   record: TrafficRecord,
@@ -125,6 +126,7 @@ export function holdingConsumer(
     endHolds();
   });
   client.connection.on('disconnected', endHolds);
+  receiver.on('receiver_open', () => receiver.add_credit(credit - holding.size));
   receiver.add_credit(credit);
   return { name, receiver, detaches, held: () => holding.size };
 }
@@ -142,7 +144,9 @@ export interface GroupProducer {
 
 /**
  * Sends `total` messages round-robin over `groups`, numbered per group, at most `window` unsettled at a
- * time, every `intervalMs` a batch; records each accepted one.
+ * time, every `intervalMs` a batch; records each accepted one. On a connection that reconnects (a
+ * failover list), what was not accepted when the connection was lost is sent again first, in order
+ * (at-least-once, as a client must).
  */
 export function groupProducer(
   record: TrafficRecord,
@@ -153,28 +157,48 @@ export function groupProducer(
   options: { durable: boolean; window: number; intervalMs: number },
 ): GroupProducer {
   const next = new Map<string, number>();
-  const pending = new Map<Delivery, string>();
+  const pending = new Map<Delivery, { group: string; index: number }>();
+  let resend: { group: string; index: number }[] = [];
   const detaches: string[] = [];
   let sent = 0;
   let stopped = false;
   sender.on('accepted', (ctx) => {
-    const key = pending.get(ctx.delivery!);
-    if (key === undefined) return;
+    const message = pending.get(ctx.delivery!);
+    if (message === undefined) return;
     pending.delete(ctx.delivery!);
-    record.accepted.add(key);
+    record.accepted.add(`${name}/${message.group}/${message.index}`);
   });
+  // While the connection is down rhea keeps the link's old credit: nothing is sent until it is back.
+  let connected = true;
+  sender.connection.on('disconnected', () => {
+    connected = false;
+    resend = [...pending.values(), ...resend];
+    pending.clear();
+  });
+  sender.connection.on('connection_open', () => {
+    connected = true;
+  });
+  const send = (message: { group: string; index: number }): void => {
+    const delivery = sender.send({
+      body: `${name}-${message.group}-${message.index}`,
+      group_id: message.group,
+      durable: options.durable,
+      application_properties: { producer: name, index: message.index },
+    });
+    pending.set(delivery, message);
+  };
   sender.on('sender_close', () => detaches.push(String((sender.error as { condition?: string } | undefined)?.condition ?? 'detached')));
   const tick = (): void => {
     if (stopped) return;
-    while (sent < total && pending.size < options.window && sender.sendable()) {
+    while (connected && resend.length > 0 && pending.size < options.window && sender.sendable()) send(resend.shift()!);
+    while (connected && resend.length === 0 && sent < total && pending.size < options.window && sender.sendable()) {
       const group = groups[sent % groups.length]!;
       const index = next.get(group) ?? 0;
       next.set(group, index + 1);
-      const delivery = sender.send({ body: `${name}-${group}-${index}`, group_id: group, durable: options.durable, application_properties: { producer: name, index } });
-      pending.set(delivery, `${name}/${group}/${index}`);
+      send({ group, index });
       sent++;
     }
-    if (sent < total) setTimeout(tick, options.intervalMs);
+    if (sent < total || resend.length > 0 || pending.size > 0) setTimeout(tick, options.intervalMs);
   };
   tick();
   return {

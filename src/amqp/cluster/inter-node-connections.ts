@@ -12,6 +12,8 @@ import { PEER_PROPERTIES } from './peer-identity';
 const LINKS_PER_CONNECTION = 500;
 /** An inter-node connection that stopped answering heartbeats is dropped after this (AMQP 1.0 2.4.5). */
 const IDLE_TIMEOUT_MS = 10_000;
+/** A connection not open this long after it was started is given up (and another one tried). */
+const OPEN_TIMEOUT_MS = 10_000;
 
 /**
  * One AMQP connection from this node to another node (the home of some queues), carrying the links this
@@ -27,7 +29,9 @@ export class InterNodeConnection {
   private staleDeliveries = 0;
   private lost = false;
   private readonly lostListeners = new Set<() => void>();
+  /** Settles once: open, or lost before it was. */
   readonly opened: Promise<void>;
+  private failOpening: (error: Error) => void = () => undefined;
 
   constructor(
     readonly node: NodeAddress,
@@ -62,11 +66,19 @@ export class InterNodeConnection {
     this.connection = create_container({ id: `convoy-node-${cluster.nodeId}` }).connect(options as unknown as ConnectionOptions);
     patchInterNodeConnection(this.connection, connectionInternals(this.connection).socket as unknown as Socket, turn);
     this.opened = new Promise((resolve, reject) => {
-      this.connection.once('connection_open', () => resolve());
-      this.connection.once('disconnected', (ctx) => reject(new Error(`cannot reach node ${node.nodeId} at ${node.host}:${node.port}: ${String(ctx.error ?? 'disconnected')}`)));
+      const timer = setTimeout(() => this.close(`not open within ${OPEN_TIMEOUT_MS} ms`), OPEN_TIMEOUT_MS);
+      this.failOpening = (error) => {
+        clearTimeout(timer);
+        reject(error);
+      };
+      this.connection.once('connection_open', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      this.connection.once('disconnected', (ctx) => this.failOpening(new Error(`cannot reach node ${node.nodeId} at ${node.host}:${node.port}: ${String(ctx.error ?? 'disconnected')}`)));
       this.connection.once('connection_error', (ctx) => {
         const error = ctx.connection.error as { description?: string } | undefined;
-        reject(new Error(`node ${node.nodeId} refused the connection: ${error?.description ?? 'no reason given'}`));
+        this.failOpening(new Error(`node ${node.nodeId} refused the connection: ${error?.description ?? 'no reason given'}`));
       });
     });
     this.opened.catch(() => undefined);
@@ -144,6 +156,8 @@ export class InterNodeConnection {
   private lose(reason: string): void {
     if (this.lost) return;
     this.lost = true;
+    // Closed before it opened (its node is gone): whoever waits for it looks elsewhere.
+    this.failOpening(new Error(`connection to node ${this.node.nodeId} lost before it opened: ${reason}`));
     this.logger.info({ node: this.node.nodeId, reason }, 'inter-node connection lost');
     const listeners = [...this.lostListeners];
     this.lostListeners.clear();
