@@ -505,12 +505,16 @@ function exitFenced(logger: Logger): (reason: string) => void {
   };
 }
 
+/**
+ * The cluster user's password: from cluster.passwordFile, else $CONVOY_CLUSTER_PASSWORD. With cluster.tls
+ * a node may have none: it then logs in to the others with its certificate (SASL EXTERNAL).
+ */
 function clusterPassword(options: ClusterOptions): string | null {
   if (options.user === null) return null;
   if (options.passwordFile !== null) return readFileSync(options.passwordFile, 'utf8').split(/\r?\n/)[0]!;
   const fromEnvironment = process.env.CONVOY_CLUSTER_PASSWORD;
-  if (fromEnvironment === undefined) {
-    throw new ConfigError('cluster.passwordFile', 'a file holding the password of cluster.user (or set $CONVOY_CLUSTER_PASSWORD)', null);
+  if (fromEnvironment === undefined && !options.tls) {
+    throw new ConfigError('cluster.passwordFile', 'a file holding the password of cluster.user (or set $CONVOY_CLUSTER_PASSWORD, or log in with certificates: cluster.tls)', null);
   }
-  return fromEnvironment;
+  return fromEnvironment ?? null;
 }

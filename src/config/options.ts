@@ -147,6 +147,9 @@ export function resolveBrokerOptions(...layers: BrokerOptionsInput[]): BrokerOpt
   const cluster = mergeClusterOptions(checked.map((layer) => layer.cluster as Partial<ClusterOptions> | null | undefined));
   const merged: BrokerOptions = Object.assign({}, DEFAULT_BROKER_OPTIONS, ...checked, { auth, cluster });
   checkSecurityOptions(merged);
+  if (merged.cluster && merged.auth.usersFile !== null && merged.cluster.user === null) {
+    throw new ConfigError('cluster.user', 'the user the nodes log in to each other as (a users file is configured: anonymous nodes would be refused)', null);
+  }
   if (merged.cluster?.tls && merged.tls?.caFile == null) {
     throw new ConfigError('cluster.tls', 'tls.caFile set as well: inter-node connections check the other nodes\' certificates against it', true);
   }

@@ -109,6 +109,11 @@ describe('cluster options', () => {
     expect(() => resolveBrokerOptions({ cluster: { ...cluster, nodes: 3 } as never })).toThrow(/cluster\.nodes: expected one of the known options/);
   });
 
+  test('with a users file the nodes need a user to log in to each other as', () => {
+    expect(() => resolveBrokerOptions({ auth: { usersFile: 'users.json' }, cluster })).toThrow(/cluster\.user: expected the user the nodes log in to each other as/);
+    expect(resolveBrokerOptions({ auth: { usersFile: 'users.json' }, cluster: { ...cluster, user: 'node' } }).cluster!.user).toBe('node');
+  });
+
   test('inter-node TLS needs the CA that checks the other nodes\' certificates', () => {
     expect(() => resolveBrokerOptions({ cluster: { ...cluster, tls: true } })).toThrow(/cluster\.tls: expected .*tls\.caFile/);
   });

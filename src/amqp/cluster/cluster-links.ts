@@ -33,7 +33,7 @@ export class ClusterLinks {
     private readonly usersConfigured: boolean,
     private readonly logger: Logger,
   ) {
-    this.connections = new InterNodeConnections(cluster, tlsCredentials, runtime.turn, logger.child({ component: 'inter-node' }));
+    this.connections = new InterNodeConnections(cluster, tlsCredentials, usersConfigured, runtime.turn, logger.child({ component: 'inter-node' }));
     runtime.onQueueCreated((queue) => this.watchLocalQueue(queue));
     for (const queue of runtime.state.queues.keys()) this.watchLocalQueue(queue);
   }
@@ -46,7 +46,7 @@ export class ClusterLinks {
     const peer = readPeerIdentity(properties);
     if (peer === null) return { peer: null, refusal: null };
     const { user } = this.cluster.interNode;
-    if (this.usersConfigured && principal.user !== user) {
+    if (this.usersConfigured && (user === null || principal.user !== user)) {
       return { peer: null, refusal: `only the cluster user (cluster.user) may connect as a cluster node; "${principal.user}" may not` };
     }
     return { peer, refusal: this.cluster.checkPeer(peer) };

@@ -38,6 +38,8 @@ export class InterNodeConnection {
     private readonly registration: ConnectionRegistration,
     cluster: ClusterServices,
     tlsCredentials: TlsCredentials | null,
+    /** A users file is configured: without cluster.user, a node logs in with its certificate. */
+    usersConfigured: boolean,
     turn: BrokerTurn,
     private readonly logger: Logger,
     private readonly onGone: (connection: InterNodeConnection) => void,
@@ -59,9 +61,10 @@ export class InterNodeConnection {
     if (user !== null && password !== null) options.sasl_mechanisms = scramClientMechanisms(user, password);
     if (tls && tlsCredentials) {
       // The other node's certificate is checked against tls.caFile; this node's own certificate is
-      // presented (mutual TLS), and without cluster.user it is also what the node logs in with (EXTERNAL).
+      // presented (mutual TLS), and without a password it is what the node logs in with (SASL
+      // EXTERNAL): its subject CN is cluster.user.
       Object.assign(options, { transport: 'tls', servername: isIP(node.host) ? '' : node.host, ca: tlsCredentials.ca, cert: tlsCredentials.cert, key: tlsCredentials.key });
-      if (user === null) options.enable_sasl_external = true;
+      if (password === null && usersConfigured) options.enable_sasl_external = true;
     }
     this.connection = create_container({ id: `convoy-node-${cluster.nodeId}` }).connect(options as unknown as ConnectionOptions);
     patchInterNodeConnection(this.connection, connectionInternals(this.connection).socket as unknown as Socket, turn);
@@ -180,6 +183,7 @@ export class InterNodeConnections {
   constructor(
     private readonly cluster: ClusterServices,
     private readonly tlsCredentials: TlsCredentials | null,
+    private readonly usersConfigured: boolean,
     private readonly turn: BrokerTurn,
     private readonly logger: Logger,
   ) {
@@ -203,7 +207,7 @@ export class InterNodeConnections {
 
   private async open(node: NodeAddress): Promise<InterNodeConnection> {
     const registration = await this.cluster.registerConnection(node);
-    const connection = new InterNodeConnection(node, registration, this.cluster, this.tlsCredentials, this.turn, this.logger, (gone) => this.byNode.get(gone.node.nodeId)?.delete(gone));
+    const connection = new InterNodeConnection(node, registration, this.cluster, this.tlsCredentials, this.usersConfigured, this.turn, this.logger, (gone) => this.byNode.get(gone.node.nodeId)?.delete(gone));
     let connections = this.byNode.get(node.nodeId);
     if (!connections) {
       connections = new Set();
