@@ -185,10 +185,6 @@ export class ConsumerLink implements ConsumerSink, ServedConsumer {
     consumersPerSession.set(this.sender.session, (consumersPerSession.get(this.sender.session) ?? 1) - 1);
     this.backend?.detach(end);
   }
-
-  get isClosed(): boolean {
-    return this.closed;
-  }
 }
 
 // Outcomes without fields are the same every time: one object each, not one per settlement.

@@ -60,6 +60,8 @@ export class ClusterNode implements ClusterServices {
   private toCopy: { readonly stores: readonly StoreEntry[]; readonly revision: bigint } | null = null;
   private nextConnection = 1;
   private stopped = false;
+  /** Fences the node on time even when it writes nothing. */
+  private checkTimer: NodeJS.Timeout | null = null;
 
   private constructor(
     private readonly session: EtcdSession,
@@ -94,10 +96,8 @@ export class ClusterNode implements ClusterServices {
       throw error;
     }
     session.onChange((changes) => node.changed(changes));
-    const checkTimer = setInterval(() => {
-      if (!node.stopped && !session.guard.valid()) session.guard.check();
-    }, Math.max(50, options.leaseTtlMs / 20));
-    checkTimer.unref();
+    node.checkTimer = setInterval(() => session.guard.fenceIfExpired(), Math.max(50, options.leaseTtlMs / 20));
+    node.checkTimer.unref();
     log.info(
       { node: node.nodeId, incarnation: node.incarnation, advertise: formatAdvertise(options.advertise), store: node.ownStoreId, leaseTtlMs: options.leaseTtlMs },
       'joined the cluster',
@@ -491,6 +491,7 @@ export class ClusterNode implements ClusterServices {
   /** Leaves the cluster once the store is closed: other nodes take this node's stores over at once. */
   async leave(): Promise<void> {
     this.stopped = true;
+    if (this.checkTimer) clearInterval(this.checkTimer);
     await this.session.leave();
   }
 }

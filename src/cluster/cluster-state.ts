@@ -9,6 +9,9 @@ import {
   type StoreRecord,
 } from './etcd-records';
 
+/** Deleted connection registrations remembered for releasedSince. */
+const MAX_RELEASED_REMEMBERED = 10_000;
+
 /** A key's value and the etcd revision that wrote it (mod_revision); revisions order every change. */
 interface Versioned<T> {
   readonly value: T;
@@ -30,17 +33,6 @@ export type QueueLocation =
   /** Its store's owner is gone (or its record is missing): the store waits to be taken over. */
   | { readonly state: 'down'; readonly store: string };
 
-/** What changed in one batch of etcd events. */
-export interface StateChanges {
-  readonly queues: readonly string[];
-  /** Nodes and stores changed: any queue may resolve differently. */
-  readonly topology: boolean;
-  /** Nodes whose lease ended (or that started a new life), with the life that ended. */
-  readonly nodesDown: readonly { readonly nodeId: string; readonly incarnation: string }[];
-  /** Registered inter-node connections that were removed. */
-  readonly connectionsReleased: readonly string[];
-}
-
 /**
  * This node's copy of the cluster's keys in etcd, fed by one watch (and by the answers of its own
  * transactions). Every change carries the revision that made it: an older one never overwrites a newer
@@ -50,8 +42,10 @@ export class ClusterState {
   private readonly nodes = new Map<string, Versioned<NodeRecord | null>>();
   private readonly stores = new Map<string, Versioned<StoreRecord | null>>();
   private readonly queues = new Map<string, Versioned<QueueRecord | null>>();
-  /** Registered connections per home incarnation (key -> revision); deleted keys keep the deletion's revision. */
-  private readonly connections = new Map<string, Versioned<boolean>>();
+  /** Registered connections (key -> revision of the registration). */
+  private readonly connections = new Map<string, bigint>();
+  /** Registrations deleted lately (key -> revision of the deletion), the latest MAX_RELEASED_REMEMBERED. */
+  private readonly released = new Map<string, bigint>();
 
   constructor(private readonly keys: ClusterKeys) {}
 
@@ -78,10 +72,18 @@ export class ClusterState {
       this.queues.set(name, { value: value === null ? null : decodeQueueRecord(value), revision });
       changes.queues.push(name);
     } else if (key.startsWith(this.keys.connections)) {
-      const before = this.connections.get(key);
-      if (before && before.revision > revision) return;
-      this.connections.set(key, { value: value !== null, revision });
-      if (value === null && before?.value !== false) changes.connectionsReleased.push(key);
+      const newest = this.connections.get(key) ?? this.released.get(key);
+      if (newest !== undefined && newest > revision) return;
+      if (value !== null) {
+        this.released.delete(key);
+        this.connections.set(key, revision);
+        return;
+      }
+      this.connections.delete(key);
+      if (!this.released.has(key)) changes.connectionsReleased.push(key);
+      this.released.delete(key);
+      this.released.set(key, revision);
+      if (this.released.size > MAX_RELEASED_REMEMBERED) this.released.delete(this.released.keys().next().value!);
     }
   }
 
@@ -94,11 +96,6 @@ export class ClusterState {
     const live: NodeAddress[] = [];
     for (const [id, entry] of this.nodes) if (entry.value) live.push(nodeAddress(id, entry.value));
     return live;
-  }
-
-  /** The nodes that ever had a record here (live or not), for operators. */
-  knownNodeIds(): string[] {
-    return [...this.nodes.keys()];
   }
 
   store(storeId: string): StoreEntry | null {
@@ -142,19 +139,18 @@ export class ClusterState {
   openConnectionsTo(incarnation: string): number {
     const prefix = this.keys.connectionsTo(incarnation);
     let open = 0;
-    for (const [key, entry] of this.connections) if (entry.value && key.startsWith(prefix)) open++;
+    for (const key of this.connections.keys()) if (key.startsWith(prefix)) open++;
     return open;
   }
 
-  /** The registration `key` was deleted at a revision after `revision`. */
+  /**
+   * The registration `key` was deleted at a revision after `revision` (what a read of etcd at `revision`
+   * could not see yet). Only the latest deletions are remembered: enough for the moments between a read
+   * and the watch event of the deletion.
+   */
   releasedSince(key: string, revision: bigint): boolean {
-    const entry = this.connections.get(key);
-    return entry !== undefined && !entry.value && entry.revision > revision;
-  }
-
-  /** Deleted registrations are remembered only to answer releasedSince; forgets those older than `revision`. */
-  forgetReleasedBefore(revision: bigint): void {
-    for (const [key, entry] of this.connections) if (!entry.value && entry.revision < revision) this.connections.delete(key);
+    const deletedAt = this.released.get(key);
+    return deletedAt !== undefined && deletedAt > revision;
   }
 }
 

@@ -55,10 +55,15 @@ export class LeaseGuard {
    * and throws, so that the write does not happen.
    */
   check(): void {
-    if (this.valid()) return;
+    if (this.fenceIfExpired()) throw new FencedError('this node is fenced: its etcd lease may have ended');
+  }
+
+  /** Fences the node if the window has closed (a timer asks, so that an idle node fences too); true when fenced. */
+  fenceIfExpired(): boolean {
+    if (this.valid()) return false;
     const sinceMs = Math.round(this.now() - (this.deadlineMs - this.windowMs));
     this.fence(`the etcd lease may have ended: the last keep-alive etcd acknowledged was sent ${sinceMs} ms ago`);
-    throw new FencedError('this node is fenced: its etcd lease may have ended');
+    return true;
   }
 
   /** The lease is certainly gone (etcd said so): fence now. */

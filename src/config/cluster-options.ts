@@ -47,7 +47,7 @@ const nodeId: Check<string> = (value, field) => {
 };
 
 /** `host:port`, `[v6]:port`: where other nodes connect. */
-export const hostAndPort: Check<{ host: string; port: number }> = (value, field) => {
+const hostAndPort: Check<{ host: string; port: number }> = (value, field) => {
   const match = typeof value === 'string' ? /^(?:\[([^\]]+)\]|([^:\s]+)):(\d{1,5})$/.exec(value) : null;
   const port = match ? Number(match[3]) : NaN;
   if (!match || port < 1 || port > 65535) throw new ConfigError(field, 'HOST:PORT, e.g. "10.0.0.5:5672"', value);

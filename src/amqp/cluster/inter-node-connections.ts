@@ -116,10 +116,12 @@ export class InterNodeConnection {
     return session.open_sender(options);
   }
 
-  /** A link of this connection ended; its session ends with it. */
-  linkClosed(link: Sender | Receiver): void {
+  /** Ends a link of this connection, if it still stands, and the link's session with it. */
+  closeLink(link: Sender | Receiver): void {
     this.links--;
-    if (!this.lost) link.session.close();
+    if (this.lost) return;
+    if (!link.is_closed()) link.close();
+    link.session.close();
   }
 
   /** Calls back once, when the connection is lost (or closed): every link on it is gone. */
@@ -171,6 +173,28 @@ export class InterNodeConnection {
 
   private releaseIfDone(): void {
     if (this.lost && this.staleDeliveries === 0) this.registration.release();
+  }
+}
+
+/** A link this node opened on an inter-node connection, told when that connection is lost. */
+export class UpstreamLink<L extends Sender | Receiver> {
+  private readonly stopListening: () => void;
+  private ended = false;
+
+  constructor(
+    readonly connection: InterNodeConnection,
+    readonly link: L,
+    onLost: () => void,
+  ) {
+    this.stopListening = connection.onLost(onLost);
+  }
+
+  /** Ends the link (if its connection still stands); its connection's loss is no longer reported. */
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.stopListening();
+    this.connection.closeLink(this.link);
   }
 }
 

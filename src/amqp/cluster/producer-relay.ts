@@ -1,9 +1,10 @@
 import type { Delivery, EventContext, Sender } from 'rhea';
-import type { NodeAddress, PeerIdentity } from '../../broker/cluster-services';
+import type { NodeAddress, PeerIdentity, QueueHome } from '../../broker/cluster-services';
 import type { Logger } from '../../broker/logger';
 import { Condition, type AmqpError } from '../conditions';
 import type { ClusterLinks } from './cluster-links';
-import type { InterNodeConnection } from './inter-node-connections';
+import { HomeTracker } from './home-tracker';
+import { UpstreamLink, type InterNodeConnection } from './inter-node-connections';
 import { redirectError } from './redirect';
 
 /** What a relay needs of the producer link it serves. */
@@ -22,9 +23,6 @@ interface RelayedMessage {
   readonly delivery: Delivery;
 }
 
-/** After a failed attempt to reach a queue's home, the next one waits this long, doubling up to the cap. */
-const RETRY_FIRST_MS = 100;
-const RETRY_MAX_MS = 2000;
 /** An outbox with nothing to send keeps its upstream link this long, for the next message. */
 const IDLE_OUTBOX_MS = 5000;
 
@@ -108,31 +106,27 @@ class QueueOutbox {
   private pending: RelayedMessage[] = [];
   /** Sent upstream, not answered yet, in the order sent. */
   private readonly inFlight = new Map<Delivery, RelayedMessage>();
-  private upstream: { readonly connection: InterNodeConnection; readonly sender: Sender; readonly stopListening: () => void } | null = null;
+  private upstream: UpstreamLink<Sender> | null = null;
   private state: 'routing' | 'waiting' | 'connecting' | 'sending' | 'closed' = 'routing';
-  private unsubscribe: (() => void) | null = null;
-  private timer: NodeJS.Timeout | null = null;
-  private failures = 0;
+  private readonly home: HomeTracker;
+  private idleTimer: NodeJS.Timeout | null = null;
   private attempts = 0;
 
   constructor(
     private readonly relay: ProducerRelay,
     private readonly queue: string,
-  ) {}
+  ) {
+    this.home = new HomeTracker(relay.links.cluster, queue, 'produce', (home) => this.route(home));
+  }
 
   add(message: RelayedMessage): void {
     this.pending.push(message);
-    if (this.timer !== null && this.state === 'sending') this.clearTimer();
-    if (this.state === 'routing') this.route();
+    this.clearIdleTimer();
+    if (this.state === 'routing') this.home.look();
     else if (this.state === 'sending') this.pump();
   }
 
-  private route(): void {
-    if (this.state === 'closed') return;
-    this.unsubscribe?.();
-    this.unsubscribe = null;
-    this.clearTimer();
-    const home = this.relay.links.cluster.homeOf(this.queue, 'produce');
+  private route(home: QueueHome): void {
     switch (home.kind) {
       case 'local':
         this.deliverHere();
@@ -146,7 +140,6 @@ class QueueOutbox {
         return;
       case 'waiting':
         this.state = 'waiting';
-        this.unsubscribe = this.relay.links.cluster.subscribe(this.queue, () => this.route());
     }
   }
 
@@ -181,10 +174,9 @@ class QueueOutbox {
       snd_settle_mode: 2,
       autosettle: true,
     } as never);
-    const stopListening = connection.onLost(() => this.upstreamEnded(null));
-    this.upstream = { connection, sender, stopListening };
+    this.upstream = new UpstreamLink(connection, sender, () => this.upstreamEnded(null));
     this.state = 'sending';
-    this.failures = 0;
+    this.home.reached();
     sender.on('sendable', () => this.pump());
     sender.on('accepted', (ctx: EventContext) => this.answered(ctx.delivery!, (client) => client.accept()));
     sender.on('released', (ctx: EventContext) => this.answered(ctx.delivery!, (client) => client.release()));
@@ -196,7 +188,7 @@ class QueueOutbox {
   }
 
   private pump(): void {
-    const sender = this.upstream?.sender;
+    const sender = this.upstream?.link;
     if (!sender || this.state !== 'sending') return;
     let sent = 0;
     while (sent < this.pending.length && sender.sendable()) {
@@ -231,50 +223,36 @@ class QueueOutbox {
    */
   private upstreamEnded(error: AmqpError | null): void {
     if (this.state === 'closed' || this.upstream === null) return;
-    const { connection, sender, stopListening } = this.upstream;
+    const lost = this.upstream.connection.isLost;
+    this.upstream.end();
     this.upstream = null;
-    stopListening();
-    if (!connection.isLost) {
-      if (!sender.is_closed()) sender.close();
-      connection.linkClosed(sender);
-    }
     this.pending = [...this.inFlight.values(), ...this.pending];
     this.inFlight.clear();
-    if (connection.isLost || error === null || error.condition === Condition.redirect) {
+    if (lost || error === null || error.condition === Condition.redirect) {
       this.retryLater();
       return;
     }
     this.relay.producer.fail(error);
   }
 
-  /** Looks for the home again after a pause, or as soon as what etcd says about the queue changes. */
   private retryLater(): void {
     this.state = 'waiting';
-    const delayMs = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** this.failures++);
-    this.setTimer(() => this.route(), delayMs);
-    this.unsubscribe = this.relay.links.cluster.subscribe(this.queue, () => this.route());
+    this.home.retryLater();
   }
 
   /** Nothing waiting and nothing unanswered: after a while the upstream link and the outbox end. */
   private idleCheck(): void {
-    if (this.pending.length > 0 || this.inFlight.size > 0 || this.timer !== null) return;
-    this.setTimer(() => {
+    if (this.pending.length > 0 || this.inFlight.size > 0 || this.idleTimer !== null) return;
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = null;
       if (this.pending.length === 0 && this.inFlight.size === 0) this.finish();
     }, IDLE_OUTBOX_MS);
+    this.idleTimer.unref();
   }
 
-  private setTimer(run: () => void, delayMs: number): void {
-    this.clearTimer();
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      run();
-    }, delayMs);
-    this.timer.unref();
-  }
-
-  private clearTimer(): void {
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = null;
+  private clearIdleTimer(): void {
+    if (this.idleTimer !== null) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
   }
 
   /** The outbox is empty and ends; a later message to its queue starts a new one. */
@@ -286,17 +264,10 @@ class QueueOutbox {
   close(): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
-    this.unsubscribe?.();
-    this.clearTimer();
-    if (this.upstream) {
-      const { connection, sender, stopListening } = this.upstream;
-      stopListening();
-      if (!connection.isLost) {
-        sender.close();
-        connection.linkClosed(sender);
-      }
-      this.upstream = null;
-    }
+    this.home.stop();
+    this.clearIdleTimer();
+    this.upstream?.end();
+    this.upstream = null;
   }
 }
 

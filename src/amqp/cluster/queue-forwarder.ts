@@ -1,18 +1,18 @@
 import type { Delivery, EventContext, Sender } from 'rhea';
-import type { NodeAddress } from '../../broker/cluster-services';
+import type { NodeAddress, QueueHome } from '../../broker/cluster-services';
 import type { Logger } from '../../broker/logger';
 import type { BrokerRuntime, ConsumerSink, DeliverEffect } from '../../broker/runtime';
 import type { Outcome } from '../../core/types';
 import { withDeliveryCount } from '../message-sections';
 import type { ClusterLinks } from './cluster-links';
-import type { InterNodeConnection } from './inter-node-connections';
+import { HomeTracker } from './home-tracker';
+import { UpstreamLink } from './inter-node-connections';
 
 const RELEASED: Outcome = { type: 'released' };
 const ACCEPTED: Outcome = { type: 'accepted' };
 const REJECTED: Outcome = { type: 'rejected' };
 /** At most this many messages on their way to the home at once. */
 const WINDOW = 500;
-const RETRY_MS = 500;
 
 /**
  * Messages that land in a queue of this node's core whose home is another node: dead-lettered here into
@@ -23,11 +23,10 @@ const RETRY_MS = 500;
  */
 export class QueueForwarder implements ConsumerSink {
   private readonly consumerId: string;
-  private upstream: { readonly connection: InterNodeConnection; readonly sender: Sender; readonly stopListening: () => void } | null = null;
+  private upstream: UpstreamLink<Sender> | null = null;
   private readonly inFlight = new Map<Delivery, number>();
   private state: 'routing' | 'connecting' | 'forwarding' | 'closed' = 'routing';
-  private unsubscribe: (() => void) | null = null;
-  private timer: NodeJS.Timeout | null = null;
+  private readonly home: HomeTracker;
 
   constructor(
     private readonly links: ClusterLinks,
@@ -37,30 +36,18 @@ export class QueueForwarder implements ConsumerSink {
     private readonly onDone: () => void,
   ) {
     this.consumerId = `cluster/forward/${queue}`;
+    this.home = new HomeTracker(links.cluster, queue, 'produce', (home) => this.route(home));
     runtime.attachConsumer({ type: 'attach', consumerId: this.consumerId, queue, priority: 0, exclusive: false, settleOnSend: false }, this, 'cluster: forwards to the queue\'s home');
   }
 
   start(): void {
-    this.route();
+    this.home.look();
   }
 
-  private route(): void {
-    if (this.state === 'closed') return;
-    this.unsubscribe?.();
-    this.unsubscribe = null;
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = null;
-    const home = this.links.cluster.homeOf(this.queue, 'produce');
-    if (home.kind === 'local') {
-      this.close();
-      return;
-    }
-    if (home.kind === 'remote') {
-      this.connect(home.node);
-      return;
-    }
-    this.state = 'routing';
-    this.unsubscribe = this.links.cluster.subscribe(this.queue, () => this.route());
+  private route(home: QueueHome): void {
+    if (home.kind === 'local') this.close();
+    else if (home.kind === 'remote') this.connect(home.node);
+    else this.state = 'routing';
   }
 
   private connect(node: NodeAddress): void {
@@ -69,9 +56,9 @@ export class QueueForwarder implements ConsumerSink {
       (connection) => {
         if (this.state !== 'connecting') return;
         const sender = connection.openSender({ name: `${this.links.cluster.nodeId}:forward:${this.queue}:${Date.now()}`, target: { address: this.queue }, autosettle: true } as never);
-        const stopListening = connection.onLost(() => this.upstreamEnded());
-        this.upstream = { connection, sender, stopListening };
+        this.upstream = new UpstreamLink(connection, sender, () => this.upstreamEnded());
         this.state = 'forwarding';
+        this.home.reached();
         sender.on('sendable', () => this.grantCredit());
         sender.on('accepted', (ctx: EventContext) => this.answered(ctx.delivery!, ACCEPTED));
         sender.on('rejected', (ctx: EventContext) => this.answered(ctx.delivery!, REJECTED));
@@ -91,7 +78,7 @@ export class QueueForwarder implements ConsumerSink {
   }
 
   deliver(effect: DeliverEffect, stored: Uint8Array): void {
-    const sender = this.upstream?.sender;
+    const sender = this.upstream?.link;
     if (!sender) {
       this.runtime.execute({ type: 'settle', consumerId: this.consumerId, deliveryId: effect.deliveryId, outcome: RELEASED });
       return;
@@ -130,28 +117,18 @@ export class QueueForwarder implements ConsumerSink {
   /** Messages on their way go back to their place in the local queue, counts unchanged. */
   private dropUpstream(): void {
     if (this.upstream === null) return;
-    const { connection, sender, stopListening } = this.upstream;
+    this.upstream.end();
     this.upstream = null;
-    stopListening();
-    if (!connection.isLost) {
-      if (!sender.is_closed()) sender.close();
-      connection.linkClosed(sender);
-    }
     this.runtime.execute({ type: 'credit', consumerId: this.consumerId, credit: 0, drain: false });
     for (const deliveryId of this.inFlight.values()) this.runtime.execute({ type: 'settle', consumerId: this.consumerId, deliveryId, outcome: RELEASED });
     this.inFlight.clear();
   }
 
-  /** Looks for the home again after a pause, or as soon as what etcd says about the queue changes. */
   private retryLater(): void {
     if (this.state === 'closed') return;
     this.dropUpstream();
     this.state = 'routing';
-    if (this.timer !== null) return;
-    this.timer = setTimeout(() => this.route(), RETRY_MS);
-    this.timer.unref();
-    this.unsubscribe?.();
-    this.unsubscribe = this.links.cluster.subscribe(this.queue, () => this.route());
+    this.home.retryLater();
   }
 
   /** The queue's home is this node now (or this node stops): the local queue keeps what is left. */
@@ -159,8 +136,7 @@ export class QueueForwarder implements ConsumerSink {
     if (this.state === 'closed') return;
     this.dropUpstream();
     this.state = 'closed';
-    this.unsubscribe?.();
-    if (this.timer !== null) clearTimeout(this.timer);
+    this.home.stop();
     this.runtime.detachConsumer(this.consumerId);
     this.onDone();
   }

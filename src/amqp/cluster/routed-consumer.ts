@@ -1,11 +1,12 @@
 import type { Sender } from 'rhea';
-import type { PeerIdentity } from '../../broker/cluster-services';
+import type { NodeAddress, PeerIdentity, QueueHome } from '../../broker/cluster-services';
 import type { Logger } from '../../broker/logger';
 import type { ConnectionTransactions } from '../../broker/transactions';
 import { Condition, type AmqpError } from '../conditions';
 import type { ConsumerLink, LinkEnd, ServedConsumer } from '../consumer-link';
 import { CoreConsumer, type AttachCommand } from '../core-consumer';
 import type { ClusterLinks } from './cluster-links';
+import { HomeTracker } from './home-tracker';
 import type { InterNodeConnection } from './inter-node-connections';
 import { redirectError } from './redirect';
 import { UpstreamConsumer } from './upstream-consumer';
@@ -15,10 +16,6 @@ interface StaleDeliveries {
   readonly connection: InterNodeConnection;
   count: number;
 }
-
-/** After a failed attempt to reach a queue's home, the next one waits this long, doubling up to the cap. */
-const RETRY_FIRST_MS = 100;
-const RETRY_MAX_MS = 2000;
 
 /**
  * A consumer link on a cluster node (README, "Cluster"). It is served by the local core when this node
@@ -39,11 +36,9 @@ const RETRY_MAX_MS = 2000;
  */
 export class RoutedConsumer implements ServedConsumer {
   private state: 'waiting' | 'connecting' | 'local' | 'remote' | 'closed' = 'waiting';
-  private unsubscribe: (() => void) | null = null;
+  private readonly home: HomeTracker;
   private readonly stale = new Map<number, StaleDeliveries>();
   private releaseTimer: NodeJS.Timeout | null = null;
-  private retryTimer: NodeJS.Timeout | null = null;
-  private failures = 0;
   private attempts = 0;
 
   constructor(
@@ -58,22 +53,18 @@ export class RoutedConsumer implements ServedConsumer {
     private readonly transactions: ConnectionTransactions,
   ) {
     link.onStaleSettled = (generation) => this.staleSettled(generation);
+    this.home = new HomeTracker(links.cluster, command.queue, 'consume', (home) => this.route(home));
   }
 
   start(): void {
-    this.route();
+    this.home.look();
   }
 
-  private route(): void {
-    if (this.state === 'closed') return;
-    this.unsubscribe?.();
-    this.unsubscribe = null;
-    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
-    this.retryTimer = null;
-    const home = this.links.cluster.homeOf(this.command.queue, 'consume');
+  private route(home: QueueHome): void {
     switch (home.kind) {
       case 'local': {
         this.state = 'local';
+        this.home.stop();
         const backend = this.peer
           ? this.links.heldCoreConsumer(this.command.consumerId, this.peer, this.logger, this.transactions)
           : new CoreConsumer(this.links.runtime, this.command.consumerId, this.logger, this.transactions);
@@ -90,18 +81,17 @@ export class RoutedConsumer implements ServedConsumer {
         return;
       case 'waiting':
         this.state = 'waiting';
-        this.unsubscribe = this.links.cluster.subscribe(this.command.queue, () => this.route());
         this.logger.debug({ consumer: this.command.consumerId, queue: this.command.queue, reason: home.reason }, 'consumer waits for its queue\'s home');
     }
   }
 
-  private connect(node: Parameters<ClusterLinks['connections']['to']>[0]): void {
+  private connect(node: NodeAddress): void {
     this.state = 'connecting';
     this.links.connections.to(node).then(
       (connection) => {
         if (this.state !== 'connecting') return;
         this.state = 'remote';
-        this.failures = 0;
+        this.home.reached();
         const upstream = new UpstreamConsumer(connection, this.link, this.command, this.client, `${this.links.cluster.nodeId}.${++this.attempts}`, (error) =>
           this.upstreamEnded(connection, error),
         );
@@ -117,17 +107,9 @@ export class RoutedConsumer implements ServedConsumer {
     );
   }
 
-  /** Looks for the home again after a pause, or as soon as what etcd says about the queue changes. */
   private retryLater(): void {
     this.state = 'waiting';
-    const delayMs = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** this.failures++);
-    const again = (): void => {
-      if (this.retryTimer !== null) clearTimeout(this.retryTimer);
-      this.retryTimer = null;
-      this.route();
-    };
-    this.retryTimer = setTimeout(again, delayMs);
-    this.unsubscribe = this.links.cluster.subscribe(this.command.queue, again);
+    this.home.retryLater();
   }
 
   /**
@@ -192,9 +174,7 @@ export class RoutedConsumer implements ServedConsumer {
   close(end: LinkEnd = 'detached'): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
-    this.unsubscribe?.();
-    this.unsubscribe = null;
-    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    this.home.stop();
     if (this.releaseTimer !== null) clearTimeout(this.releaseTimer);
     this.link.close(end);
     for (const entry of this.stale.values()) entry.connection.releaseStale(entry.count);

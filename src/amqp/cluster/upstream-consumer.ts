@@ -5,7 +5,7 @@ import { Condition, type AmqpError } from '../conditions';
 import type { ConsumerBackend, ConsumerLink, LinkEnd } from '../consumer-link';
 import type { AttachCommand } from '../core-consumer';
 import { connectionInternals, receiverInternals } from '../rhea';
-import type { InterNodeConnection } from './inter-node-connections';
+import { UpstreamLink, type InterNodeConnection } from './inter-node-connections';
 import { CLIENT_PROPERTY } from './peer-identity';
 
 /** AMQP 1.0 2.8.2 sender-settle-mode. */
@@ -21,15 +21,15 @@ const SND_UNSETTLED = 0;
  * home's core, for every node's consumers alike.
  */
 export class UpstreamConsumer implements ConsumerBackend {
+  private readonly upstream: UpstreamLink<Receiver>;
   private readonly receiver: Receiver;
   private readonly deliveries = new Map<number, Delivery>();
   private nextDeliveryId = 1;
   private ended = false;
-  private readonly stopListening: () => void;
   private readonly queue: string;
 
   constructor(
-    private readonly connection: InterNodeConnection,
+    connection: InterNodeConnection,
     private readonly link: ConsumerLink,
     command: AttachCommand,
     client: string,
@@ -51,7 +51,7 @@ export class UpstreamConsumer implements ConsumerBackend {
     this.receiver.on('receiver_drained', () => this.onDrained());
     this.receiver.on('receiver_close', () => this.end(this.receiver.error as AmqpError | undefined));
     this.receiver.on('receiver_error', () => this.end(this.receiver.error as AmqpError | undefined));
-    this.stopListening = connection.onLost(() => this.end(undefined));
+    this.upstream = new UpstreamLink(connection, this.receiver, () => this.end(undefined));
   }
 
   private onMessage(ctx: EventContext): void {
@@ -93,7 +93,7 @@ export class UpstreamConsumer implements ConsumerBackend {
   settleInTransaction(): AmqpError {
     return {
       condition: Condition.notImplemented,
-      description: `transactions cover only queues served by the node the client is connected to; "${this.queue}" is served by node ${this.connection.node.nodeId}`,
+      description: `transactions cover only queues served by the node the client is connected to; "${this.queue}" is served by node ${this.upstream.connection.node.nodeId}`,
     };
   }
 
@@ -101,19 +101,13 @@ export class UpstreamConsumer implements ConsumerBackend {
   detach(_end: LinkEnd): void {
     if (this.ended) return;
     this.ended = true;
-    this.stopListening();
-    this.receiver.close();
-    this.connection.linkClosed(this.receiver);
+    this.upstream.end();
   }
 
   private end(error: AmqpError | undefined): void {
     if (this.ended) return;
     this.ended = true;
-    this.stopListening();
-    if (!this.connection.isLost) {
-      if (!this.receiver.is_closed()) this.receiver.close();
-      this.connection.linkClosed(this.receiver);
-    }
+    this.upstream.end();
     this.onEnded(error ?? null);
   }
 }
