@@ -1,9 +1,10 @@
 import { apply } from '../../src/core/apply';
 import { createCoreState } from '../../src/core/state';
-import type { Command, CoreState, Effect, QueueOptions } from '../../src/core/types';
-import { InvariantWatch, queuedMessages } from './invariants';
+import { queuedMessages } from '../../src/core/queued';
+import type { Command, CoreState, Effect, MessageFilter, QueueOptions } from '../../src/core/types';
+import { InvariantWatch } from './invariants';
 import { ReferenceModel, type DispatchOracle, type DispatchStep, type ModelOutcome } from './reference-model';
-import { formatStep, parseStep, type Step } from './steps';
+import { bodyOf, colorOfBody, formatStep, labelOfBody, parseStep, selectorMatches, type Step } from './steps';
 
 export class LockstepFailure extends Error {}
 
@@ -69,12 +70,25 @@ export class Lockstep {
   private runOnModel(step: Step, command: Command): void {
     const model = this.model;
     switch (command.type) {
-      case 'enqueue':
-        model.enqueue(command.queue, (step as Extract<Step, { op: 'send' }>).label, command.meta);
+      case 'enqueue': {
+        const send = step as Extract<Step, { op: 'send' }>;
+        model.enqueue(command.queue, send.label, {
+          groupId: command.meta.groupId,
+          closesGroup: command.meta.closesGroup,
+          expiresAtMs: command.meta.expiresAtMs,
+          deliveryCount: command.meta.deliveryCount,
+          priority: send.priority ?? 4,
+          color: send.color,
+          deliverAtMs: command.meta.deliverAtMs ?? null,
+        });
         break;
-      case 'attach':
-        model.attach(command.consumerId, command.queue, command.priority, command.exclusive, command.settleOnSend);
+      }
+      case 'attach': {
+        const attach = step as Extract<Step, { op: 'attach' }>;
+        if (attach.browse) model.attachBrowser(command.consumerId, command.queue, attach.selector);
+        else model.attach(command.consumerId, command.queue, command.priority, command.exclusive, command.settleOnSend, attach.selector);
         break;
+      }
       case 'detach':
         model.detach(command.consumerId);
         break;
@@ -89,6 +103,7 @@ export class Lockstep {
         break;
       case 'declare':
       case 'recover':
+      case 'clock':
         throw new Error(`${command.type} is not part of the model`);
     }
   }
@@ -107,11 +122,22 @@ export function coreCommand(state: CoreState, step: Step, nowMs: number): Comman
           expiresAtMs: step.ttlMs === null ? null : nowMs + step.ttlMs,
           deliveryCount: 0,
           durable: false,
+          ...(step.priority === null ? {} : { priority: step.priority }),
+          deliverAtMs: step.delayMs === null ? null : nowMs + step.delayMs,
         },
-        body: Buffer.from(step.label),
+        body: bodyOf(step.label, step.color),
       };
     case 'attach':
-      return { type: 'attach', consumerId: step.consumer, queue: step.queue, priority: step.priority, exclusive: step.exclusive, settleOnSend: step.presettled };
+      return {
+        type: 'attach',
+        consumerId: step.consumer,
+        queue: step.queue,
+        priority: step.priority,
+        exclusive: step.exclusive,
+        settleOnSend: step.presettled,
+        filter: step.selector === null ? null : modelFilter(step.selector),
+        browse: step.browse,
+      };
     case 'detach':
       return { type: 'detach', consumerId: step.consumer };
     case 'credit':
@@ -127,13 +153,18 @@ export function coreCommand(state: CoreState, step: Step, nowMs: number): Comman
   }
 }
 
+/** The core's filter for a model selector: reads the colour from the bytes, as a real selector reads properties. */
+export function modelFilter(selector: string): MessageFilter {
+  return { key: selector, matches: (message) => selectorMatches(selector, colorOfBody(message.body), message.deliveryCount) };
+}
+
 /** The labels of the messages `consumer` holds unsettled, in delivery order. */
 export function unsettledLabels(state: CoreState, consumer: string): string[] {
   return [...(state.consumers.get(consumer)?.unsettled.values() ?? [])].map((d) => labelOf(d.message.body));
 }
 
 export function labelOf(body: unknown): string {
-  return Buffer.from(body as Uint8Array).toString();
+  return labelOfBody(body);
 }
 
 /** The core's dispatch steps per queue, in the order they happened, handed to the model one by one. */
@@ -196,6 +227,10 @@ interface QueueDescription {
   name: string;
   /** [message id, delivery-count] of every queued message. */
   queued: [number, number][];
+  /** [message id, due time] of every message scheduled for the queue. */
+  scheduled: [number, number][];
+  /** [browser, credit] of every browser of the queue. */
+  browsers: [string, number][];
   /** [consumer, credit, [delivery id, message id] of every unsettled delivery]. */
   consumers: [string, number, [number, number][]][];
   /** [group, state, owner, move target still attached, closing position]. */
@@ -215,6 +250,8 @@ interface GroupFacts {
 function describeQueue(
   name: string,
   queued: [number, number][],
+  scheduled: [number, number][],
+  browsers: [string, number][],
   consumers: [string, number, [number, number][]][],
   groups: Iterable<GroupFacts>,
   active: string | null,
@@ -223,6 +260,8 @@ function describeQueue(
   return {
     name,
     queued: queued.sort((a, b) => a[0] - b[0]),
+    scheduled: scheduled.sort((a, b) => a[0] - b[0]),
+    browsers: browsers.sort(byFirst),
     consumers: consumers.sort(byFirst),
     groups: [...groups]
       .map((g): [string, string, string | null, string | null, number | null] => [
@@ -244,6 +283,8 @@ function describeCore(state: CoreState): QueueDescription[] {
       describeQueue(
         queue.name,
         queuedMessages(queue).map((m) => [m.id, m.deliveryCount]),
+        [...state.scheduled].filter((s) => s.queue === queue).map((s) => [s.message.id, s.message.deliverAtMs!]),
+        [...state.browsers.values()].filter((b) => b.queue === queue).map((b) => [b.id, b.credit]),
         queue.consumers.map((c) => [c.id, c.credit, [...c.unsettled.values()].map((d) => [d.id, d.message.id])]),
         queue.groups.values(),
         queue.activeExclusive?.id ?? null,
@@ -259,6 +300,8 @@ function describeModel(model: ReferenceModel): QueueDescription[] {
       describeQueue(
         queue.name,
         queue.messages.map((m) => [m.id, m.deliveryCount]),
+        model.scheduled.filter((s) => s.queue === queue.name).map((s) => [s.message.id, s.dueMs]),
+        [...model.browsers.values()].filter((b) => b.queue === queue.name).map((b) => [b.id, b.credit]),
         model.consumersOf(queue).map((c) => [c.id, c.credit, c.deliveries.map((d) => [d.id, d.message.id])]),
         queue.groups.values(),
         queue.active?.id ?? null,
