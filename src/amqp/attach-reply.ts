@@ -3,6 +3,7 @@ import type { Outcome } from '../core/types';
 import type { AttachRequest, RequestedTerminus } from './attach-request';
 import { linkInternals, rheaOutcomes } from './rhea';
 import { DISTRIBUTION_MODE_MOVE } from './served-termini';
+import { appliedFilterSet, type SourceSelector } from './source-filters';
 
 /**
  * The broker's attach (AMQP 1.0 2.6.3, 2.7.3), built from scratch out of plain values: never from a
@@ -26,6 +27,14 @@ export interface ServedTerminus {
   readonly capabilities: readonly string[];
 }
 
+/** How the broker serves a consumer's source (3.5.3): its distribution mode and the filter in place. */
+export interface SourceServing {
+  readonly distributionMode: string;
+  readonly selector: SourceSelector | null;
+}
+
+const CONSUMING: SourceServing = { distributionMode: DISTRIBUTION_MODE_MOVE, selector: null };
+
 /**
  * What the broker's terminus keeps (3.5.5 terminus-durability none: no state survives the link, links
  * are not resumed) and when it ends (3.5.6: at link detach, connection loss included, with no timeout).
@@ -47,12 +56,18 @@ const RCV_SETTLE_MODE_FIRST = 0;
  * unsettled) as asked, and settles a delivery once the client's outcome arrives, so a receiver in
  * rcv-settle-mode second works as well as one in first.
  */
-export function consumerAttachReply(request: AttachRequest, source: ServedTerminus, defaultOutcome: Outcome | null): AttachReply {
+export function consumerAttachReply(
+  request: AttachRequest,
+  source: ServedTerminus,
+  defaultOutcome: Outcome | null,
+  serving: SourceServing = CONSUMING,
+): AttachReply {
   const fields: Record<string, unknown> = {
     ...servedTerminusFields(source),
-    distribution_mode: DISTRIBUTION_MODE_MOVE,
+    distribution_mode: serving.distributionMode,
     outcomes: [...SUPPORTED_OUTCOMES],
   };
+  if (serving.selector !== null) fields.filter = appliedFilterSet(serving.selector);
   if (defaultOutcome) fields.default_outcome = describedOutcome(defaultOutcome);
   return {
     source: fields,

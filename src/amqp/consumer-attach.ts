@@ -3,12 +3,13 @@ import type { Outcome } from '../core/types';
 import type { BrokerRuntime } from '../broker/runtime';
 import { AddressError, parsePriority, parseSourceAddress } from './address';
 import { adminSnapshot, isAdminAddress, serveAdminLink } from './admin-link';
-import { consumerAttachReply, writeAttachReply, type ServedTerminus } from './attach-reply';
+import { consumerAttachReply, writeAttachReply, type ServedTerminus, type SourceServing } from './attach-reply';
 import { readAttachRequest, type AttachRequest } from './attach-request';
 import { describeClient, type ConnectionContext } from './connection-context';
 import { ConsumerLink } from './consumer-link';
+import { messageFilterOf } from './message-filter';
 import { connectionInternals } from './rhea';
-import { checkDynamic, checkSourceServed, servedCapabilities } from './served-termini';
+import { checkDynamic, checkSourceServed, DISTRIBUTION_MODE_COPY, DISTRIBUTION_MODE_MOVE, isBrowser, servedCapabilities } from './served-termini';
 import { refuseLink, temporaryQueueName } from './termini';
 
 const DEFAULT_OUTCOME_ACCEPTED: Outcome = { type: 'accepted' };
@@ -30,8 +31,11 @@ export function openConsumerLink(sender: Sender, connection: Connection, context
       return;
     }
     const { queue, exclusive, priority } = consumerTerms(source.address, request);
+    const filter = source.serving.selector === null ? null : messageFilterOf(source.serving.selector, runtime);
     context.access.checkConsumer(queue, request.source!);
-    writeAttachReply(sender, consumerAttachReply(request, source, source.defaultOutcome));
+    // The reply names the filter in place (AMQP 1.0 3.5.3): none for a blank selector.
+    const serving = filter === null ? { ...source.serving, selector: null } : source.serving;
+    writeAttachReply(sender, consumerAttachReply(request, source, source.defaultOutcome, serving));
     const consumerId = context.newConsumerId();
     const link = new ConsumerLink(consumerId, sender, runtime, context.logger, source.defaultOutcome ?? DEFAULT_OUTCOME_ACCEPTED);
     context.consumers.set(sender, link);
@@ -39,13 +43,17 @@ export function openConsumerLink(sender: Sender, connection: Connection, context
     // Write the attach reply now: a flow that came in the same read may make the core deliver at
     // once, and rhea writes a session's transfers before its link attaches (AMQP 1.0 2.6.3 order).
     connectionInternals(connection)._process();
+    const browse = serving.distributionMode === DISTRIBUTION_MODE_COPY;
     runtime.attachConsumer(
-      { type: 'attach', consumerId, queue, priority, exclusive, settleOnSend: link.settleOnSend },
+      { type: 'attach', consumerId, queue, priority, exclusive, settleOnSend: link.settleOnSend, filter, browse },
       link,
       `${describeClient(context, connection.container_id)} link ${sender.name}`,
     );
     link.onFlow();
-    context.logger.info({ consumer: consumerId, queue, exclusive, priority, link: sender.name }, 'consumer attached');
+    context.logger.info(
+      { consumer: consumerId, queue, exclusive, priority, link: sender.name, ...(browse ? { browse } : {}), ...(filter ? { selector: filter.key } : {}) },
+      'consumer attached',
+    );
   } catch (error) {
     refuseLink(sender, error, context.logger);
   }
@@ -55,6 +63,8 @@ interface ServedSource extends ServedTerminus {
   readonly address: string;
   /** The client's default-outcome (AMQP 1.0 3.5.3), applied to deliveries it settles without one. */
   readonly defaultOutcome: Outcome | null;
+  /** Consumed or browsed, and through which selector. */
+  readonly serving: SourceServing;
 }
 
 /** The source the broker serves: a named queue, a new temporary queue (dynamic), or an operator view. */
@@ -62,11 +72,12 @@ function servedSource(request: AttachRequest): ServedSource {
   const source = request.source;
   if (!source) throw new AddressError('a consumer link needs a source naming the queue');
   checkDynamic('source', source);
-  checkSourceServed(source);
+  const selector = checkSourceServed(source);
   const capabilities = servedCapabilities('source', source);
   const address = source.dynamic ? temporaryQueueName() : source.address;
   if (address === null || address === '') throw new AddressError('the source address names no queue');
-  return { address, dynamic: source.dynamic, capabilities, defaultOutcome: source.defaultOutcome };
+  const distributionMode = isBrowser(source) ? DISTRIBUTION_MODE_COPY : DISTRIBUTION_MODE_MOVE;
+  return { address, dynamic: source.dynamic, capabilities, defaultOutcome: source.defaultOutcome, serving: { distributionMode, selector } };
 }
 
 /**

@@ -8,16 +8,26 @@ import { AmqpDecodeError, AmqpReader } from './amqp-reader';
  */
 
 const SECTION_HEADER = 0x70;
+const SECTION_MESSAGE_ANNOTATIONS = 0x72;
 const SECTION_PROPERTIES = 0x73;
 const SECTION_APPLICATION_PROPERTIES = 0x74;
 const JMSX_GROUP_SEQ = 'JMSXGroupSeq';
 const FIRST_BODY_SECTION = 0x75; // data; amqp-sequence 0x76, amqp-value 0x77, footer 0x78
 const GROUP_SEQUENCE_CLOSE = 4294967295; // JMSXGroupSeq = -1 as Qpid JMS wraps it into a uint
+/** Delayed delivery (Qpid JMS JMSDeliveryTime; ActiveMQ and Artemis): absolute ms since the epoch, or ms from arrival. */
+const DELIVERY_TIME_ANNOTATION = 'x-opt-delivery-time';
+const DELIVERY_DELAY_ANNOTATION = 'x-opt-delivery-delay';
 
 export class MalformedMessageError extends Error {}
 
 export interface MessageInfo {
   readonly durable: boolean;
+  /** header.priority as sent; null when absent. */
+  readonly priority: number | null;
+  /** Message annotation x-opt-delivery-time (ms since the epoch); null when absent. */
+  readonly deliveryTimeMs: number | null;
+  /** Message annotation x-opt-delivery-delay (ms from arrival); null when absent. */
+  readonly deliveryDelayMs: number | null;
   readonly ttlMs: number | null;
   readonly absoluteExpiryTimeMs: number | null;
   readonly deliveryCount: number;
@@ -29,8 +39,9 @@ export interface MessageInfo {
 
 /**
  * One pass over the sections before the body (AMQP 1.0 3.2): header, properties and application
- * properties are read field by field; annotations are skipped (checked, not decoded). The body is
- * never touched. Values come out as rhea's decoder gives them (see AmqpReader).
+ * properties are read field by field; of the message annotations only the delivery time and delay are
+ * decoded, the rest and the delivery annotations are skipped (checked, not decoded). The body is never
+ * touched. Values come out as rhea's decoder gives them (see AmqpReader).
  */
 export function readMessageInfo(bytes: Buffer, groupKey: string | null): MessageInfo {
   const fields = new InfoFields();
@@ -43,6 +54,7 @@ export function readMessageInfo(bytes: Buffer, groupKey: string | null): Message
       if (code >= FIRST_BODY_SECTION) break;
       reader.offset = afterDescriptor;
       if (code === SECTION_HEADER) readHeader(reader, fields);
+      else if (code === SECTION_MESSAGE_ANNOTATIONS) readMessageAnnotations(reader, fields);
       else if (code === SECTION_PROPERTIES) readProperties(reader, fields);
       else if (code === SECTION_APPLICATION_PROPERTIES) readApplicationProperties(reader, fields, groupKey);
       else reader.skipValue();
@@ -54,6 +66,9 @@ export function readMessageInfo(bytes: Buffer, groupKey: string | null): Message
   const groupValue = groupKey === null ? fields.groupId : fields.groupKeyValue;
   return {
     durable: fields.durable === true,
+    priority: typeof fields.priority === 'number' ? fields.priority : null,
+    deliveryTimeMs: milliseconds(DELIVERY_TIME_ANNOTATION, fields.deliveryTime),
+    deliveryDelayMs: milliseconds(DELIVERY_DELAY_ANNOTATION, fields.deliveryDelay),
     ttlMs: typeof fields.ttl === 'number' ? fields.ttl : null,
     absoluteExpiryTimeMs: timestampMs(fields.absoluteExpiryTime),
     deliveryCount: typeof fields.deliveryCount === 'number' ? fields.deliveryCount : 0,
@@ -66,6 +81,9 @@ export function readMessageInfo(bytes: Buffer, groupKey: string | null): Message
 /** The raw field values readMessageInfo collects; undefined when absent. */
 class InfoFields {
   durable: unknown = undefined;
+  priority: unknown = undefined;
+  deliveryTime: unknown = undefined;
+  deliveryDelay: unknown = undefined;
   ttl: unknown = undefined;
   deliveryCount: unknown = undefined;
   to: unknown = undefined;
@@ -76,11 +94,12 @@ class InfoFields {
   jmsGroupSeq: unknown = undefined;
 }
 
-/** header: durable (0), ttl (2), delivery-count (4) (AMQP 1.0 3.2.1). */
+/** header: durable (0), priority (1), ttl (2), delivery-count (4) (AMQP 1.0 3.2.1). */
 function readHeader(reader: AmqpReader, fields: InfoFields): void {
   const count = reader.enterCompound('list');
   for (let index = 0; index < count; index++) {
     if (index === 0) fields.durable = reader.readValue(false);
+    else if (index === 1) fields.priority = reader.readValue(false);
     else if (index === 2) fields.ttl = reader.readValue(false);
     else if (index === 4) fields.deliveryCount = reader.readValue(false);
     else reader.skipValue();
@@ -98,6 +117,29 @@ function readProperties(reader: AmqpReader, fields: InfoFields): void {
     else reader.skipValue();
   }
 }
+
+/** message-annotations (AMQP 1.0 3.2.3): the delivery time and delay; the last duplicate wins. */
+function readMessageAnnotations(reader: AmqpReader, fields: InfoFields): void {
+  const count = reader.enterCompound('map');
+  for (let index = 0; index + 1 < count; index += 2) {
+    const key = reader.readValue(true);
+    if (key === DELIVERY_TIME_ANNOTATION) fields.deliveryTime = reader.readValue(true);
+    else if (key === DELIVERY_DELAY_ANNOTATION) fields.deliveryDelay = reader.readValue(true);
+    else reader.skipValue();
+  }
+  if (count % 2 === 1) reader.skipValue();
+}
+
+/** A delivery time or delay: an integer number of milliseconds, or a timestamp; anything else is refused. */
+function milliseconds(name: string, value: unknown): number | null {
+  if (value === undefined || value === null) return null;
+  if (value instanceof Date) return value.getTime();
+  if (typeof value === 'number' && Number.isSafeInteger(value)) return value;
+  throw new InvalidAnnotationError(`message annotation ${name} must be a whole number of milliseconds or a timestamp, got ${JSON.stringify(value)}`);
+}
+
+/** An annotation the broker acts on has a value it cannot use; the message is refused with amqp:invalid-field. */
+export class InvalidAnnotationError extends Error {}
 
 /** application-properties (AMQP 1.0 3.2.5): the queue's group key and JMSXGroupSeq; the last duplicate wins. */
 function readApplicationProperties(reader: AmqpReader, fields: InfoFields, groupKey: string | null): void {

@@ -4,7 +4,7 @@ import type { Logger } from '../broker/logger';
 import { AddressError, checkNameLength, parseTargetAddress } from './address';
 import type { AddressAccess } from './authorization';
 import { Condition, type AmqpError } from './conditions';
-import { MalformedMessageError, readMessageInfo } from './message-sections';
+import { InvalidAnnotationError, MalformedMessageError, readMessageInfo, type MessageInfo } from './message-sections';
 import { linkInternals } from './rhea';
 
 /** A message the broker will not take; the delivery is rejected with this error. */
@@ -108,13 +108,17 @@ export class ProducerLink {
           expiresAtMs,
           deliveryCount: info.deliveryCount,
           durable: info.durable,
+          ...(info.priority === null ? {} : { priority: info.priority }),
+          deliverAtMs: deliveryTime(info, now),
         },
         body: bytes,
       });
       return { error: null, durable: info.durable };
     } catch (error) {
       if (error instanceof MalformedMessageError) return { error: { condition: Condition.decodeError, description: error.message }, durable: false };
-      if (error instanceof AddressError) return { error: { condition: Condition.invalidField, description: error.message }, durable: false };
+      if (error instanceof AddressError || error instanceof InvalidAnnotationError) {
+        return { error: { condition: Condition.invalidField, description: error.message }, durable: false };
+      }
       if (error instanceof RefusedMessageError) return { error: error.amqpError, durable: false };
       throw error;
     }
@@ -157,4 +161,14 @@ export class ProducerLink {
     const credit = linkInternals(this.receiver).credit;
     if (credit <= this.creditWindow / 2) this.receiver.add_credit(this.creditWindow - credit);
   }
+}
+
+/**
+ * Delayed delivery (README "Delayed delivery"): x-opt-delivery-time (absolute, on the broker's clock)
+ * wins over x-opt-delivery-delay (from arrival); a time not in the future means at once.
+ */
+function deliveryTime(info: MessageInfo, nowMs: number): number | null {
+  if (info.deliveryTimeMs !== null) return info.deliveryTimeMs > nowMs ? info.deliveryTimeMs : null;
+  if (info.deliveryDelayMs !== null && info.deliveryDelayMs > 0) return nowMs + info.deliveryDelayMs;
+  return null;
 }

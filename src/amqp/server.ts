@@ -55,7 +55,8 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
       channel_max: options.channelMax,
       // rhea drops a peer after twice its advertised idle-time-out; advertise half of ours (AMQP 1.0 2.4.5).
       idle_time_out: Math.max(1, Math.floor(options.idleTimeoutMs / 2)),
-      offered_capabilities: ['ANONYMOUS-RELAY'],
+      // ANONYMOUS-RELAY: a sender with a null target routes by `to`; DELAYED_DELIVERY: x-opt-delivery-time / -delay are honoured.
+      offered_capabilities: ['ANONYMOUS-RELAY', 'DELAYED_DELIVERY'],
       session_buffer_size: 8192,
       receiver_options: { autoaccept: false, credit_window: 0 },
       sender_options: { autosettle: true, treat_modified_as_released: false },

@@ -1,5 +1,6 @@
 import { apply } from '../core/apply';
 import { groupViews, queueView, queueViews, type ConsumerView, type GroupView, type QueueView } from '../core/inspect';
+import { nextDueMs } from '../core/schedule';
 import { createCoreState } from '../core/state';
 import type { Command, ConsumerId, CoreState, Effect, QueuedMessage, QueueOptions } from '../core/types';
 import type { MessageStore } from '../store/types';
@@ -26,6 +27,8 @@ export interface StorageLimits {
 }
 
 const TICK_INTERVAL_MS = 1000;
+/** setTimeout's longest delay (2^31 - 1 ms); a later delivery time is reached in steps of it. */
+const MAX_TIMER_MS = 2_147_483_647;
 
 /**
  * Owns the dispatch core's state, the clock and the store. Commands from the AMQP layer are applied
@@ -42,6 +45,9 @@ export class BrokerRuntime {
   private readonly optionsCache = new Map<string, QueueOptions>();
   private readonly spaceWaiters = new Set<() => void>();
   private tickTimer: NodeJS.Timeout | null = null;
+  /** The one timer for scheduled messages (README "Delayed delivery"), armed for the earliest due time. */
+  private scheduleTimer: NodeJS.Timeout | null = null;
+  private scheduleTimerDueMs: number | null = null;
   private memoryBytes = 0;
 
   constructor(
@@ -95,6 +101,8 @@ export class BrokerRuntime {
   stop(): void {
     if (this.tickTimer) clearInterval(this.tickTimer);
     this.tickTimer = null;
+    if (this.scheduleTimer) clearTimeout(this.scheduleTimer);
+    this.scheduleTimer = null;
     this.store.close();
   }
 
@@ -130,6 +138,29 @@ export class BrokerRuntime {
     const effects = apply(this.state, command, this.clock());
     for (const effect of effects) this.perform(effect);
     if (effects.length > 0) this.turn.request();
+    this.armScheduleTimer();
+  }
+
+  /** The message's bytes as stored: in memory, or read back from the store when it was paged out. */
+  messageBytes(message: QueuedMessage): Uint8Array {
+    return message.body instanceof Uint8Array ? message.body : this.store.readBody(message.body);
+  }
+
+  /** One timer for the earliest scheduled message; when it fires, the core lets due messages in. */
+  private armScheduleTimer(): void {
+    const dueMs = nextDueMs(this.state);
+    if (dueMs === this.scheduleTimerDueMs) return;
+    if (this.scheduleTimer) clearTimeout(this.scheduleTimer);
+    this.scheduleTimer = null;
+    this.scheduleTimerDueMs = dueMs;
+    if (dueMs === null) return;
+    const delayMs = Math.min(MAX_TIMER_MS, Math.max(0, dueMs - this.clock()));
+    this.scheduleTimer = setTimeout(() => {
+      this.scheduleTimer = null;
+      this.scheduleTimerDueMs = null;
+      this.execute({ type: 'clock' });
+    }, delayMs);
+    this.scheduleTimer.unref();
   }
 
   /** Calls back once everything stored so far is durable (fsync policy): producers are accepted then. */
@@ -163,7 +194,7 @@ export class BrokerRuntime {
     switch (effect.type) {
       case 'deliver': {
         const message = effect.message;
-        const bytes = message.body instanceof Uint8Array ? message.body : this.store.readBody(message.body);
+        const bytes = this.messageBytes(message);
         // The turn's store step writes this record before its network step sends the transfer.
         if (message.durable && !effect.settled) this.store.markDelivered(message.id);
         this.sinks.get(effect.consumerId)?.deliver(effect, bytes);
@@ -174,6 +205,9 @@ export class BrokerRuntime {
         break;
       case 'enqueued':
         this.stored(effect.queue, effect.message);
+        break;
+      case 'scheduled-due':
+        if (effect.message.durable) this.store.setPosition(effect.message.id, effect.message.seq);
         break;
       case 'removed':
         this.forget(effect.message);
@@ -210,7 +244,7 @@ export class BrokerRuntime {
    * message's body moves to the store (paging) and only a reference stays in memory.
    */
   private stored(queue: string, message: QueuedMessage): void {
-    const bytes = message.body instanceof Uint8Array ? message.body : this.store.readBody(message.body);
+    const bytes = this.messageBytes(message);
     const page = this.memoryBytes + bytes.length > this.limits.maxMemoryBytes;
     if (message.durable || page) {
       message.body = this.store.add(
@@ -224,6 +258,8 @@ export class BrokerRuntime {
             expiresAtMs: message.expiresAtMs,
             deliveryCount: message.deliveryCount,
             durable: message.durable,
+            priority: message.priority,
+            deliverAtMs: message.deliverAtMs,
           },
         },
         bytes,

@@ -5,6 +5,12 @@ import type { MessageMeta } from '../core/types';
  * Journal records: [u32 payload length][u32 crc32 of type+payload][u8 type][payload], little-endian.
  * A record whose length runs past the end of the file, or whose checksum does not match, marks the point
  * where a crash cut the journal.
+ *
+ * A message record's payload: id, seq, delivery-count, flags, [expiry], queue, [group], body, then the
+ * optional fields that came after the first release, each present only with its flag: [priority (u8,
+ * FLAG_HAS_PRIORITY)] [delivery time (f64, FLAG_SCHEDULED)]. A record without them reads as before
+ * (priority 4, not scheduled), and a reader that predates them stops at the end of the body. A
+ * scheduled message is stored with seq 0 until a Position record gives it its place in the queue.
  */
 export const RECORD_HEADER_BYTES = 9;
 
@@ -14,6 +20,7 @@ export const enum RecordType {
   Remove = 3,
   DeliveryCount = 4,
   Delivered = 5,
+  Position = 6,
 }
 
 const FLAG_DURABLE = 1;
@@ -21,6 +28,8 @@ const FLAG_CLOSES_GROUP = 2;
 const FLAG_HAS_GROUP = 4;
 const FLAG_HAS_EXPIRY = 8;
 const FLAG_DELIVERED = 16;
+const FLAG_HAS_PRIORITY = 64;
+const FLAG_SCHEDULED = 128;
 
 export interface MessageRecord {
   readonly id: number;
@@ -39,7 +48,8 @@ export type DecodedRecord =
   | { readonly type: RecordType.Message; readonly message: MessageRecord }
   | { readonly type: RecordType.Remove; readonly id: number }
   | { readonly type: RecordType.DeliveryCount; readonly id: number; readonly deliveryCount: number }
-  | { readonly type: RecordType.Delivered; readonly id: number };
+  | { readonly type: RecordType.Delivered; readonly id: number }
+  | { readonly type: RecordType.Position; readonly id: number; readonly seq: number };
 
 function frame(type: RecordType, payload: Buffer): Buffer {
   const out = Buffer.allocUnsafe(RECORD_HEADER_BYTES + payload.length);
@@ -71,8 +81,13 @@ export function encodeMessage(
   if (groupBytes) flags |= FLAG_HAS_GROUP;
   if (meta.expiresAtMs !== null) flags |= FLAG_HAS_EXPIRY;
   if (delivered) flags |= FLAG_DELIVERED;
+  const priority = meta.priority ?? null;
+  const deliverAtMs = meta.deliverAtMs ?? null;
+  if (priority !== null) flags |= FLAG_HAS_PRIORITY;
+  if (deliverAtMs !== null) flags |= FLAG_SCHEDULED;
   const fixed = 8 + 8 + 4 + 1 + (meta.expiresAtMs !== null ? 8 : 0) + 2 + queueBytes.length + (groupBytes ? 2 + groupBytes.length : 0) + 4;
-  const payload = Buffer.allocUnsafe(fixed + body.length);
+  const trailing = (priority !== null ? 1 : 0) + (deliverAtMs !== null ? 8 : 0);
+  const payload = Buffer.allocUnsafe(fixed + body.length + trailing);
   let at = 0;
   at = payload.writeDoubleLE(id, at);
   at = payload.writeDoubleLE(seq, at);
@@ -87,7 +102,11 @@ export function encodeMessage(
   }
   at = payload.writeUInt32LE(body.length, at);
   payload.set(body, at);
-  return { record: frame(RecordType.Message, payload), bodyOffsetInRecord: RECORD_HEADER_BYTES + at };
+  const bodyAt = at;
+  at += body.length;
+  if (priority !== null) at = payload.writeUInt8(priority, at);
+  if (deliverAtMs !== null) payload.writeDoubleLE(deliverAtMs, at);
+  return { record: frame(RecordType.Message, payload), bodyOffsetInRecord: RECORD_HEADER_BYTES + bodyAt };
 }
 
 export function encodeRemove(id: number): Buffer {
@@ -107,6 +126,13 @@ export function encodeDelivered(id: number): Buffer {
   const payload = Buffer.allocUnsafe(8);
   payload.writeDoubleLE(id, 0);
   return frame(RecordType.Delivered, payload);
+}
+
+export function encodePosition(id: number, seq: number): Buffer {
+  const payload = Buffer.allocUnsafe(16);
+  payload.writeDoubleLE(id, 0);
+  payload.writeDoubleLE(seq, 8);
+  return frame(RecordType.Position, payload);
 }
 
 export type ReadResult =
@@ -139,6 +165,9 @@ export function readRecord(bytes: Buffer, offset: number): ReadResult {
       break;
     case RecordType.DeliveryCount:
       record = { type, id: payload.readDoubleLE(0), deliveryCount: payload.readUInt32LE(8) };
+      break;
+    case RecordType.Position:
+      record = { type, id: payload.readDoubleLE(0), seq: payload.readDoubleLE(8) };
       break;
     default:
       return { kind: 'torn', reason: `unknown record type ${type as number}` };
@@ -174,6 +203,14 @@ function decodeMessage(payload: Buffer): MessageRecord {
   }
   const bodyLength = payload.readUInt32LE(at);
   at += 4;
+  const bodyOffset = at;
+  at += bodyLength;
+  let priority: number | undefined;
+  if (flags & FLAG_HAS_PRIORITY) {
+    priority = payload.readUInt8(at);
+    at += 1;
+  }
+  const deliverAtMs = flags & FLAG_SCHEDULED ? payload.readDoubleLE(at) : null;
   return {
     id,
     seq,
@@ -184,9 +221,11 @@ function decodeMessage(payload: Buffer): MessageRecord {
       expiresAtMs,
       deliveryCount,
       durable: (flags & FLAG_DURABLE) !== 0,
+      ...(priority === undefined ? {} : { priority }),
+      deliverAtMs,
     },
     delivered: (flags & FLAG_DELIVERED) !== 0,
-    bodyOffset: at,
+    bodyOffset,
     bodyLength,
   };
 }

@@ -47,6 +47,8 @@ export interface MessageStore {
   add(entry: StoreEntry, bytes: Uint8Array, page: boolean): MessageBody;
   remove(id: number): void;
   setDeliveryCount(id: number, deliveryCount: number): void;
+  /** A scheduled message (stored with position 0) entered its queue at position `seq` (README "Delayed delivery"). */
+  setPosition(id: number, seq: number): void;
   /** The message left the broker for a consumer: after a crash it comes back with delivery-count + 1. */
   markDelivered(id: number): void;
   readBody(body: StoredBody): Uint8Array;
