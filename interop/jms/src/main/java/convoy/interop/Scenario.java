@@ -103,6 +103,14 @@ public final class Scenario {
                 case "security-login" -> SecurityScenarios.login(url);
                 case "security-refused" -> SecurityScenarios.refused(url);
                 case "security-authorization" -> SecurityScenarios.authorization(url);
+                case "selector" -> JmsFeatureScenarios.selector(url);
+                case "selector-invalid" -> JmsFeatureScenarios.selectorInvalid(url);
+                case "selector-groups" -> JmsFeatureScenarios.selectorGroups(url);
+                case "browser" -> JmsFeatureScenarios.browser(url);
+                case "priority" -> JmsFeatureScenarios.priority(url);
+                case "delay" -> JmsFeatureScenarios.delay(url);
+                case "delay-send" -> JmsFeatureScenarios.delaySend(url);
+                case "delay-receive" -> JmsFeatureScenarios.delayReceive(url);
                 default -> throw new Failure("unknown scenario '" + scenarioName + "'");
             }
             details.put("elapsedMs", (System.nanoTime() - t0) / 1_000_000);
