@@ -17,6 +17,8 @@ export interface QueueView {
   readonly name: string;
   readonly queued: number;
   readonly inFlight: number;
+  /** Scheduled messages (delayed delivery) that have not entered the queue yet. */
+  readonly scheduled: number;
   readonly enqueuedTotal: number;
   readonly groups: number;
   readonly consumers: readonly ConsumerView[];
@@ -46,6 +48,7 @@ export function queueView(queue: Queue): QueueView {
     name: queue.name,
     queued: queue.queuedCount,
     inFlight: queue.inFlightCount,
+    scheduled: queue.scheduledCount,
     enqueuedTotal: queue.enqueuedTotal,
     groups: queue.groups.size,
     consumers: queue.consumers.map((consumer) => ({
