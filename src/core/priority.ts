@@ -11,13 +11,19 @@ import type { MessageMeta, Queue, QueuedMessage } from './types';
  * to their position too (a returned message keeps its level). Once a group has nothing queued or in
  * flight, its next message starts at its own priority again. Ungrouped messages keep their priority.
  *
- * Cost: per group with messages queued or in flight, one count per level; O(1) per message.
+ * Cost: O(1) per message; per group with messages queued or in flight, a count and its lowest level
+ * (one count per level once its messages sit at more than one).
  */
 
-/** Per group: how many of its messages queued or in flight sit at each level. */
+/**
+ * Per group: its messages queued or in flight, and the lowest level among them. A group whose messages
+ * all sit at one level (the common case) needs nothing more; counts per level exist only once a second
+ * level appears.
+ */
 export interface GroupLevels {
-  readonly counts: number[];
   live: number;
+  lowest: number;
+  counts: number[] | null;
 }
 
 /** header.priority as a level 0-9 (AMQP 1.0 3.2.1: values above 9 count as 9, as in JMS). */
@@ -32,13 +38,20 @@ export function enterLevel(queue: Queue, message: QueuedMessage): void {
     message.level = message.priority;
     return;
   }
-  let levels = queue.groupLevels.get(message.groupId);
+  const levels = queue.groupLevels.get(message.groupId);
   if (levels === undefined) {
-    levels = { counts: new Array<number>(PRIORITY_LEVELS).fill(0), live: 0 };
-    queue.groupLevels.set(message.groupId, levels);
+    message.level = message.priority;
+    queue.groupLevels.set(message.groupId, { live: 1, lowest: message.priority, counts: null });
+    return;
   }
-  message.level = Math.min(message.priority, lowestLevel(levels));
-  levels.counts[message.level]!++;
+  const level = Math.min(message.priority, levels.lowest);
+  message.level = level;
+  if (levels.counts === null && level < levels.lowest) {
+    levels.counts = new Array<number>(PRIORITY_LEVELS).fill(0);
+    levels.counts[levels.lowest] = levels.live;
+  }
+  if (levels.counts !== null) levels.counts[level]!++;
+  levels.lowest = level;
   levels.live++;
 }
 
@@ -47,14 +60,13 @@ export function leaveLevel(queue: Queue, message: QueuedMessage): void {
   if (message.groupId === null) return;
   const levels = queue.groupLevels.get(message.groupId);
   if (levels === undefined) throw new Error(`message ${message.id} of group ${message.groupId} left without a level record`);
-  levels.counts[message.level]!--;
   levels.live--;
-  if (levels.live === 0) queue.groupLevels.delete(message.groupId);
-}
-
-function lowestLevel(levels: GroupLevels): number {
-  if (levels.live === 0) return PRIORITY_LEVELS - 1;
-  let level = 0;
-  while (levels.counts[level] === 0) level++;
-  return level;
+  if (levels.live === 0) {
+    queue.groupLevels.delete(message.groupId);
+    return;
+  }
+  const counts = levels.counts;
+  if (counts === null) return;
+  counts[message.level]!--;
+  while (counts[levels.lowest] === 0) levels.lowest++;
 }
