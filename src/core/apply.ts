@@ -33,12 +33,13 @@ import type {
  * The dispatch core's single entry point: applies one command at time `nowMs` and returns the effects
  * for the runtime to carry out, in order. Pure apart from mutating `state`; the same command log
  * applied to a fresh state always yields the same state and effects. Scheduled messages due by `nowMs`
- * enter their queues first, whatever the command.
+ * enter their queues first, whatever the command (a tick lets them in once it has forgotten the idle
+ * groups whose time ran out).
  */
 export function apply(state: CoreState, command: Command, nowMs: number): Effect[] {
   state.nowMs = nowMs;
   const effects: Effect[] = [];
-  releaseDue(state, effects);
+  if (command.type !== 'tick') releaseDue(state, effects);
   switch (command.type) {
     case 'enqueue':
       enqueue(state, queueFor(state, command.queue, effects), command.meta, command.body, effects);
@@ -271,9 +272,11 @@ function settle(state: CoreState, consumerId: string, deliveryId: number, outcom
   dispatch(state, queue, effects);
 }
 
+/** Time passed: idle groups are forgotten, scheduled messages due enter, expired messages stop holding anything back. */
 function tick(state: CoreState, effects: Effect[]): void {
+  for (const queue of state.queues.values()) expireIdleGroups(queue, state.nowMs, effects);
+  releaseDue(state, effects);
   for (const queue of state.queues.values()) {
-    expireIdleGroups(queue, state.nowMs, effects);
     for (let head = queue.main.peek(); head !== undefined && isExpired(state, head); head = queue.main.peek()) {
       queue.main.shift();
       dropIfExpired(state, queue, head, effects);

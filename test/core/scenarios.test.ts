@@ -140,4 +140,29 @@ describe('scenarios found by the model search', () => {
     expect(run.labels('d0')).toEqual([]);
     expect(run.state.queues.get('DLQ')!.removedTotal).toBe(2);
   });
+
+  test('a tick forgets idle groups before scheduled messages due then enter: the group whose head expired goes to the consumer owning fewest groups by then', () => {
+    // Found by the long search (seed 20261207): the core let u1 in at the start of the tick, before D was
+    // forgotten; the model let it in (and moved A) at the same moment but counted D still owned by c0.
+    const run = scenario({ groupIdleTimeoutMs: 50, maxDeliveryAttempts: 2 }, [
+      'attach c0 priority=2 selector=red',
+      'attach c1 selector=red browse',
+      'send u1 delay=1',
+      'send A2 group=A ttl=1',
+      'send A3 group=A color=red',
+      'credit c0 3',
+      'send D4 group=D color=red',
+      'attach c2 selector=red browse',
+      'attach c3 priority=2 selector=red',
+      'send C5 group=C color=red',
+      'credit c3 2',
+      'settle c0 D4 accepted',
+      'send E6 group=E color=red',
+      'tick 50',
+    ]);
+    // D (idle since the settle) is forgotten first: c0 owns C, c3 owns E; the rotation picks c0.
+    expect(ownerOf(run, 'D')).toBeNull();
+    expect(ownerOf(run, 'A')).toBe('c0');
+    expect(run.labels('c0')).toEqual(['D4', 'C5', 'A3']);
+  });
 });

@@ -69,6 +69,7 @@ export class Lockstep {
 
   private runOnModel(step: Step, command: Command): void {
     const model = this.model;
+    if (command.type !== 'tick') model.releaseDue();
     switch (command.type) {
       case 'enqueue': {
         const send = step as Extract<Step, { op: 'send' }>;

@@ -152,7 +152,6 @@ export class ReferenceModel {
     this.oracle = oracle;
     this.nowMs = nowMs;
     this.outcomes = [];
-    this.releaseDue();
     command();
     this.oracle = null;
   }
@@ -249,23 +248,25 @@ export class ReferenceModel {
     this.dispatch(queue);
   }
 
+  /** Idle groups past groupIdleTimeoutMs are forgotten; then scheduled messages due by now enter; then dispatch. */
   tick(): void {
     for (const queue of this.queues.values()) {
       const timeoutMs = queue.options.groupIdleTimeoutMs;
       for (const group of [...queue.groups.values()]) {
         if (timeoutMs !== null && group.state === 'idle' && group.idleSinceMs + timeoutMs <= this.nowMs) this.forget(queue, group);
       }
-      this.dispatch(queue);
     }
+    this.releaseDue();
+    for (const queue of this.queues.values()) this.dispatch(queue);
   }
 
   // ---- Scheduled messages and browsers ----
 
   /**
-   * Before every command: messages due by now enter their queues, the earliest (then the first sent)
-   * first; then dispatch runs in each queue that got any.
+   * Before every command (within a tick, once idle groups are forgotten): messages due by now enter their
+   * queues, the earliest (then the first sent) first; then dispatch runs in each queue that got any.
    */
-  private releaseDue(): void {
+  releaseDue(): void {
     const due = this.scheduled.filter((s) => s.dueMs <= this.nowMs).sort((a, b) => a.dueMs - b.dueMs || a.message.id - b.message.id);
     this.scheduled = this.scheduled.filter((s) => !due.includes(s));
     for (const { queue, message } of due) this.place(this.queue(queue), message);
