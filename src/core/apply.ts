@@ -101,6 +101,7 @@ function newMessage(id: number, seq: number, meta: MessageMeta, body: MessageBod
     deliveryCount: meta.deliveryCount,
     priority,
     level: priority,
+    levels: null,
     status: 'queued',
     deliverAtMs: meta.deliverAtMs ?? null,
     selection: null,
@@ -114,8 +115,10 @@ function newMessage(id: number, seq: number, meta: MessageMeta, body: MessageBod
  * dispatch looks at each queue that got any, so messages due together go out in queue order.
  */
 function releaseDue(state: CoreState, effects: Effect[]): void {
+  let due = takeDue(state);
+  if (due === undefined) return;
   const touched = new Set<Queue>();
-  for (let due = takeDue(state); due !== undefined; due = takeDue(state)) {
+  for (; due !== undefined; due = takeDue(state)) {
     const { queue, message } = due;
     message.seq = queue.nextSeq++;
     addToQueue(queue, message);
@@ -129,9 +132,8 @@ function addToQueue(queue: Queue, message: QueuedMessage): void {
   queue.queuedCount++;
   queue.enqueuedTotal++;
   message.status = 'queued';
-  enterLevel(queue, message);
   if (message.expiresAtMs !== null) queue.holdsExpiringMessages = true;
-  if (message.groupId !== null) groupMessageQueued(queue, message.groupId);
+  enterLevel(message.groupId === null ? null : groupMessageQueued(queue, message.groupId).levels, message);
   queue.main.insert(message);
 }
 

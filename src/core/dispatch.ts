@@ -13,7 +13,7 @@ import {
   wakeMatchedGroup,
 } from './group-lifecycle';
 import { leaveLevel } from './priority';
-import { groupForClassWithCredit, leaveWaiting, takeNextMessage, waitForMatch, type NextMessage } from './selection';
+import { groupForClassWithCredit, leaveWaiting, takeNextMessage, waitForMatch, type SelectorClass } from './selection';
 import type { Consumer, CoreState, Effect, Group, MessageStatus, Queue, QueuedMessage } from './types';
 
 /**
@@ -60,9 +60,16 @@ function dispatchShared(state: CoreState, queue: Queue, effects: Effect[]): void
       wakeMatchedGroup(queue, matched);
       continue;
     }
-    const next = takeNextMessage(queue);
-    if (next === null) return;
-    dispatchMessage(state, queue, next, effects);
+    if (queue.waiting.size === 0) {
+      // Nothing waits for a match (the common case): the next new message, with no allocation.
+      const message = queue.main.shift();
+      if (message === undefined) return;
+      dispatchMessage(state, queue, message, null, effects);
+    } else {
+      const next = takeNextMessage(queue);
+      if (next === null) return;
+      dispatchMessage(state, queue, next.message, next.from, effects);
+    }
   }
 }
 
@@ -80,14 +87,16 @@ function dispatchParkedHead(state: CoreState, queue: Queue, group: Group, effect
   deliverGrouped(state, queue, takeParkedHead(queue, group), next, group, effects);
 }
 
-/** Looks at the next message: new (or returned) from `main`, or waiting for a selector class that now has credit. */
-function dispatchMessage(state: CoreState, queue: Queue, next: NextMessage, effects: Effect[]): void {
-  const message = next.message;
+/**
+ * Looks at the next message: new (or returned) from `main` (`from` null), or waiting for a match in the
+ * index of selector class `from`, which now has credit.
+ */
+function dispatchMessage(state: CoreState, queue: Queue, message: QueuedMessage, from: SelectorClass | null, effects: Effect[]): void {
   if (dropIfExpired(state, queue, message, effects)) return;
   if (message.groupId === null) {
     const consumer = chooseConsumer(queue, message, false);
     if (consumer === null) {
-      waitForMatch(queue, next);
+      waitForMatch(queue, message, from);
     } else {
       notePicked(queue, consumer);
       deliver(state, queue, message, consumer, null, effects);

@@ -77,6 +77,7 @@
  */
 import { chooseConsumer, notePicked, refuses } from './consumers';
 import { OrderedBuffer } from './ordered-buffer';
+import { newGroupLevels, orphanGroupLevels } from './priority';
 import { fileGroupForMatch, unfileGroupForMatch } from './selection';
 import type { Consumer, Effect, Group, Queue, QueuedMessage } from './types';
 
@@ -174,6 +175,7 @@ export function groupMessageQueued(queue: Queue, groupId: string): Group {
       waitingIn: null,
       queued: 0,
       inFlight: 0,
+      levels: newGroupLevels(queue, groupId),
       idleSinceMs: 0,
     };
     queue.groups.set(groupId, group);
@@ -343,6 +345,7 @@ function forgetIdle(queue: Queue, group: Group, effects: Effect[]): void {
 }
 
 function forget(queue: Queue, group: Group): void {
+  orphanGroupLevels(queue, group.id, group.levels);
   queue.groups.delete(group.id);
   queue.idleGroups.delete(group);
 }

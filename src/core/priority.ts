@@ -18,12 +18,26 @@ import type { MessageMeta, Queue, QueuedMessage } from './types';
 /**
  * Per group: its messages queued or in flight, and the lowest level among them. A group whose messages
  * all sit at one level (the common case) needs nothing more; counts per level exist only once a second
- * level appears.
+ * level appears. The record lives on the group (no lookup per message); each message keeps a reference
+ * to it. A group forgotten while messages it sent to an exclusive consumer are still in flight (they do
+ * not count for the group) leaves its record in `queue.orphanLevels`, where the group, recreated, finds it.
  */
 export interface GroupLevels {
   live: number;
   lowest: number;
   counts: number[] | null;
+}
+
+export function newGroupLevels(queue: Queue, groupId: string): GroupLevels {
+  const orphan = queue.orphanLevels.get(groupId);
+  if (orphan === undefined) return { live: 0, lowest: PRIORITY_LEVELS - 1, counts: null };
+  queue.orphanLevels.delete(groupId);
+  return orphan;
+}
+
+/** The group is forgotten: a record still counting messages in flight waits for the group to come back. */
+export function orphanGroupLevels(queue: Queue, groupId: string, levels: GroupLevels): void {
+  if (levels.live > 0) queue.orphanLevels.set(groupId, levels);
 }
 
 /** header.priority as a level 0-9 (AMQP 1.0 3.2.1: values above 9 count as 9, as in JMS). */
@@ -32,17 +46,19 @@ export function priorityOf(meta: MessageMeta): number {
   return Math.max(0, Math.min(PRIORITY_LEVELS - 1, Math.trunc(priority)));
 }
 
-/** The message enters its queue (sent, recovered, due, dead-lettered into it): its level is decided now. */
-export function enterLevel(queue: Queue, message: QueuedMessage): void {
-  if (message.groupId === null) {
+/**
+ * The message enters its queue (sent, recovered, due, dead-lettered into it): its level is decided now,
+ * from its group's record (null: ungrouped).
+ */
+export function enterLevel(levels: GroupLevels | null, message: QueuedMessage): void {
+  message.levels = levels;
+  if (levels === null) {
     message.level = message.priority;
     return;
   }
-  const levels = queue.groupLevels.get(message.groupId);
-  if (levels === undefined) {
-    message.level = message.priority;
-    queue.groupLevels.set(message.groupId, { live: 1, lowest: message.priority, counts: null });
-    return;
+  if (levels.live === 0) {
+    levels.lowest = message.priority;
+    levels.counts = null;
   }
   const level = Math.min(message.priority, levels.lowest);
   message.level = level;
@@ -57,12 +73,12 @@ export function enterLevel(queue: Queue, message: QueuedMessage): void {
 
 /** The message left its queue for good (accepted, expired, dead-lettered, sent pre-settled, removed). */
 export function leaveLevel(queue: Queue, message: QueuedMessage): void {
-  if (message.groupId === null) return;
-  const levels = queue.groupLevels.get(message.groupId);
-  if (levels === undefined) throw new Error(`message ${message.id} of group ${message.groupId} left without a level record`);
+  const levels = message.levels;
+  if (levels === null) return;
+  message.levels = null;
   levels.live--;
   if (levels.live === 0) {
-    queue.groupLevels.delete(message.groupId);
+    if (queue.orphanLevels.size > 0 && queue.orphanLevels.get(message.groupId!) === levels) queue.orphanLevels.delete(message.groupId!);
     return;
   }
   const counts = levels.counts;

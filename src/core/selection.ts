@@ -129,7 +129,10 @@ export function wakeHeld(selectorClass: SelectorClass): void {
 
 // ---- Ungrouped messages ----
 
-/** The next message dispatch looks at: the first in queue order among new ones and those waiting for a class with credit. */
+/**
+ * The next message dispatch looks at: the first in queue order among new ones and those waiting for a
+ * class with credit. (While nothing waits for a match, dispatch takes from `main` directly.)
+ */
 export interface NextMessage {
   readonly message: QueuedMessage;
   /** The class whose index it came from; null: new (or returned) from `main`. */
@@ -158,8 +161,7 @@ export function takeNextMessage(queue: Queue): NextMessage | null {
  * class that matches it. From a class's index: every consumer of that class with credit refused it, so
  * it is held aside there (an entry of a class it no longer matches is dropped; its other entries stand).
  */
-export function waitForMatch(queue: Queue, next: NextMessage): void {
-  const { message, from } = next;
+export function waitForMatch(queue: Queue, message: QueuedMessage, from: SelectorClass | null): void {
   if (from !== null) {
     if (classMatches(from, message)) from.held.push(message);
     return;
@@ -220,6 +222,7 @@ export function unfileGroupForMatch(queue: Queue, group: Group): void {
 
 /** A waiting group that a class with credit matches; dispatch makes it ready and looks at it again. */
 export function groupForClassWithCredit(queue: Queue): Group | undefined {
+  if (queue.groupsAwaitingMatch.size === 0) return undefined;
   for (const selectorClass of queue.selectorClasses.values()) {
     if (selectorClass.withCredit > 0 && selectorClass.waitingGroups.size > 0) return selectorClass.waitingGroups.values().next().value;
   }

@@ -33,7 +33,7 @@ export function queueFor(state: CoreState, name: string, effects: Effect[]): Que
     nextSelectorClassSerial: 1,
     waiting: new Set(),
     groupsAwaitingMatch: new Set(),
-    groupLevels: new Map(),
+    orphanLevels: new Map(),
     scheduledCount: 0,
     groups: new Map(),
     readyGroups: new Set(),

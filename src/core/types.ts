@@ -61,6 +61,8 @@ export interface QueuedMessage {
   readonly priority: number;
   /** The priority level it is dispatched at (priority.ts); set when it enters its queue. */
   level: number;
+  /** Its group's level record while it is queued or in flight (priority.ts); null for ungrouped messages. */
+  levels: GroupLevels | null;
   status: MessageStatus;
   /** When a scheduled message enters its queue; null: it entered when it arrived. */
   readonly deliverAtMs: number | null;
@@ -152,6 +154,8 @@ export interface Group {
   queued: number;
   /** Unsettled deliveries of this group made while groups applied; all held by `owner`. */
   inFlight: number;
+  /** The priority levels of its messages queued or in flight, exclusive-mode deliveries included (priority.ts). */
+  readonly levels: GroupLevels;
   idleSinceMs: number;
 }
 
@@ -173,8 +177,8 @@ export interface Queue {
   readonly waiting: Set<QueuedMessage>;
   /** Groups whose next message no consumer with credit may take (wake list `eligible-consumer`); filed per selector class too. */
   readonly groupsAwaitingMatch: Set<Group>;
-  /** Per group id, the levels of its messages queued or in flight (priority.ts). */
-  readonly groupLevels: Map<string, GroupLevels>;
+  /** Level records of forgotten groups whose messages sent in exclusive mode are still in flight (priority.ts). */
+  readonly orphanLevels: Map<string, GroupLevels>;
   /** Scheduled messages that will enter this queue. */
   scheduledCount: number;
   readonly groups: Map<string, Group>;

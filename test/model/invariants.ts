@@ -205,12 +205,12 @@ function checkStatuses(queue: Queue, queued: QueuedMessage[], inFlight: QueuedMe
   for (const message of inFlight) check(message.status === 'in-flight', () => `${queue.name}: delivered message ${message.id} has status ${message.status}`);
 }
 
-/** README "Priority": within a group, the levels of the messages queued or in flight never rise in send order. */
+/** README "Message priority": within a group, the levels of the messages queued or in flight never rise in send order. */
 function checkLevels(queue: Queue, queued: QueuedMessage[], inFlight: QueuedMessage[]): void {
   const byGroup = new Map<string, QueuedMessage[]>();
   for (const message of [...queued, ...inFlight]) {
     if (message.groupId === null) {
-      check(message.level === message.priority, () => `${queue.name}: ungrouped message ${message.id} at level ${message.level}, priority ${message.priority}`);
+      check(message.level === message.priority && message.levels === null, () => `${queue.name}: ungrouped message ${message.id} at level ${message.level}, priority ${message.priority}`);
       continue;
     }
     byGroup.set(message.groupId, [...(byGroup.get(message.groupId) ?? []), message]);
@@ -221,10 +221,13 @@ function checkLevels(queue: Queue, queued: QueuedMessage[], inFlight: QueuedMess
       check(message.level <= message.priority, () => `${queue.name}: message ${message.id} raised above its priority`);
       if (i > 0) check(message.level <= messages[i - 1]!.level, () => `${queue.name}: group ${groupId}: message ${message.id} (level ${message.level}) may overtake ${messages[i - 1]!.id} (level ${messages[i - 1]!.level})`);
     });
-    const counts = queue.groupLevels.get(groupId);
-    check(counts !== undefined && counts.live === messages.length, () => `${queue.name}: group ${groupId} level record counts ${counts?.live}, holds ${messages.length}`);
+    const group = queue.groups.get(groupId);
+    const record = group !== undefined ? group.levels : queue.orphanLevels.get(groupId);
+    check(record !== undefined && record.live === messages.length && messages.every((m) => m.levels === record), () => `${queue.name}: group ${groupId}'s level record counts ${record?.live}, holds ${messages.length}`);
+    check(group === undefined || !queue.orphanLevels.has(groupId), () => `${queue.name}: group ${groupId} has an orphaned level record too`);
   }
-  check(queue.groupLevels.size === byGroup.size, () => `${queue.name}: level records for groups with nothing queued or in flight`);
+  for (const [groupId, group] of queue.groups) check(byGroup.has(groupId) || group.levels.live === 0, () => `${queue.name}: group ${groupId}'s level record counts messages it does not have`);
+  for (const groupId of queue.orphanLevels.keys()) check(byGroup.has(groupId), () => `${queue.name}: an orphaned level record for ${groupId}, which has nothing queued or in flight`);
 }
 
 /** Each selector class counts its consumers and those with credit; its wake sets hold waiting groups only. */
