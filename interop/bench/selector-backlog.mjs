@@ -98,14 +98,23 @@ function sendAll(sender, messages) {
   return new Promise((resolve, reject) => {
     let next = 0;
     let accepted = 0;
+    const done = (error) => {
+      sender.removeListener('accepted', onAccepted);
+      sender.removeListener('rejected', onRejected);
+      sender.removeListener('sendable', pump);
+      if (error) reject(error);
+      else resolve();
+    };
     const pump = () => {
       while (next < messages.length && sender.sendable()) sender.send(messages[next++]);
-      if (messages.length === 0) resolve();
     };
-    sender.on('accepted', () => {
-      if (++accepted === messages.length) resolve();
-    });
-    sender.on('rejected', () => reject(new Error('rejected')));
+    const onAccepted = () => {
+      if (++accepted === messages.length) done();
+    };
+    const onRejected = () => done(new Error('rejected'));
+    if (messages.length === 0) return resolve();
+    sender.on('accepted', onAccepted);
+    sender.on('rejected', onRejected);
     sender.on('sendable', pump);
     pump();
   });

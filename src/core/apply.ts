@@ -11,7 +11,7 @@ import {
   wakeGroupsAwaitingCredit,
   wakeGroupsWithExpiredHead,
 } from './group-lifecycle';
-import { enterLevel, priorityOf } from './priority';
+import { enterLevel, levelsOf, priorityOf } from './priority';
 import { schedule, takeDue } from './schedule';
 import { joinSelectorClass, leaveSelectorClass, unfileWaiting, wakeHeld } from './selection';
 import { queueFor } from './state';
@@ -133,7 +133,7 @@ function addToQueue(queue: Queue, message: QueuedMessage): void {
   queue.enqueuedTotal++;
   message.status = 'queued';
   if (message.expiresAtMs !== null) queue.holdsExpiringMessages = true;
-  enterLevel(message.groupId === null ? null : groupMessageQueued(queue, message.groupId).levels, message);
+  enterLevel(message.groupId === null ? null : levelsOf(groupMessageQueued(queue, message.groupId)), message);
   queue.main.insert(message);
 }
 

@@ -77,7 +77,7 @@
  */
 import { chooseConsumer, notePicked, refuses } from './consumers';
 import { OrderedBuffer } from './ordered-buffer';
-import { newGroupLevels, orphanGroupLevels } from './priority';
+import { adoptOrphanLevels, orphanGroupLevels } from './priority';
 import { fileGroupForMatch, unfileGroupForMatch } from './selection';
 import type { Consumer, Effect, Group, Queue, QueuedMessage } from './types';
 
@@ -175,7 +175,7 @@ export function groupMessageQueued(queue: Queue, groupId: string): Group {
       waitingIn: null,
       queued: 0,
       inFlight: 0,
-      levels: newGroupLevels(queue, groupId),
+      levels: adoptOrphanLevels(queue, groupId),
       idleSinceMs: 0,
     };
     queue.groups.set(groupId, group);
@@ -328,6 +328,7 @@ function settleState(queue: Queue, group: Group, nowMs: number, effects: Effect[
 /** Remembers the group for its owner, forgetting the least recently idle ones beyond maxGroups. */
 function becomeIdle(queue: Queue, group: Group, nowMs: number, effects: Effect[]): void {
   group.state = 'idle';
+  if (group.levels !== null && group.levels.live === 0) group.levels = null;
   group.idleSinceMs = nowMs;
   queue.idleGroups.add(group);
   const maxGroups = queue.options.maxGroups;
@@ -345,7 +346,7 @@ function forgetIdle(queue: Queue, group: Group, effects: Effect[]): void {
 }
 
 function forget(queue: Queue, group: Group): void {
-  orphanGroupLevels(queue, group.id, group.levels);
+  if (group.levels !== null) orphanGroupLevels(queue, group.id, group.levels);
   queue.groups.delete(group.id);
   queue.idleGroups.delete(group);
 }

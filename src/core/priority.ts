@@ -1,5 +1,5 @@
 import { DEFAULT_PRIORITY, PRIORITY_LEVELS } from './priority-buffer';
-import type { MessageMeta, Queue, QueuedMessage } from './types';
+import type { Group, MessageMeta, Queue, QueuedMessage } from './types';
 
 /**
  * Message priority (README "Priority"): higher levels are dispatched first across a queue, but the
@@ -18,9 +18,10 @@ import type { MessageMeta, Queue, QueuedMessage } from './types';
 /**
  * Per group: its messages queued or in flight, and the lowest level among them. A group whose messages
  * all sit at one level (the common case) needs nothing more; counts per level exist only once a second
- * level appears. The record lives on the group (no lookup per message); each message keeps a reference
- * to it. A group forgotten while messages it sent to an exclusive consumer are still in flight (they do
- * not count for the group) leaves its record in `queue.orphanLevels`, where the group, recreated, finds it.
+ * level appears. The record lives on the group (no lookup per message; an idle group drops it); each
+ * message keeps a reference to it. A group forgotten while messages it sent to an exclusive consumer are
+ * still in flight (they do not count for the group) leaves its record in `queue.orphanLevels`, where the
+ * group, recreated, finds it.
  */
 export interface GroupLevels {
   live: number;
@@ -28,11 +29,18 @@ export interface GroupLevels {
   counts: number[] | null;
 }
 
-export function newGroupLevels(queue: Queue, groupId: string): GroupLevels {
+/** A group is created: it takes back the record it left when it was forgotten, if any. */
+export function adoptOrphanLevels(queue: Queue, groupId: string): GroupLevels | null {
   const orphan = queue.orphanLevels.get(groupId);
-  if (orphan === undefined) return { live: 0, lowest: PRIORITY_LEVELS - 1, counts: null };
+  if (orphan === undefined) return null;
   queue.orphanLevels.delete(groupId);
   return orphan;
+}
+
+/** The group's record, created when a message enters a group that has none. */
+export function levelsOf(group: Group): GroupLevels {
+  group.levels ??= { live: 0, lowest: PRIORITY_LEVELS - 1, counts: null };
+  return group.levels;
 }
 
 /** The group is forgotten: a record still counting messages in flight waits for the group to come back. */

@@ -154,8 +154,11 @@ export interface Group {
   queued: number;
   /** Unsettled deliveries of this group made while groups applied; all held by `owner`. */
   inFlight: number;
-  /** The priority levels of its messages queued or in flight, exclusive-mode deliveries included (priority.ts). */
-  readonly levels: GroupLevels;
+  /**
+   * The priority levels of its messages queued or in flight, exclusive-mode deliveries included
+   * (priority.ts); null while it has none (an idle group keeps no record).
+   */
+  levels: GroupLevels | null;
   idleSinceMs: number;
 }
 

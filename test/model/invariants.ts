@@ -222,11 +222,13 @@ function checkLevels(queue: Queue, queued: QueuedMessage[], inFlight: QueuedMess
       if (i > 0) check(message.level <= messages[i - 1]!.level, () => `${queue.name}: group ${groupId}: message ${message.id} (level ${message.level}) may overtake ${messages[i - 1]!.id} (level ${messages[i - 1]!.level})`);
     });
     const group = queue.groups.get(groupId);
-    const record = group !== undefined ? group.levels : queue.orphanLevels.get(groupId);
+    const record = group?.levels ?? queue.orphanLevels.get(groupId);
     check(record !== undefined && record.live === messages.length && messages.every((m) => m.levels === record), () => `${queue.name}: group ${groupId}'s level record counts ${record?.live}, holds ${messages.length}`);
     check(group === undefined || !queue.orphanLevels.has(groupId), () => `${queue.name}: group ${groupId} has an orphaned level record too`);
   }
-  for (const [groupId, group] of queue.groups) check(byGroup.has(groupId) || group.levels.live === 0, () => `${queue.name}: group ${groupId}'s level record counts messages it does not have`);
+  for (const [groupId, group] of queue.groups) {
+    check(byGroup.has(groupId) || group.levels === null || group.levels.live === 0, () => `${queue.name}: group ${groupId}'s level record counts messages it does not have`);
+  }
   for (const groupId of queue.orphanLevels.keys()) check(byGroup.has(groupId), () => `${queue.name}: an orphaned level record for ${groupId}, which has nothing queued or in flight`);
 }
 
