@@ -14,6 +14,7 @@ import {
   type TlsOptions,
   type TlsOptionsInput,
 } from './security-options';
+import { checkTopicPatterns } from './topic-patterns';
 import { checkObject, integerBetween, nonEmptyString, oneOf, positiveInteger, type Check } from './validation';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -51,6 +52,8 @@ export interface BrokerOptions {
   readonly queueDefaults: Partial<QueueOptions>;
   /** Per queue name or pattern (`*` wildcard). */
   readonly queues: QueuePolicies;
+  /** Names and patterns of addresses that are topics (src/config/topic-patterns.ts). */
+  readonly topics: readonly string[];
   readonly auth: AuthOptions;
   /** Role name -> permissions on address patterns. */
   readonly roles: Readonly<Record<string, RoleOptions>>;
@@ -84,6 +87,7 @@ export const DEFAULT_BROKER_OPTIONS: BrokerOptions = Object.freeze({
   diskFullPolicy: 'block',
   queueDefaults: {},
   queues: {},
+  topics: [],
   auth: DEFAULT_AUTH_OPTIONS,
   roles: {},
   tls: null,
@@ -108,6 +112,7 @@ const brokerOptionChecks: { [K in keyof BrokerOptions]-?: Check<BrokerOptions[K]
   diskFullPolicy: oneOf(['block', 'fail'] as const),
   queueDefaults: checkQueueOptions,
   queues: checkQueuePolicies,
+  topics: checkTopicPatterns,
   auth: checkAuthOptions as Check<AuthOptions>,
   roles: checkRoles,
   tls: checkTlsOptions,
