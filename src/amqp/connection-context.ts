@@ -13,6 +13,8 @@ export interface ConnectionContext {
   readonly socket: Socket;
   readonly consumers: Map<Sender, ConsumerLink>;
   readonly producers: Map<Receiver, ProducerLink>;
+  /** Temporary topics this connection created: they go when it closes (or when their creating link does). */
+  readonly temporaryTopics: Set<string>;
   /** Who the client logged in as (SASL), and the limits that go with it. */
   readonly login: ConnectionLogin;
   /** What the client may attach to and send to. */

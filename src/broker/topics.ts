@@ -260,14 +260,14 @@ export class Topics {
 
   /** JMS unsubscribe: the subscription and its messages go; refused while it has consumers. */
   unsubscribe(subscription: Subscription): void {
-    const consumers = this.consumerCount(subscription);
-    if (consumers > 0) throw new SubscriptionError('in-use', `${describe(subscription)} has ${consumers} consumer(s); it cannot be removed while they are attached`);
+    this.checkUnsubscribe(subscription);
     this.remove(subscription);
   }
 
-  /** Ends every temporary topic of `owner` (its connection closed). */
-  ownerGone(owner: string): void {
-    for (const topic of [...this.topics.values()]) if (topic.owner === owner) this.deleteTemporary(topic.name);
+  /** Throws unless the subscription could be removed now (it has no consumer). */
+  checkUnsubscribe(subscription: Subscription): void {
+    const consumers = this.consumerCount(subscription);
+    if (consumers > 0) throw new SubscriptionError('in-use', `${describe(subscription)} has ${consumers} consumer(s); it cannot be removed while they are attached`);
   }
 
   /**
