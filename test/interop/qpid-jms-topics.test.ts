@@ -9,24 +9,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { RunningBroker } from '../../src/broker/server';
-import { startTestBroker } from '../support/broker';
 import { startBrokerProcess, type BrokerProcess } from '../support/broker-process';
-import { BUILD_TIMEOUT_MS, buildJmsClient, runJmsScenario, type ScenarioResult } from '../support/qpid-jms';
+import { BUILD_TIMEOUT_MS, buildJmsClient, runJmsScenario, runJmsScenarioOnFreshBroker as runScenario } from '../support/qpid-jms';
 
 const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, i) => from + i);
-
-/** Runs one scenario against a fresh in-process broker; `check` looks at the broker afterwards. */
-async function runScenario(scenario: string, check?: (broker: RunningBroker) => void): Promise<ScenarioResult> {
-  const broker = await startTestBroker();
-  try {
-    const result = await runJmsScenario(scenario, `amqp://${broker.host}:${broker.port}`);
-    check?.(broker);
-    return result;
-  } finally {
-    await broker.stop();
-  }
-}
 
 describe('Qpid JMS topics', () => {
   beforeAll(async () => {

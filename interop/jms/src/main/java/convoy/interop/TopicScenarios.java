@@ -199,8 +199,7 @@ final class TopicScenarios {
         Connection c = connect(url, "jms.clientID=convoy-shared");
         Topic topic = c.createSession(false, Session.AUTO_ACKNOWLEDGE).createTopic("jms.topic.shared");
         Scenario.Collector d1 = new Scenario.Collector("d1"), d2 = new Scenario.Collector("d2");
-        c.createSession(false, Session.AUTO_ACKNOWLEDGE).createSharedDurableConsumer(topic, "pool").setMessageListener(d1);
-        c.createSession(false, Session.AUTO_ACKNOWLEDGE).createSharedDurableConsumer(topic, "pool").setMessageListener(d2);
+        listenShared(c, topic, "pool", d1, d2);
         Connection g1 = connect(url, null);
         Connection g2 = connect(url, null);
         Scenario.Collector v1 = new Scenario.Collector("v1"), v2 = new Scenario.Collector("v2");
@@ -220,11 +219,8 @@ final class TopicScenarios {
         fail("shared subscriptions", problems);
         g1.close();
         g2.close();
-        c.createSession(false, Session.AUTO_ACKNOWLEDGE).close();
         c.close();
-        Connection cleanup = connect(url, "jms.clientID=convoy-shared");
-        cleanup.createSession(false, Session.AUTO_ACKNOWLEDGE).unsubscribe("pool");
-        cleanup.close();
+        unsubscribe(url, "convoy-shared", "pool");
     }
 
     /**
@@ -235,8 +231,7 @@ final class TopicScenarios {
         Connection c = connect(url, "jms.clientID=convoy-groups&jms.prefetchPolicy.all=10");
         Topic topic = c.createSession(false, Session.AUTO_ACKNOWLEDGE).createTopic("jms.topic.groups");
         Scenario.Collector c1 = new Scenario.Collector("c1"), c2 = new Scenario.Collector("c2");
-        c.createSession(false, Session.AUTO_ACKNOWLEDGE).createSharedDurableConsumer(topic, "workers").setMessageListener(c1);
-        c.createSession(false, Session.AUTO_ACKNOWLEDGE).createSharedDurableConsumer(topic, "workers").setMessageListener(c2);
+        listenShared(c, topic, "workers", c1, c2);
         Thread.sleep(SETTLE_MS);
         step("publish grouped messages");
         Session ps = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
@@ -259,9 +254,7 @@ final class TopicScenarios {
         details.put("received", Map.of("c1", c1.bodies(), "c2", c2.bodies()));
         fail("groups in a shared subscription", problems);
         c.close();
-        Connection cleanup = connect(url, "jms.clientID=convoy-groups");
-        cleanup.createSession(false, Session.AUTO_ACKNOWLEDGE).unsubscribe("workers");
-        cleanup.close();
+        unsubscribe(url, "convoy-groups", "workers");
     }
 
     /**
@@ -358,6 +351,20 @@ final class TopicScenarios {
     }
 
     // ------------------------------------------------------------------ helpers
+
+    /** One shared durable consumer of subscription `name` per collector, each on a session of its own. */
+    static void listenShared(Connection c, Topic topic, String name, Scenario.Collector... collectors) throws JMSException {
+        for (Scenario.Collector collector : collectors) {
+            c.createSession(false, Session.AUTO_ACKNOWLEDGE).createSharedDurableConsumer(topic, name).setMessageListener(collector);
+        }
+    }
+
+    /** Removes a durable subscription once its consumers' connection has closed, so the broker is left clean. */
+    static void unsubscribe(String url, String clientId, String name) throws JMSException {
+        Connection c = connect(url, "jms.clientID=" + clientId);
+        c.createSession(false, Session.AUTO_ACKNOWLEDGE).unsubscribe(name);
+        c.close();
+    }
 
     interface JmsAction {
         void run() throws JMSException;
