@@ -1,7 +1,7 @@
 import { apply } from '../core/apply';
 import { groupViews, queueView, queueViews, type ConsumerView, type GroupView, type QueueView } from '../core/inspect';
 import { createCoreState } from '../core/state';
-import type { Command, ConsumerId, CoreState, Effect, QueuedMessage, QueueOptions } from '../core/types';
+import type { Command, ConsumerId, CoreState, Effect, MessageMeta, QueuedMessage, QueueOptions } from '../core/types';
 import type { MessageStore } from '../store/types';
 import type { Logger } from './logger';
 import { topicOfQueue, Topics, type TopicReport } from './topics';
@@ -48,6 +48,11 @@ export class BrokerRuntime {
   private readonly spaceWaiters = new Set<() => void>();
   private tickTimer: NodeJS.Timeout | null = null;
   private memoryBytes = 0;
+  /**
+   * Bodies that several messages hold (a topic's copies), with how many of them hold it in memory: it
+   * counts once against maxMemoryBytes, from the first holder until the last is forgotten.
+   */
+  private readonly sharedBodies = new Map<Uint8Array, number>();
 
   constructor(
     private readonly resolveQueueOptions: (queueName: string) => QueueOptions,
@@ -154,6 +159,13 @@ export class BrokerRuntime {
     return { ...view, consumers: view.consumers.map((consumer) => ({ ...consumer, client: this.clients.get(consumer.id) ?? '' })) };
   }
 
+  /** A message published to a topic: one enqueue per subscription queue, every copy holding the same bytes. */
+  enqueueCopies(copies: readonly { readonly queue: string; readonly meta: MessageMeta }[], body: Uint8Array): void {
+    if (copies.length > 1) this.sharedBodies.set(body, 0);
+    for (const { queue, meta } of copies) this.execute({ type: 'enqueue', queue, meta, body });
+    if (this.sharedBodies.get(body) === 0) this.sharedBodies.delete(body);
+  }
+
   execute(command: Command): void {
     const effects = apply(this.state, command, this.clock());
     for (const effect of effects) this.perform(effect);
@@ -244,7 +256,9 @@ export class BrokerRuntime {
    */
   private stored(queue: string, message: QueuedMessage): void {
     const bytes = message.body instanceof Uint8Array ? message.body : this.store.readBody(message.body);
-    const page = this.memoryBytes + bytes.length > this.limits.maxMemoryBytes;
+    const holders = this.sharedBodies.get(bytes);
+    // Another copy holds these bytes in memory already: this one costs no memory, and paging it saves none.
+    const page = (holders === undefined || holders === 0) && this.memoryBytes + bytes.length > this.limits.maxMemoryBytes;
     if (message.durable || page) {
       message.body = this.store.add(
         {
@@ -263,12 +277,25 @@ export class BrokerRuntime {
         page,
       );
     }
-    if (message.body instanceof Uint8Array) this.memoryBytes += message.body.length;
+    if (!(message.body instanceof Uint8Array)) return;
+    if (holders !== undefined) this.sharedBodies.set(bytes, holders + 1);
+    if (!holders) this.memoryBytes += message.body.length;
   }
 
   /** A message left the broker (consumed, expired, dead-lettered away from its queue). */
   private forget(message: QueuedMessage): void {
-    if (message.body instanceof Uint8Array) this.memoryBytes -= message.body.length;
+    if (message.body instanceof Uint8Array) this.release(message.body);
     if (message.durable || !(message.body instanceof Uint8Array)) this.store.remove(message.id);
+  }
+
+  /** One holder fewer of `body` in memory; its bytes stop counting when the last one goes. */
+  private release(body: Uint8Array): void {
+    const holders = this.sharedBodies.get(body);
+    if (holders !== undefined && holders > 1) {
+      this.sharedBodies.set(body, holders - 1);
+      return;
+    }
+    this.sharedBodies.delete(body);
+    this.memoryBytes -= body.length;
   }
 }

@@ -1,4 +1,4 @@
-import type { Command, ConsumerId, CoreState, MessageBody, MessageMeta } from '../core/types';
+import type { Command, ConsumerId, CoreState, MessageMeta } from '../core/types';
 import type { MessageStore, RecoveredStore, StoredSubscription } from '../store/types';
 
 /**
@@ -108,6 +108,8 @@ export interface SubscriptionReport {
 export interface TopicHost {
   readonly state: CoreState;
   execute(command: Command): void;
+  /** Enqueues one message into several queues, all sharing `body` (counted once in memory while any holds it). */
+  enqueueCopies(copies: readonly { readonly queue: string; readonly meta: MessageMeta }[], body: Uint8Array): void;
   /** Ends a consumer's link from the broker's side (its subscription is going away). */
   endConsumer(consumerId: ConsumerId, description: string): void;
 }
@@ -187,17 +189,14 @@ export class Topics {
    * subscription keeps a durable message in memory only (it does not outlive the broker either).
    * Returns whether anything was stored durably: the producer waits for the fsync only then.
    */
-  publish(topicName: string, meta: MessageMeta, body: MessageBody): { readonly stored: boolean } {
+  publish(topicName: string, meta: MessageMeta, body: Uint8Array): { readonly stored: boolean } {
     const topic = this.topics.get(topicName);
     if (!topic) throw new NodeKindError(`topic "${topicName}" does not exist (a temporary topic is gone with its connection)`);
     topic.publishedTotal++;
-    let stored = false;
-    for (const subscription of topic.subscriptions.values()) {
-      const durable = meta.durable && subscription.durable;
-      stored ||= durable;
-      this.host.execute({ type: 'enqueue', queue: subscription.queue, meta: durable === meta.durable ? meta : { ...meta, durable }, body });
-    }
-    return { stored };
+    const volatileMeta = meta.durable ? { ...meta, durable: false } : meta;
+    const copies = [...topic.subscriptions.values()].map((subscription) => ({ queue: subscription.queue, meta: subscription.durable ? meta : volatileMeta }));
+    this.host.enqueueCopies(copies, body);
+    return { stored: copies.some((copy) => copy.meta.durable) };
   }
 
   /**

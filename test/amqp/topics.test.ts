@@ -61,6 +61,22 @@ describe('topics: every subscription gets every message', () => {
     sender.close();
   });
 
+  test('shared bytes count once against maxMemoryBytes: five copies of a message that fits are not paged out', async () => {
+    const small = await startTestBroker({ maxMemoryBytes: 1000 });
+    const c = await connect(small.port);
+    for (let i = 0; i < 5; i++) await c.openReceiver(topic('t.memory'));
+    await sendAll(await c.openSender(topic('t.memory')), [{ body: Buffer.alloc(300, 1) as never }]);
+    const copies = small.runtime.topicReports()[0]!.subscriptions.map((s) => [...small.runtime.state.queues.get(s.queue)!.main][0]!.body);
+    expect(copies).toHaveLength(5);
+    expect(copies.every((body) => body === copies[0] && body instanceof Uint8Array)).toBe(true);
+    // A second message still fits beside the first (600 of 1000 bytes), a fourth would not.
+    await sendAll(await c.openSender(topic('t.memory')), [{ body: Buffer.alloc(300, 2) as never }, { body: Buffer.alloc(300, 3) as never }, { body: Buffer.alloc(300, 4) as never }]);
+    const resident = (n: number) => small.runtime.topicReports()[0]!.subscriptions.map((s) => [...small.runtime.state.queues.get(s.queue)!.main][n]!.body instanceof Uint8Array);
+    expect([resident(1), resident(2), resident(3)]).toEqual([Array(5).fill(true), Array(5).fill(true), Array(5).fill(false)]);
+    await c.close();
+    await small.stop();
+  });
+
   test('a message published to a topic without subscriptions goes nowhere and is accepted', async () => {
     const sender = await client.openSender(topic('t.nobody'));
     expect(await sendAll(sender, texts('lost'))).toEqual(['accepted']);
