@@ -98,12 +98,13 @@ describe('Qpid JMS topics', () => {
     expect(got.every((m) => m.redelivered)).toBe(true);
   }, 90_000);
 
-  it('a temporary topic takes messages from any connection and is gone with its own', async () => {
+  it('a temporary topic takes messages from any connection and is gone when deleted or with its connection', async () => {
     const r = await runScenario('topic-temporary', (broker) => {
       expect(broker.runtime.topicReports().filter((t) => t.temporary)).toEqual([]);
     });
     expect(r.name).toMatch(/^temp\./);
     expect(r.received).toEqual([0, 1, 2]);
+    expect(r.afterDelete).toBe('InvalidDestinationException');
     expect(r.afterClose).toBe('InvalidDestinationException');
   }, 90_000);
 

@@ -296,8 +296,9 @@ final class TopicScenarios {
     // ------------------------------------------------------------------ temporary topics and name clashes
 
     /**
-     * A temporary topic: its connection's consumer gets what another connection publishes to it; once
-     * its connection closes, a producer to it (on the other connection) is refused.
+     * A temporary topic: its connection's consumer gets what another connection publishes to it; once it
+     * is deleted (TemporaryTopic.delete) or its connection closes, a producer to it (on the other
+     * connection) is refused.
      */
     static void temporaryTopic(String url) throws Exception {
         Connection owner = connect(url, null);
@@ -313,6 +314,17 @@ final class TopicScenarios {
         List<String> problems = new ArrayList<>();
         details.put("received", receiveNs(consumer, 3, "temporary topic consumer", problems));
         fail("temporary topic", problems);
+        step("delete a second temporary topic; a producer to it is refused");
+        TemporaryTopic deleted = s.createTemporaryTopic();
+        publish(os, deleted, 0, 1, DeliveryMode.NON_PERSISTENT);
+        deleted.delete();
+        Thread.sleep(SETTLE_MS);
+        try {
+            os.createProducer(deleted).send(os.createTextMessage("too late"));
+            problems.add("a producer to the deleted temporary topic worked");
+        } catch (InvalidDestinationException e) {
+            details.put("afterDelete", e.getClass().getSimpleName());
+        }
         step("close the owner's connection; a producer to the temporary topic is refused");
         owner.close();
         Thread.sleep(SETTLE_MS);
