@@ -242,11 +242,6 @@ export class Topics {
     return this.named.get(subscriptionKey(true, clientId, name));
   }
 
-  /** The subscription whose queue this is, if any. */
-  subscriptionOf(queue: string): Subscription | undefined {
-    return this.byQueue.get(queue);
-  }
-
   /**
    * A consumer of the subscription has detached (its unsettled messages are back in the queue). A
    * non-durable subscription ends with its last consumer; a durable one when its last consumer closes

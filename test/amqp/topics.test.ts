@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { types, type Message, type Receiver } from 'rhea';
 import type { RunningBroker } from '../../src/broker/server';
 import { startTestBroker } from '../support/broker';
+import { startLoggedBroker } from '../support/logged-broker';
 import { connect, receive, sendAll, sleep, waitFor, type TestClient } from '../support/client';
 
 /**
@@ -368,5 +369,21 @@ describe('durable subscriptions across a restart', () => {
     await expect(c.openReceiver({ address: 'r.prices', capabilities: ['queue'] })).rejects.toMatchObject({ condition: 'amqp:not-found' });
     await c.close();
     await journalled.stop();
+  });
+
+  test('a stored queue that the topics option now names stays a queue, with a warning at start', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'convoy-topics-'));
+    const first = await startTestBroker({ store: 'journal', dataDir });
+    const c = await connect(first.port);
+    await sendAll(await c.openSender('later.prices'), [{ body: 'kept', durable: true }]);
+    await c.close();
+    await first.stop();
+    const { broker: second, log } = await startLoggedBroker({ store: 'journal', dataDir, topics: ['later.*'] });
+    expect(log.lines().find((line) => line.msg?.toString().startsWith('a stored queue matches the "topics" option'))).toMatchObject({ queue: 'later.prices', level: 40 });
+    const again = await connect(second.port);
+    await expect(again.openReceiver(topic('later.prices'))).rejects.toMatchObject({ condition: 'amqp:not-found' });
+    expect(bodies(await receive(await again.openReceiver('later.prices'), 1))).toEqual(['kept']);
+    await again.close();
+    await second.stop();
   });
 });
