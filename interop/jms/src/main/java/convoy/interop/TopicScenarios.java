@@ -318,22 +318,10 @@ final class TopicScenarios {
         TemporaryTopic deleted = s.createTemporaryTopic();
         publish(os, deleted, 0, 1, DeliveryMode.NON_PERSISTENT);
         deleted.delete();
-        Thread.sleep(SETTLE_MS);
-        try {
-            os.createProducer(deleted).send(os.createTextMessage("too late"));
-            problems.add("a producer to the deleted temporary topic worked");
-        } catch (InvalidDestinationException e) {
-            details.put("afterDelete", e.getClass().getSimpleName());
-        }
+        details.put("afterDelete", refusedProducer(os, deleted, "the deleted temporary topic", problems));
         step("close the owner's connection; a producer to the temporary topic is refused");
         owner.close();
-        Thread.sleep(SETTLE_MS);
-        try {
-            os.createProducer(temp).send(os.createTextMessage("too late"));
-            problems.add("a producer to the temporary topic worked after its connection closed");
-        } catch (InvalidDestinationException e) {
-            details.put("afterClose", e.getClass().getSimpleName());
-        }
+        details.put("afterClose", refusedProducer(os, temp, "the temporary topic after its connection closed", problems));
         fail("temporary topic after its connection closed", problems);
         other.close();
     }
@@ -363,6 +351,18 @@ final class TopicScenarios {
     }
 
     // ------------------------------------------------------------------ helpers
+
+    /** A producer to a temporary topic that is gone must be refused: the exception's class, or null (a problem). */
+    static String refusedProducer(Session s, TemporaryTopic topic, String what, List<String> problems) throws Exception {
+        Thread.sleep(SETTLE_MS); // the deletion reaches the broker
+        try {
+            s.createProducer(topic).send(s.createTextMessage("too late"));
+            problems.add("a producer to " + what + " worked");
+            return null;
+        } catch (InvalidDestinationException e) {
+            return e.getClass().getSimpleName();
+        }
+    }
 
     /** One shared durable consumer of subscription `name` per collector, each on a session of its own. */
     static void listenShared(Connection c, Topic topic, String name, Scenario.Collector... collectors) throws JMSException {
