@@ -7,6 +7,7 @@ export const Condition = {
   notImplemented: 'amqp:not-implemented',
   resourceLimitExceeded: 'amqp:resource-limit-exceeded',
   unauthorizedAccess: 'amqp:unauthorized-access',
+  preconditionFailed: 'amqp:precondition-failed',
   connectionForced: 'amqp:connection:forced',
   framingError: 'amqp:connection:framing-error',
   messageSizeExceeded: 'amqp:link:message-size-exceeded',

@@ -58,7 +58,7 @@ interface ConsumerStart extends ConsumerTerms {
 /** Attaches the consumer to the core and starts serving its link. */
 function startConsumer(sender: Sender, connection: Connection, context: ConnectionContext, runtime: BrokerRuntime, start: ConsumerStart): void {
   const { consumerId, queue, exclusive, priority } = start;
-  const link = new ConsumerLink(consumerId, sender, runtime, context.logger, start.defaultOutcome ?? DEFAULT_OUTCOME_ACCEPTED, start.afterClose);
+  const link = new ConsumerLink(consumerId, sender, runtime, context.logger, start.defaultOutcome ?? DEFAULT_OUTCOME_ACCEPTED, context.transactions, start.afterClose);
   context.consumers.set(sender, link);
   listenToConsumerLink(sender, link);
   // Write the attach reply now: a flow that came in the same read may make the core deliver at

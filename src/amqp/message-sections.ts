@@ -15,6 +15,7 @@ const JMSX_GROUP_SEQ = 'JMSXGroupSeq';
 /** Qpid JMS's annotation naming the kind of destination a message was sent to (AMQP JMS mapping). */
 const JMS_DEST_ANNOTATION = 'x-opt-jms-dest';
 const FIRST_BODY_SECTION = 0x75; // data; amqp-sequence 0x76, amqp-value 0x77, footer 0x78
+const SECTION_AMQP_VALUE = 0x77;
 const GROUP_SEQUENCE_CLOSE = 4294967295; // JMSXGroupSeq = -1 as Qpid JMS wraps it into a uint
 
 export class MalformedMessageError extends Error {}
@@ -168,6 +169,18 @@ function encodeUint(value: number): Buffer {
   out[0] = 0x70;
   out.writeUInt32BE(value >>> 0, 1);
   return out;
+}
+
+/** Where the value of the message's amqp-value body section (AMQP 1.0 3.2.8) starts; null when it has none. */
+export function bodyValueOffset(bytes: Buffer): number | null {
+  let offset = 0;
+  while (offset < bytes.length) {
+    if (bytes[offset] !== 0x00) throw new MalformedMessageError(`expected a described section at byte ${offset}`);
+    const [code, afterDescriptor] = readDescriptorCode(bytes, offset + 1);
+    if (code === SECTION_AMQP_VALUE) return afterDescriptor;
+    offset = skipValue(bytes, afterDescriptor);
+  }
+  return null;
 }
 
 /** Walks the section descriptors (AMQP 1.0 3.2) to find the end of the header section (0: none). */

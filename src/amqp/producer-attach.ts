@@ -6,6 +6,7 @@ import { parseTargetAddress } from './address';
 import { producerAttachReply, writeAttachReply, type ServedTerminus } from './attach-reply';
 import { readAttachRequest, type AttachRequest } from './attach-request';
 import type { ConnectionContext } from './connection-context';
+import { openCoordinatorLink } from './coordinator-attach';
 import { ProducerLink, type ProducerDestination } from './producer-link';
 import { linkInternals } from './rhea';
 import { checkDynamic, claimedNodeKind, servedCapabilities } from './served-termini';
@@ -14,11 +15,16 @@ import { refuseLink, temporaryQueueName } from './termini';
 /**
  * A client sender attached (AMQP 1.0 2.6.3): the broker is the receiver. Its target names a queue or a
  * topic, is dynamic (a temporary queue, or with capability `temporary-topic` a temporary topic), or has
- * no address: the anonymous relay, each message routed by its `to`.
+ * no address: the anonymous relay, each message routed by its `to`. A coordinator target makes it a
+ * transaction controller's link instead (coordinator-attach.ts).
  */
 export function openProducerLink(receiver: Receiver, context: ConnectionContext, runtime: BrokerRuntime, options: BrokerOptions): void {
   try {
     const request = readAttachRequest(receiver);
+    if (request.coordinator) {
+      openCoordinatorLink(receiver, request, context, runtime);
+      return;
+    }
     const { target, destination } = servedTarget(request, runtime);
     context.access.checkProducer(target.address);
     if (target.dynamic && destination?.kind === 'topic') createTemporaryTopic(receiver, context, runtime, destination.address);
@@ -33,6 +39,7 @@ export function openProducerLink(receiver: Receiver, context: ConnectionContext,
       options.maxMessageBytes,
       options.diskFullPolicy === 'block',
       context.access,
+      context.transactions,
     );
     context.producers.set(receiver, link);
     receiver.on('message', (ctx: EventContext) => {

@@ -172,6 +172,20 @@ export class BrokerRuntime {
     if (effects.length > 0) this.turn.request();
   }
 
+  /**
+   * Applies the commands one after another, their store records forming one atomic unit: after a crash
+   * all of them are recovered or none (a committed transaction, src/broker/transactions.ts). They run
+   * in this one call, so no other client's command falls between them.
+   */
+  executeAtomically(commands: readonly Command[]): void {
+    this.store.beginAtomic();
+    try {
+      for (const command of commands) this.execute(command);
+    } finally {
+      this.store.endAtomic();
+    }
+  }
+
   /** Calls back once everything stored so far is durable (fsync policy): producers are accepted then. */
   whenDurable(callback: () => void): void {
     this.store.whenDurable(callback);

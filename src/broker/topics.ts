@@ -192,11 +192,25 @@ export class Topics {
   publish(topicName: string, meta: MessageMeta, body: Uint8Array): { readonly stored: boolean } {
     const topic = this.topics.get(topicName);
     if (!topic) throw new NodeKindError(`topic "${topicName}" does not exist (a temporary topic is gone with its connection)`);
-    topic.publishedTotal++;
-    const volatileMeta = meta.durable ? { ...meta, durable: false } : meta;
-    const copies = [...topic.subscriptions.values()].map((subscription) => ({ queue: subscription.queue, meta: subscription.durable ? meta : volatileMeta }));
+    const copies = this.copiesOf(topic, meta);
     this.host.enqueueCopies(copies, body);
     return { stored: copies.some((copy) => copy.meta.durable) };
+  }
+
+  /**
+   * A message published in a transaction, at its commit: the enqueue commands for the subscriptions the
+   * topic has now, sharing the bytes; none if the topic is gone (a temporary topic deleted meanwhile).
+   */
+  copiesAtCommit(topicName: string, meta: MessageMeta, body: Uint8Array): Command[] {
+    const topic = this.topics.get(topicName);
+    return topic ? this.copiesOf(topic, meta).map(({ queue, meta: copyMeta }) => ({ type: 'enqueue', queue, meta: copyMeta, body })) : [];
+  }
+
+  /** One copy per subscription, in the order they were made; a non-durable subscription keeps a durable message in memory only. */
+  private copiesOf(topic: Topic, meta: MessageMeta): { queue: string; meta: MessageMeta }[] {
+    topic.publishedTotal++;
+    const volatileMeta = meta.durable ? { ...meta, durable: false } : meta;
+    return [...topic.subscriptions.values()].map((subscription) => ({ queue: subscription.queue, meta: subscription.durable ? meta : volatileMeta }));
   }
 
   /**

@@ -49,6 +49,12 @@ export interface BrokerOptions {
   readonly maxDiskBytes: number;
   /** At maxDiskBytes: `block` withholds producer credit until space frees up; `fail` rejects with amqp:resource-limit-exceeded. */
   readonly diskFullPolicy: 'block' | 'fail';
+  /** Local transactions (AMQP 1.0 4) open at once on one connection. */
+  readonly maxTransactionsPerConnection: number;
+  /** Sends and acknowledgements in one transaction. */
+  readonly maxTransactionOperations: number;
+  /** Bytes of messages sent in a connection's open transactions, together (held in memory until commit). */
+  readonly maxTransactionBytesPerConnection: number;
   readonly queueDefaults: Partial<QueueOptions>;
   /** Per queue name or pattern (`*` wildcard). */
   readonly queues: QueuePolicies;
@@ -85,6 +91,9 @@ export const DEFAULT_BROKER_OPTIONS: BrokerOptions = Object.freeze({
   maxMemoryBytes: 256 * 1024 * 1024,
   maxDiskBytes: 10 * 1024 * 1024 * 1024,
   diskFullPolicy: 'block',
+  maxTransactionsPerConnection: 128,
+  maxTransactionOperations: 10_000,
+  maxTransactionBytesPerConnection: 64 * 1024 * 1024,
   queueDefaults: {},
   queues: {},
   topics: [],
@@ -110,6 +119,9 @@ const brokerOptionChecks: { [K in keyof BrokerOptions]-?: Check<BrokerOptions[K]
   maxMemoryBytes: positiveInteger,
   maxDiskBytes: positiveInteger,
   diskFullPolicy: oneOf(['block', 'fail'] as const),
+  maxTransactionsPerConnection: positiveInteger,
+  maxTransactionOperations: positiveInteger,
+  maxTransactionBytesPerConnection: positiveInteger,
   queueDefaults: checkQueueOptions,
   queues: checkQueuePolicies,
   topics: checkTopicPatterns,

@@ -28,6 +28,10 @@ class MemoryPagedBody implements StoredBody {
  */
 export class MemoryStore implements MessageStore {
   private readonly waiters: (() => void)[] = [];
+  /** The open atomic unit: its changes to the medium, applied together at its end; null outside one. */
+  private unit: (() => void)[] | null = null;
+  /** Records added in the open unit, readable before it ends. */
+  private readonly addedInUnit = new Map<number, MemoryRecord>();
 
   constructor(private readonly medium: MemoryMedium = new MemoryMedium()) {}
 
@@ -77,29 +81,57 @@ export class MemoryStore implements MessageStore {
   }
 
   add(entry: StoreEntry, bytes: Uint8Array, page: boolean): MessageBody {
-    this.medium.queues.add(entry.queue);
-    this.medium.records.set(entry.id, { queue: entry.queue, seq: entry.seq, meta: entry.meta, delivered: false, bytes });
+    const record: MemoryRecord = { queue: entry.queue, seq: entry.seq, meta: entry.meta, delivered: false, bytes };
+    if (this.unit) this.addedInUnit.set(entry.id, record);
+    this.change(() => {
+      this.medium.queues.add(entry.queue);
+      this.medium.records.set(entry.id, record);
+    });
     return page ? new MemoryPagedBody(entry.id, bytes.length) : bytes;
   }
 
   remove(id: number): void {
-    this.medium.records.delete(id);
+    this.change(() => this.medium.records.delete(id));
   }
 
   setDeliveryCount(id: number, deliveryCount: number): void {
-    const record = this.medium.records.get(id);
-    if (!record) return;
-    record.meta = { ...record.meta, deliveryCount };
-    record.delivered = false;
+    this.change(() => {
+      const record = this.medium.records.get(id);
+      if (!record) return;
+      record.meta = { ...record.meta, deliveryCount };
+      record.delivered = false;
+    });
   }
 
   markDelivered(id: number): void {
-    const record = this.medium.records.get(id);
-    if (record) record.delivered = true;
+    this.change(() => {
+      const record = this.medium.records.get(id);
+      if (record) record.delivered = true;
+    });
   }
 
   readBody(body: StoredBody): Uint8Array {
-    return this.medium.records.get((body as MemoryPagedBody).id)!.bytes;
+    const id = (body as MemoryPagedBody).id;
+    return (this.addedInUnit.get(id) ?? this.medium.records.get(id)!).bytes;
+  }
+
+  beginAtomic(): void {
+    if (this.unit) throw new Error('atomic units do not nest');
+    this.unit = [];
+  }
+
+  endAtomic(): void {
+    const unit = this.unit;
+    if (!unit) throw new Error('endAtomic without beginAtomic');
+    this.unit = null;
+    this.addedInUnit.clear();
+    for (const change of unit) change();
+  }
+
+  /** A change to the medium: at once, or with the open atomic unit. */
+  private change(apply: () => void): void {
+    if (this.unit) this.unit.push(apply);
+    else apply();
   }
 
   whenDurable(callback: () => void): void {

@@ -75,6 +75,14 @@ export interface MessageStore {
   setDeliveryCount(id: number, deliveryCount: number): void;
   /** The message left the broker for a consumer: after a crash it comes back with delivery-count + 1. */
   markDelivered(id: number): void;
+  /**
+   * Everything recorded from here until `endAtomic` is one unit (a committed transaction, AMQP 1.0 4.4):
+   * after a crash it is there wholly or not at all. Units do not nest, and the broker begins and ends
+   * one within a single call, so no `flush` falls inside it. Bodies added in the unit can be read back
+   * before it ends.
+   */
+  beginAtomic(): void;
+  endAtomic(): void;
   readBody(body: StoredBody): Uint8Array;
   /**
    * Calls back once everything recorded so far is as durable as the fsync policy makes it; the wait

@@ -24,7 +24,7 @@ const producerTarget = (fields: Record<string, unknown>): Record<string, unknown
 const TEMPORARY = expect.stringMatching(/^temp\./);
 
 /** How a terminus reads in a reply: null, or its kind with its non-null fields (an empty one has none). */
-type TerminusView = null | { kind: 'source' | 'target'; fields: Record<string, unknown> };
+type TerminusView = null | { kind: 'source' | 'target' | 'coordinator'; fields: Record<string, unknown> };
 
 interface Row {
   readonly name: string;
@@ -49,6 +49,8 @@ const emptySource = encode.described(0x28, encode.list0());
 const ok = (snd: number, rcv: number, sourceView: TerminusView, targetView: TerminusView): Row['reply'] => ({ snd, rcv, source: sourceView, target: targetView });
 const asSource = (fields: Record<string, unknown>): TerminusView => ({ kind: 'source', fields });
 const asTarget = (fields: Record<string, unknown>): TerminusView => ({ kind: 'target', fields });
+/** The broker's coordinator (AMQP 1.0 4.5.1): every transaction capability it has, whatever was asked. */
+const OUR_COORDINATOR: TerminusView = { kind: 'coordinator', fields: { capabilities: ['amqp:local-transactions', 'amqp:multi-txns-per-ssn', 'amqp:multi-ssns-per-txn'] } };
 const coordinator = (descriptor: number | string): Buffer => encode.described(descriptor, encode.list([encode.symbolArray(['amqp:local-transactions'])]));
 const modifiedFailed = encode.described(0x27, encode.list([encode.boolean(true)]));
 
@@ -208,7 +210,8 @@ const CONSUMER_TERMINI: Row[] = [
     reply: { refused: 'amqp:invalid-field' },
   },
   { name: 'consumer: a target in the source field', role: 'consumer', source: target(str('attach.q')), reply: { refused: 'amqp:invalid-field' } },
-  { name: 'consumer: a coordinator in the source field', role: 'consumer', source: coordinator(0x30), reply: { refused: 'amqp:not-implemented' } },
+  { name: 'consumer: a coordinator in the source field', role: 'consumer', source: coordinator(0x30), reply: { refused: 'amqp:invalid-field' } },
+  { name: "consumer: a coordinator as the client receiver's target", role: 'consumer', source: queue('attach.q'), target: coordinator(0x30), reply: { refused: 'amqp:invalid-field' } },
   { name: 'consumer: source not a described list', role: 'consumer', source: str('attach.q'), reply: { refused: 'amqp:invalid-field' } },
   { name: 'consumer: source address not a string', role: 'consumer', source: source(encode.uint(7)), reply: { refused: 'amqp:invalid-field' } },
   { name: 'consumer: unknown expiry-policy', role: 'consumer', source: source(str('attach.q'), none, sym('sometimes')), reply: { refused: 'amqp:invalid-field' } },
@@ -274,8 +277,16 @@ const PRODUCER_TERMINI: Row[] = [
     target: target(none, none, none, none, encode.boolean(true), none, encode.symbolArray(['temporary-topic'])),
     reply: ok(2, 0, null, asTarget(producerTarget({ address: TEMPORARY, dynamic: true, capabilities: ['temporary-topic'] }))),
   },
-  { name: 'producer: coordinator target (transactions)', role: 'producer', source: emptySource, target: coordinator(0x30), reply: { refused: 'amqp:not-implemented' } },
-  { name: 'producer: coordinator target, symbolic descriptor', role: 'producer', target: coordinator('amqp:coordinator:list'), reply: { refused: 'amqp:not-implemented' } },
+  { name: 'producer: coordinator target (transactions)', role: 'producer', source: emptySource, target: coordinator(0x30), reply: ok(2, 0, asSource({}), OUR_COORDINATOR) },
+  { name: 'producer: coordinator target, symbolic descriptor', role: 'producer', target: coordinator('amqp:coordinator:list'), reply: ok(2, 0, null, OUR_COORDINATOR) },
+  {
+    name: 'producer: coordinator asking for distributed transactions: the reply says what it has',
+    role: 'producer',
+    snd: 0,
+    target: encode.described(0x30, encode.list([encode.symbolArray(['amqp:distributed-transactions'])])),
+    reply: ok(0, 0, null, OUR_COORDINATOR),
+  },
+  { name: 'producer: coordinator with capabilities that are not symbols', role: 'producer', target: encode.described(0x30, encode.list([encode.uint(1)])), reply: { refused: 'amqp:invalid-field' } },
   { name: 'producer: a source in the target field', role: 'producer', target: source(str('attach.p')), reply: { refused: 'amqp:invalid-field' } },
   { name: 'producer: a terminus with an unknown descriptor', role: 'producer', target: encode.described(0x99, encode.list([str('attach.p')])), reply: { refused: 'amqp:invalid-field' } },
 ];
@@ -320,9 +331,9 @@ async function frameWhere(predicate: (frame: Frame) => boolean, what: string): P
 function viewOf(value: unknown): TerminusView {
   if (value === null || value === undefined) return null;
   if (!(value instanceof Described)) throw new Error(`terminus is not described: ${JSON.stringify(value)}`);
-  const kind = value.descriptor === 0x28 ? 'source' : value.descriptor === 0x29 ? 'target' : null;
+  const kind = value.descriptor === 0x28 ? 'source' : value.descriptor === 0x29 ? 'target' : value.descriptor === 0x30 ? 'coordinator' : null;
   if (!kind) throw new Error(`terminus descriptor ${String(value.descriptor)}`);
-  const names = kind === 'source' ? SOURCE_FIELDS : TARGET_FIELDS;
+  const names = kind === 'source' ? SOURCE_FIELDS : kind === 'target' ? TARGET_FIELDS : ['capabilities'];
   const items = value.value as unknown[];
   expect(items.length, `${kind} has at most ${names.length} fields`).toBeLessThanOrEqual(names.length);
   const fields: Record<string, unknown> = {};

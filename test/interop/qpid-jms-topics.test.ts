@@ -108,6 +108,12 @@ describe('Qpid JMS topics', () => {
     expect(r.afterClose).toBe('InvalidDestinationException');
   }, 90_000);
 
+  it('a transacted publish reaches every subscription at the commit (the ones it has then), none on rollback', async () => {
+    const r = await runScenario('topic-transacted');
+    expect(r.early).toEqual([0, 1, 2]);
+    expect(r.late).toEqual([0, 1, 2]);
+  }, 90_000);
+
   it('one name is a queue or a topic: the other kind is refused with InvalidDestinationException, the queue untouched', async () => {
     const r = await runScenario('topic-clash');
     const refusals = r.refusals as Record<string, string>;

@@ -62,6 +62,8 @@ export function connectionInternals(connection: Connection): ConnectionInternals
 export interface DeliveryTag {
   convoyDeliveryId?: number;
   convoySettled?: boolean;
+  /** The txn-id of the transactional-state the client settled it with (AMQP 1.0 4.4.2); undefined outside a transaction. */
+  convoyTxnId?: unknown;
 }
 
 export function tagOf(delivery: Delivery): DeliveryTag {

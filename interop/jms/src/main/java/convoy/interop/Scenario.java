@@ -114,6 +114,15 @@ public final class Scenario {
                 case "topic-exclusive" -> TopicScenarios.exclusive(url);
                 case "topic-temporary" -> TopicScenarios.temporaryTopic(url);
                 case "topic-clash" -> TopicScenarios.clash(url);
+                case "topic-transacted" -> TopicScenarios.transacted(url);
+                case "tx-commit-sends" -> TransactionScenarios.commitSends(url);
+                case "tx-rollback-sends" -> TransactionScenarios.rollbackSends(url);
+                case "tx-commit-receives" -> TransactionScenarios.commitReceives(url);
+                case "tx-rollback-receives" -> TransactionScenarios.rollbackReceives(url);
+                case "tx-mixed" -> TransactionScenarios.mixed(url);
+                case "tx-commit-refused" -> TransactionScenarios.commitRefused(url);
+                case "tx-durable-prepare" -> TransactionScenarios.durablePrepare(url);
+                case "tx-durable-check" -> TransactionScenarios.durableCheck(url);
                 default -> throw new Failure("unknown scenario '" + scenarioName + "'");
             }
             details.put("elapsedMs", (System.nanoTime() - t0) / 1_000_000);

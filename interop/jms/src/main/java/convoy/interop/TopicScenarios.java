@@ -293,6 +293,45 @@ final class TopicScenarios {
         pc.close();
     }
 
+    // ------------------------------------------------------------------ transactions
+
+    /**
+     * A transacted session publishes to a topic: nothing reaches the subscribers before the commit, the
+     * commit reaches both (one subscribed between the send and the commit too: the copies are made at
+     * the commit), a rollback reaches neither.
+     */
+    static void transacted(String url) throws Exception {
+        Connection c = connect(url, null);
+        Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        Topic topic = s.createTopic("jms.topic.tx");
+        MessageConsumer early = s.createConsumer(topic);
+        Session tx = c.createSession(true, Session.SESSION_TRANSACTED);
+        MessageProducer producer = tx.createProducer(topic);
+        Thread.sleep(SETTLE_MS);
+        step("publish 0..2 in a transaction: nothing arrives before the commit");
+        for (int n = 0; n < 3; n++) {
+            TextMessage m = tx.createTextMessage("m" + n);
+            m.setIntProperty("n", n);
+            producer.send(m);
+        }
+        List<String> problems = new ArrayList<>();
+        expectNothing(early, "subscriber before the commit", problems);
+        MessageConsumer late = s.createConsumer(topic);
+        Thread.sleep(SETTLE_MS);
+        step("commit");
+        tx.commit();
+        details.put("early", receiveNs(early, 3, "early subscriber", problems));
+        details.put("late", receiveNs(late, 3, "subscriber made before the commit", problems));
+        step("publish 3 and roll back");
+        TextMessage rolledBack = tx.createTextMessage("m3");
+        rolledBack.setIntProperty("n", 3);
+        producer.send(rolledBack);
+        tx.rollback();
+        expectNothing(early, "early subscriber after the rollback", problems);
+        fail("transacted publish", problems);
+        c.close();
+    }
+
     // ------------------------------------------------------------------ temporary topics and name clashes
 
     /**
