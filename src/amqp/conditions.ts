@@ -11,6 +11,9 @@ export const Condition = {
   connectionForced: 'amqp:connection:forced',
   framingError: 'amqp:connection:framing-error',
   messageSizeExceeded: 'amqp:link:message-size-exceeded',
+  resourceLocked: 'amqp:resource-locked',
+  resourceDeleted: 'amqp:resource-deleted',
+  notAllowed: 'amqp:not-allowed',
 } as const;
 
 export interface AmqpError {

@@ -15,6 +15,8 @@ export interface ConnectionContext {
   readonly socket: Socket;
   readonly consumers: Map<Sender, ConsumerLink>;
   readonly producers: Map<Receiver, ProducerLink>;
+  /** Temporary topics this connection created: they go when it closes (or when their creating link does). */
+  readonly temporaryTopics: Set<string>;
   /** Transaction controllers' links (AMQP 1.0 4.2). */
   readonly coordinators: Map<Receiver, CoordinatorLink>;
   /** The connection's open transactions: any of its links may work in them (AMQP 1.0 4.4). */

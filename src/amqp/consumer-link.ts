@@ -3,6 +3,7 @@ import type { Outcome } from '../core/types';
 import type { BrokerRuntime, ConsumerSink, DeliverEffect } from '../broker/runtime';
 import type { Logger } from '../broker/logger';
 import type { ConnectionTransactions } from '../broker/transactions';
+import { Condition } from './conditions';
 import { withDeliveryCount } from './message-sections';
 import { answerDrainWithFlow, linkInternals, tagOf } from './rhea';
 import { TransactionCondition, describeTxnId, transactionNumberOf } from './transaction-types';
@@ -33,6 +34,11 @@ export class ConsumerLink implements ConsumerSink {
     private readonly defaultOutcome: Outcome,
     /** The connection's open transactions, which acknowledgements may belong to (AMQP 1.0 4.4.2). */
     private readonly transactions: ConnectionTransactions,
+    /**
+     * Runs once the consumer has detached from the core; `closed` is true when the client closed the
+     * link (detach closed=true, AMQP 1.0 2.6.6) rather than detaching it or losing its session.
+     */
+    private readonly afterClose: (closed: boolean) => void = () => undefined,
   ) {
     answerDrainWithFlow(sender);
     consumersPerSession.set(sender.session, (consumersPerSession.get(sender.session) ?? 0) + 1);
@@ -136,6 +142,14 @@ export class ConsumerLink implements ConsumerSink {
     this.transactions.consumerDetached(this.consumerId);
     this.runtime.detachConsumer(this.consumerId);
     this.logger.debug({ consumer: this.consumerId }, 'consumer detached');
+    this.afterClose(linkInternals(this.sender).remote.detach?.closed === true);
+  }
+
+  /** The broker ends the link: its node is being deleted (AMQP 1.0 2.8.15 amqp:resource-deleted). */
+  end(description: string): void {
+    if (this.closed) return;
+    this.sender.close({ condition: Condition.resourceDeleted, description });
+    this.close();
   }
 }
 

@@ -1,15 +1,28 @@
 import type { Delivery, Receiver } from 'rhea';
-import type { Command } from '../core/types';
+import type { MessageMeta } from '../core/types';
 import type { BrokerRuntime } from '../broker/runtime';
 import type { Logger } from '../broker/logger';
+import { NodeKindError, type NodeKind } from '../broker/topics';
 import { TransactionError, type ConnectionTransactions } from '../broker/transactions';
 import { AddressError, checkNameLength, parseTargetAddress } from './address';
 import type { AddressAccess } from './authorization';
 import { Condition, type AmqpError } from './conditions';
 import { IncomingMessageGuard } from './incoming-message-guard';
-import { MalformedMessageError, readMessageInfo } from './message-sections';
+import { MalformedMessageError, readMessageInfo, type MessageInfo } from './message-sections';
 import { linkInternals, readTransactionalState, rheaOutcomes, type TransactionalState } from './rhea';
 import { TransactionCondition, describeTxnId, transactionNumberOf, transactionRefusal, transactionalState } from './transaction-types';
+
+/** Where a producer's messages go: a queue or a topic. */
+export interface ProducerDestination {
+  readonly address: string;
+  readonly kind: NodeKind;
+  /** A temporary topic: once gone (with its connection or creating link) it is not created again. */
+  readonly temporary: boolean;
+}
+
+/** Qpid JMS's `x-opt-jms-dest` values (AMQP JMS mapping): 0 queue, 1 topic, 2 temporary queue, 3 temporary topic. */
+const JMS_DESTINATION_KINDS: readonly NodeKind[] = ['queue', 'topic', 'queue', 'topic'];
+const JMS_TEMPORARY_TOPIC = 3;
 
 /** A message the broker will not take; the delivery is rejected with this error. */
 class RefusedMessageError extends Error {
@@ -18,11 +31,11 @@ class RefusedMessageError extends Error {
   }
 }
 
-/** A message checked and ready to enter its queue. */
+/** A message checked and ready to enter its queue, or its topic's subscriptions. */
 interface PreparedMessage {
-  readonly queue: string;
-  readonly command: Command;
-  readonly durable: boolean;
+  readonly destination: ProducerDestination;
+  readonly meta: MessageMeta;
+  readonly body: Buffer;
 }
 
 /**
@@ -36,8 +49,8 @@ export class ProducerLink {
 
   constructor(
     private readonly receiver: Receiver,
-    /** Fixed queue of the link's target, or null for an anonymous-relay link (route by `to`). */
-    private readonly fixedQueue: string | null,
+    /** The link target's queue or topic, or null for an anonymous-relay link (route by `to`). */
+    private readonly fixedDestination: ProducerDestination | null,
     private readonly runtime: BrokerRuntime,
     private readonly logger: Logger,
     private readonly creditWindow: number,
@@ -89,8 +102,17 @@ export class ProducerLink {
   private enqueue(bytes: Buffer, format: number): { error: AmqpError | null; durable: boolean } {
     const prepared = this.prepare(bytes, format);
     if ('error' in prepared) return { error: prepared.error, durable: false };
-    this.runtime.execute(prepared.command);
-    return { error: null, durable: prepared.durable };
+    const { destination, meta, body } = prepared;
+    if (destination.kind === 'queue') {
+      this.runtime.execute({ type: 'enqueue', queue: destination.address, meta, body });
+      return { error: null, durable: meta.durable };
+    }
+    try {
+      return { error: null, durable: this.runtime.topics.publish(destination.address, meta, body).stored };
+    } catch (error) {
+      if (error instanceof NodeKindError) return { error: { condition: Condition.notFound, description: error.message }, durable: false };
+      throw error;
+    }
   }
 
   /**
@@ -111,10 +133,16 @@ export class ProducerLink {
     const prepared = this.prepare(bytes, format);
     let error = 'error' in prepared ? prepared.error : null;
     if (!('error' in prepared)) {
+      const { destination, meta, body } = prepared;
       try {
-        this.transactions.send(transaction, prepared.command, bytes.length, prepared.durable);
-        // The queue is used from now on (created on first use): later messages to it count no new queue.
-        this.runtime.execute({ type: 'declare', queue: prepared.queue });
+        if (destination.kind === 'queue') {
+          this.transactions.send(transaction, { type: 'enqueue', queue: destination.address, meta, body }, bytes.length, meta.durable);
+          // The queue is used from now on (created on first use): later messages to it count no new queue.
+          this.runtime.execute({ type: 'declare', queue: destination.address });
+        } else {
+          // A topic's copies are made at commit, for the subscriptions it has then (none if it is gone).
+          this.transactions.sendRouted(transaction, () => this.runtime.topics.copiesAtCommit(destination.address, meta, body), bytes.length, meta.durable);
+        }
       } catch (refusal) {
         if (!(refusal instanceof TransactionError)) throw refusal;
         error = transactionRefusal(refusal);
@@ -128,58 +156,66 @@ export class ProducerLink {
     delivery.update(true, transactionalState(state.txnId as Buffer, outcome));
   }
 
-  /** Checks a message and builds the command that puts it in its queue, or the error to reject it with. */
+  /**
+   * Checks a message and what it needs to enter its queue or topic (a topic is created on first use
+   * here), or the error to reject it with.
+   */
   private prepare(bytes: Buffer, format: number): PreparedMessage | { error: AmqpError } {
     try {
-      const queue = this.checkedQueue(bytes, format);
-      const info = readMessageInfo(bytes, this.runtime.queueOptions(queue).groupKey);
+      const destination = this.checkedDestination(bytes, format);
+      const info = readMessageInfo(bytes, this.runtime.queueOptions(destination.address).groupKey);
       if (info.groupId !== null) checkNameLength('the group id', info.groupId);
-      const refusal = this.access.admitMessage(queue, this.fixedQueue === null);
+      const refusal = this.access.admitMessage(destination.address, this.fixedDestination === null);
       if (refusal) throw new RefusedMessageError(refusal);
-      const now = this.runtime.now();
-      let expiresAtMs = info.ttlMs !== null ? now + info.ttlMs : null;
-      if (info.absoluteExpiryTimeMs !== null && info.absoluteExpiryTimeMs > 0) {
-        expiresAtMs = expiresAtMs === null ? info.absoluteExpiryTimeMs : Math.min(expiresAtMs, info.absoluteExpiryTimeMs);
-      }
-      const command: Command = {
-        type: 'enqueue',
-        queue,
-        meta: {
-          groupId: info.groupId,
-          closesGroup: info.closesGroup,
-          expiresAtMs,
-          deliveryCount: info.deliveryCount,
-          durable: info.durable,
-        },
-        body: bytes,
-      };
-      return { queue, command, durable: info.durable };
+      if (destination.kind === 'topic' && !destination.temporary) this.runtime.topics.declare(destination.address);
+      return { destination, meta: this.metaOf(info), body: bytes };
     } catch (error) {
       if (error instanceof MalformedMessageError) return { error: { condition: Condition.decodeError, description: error.message } };
       if (error instanceof AddressError) return { error: { condition: Condition.invalidField, description: error.message } };
+      if (error instanceof NodeKindError) return { error: { condition: Condition.notFound, description: error.message } };
       if (error instanceof RefusedMessageError) return { error: error.amqpError };
       throw error;
     }
   }
 
-  /** The queue the message goes to, or why it cannot be taken. */
-  private checkedQueue(bytes: Buffer, format: number): string {
+  private metaOf(info: MessageInfo): MessageMeta {
+    const now = this.runtime.now();
+    let expiresAtMs = info.ttlMs !== null ? now + info.ttlMs : null;
+    if (info.absoluteExpiryTimeMs !== null && info.absoluteExpiryTimeMs > 0) {
+      expiresAtMs = expiresAtMs === null ? info.absoluteExpiryTimeMs : Math.min(expiresAtMs, info.absoluteExpiryTimeMs);
+    }
+    return { groupId: info.groupId, closesGroup: info.closesGroup, expiresAtMs, deliveryCount: info.deliveryCount, durable: info.durable };
+  }
+
+  /** The queue or topic the message goes to, or why it cannot be taken. */
+  private checkedDestination(bytes: Buffer, format: number): ProducerDestination {
     if (format !== 0) {
       throw new RefusedMessageError({ condition: Condition.notImplemented, description: `message-format ${format} is not supported (only 0, AMQP 1.0 2.7.5)` });
     }
     if (!this.blockWhenFull && this.runtime.diskFull()) {
       throw new RefusedMessageError({ condition: Condition.resourceLimitExceeded, description: 'the broker store is full (maxDiskBytes)' });
     }
-    return this.fixedQueue ?? this.queueFromTo(bytes);
+    return this.fixedDestination ?? this.destinationFromTo(bytes);
   }
 
-  /** ANONYMOUS-RELAY: a link with a null target routes each message by its `to` (AMQP 1.0 3.2.4). */
-  private queueFromTo(bytes: Buffer): string {
+  /**
+   * ANONYMOUS-RELAY: a link with a null target routes each message by its `to` (AMQP 1.0 3.2.4). Qpid
+   * JMS says in `x-opt-jms-dest` whether it sent to a queue or a topic; the name's kind decides as for
+   * a link's capability (a contradiction is refused with amqp:not-found).
+   */
+  private destinationFromTo(bytes: Buffer): ProducerDestination {
     const info = readMessageInfo(bytes, null);
     if (info.to === null) {
       throw new AddressError('message has no "to" address, and its link has no target address to route it by');
     }
-    return parseTargetAddress(info.to);
+    const address = parseTargetAddress(info.to);
+    const claim = info.jmsDestinationType === null ? null : (JMS_DESTINATION_KINDS[info.jmsDestinationType] ?? null);
+    const kind = this.runtime.topics.resolveKind(address, claim);
+    const temporary = info.jmsDestinationType === JMS_TEMPORARY_TOPIC;
+    if (temporary && !this.runtime.topics.isTemporary(address)) {
+      throw new NodeKindError(`temporary topic "${address}" does not exist (a temporary topic is gone with the connection that created it)`);
+    }
+    return { address, kind, temporary };
   }
 
   /**

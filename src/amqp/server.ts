@@ -57,7 +57,8 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
       channel_max: options.channelMax,
       // rhea drops a peer after twice its advertised idle-time-out; advertise half of ours (AMQP 1.0 2.4.5).
       idle_time_out: Math.max(1, Math.floor(options.idleTimeoutMs / 2)),
-      offered_capabilities: ['ANONYMOUS-RELAY'],
+      // SHARED-SUBS: Qpid JMS refuses shared subscriptions to a peer that does not offer it.
+      offered_capabilities: ['ANONYMOUS-RELAY', 'SHARED-SUBS'],
       session_buffer_size: 8192,
       receiver_options: { autoaccept: false, credit_window: 0 },
       sender_options: { autosettle: true, treat_modified_as_released: false },
@@ -70,6 +71,7 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
       producers: new Map(),
       coordinators: new Map(),
       transactions: new ConnectionTransactions(runtime, options, () => nextTransaction++),
+      temporaryTopics: new Set(),
       login: new ConnectionLogin(security, socket, connLogger),
       access: new AddressAccess(runtime, security.limits),
       newConsumerId: () => `${id}/${nextConsumer++}`,
@@ -179,6 +181,8 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
     for (const link of context.coordinators.values()) link.close();
     context.coordinators.clear();
     context.transactions.rollbackAll();
+    for (const topic of context.temporaryTopics) runtime.topics.deleteTemporary(topic);
+    context.temporaryTopics.clear();
   }
 
   const listeners: Server[] = [];

@@ -14,6 +14,7 @@ import {
   type TlsOptions,
   type TlsOptionsInput,
 } from './security-options';
+import { checkTopicPatterns } from './topic-patterns';
 import { checkObject, integerBetween, nonEmptyString, oneOf, positiveInteger, type Check } from './validation';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -57,6 +58,8 @@ export interface BrokerOptions {
   readonly queueDefaults: Partial<QueueOptions>;
   /** Per queue name or pattern (`*` wildcard). */
   readonly queues: QueuePolicies;
+  /** Names and patterns of addresses that are topics (src/config/topic-patterns.ts). */
+  readonly topics: readonly string[];
   readonly auth: AuthOptions;
   /** Role name -> permissions on address patterns. */
   readonly roles: Readonly<Record<string, RoleOptions>>;
@@ -93,6 +96,7 @@ export const DEFAULT_BROKER_OPTIONS: BrokerOptions = Object.freeze({
   maxTransactionBytesPerConnection: 64 * 1024 * 1024,
   queueDefaults: {},
   queues: {},
+  topics: [],
   auth: DEFAULT_AUTH_OPTIONS,
   roles: {},
   tls: null,
@@ -120,6 +124,7 @@ const brokerOptionChecks: { [K in keyof BrokerOptions]-?: Check<BrokerOptions[K]
   maxTransactionBytesPerConnection: positiveInteger,
   queueDefaults: checkQueueOptions,
   queues: checkQueuePolicies,
+  topics: checkTopicPatterns,
   auth: checkAuthOptions as Check<AuthOptions>,
   roles: checkRoles,
   tls: checkTlsOptions,

@@ -8,14 +8,17 @@ import {
   encodeDeliveryCount,
   encodeMessage,
   encodeQueue,
+  encodeQueueDeleted,
   encodeRemove,
+  encodeSubscription,
+  encodeTopic,
   readRecord,
   RECORD_HEADER_BYTES,
   RecordType,
   type DecodedRecord,
 } from './record-codec';
 import { checkSegmentHeader, Segment, SEGMENT_HEADER_BYTES, segmentNumberOf } from './segment-file';
-import type { FsyncPolicy, MessageStore, RecoveredQueue, RecoveredStore, StoreEntry } from './types';
+import type { FsyncPolicy, MessageStore, RecoveredQueue, RecoveredStore, StoreEntry, StoredSubscription } from './types';
 import { StoreError } from './types';
 
 /** Where a stored message's record is, and what recovery needs to rebuild it. */
@@ -72,6 +75,9 @@ export class JournalStore implements MessageStore {
   private readonly entriesBySegment = new Map<Segment, Set<IndexEntry>>();
   private readonly index = new Map<number, IndexEntry>();
   private readonly queues = new Set<string>();
+  private readonly topics = new Set<string>();
+  /** Durable subscriptions by their queue's name. */
+  private readonly subscriptions = new Map<string, StoredSubscription>();
   private active!: Segment;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
@@ -98,13 +104,32 @@ export class JournalStore implements MessageStore {
       this.intervalTimer = setInterval(() => this.startSync(), this.options.fsync.intervalMs);
       this.intervalTimer.unref();
     }
-    return { queues: this.recoveredQueues(queues, keepInMemoryBytes) };
+    return { queues: this.recoveredQueues(queues, keepInMemoryBytes), topics: [...this.topics], subscriptions: [...this.subscriptions.values()] };
   }
 
   declareQueue(name: string): void {
     if (this.queues.has(name)) return;
     this.queues.add(name);
     this.append(encodeQueue(name));
+  }
+
+  declareTopic(name: string): void {
+    if (this.topics.has(name)) return;
+    this.topics.add(name);
+    this.append(encodeTopic(name));
+  }
+
+  declareSubscription(subscription: StoredSubscription): void {
+    this.subscriptions.set(subscription.queue, subscription);
+    this.append(encodeSubscription(subscription));
+  }
+
+  deleteQueue(name: string): void {
+    if (!this.queues.has(name) && !this.subscriptions.has(name)) return;
+    this.queues.delete(name);
+    this.subscriptions.delete(name);
+    this.append(encodeQueueDeleted(name));
+    this.dependOnOlderSegments(this.active);
   }
 
   add(entry: StoreEntry, bytes: Uint8Array, page: boolean): MessageBody {
@@ -244,6 +269,14 @@ export class JournalStore implements MessageStore {
     if (entry.segment !== this.active) this.active.refersTo.add(entry.segment);
   }
 
+  /**
+   * A queue deletion cancels its declarations, which every segment since it was declared repeats: the
+   * segment holding the deletion must outlive them all, or the queue would come back after a restart.
+   */
+  private dependOnOlderSegments(segment: Segment): void {
+    for (const older of this.segments.values()) if (older.number < segment.number) segment.refersTo.add(older);
+  }
+
   /** True once every older segment this one's records refer to is gone. */
   private outlivesWhatItRefersTo(segment: Segment): boolean {
     for (const older of segment.refersTo) {
@@ -312,14 +345,19 @@ export class JournalStore implements MessageStore {
 
   /**
    * The old segment is synced before the new one takes over, so group commit only ever syncs one file.
-   * Every queue is declared again at the start of the new segment: older segments may be deleted, and
-   * empty queues must still come back after a restart.
+   * Every queue, topic and durable subscription is declared again at the start of the new segment:
+   * older segments may be deleted, and empty queues, topics without messages and subscriptions must
+   * still come back after a restart.
    */
   private roll(): void {
     this.syncEverythingNow();
     this.active = this.newSegment(this.active.number + 1);
-    for (const name of this.queues) {
-      const record = encodeQueue(name);
+    const declarations = [
+      ...[...this.queues].map(encodeQueue),
+      ...[...this.topics].map(encodeTopic),
+      ...[...this.subscriptions.values()].map(encodeSubscription),
+    ];
+    for (const record of declarations) {
       this.pending.push(record);
       this.pendingBytes += record.length;
     }
@@ -475,6 +513,19 @@ export class JournalStore implements MessageStore {
         }
         break;
       }
+      case RecordType.Topic:
+        this.topics.add(record.name);
+        break;
+      case RecordType.Subscription:
+        this.subscriptions.set(record.subscription.queue, record.subscription);
+        break;
+      case RecordType.QueueDeleted:
+        // Its messages were removed (earlier records); a later record may declare the name afresh.
+        this.dependOnOlderSegments(segment);
+        this.queues.delete(record.name);
+        this.subscriptions.delete(record.name);
+        queues.delete(record.name);
+        break;
     }
   }
 
@@ -488,7 +539,9 @@ export class JournalStore implements MessageStore {
     const bodies = this.loadBodies(entries, keepInMemoryBytes);
     for (const entry of entries) {
       if (entry.delivered) this.setDeliveryCount(entry.id, entry.meta.deliveryCount + 1);
-      queues.get(entry.queue)!.push({ id: entry.id, seq: entry.seq, meta: entry.meta, body: bodies.get(entry) ?? new PagedBody(entry) });
+      let messages = queues.get(entry.queue);
+      if (!messages) queues.set(entry.queue, (messages = []));
+      messages.push({ id: entry.id, seq: entry.seq, meta: entry.meta, body: bodies.get(entry) ?? new PagedBody(entry) });
     }
     return [...queues].map(([name, messages]) => ({ name, messages }));
   }

@@ -1,5 +1,5 @@
 import type { MessageBody, MessageMeta, StoredBody } from '../core/types';
-import type { MessageStore, RecoveredStore, StoreEntry } from './types';
+import type { MessageStore, RecoveredStore, StoreEntry, StoredSubscription } from './types';
 
 interface MemoryRecord {
   readonly queue: string;
@@ -12,6 +12,9 @@ interface MemoryRecord {
 /** What an in-memory store keeps across a simulated restart (tests pass the same medium to a new store). */
 export class MemoryMedium {
   readonly queues = new Set<string>();
+  readonly topics = new Set<string>();
+  /** By queue name. */
+  readonly subscriptions = new Map<string, StoredSubscription>();
   readonly records = new Map<number, MemoryRecord>();
 }
 
@@ -55,11 +58,26 @@ export class MemoryStore implements MessageStore {
             return { id, seq: record.seq, meta: record.meta, body: keep ? record.bytes : new MemoryPagedBody(id, record.bytes.length) };
           }),
       })),
+      topics: [...this.medium.topics],
+      subscriptions: [...this.medium.subscriptions.values()],
     };
   }
 
   declareQueue(name: string): void {
     this.medium.queues.add(name);
+  }
+
+  declareTopic(name: string): void {
+    this.medium.topics.add(name);
+  }
+
+  declareSubscription(subscription: StoredSubscription): void {
+    this.medium.subscriptions.set(subscription.queue, subscription);
+  }
+
+  deleteQueue(name: string): void {
+    this.medium.queues.delete(name);
+    this.medium.subscriptions.delete(name);
   }
 
   add(entry: StoreEntry, bytes: Uint8Array, page: boolean): MessageBody {

@@ -123,6 +123,41 @@ for (const backend of backends) {
       expect(Buffer.from(next.readBody(messages[3]!.body as StoredBody))).toEqual(Buffer.alloc(100, 4));
     });
 
+    test('topics and durable subscriptions come back; a deleted queue does not, nor its subscription', () => {
+      const { store, restart } = backend.create();
+      const audit = { queue: 'prices::app.audit', topic: 'prices', name: 'audit', clientId: 'app', shared: false };
+      const shared = { queue: 'prices::all', topic: 'prices', name: 'all', clientId: null, shared: true };
+      store.declareTopic('prices');
+      store.declareTopic('news');
+      for (const subscription of [audit, shared]) {
+        store.declareSubscription(subscription);
+        store.declareQueue(subscription.queue);
+      }
+      store.add({ id: 1, queue: audit.queue, seq: 1, meta: meta() }, Buffer.from('p1'), false);
+      store.add({ id: 2, queue: shared.queue, seq: 1, meta: meta() }, Buffer.from('p1'), false);
+      store.remove(2);
+      store.deleteQueue(shared.queue);
+      const { store: next, recovered } = restart();
+      expect([...recovered.topics].sort()).toEqual(['news', 'prices']);
+      expect(recovered.subscriptions).toEqual([audit]);
+      expect(recovered.queues.map((q) => q.name)).toEqual([audit.queue]);
+      expect(bodiesOf(recovered, audit.queue, next)).toEqual(['p1']);
+    });
+
+    test('a deleted name declared again comes back as declared the second time', () => {
+      const { store, restart } = backend.create();
+      const first = { queue: 't::s', topic: 't', name: 's', clientId: 'c', shared: false };
+      store.declareSubscription(first);
+      store.declareQueue(first.queue);
+      store.deleteQueue(first.queue);
+      const second = { ...first, shared: true };
+      store.declareSubscription(second);
+      store.declareQueue(second.queue);
+      const { recovered } = restart();
+      expect(recovered.subscriptions).toEqual([second]);
+      expect(recovered.queues.map((q) => q.name)).toEqual(['t::s']);
+    });
+
     test('an atomic unit comes back whole: the messages it added, the ones it removed, the counts it changed', () => {
       const { store, restart } = backend.create();
       store.add({ id: 1, queue: 'in', seq: 1, meta: meta() }, Buffer.from('in1'), false);

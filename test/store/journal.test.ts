@@ -211,6 +211,38 @@ describe('journal store', () => {
     expect(counts).toEqual({ A: 20, B: 0, C: 0, D: 0 });
   });
 
+  test('topics and subscriptions outlive the segment that declared them; a queue deletion outlives the declarations it cancels', async () => {
+    const dir = freshDir();
+    const { store } = journal(dir, 8192);
+    store.open(Infinity);
+    store.declareTopic('prices');
+    const kept = { queue: 'prices::a.kept', topic: 'prices', name: 'kept', clientId: 'a', shared: false };
+    const gone = { queue: 'prices::a.gone', topic: 'prices', name: 'gone', clientId: 'a', shared: false };
+    for (const subscription of [kept, gone]) {
+      store.declareSubscription(subscription);
+      store.declareQueue(subscription.queue);
+    }
+    store.add({ id: 1, queue: 'old', seq: 1, meta }, Buffer.alloc(200), false); // keeps segment 1 alive
+    let id = 2;
+    const churn = () => {
+      for (let round = 0; round < 40; round++, id++) {
+        store.add({ id, queue: 'q', seq: id, meta }, Buffer.alloc(200), false);
+        store.remove(id);
+      }
+    };
+    churn();
+    store.deleteQueue(gone.queue);
+    churn();
+    await durable(store);
+    store.reclaim();
+    store.close();
+    expect(segmentsIn(dir).length).toBeGreaterThan(1);
+    const recovered = journal(dir).store.open(Infinity);
+    expect(recovered.topics).toEqual(['prices']);
+    expect(recovered.subscriptions).toEqual([kept]);
+    expect(recovered.queues.map((q) => q.name).sort()).toEqual(['old', 'prices::a.kept', 'q']);
+  });
+
   test('a sparse old segment is compacted: its few live messages move and it is deleted', async () => {
     const dir = freshDir();
     const { store } = journal(dir, 8192);
