@@ -1,15 +1,16 @@
 import type { Connection, EventContext, Sender } from 'rhea';
-import type { Outcome } from '../core/types';
+import type { MessageFilter, Outcome } from '../core/types';
 import type { BrokerRuntime } from '../broker/runtime';
 import { AddressError, parsePriority, parseSourceAddress } from './address';
 import { adminSnapshot, isAdminAddress, serveAdminLink } from './admin-link';
-import { consumerAttachReply, writeAttachReply, type ServedTerminus, type SourceServing } from './attach-reply';
+import { consumerAttachReply, writeAttachReply, type ServedTerminus } from './attach-reply';
 import { readAttachRequest, type AttachRequest } from './attach-request';
 import { describeClient, type ConnectionContext } from './connection-context';
 import { ConsumerLink } from './consumer-link';
 import { messageFilterOf } from './message-filter';
 import { connectionInternals } from './rhea';
 import { checkDynamic, checkSourceServed, DISTRIBUTION_MODE_COPY, DISTRIBUTION_MODE_MOVE, isBrowser, servedCapabilities } from './served-termini';
+import { attachesToTopic, serveSubscriber } from './subscriber-attach';
 import { refuseLink, temporaryQueueName } from './termini';
 
 const DEFAULT_OUTCOME_ACCEPTED: Outcome = { type: 'accepted' };
@@ -17,11 +18,20 @@ const OUTCOME_EVENTS = ['accepted', 'released', 'rejected', 'modified', 'settled
 
 /**
  * A client receiver attached (AMQP 1.0 2.6.3): the broker is the sender. Its source names a queue to
- * consume from, or an operator view (`$convoy/...`).
+ * consume from or to browse (distribution-mode copy), a topic to subscribe to
+ * (src/amqp/subscriber-attach.ts), or an operator view (`$convoy/...`); a selector filter on it is
+ * compiled here (message-filter.ts) and handed to the core with the consumer.
  */
 export function openConsumerLink(sender: Sender, connection: Connection, context: ConnectionContext, runtime: BrokerRuntime): void {
   try {
     const request = readAttachRequest(sender);
+    if (attachesToTopic(request, runtime)) {
+      // A subscriber consumes from its subscription's queue (null: an unsubscribe, served already).
+      const subscriber = serveSubscriber(sender, connection, context, runtime, request);
+      // The subscription's selector filters what enters it (src/broker/topics.ts): its consumer takes every message there.
+      if (subscriber !== null) startConsumer(sender, connection, context, runtime, { ...consumerTerms(subscriber.address, request), ...subscriber, filter: null, browse: false });
+      return;
+    }
     const source = servedSource(request);
     if (isAdminAddress(source.address)) {
       context.access.checkAdmin(source.address);
@@ -31,53 +41,68 @@ export function openConsumerLink(sender: Sender, connection: Connection, context
       return;
     }
     const { queue, exclusive, priority } = consumerTerms(source.address, request);
-    const filter = source.serving.selector === null ? null : messageFilterOf(source.serving.selector, runtime);
+    const filter = source.selector ? messageFilterOf(source.selector, runtime) : null;
     context.access.checkConsumer(queue, request.source!);
     // The reply names the filter in place (AMQP 1.0 3.5.3): none for a blank selector.
-    const serving = filter === null ? { ...source.serving, selector: null } : source.serving;
-    writeAttachReply(sender, consumerAttachReply(request, source, source.defaultOutcome, serving));
-    const consumerId = context.newConsumerId();
-    const link = new ConsumerLink(consumerId, sender, runtime, context.logger, source.defaultOutcome ?? DEFAULT_OUTCOME_ACCEPTED);
-    context.consumers.set(sender, link);
-    listenToConsumerLink(sender, link);
-    // Write the attach reply now: a flow that came in the same read may make the core deliver at
-    // once, and rhea writes a session's transfers before its link attaches (AMQP 1.0 2.6.3 order).
-    connectionInternals(connection)._process();
-    const browse = serving.distributionMode === DISTRIBUTION_MODE_COPY;
-    runtime.attachConsumer(
-      { type: 'attach', consumerId, queue, priority, exclusive, settleOnSend: link.settleOnSend, filter, browse },
-      link,
-      `${describeClient(context, connection.container_id)} link ${sender.name}`,
-    );
-    link.onFlow();
-    context.logger.info(
-      { consumer: consumerId, queue, exclusive, priority, link: sender.name, ...(browse ? { browse } : {}), ...(filter ? { selector: filter.key } : {}) },
-      'consumer attached',
-    );
+    writeAttachReply(sender, consumerAttachReply(request, filter === null ? { ...source, selector: null } : source, source.defaultOutcome));
+    const browse = source.distributionMode === DISTRIBUTION_MODE_COPY;
+    startConsumer(sender, connection, context, runtime, { queue, exclusive, priority, consumerId: context.newConsumerId(), defaultOutcome: source.defaultOutcome, filter, browse });
   } catch (error) {
     refuseLink(sender, error, context.logger);
   }
+}
+
+/** A consumer of `queue` whose attach reply is written: what the core needs to serve it. */
+interface ConsumerStart extends ConsumerTerms {
+  readonly consumerId: string;
+  /** The client's default-outcome (AMQP 1.0 3.5.3), or null for accepted. */
+  readonly defaultOutcome: Outcome | null;
+  /** Runs once the consumer has left the core (see ConsumerLink). */
+  readonly afterClose?: (closed: boolean) => void;
+  /** Its selector (README "Selectors"); null: every message. */
+  readonly filter: MessageFilter | null;
+  /** A browser (distribution-mode copy on a queue): it sees messages without taking them. */
+  readonly browse: boolean;
+}
+
+/** Attaches the consumer to the core and starts serving its link. */
+function startConsumer(sender: Sender, connection: Connection, context: ConnectionContext, runtime: BrokerRuntime, start: ConsumerStart): void {
+  const { consumerId, queue, exclusive, priority, filter, browse } = start;
+  const link = new ConsumerLink(consumerId, sender, runtime, context.logger, start.defaultOutcome ?? DEFAULT_OUTCOME_ACCEPTED, context.transactions, start.afterClose);
+  context.consumers.set(sender, link);
+  listenToConsumerLink(sender, link);
+  // Write the attach reply now: a flow that came in the same read may make the core deliver at
+  // once, and rhea writes a session's transfers before its link attaches (AMQP 1.0 2.6.3 order).
+  connectionInternals(connection)._process();
+  runtime.attachConsumer(
+    { type: 'attach', consumerId, queue, priority, exclusive, settleOnSend: link.settleOnSend, filter, browse },
+    link,
+    `${describeClient(context, connection.container_id)} link ${sender.name}`,
+  );
+  link.onFlow();
+  context.logger.info(
+    { consumer: consumerId, queue, exclusive, priority, link: sender.name, ...(browse ? { browse } : {}), ...(filter ? { selector: filter.key } : {}) },
+    'consumer attached',
+  );
 }
 
 interface ServedSource extends ServedTerminus {
   readonly address: string;
   /** The client's default-outcome (AMQP 1.0 3.5.3), applied to deliveries it settles without one. */
   readonly defaultOutcome: Outcome | null;
-  /** Consumed or browsed, and through which selector. */
-  readonly serving: SourceServing;
 }
 
-/** The source the broker serves: a named queue, a new temporary queue (dynamic), or an operator view. */
+/** The source the broker serves: a named queue (consumed or browsed), a new temporary queue (dynamic), or an operator view. */
 function servedSource(request: AttachRequest): ServedSource {
   const source = request.source;
   if (!source) throw new AddressError('a consumer link needs a source naming the queue');
   checkDynamic('source', source);
   const selector = checkSourceServed(source);
-  const capabilities = servedCapabilities('source', source);
+  const capabilities = servedCapabilities(source);
   const address = source.dynamic ? temporaryQueueName() : source.address;
   if (address === null || address === '') throw new AddressError('the source address names no queue');
   const distributionMode = isBrowser(source) ? DISTRIBUTION_MODE_COPY : DISTRIBUTION_MODE_MOVE;
-  return { address, dynamic: source.dynamic, capabilities, defaultOutcome: source.defaultOutcome, serving: { distributionMode, selector } };
+  return { address, dynamic: source.dynamic, capabilities, defaultOutcome: source.defaultOutcome, distributionMode, selector };
 }
 
 /**

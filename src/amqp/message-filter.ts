@@ -1,7 +1,9 @@
 import type { BrokerRuntime } from '../broker/runtime';
-import type { MessageFilter } from '../core/types';
-import { compileSelector } from '../selector/compile';
+import type { SubscriptionSelector } from '../broker/topics';
+import type { MessageFilter, MessageMeta } from '../core/types';
+import { compileSelector, type Selector } from '../selector/compile';
 import { SelectorError } from '../selector/selector-error';
+import type { SelectorFields } from '../selector/values';
 import { AddressError } from './address';
 import { messageSelectorFields } from './selector-fields';
 import type { SourceSelector } from './source-filters';
@@ -14,20 +16,46 @@ import type { SourceSelector } from './source-filters';
  * A selector that is empty or only whitespace is no selector (null).
  */
 export function messageFilterOf(selector: SourceSelector, runtime: BrokerRuntime): MessageFilter | null {
-  if (selector.text.trim() === '') return null;
-  let compiled;
-  try {
-    compiled = compileSelector(selector.text);
-  } catch (error) {
-    if (error instanceof SelectorError) throw new AddressError(`invalid selector "${selector.text}": ${error.message}`);
-    throw error;
-  }
+  if (isBlank(selector.text)) return null;
+  const compiled = compiledOrRefused(selector.text);
   return {
     key: selector.text,
-    matches: (message) => {
-      const bytes = runtime.messageBytes(message);
-      const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
-      return compiled.matches(messageSelectorFields(buffer, { expiresAtMs: message.expiresAtMs, deliveryCount: message.deliveryCount }));
-    },
+    matches: (message) => compiled.matches(fieldsOf(runtime.messageBytes(message), message.expiresAtMs, message.deliveryCount)),
   };
+}
+
+/**
+ * A topic subscription's selector, asked when a message is published (src/broker/topics.ts) by its
+ * bytes and metadata; null for a blank one. Also what the broker compiles stored selectors with.
+ */
+export function subscriptionSelectorOf(text: string): SubscriptionSelector | null {
+  if (isBlank(text)) return null;
+  const compiled = compiledOrRefused(text);
+  return { text, matches: (body: Uint8Array, meta: MessageMeta) => compiled.matches(fieldsOf(body, meta.expiresAtMs, meta.deliveryCount)) };
+}
+
+/** Compiles a selector the store kept: it compiled when the subscription was made. */
+export function compileStoredSelector(text: string): SubscriptionSelector {
+  const selector = subscriptionSelectorOf(text);
+  if (selector === null) throw new Error('a stored subscription selector is blank');
+  return selector;
+}
+
+/** JMS: a selector that is empty or only whitespace is no selector. */
+function isBlank(text: string): boolean {
+  return text.trim() === '';
+}
+
+function compiledOrRefused(text: string): Selector {
+  try {
+    return compileSelector(text);
+  } catch (error) {
+    if (error instanceof SelectorError) throw new AddressError(`invalid selector "${text}": ${error.message}`);
+    throw error;
+  }
+}
+
+function fieldsOf(bytes: Uint8Array, expiresAtMs: number | null, deliveryCount: number): SelectorFields {
+  const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  return messageSelectorFields(buffer, { expiresAtMs, deliveryCount });
 }

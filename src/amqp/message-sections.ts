@@ -12,7 +12,10 @@ const SECTION_MESSAGE_ANNOTATIONS = 0x72;
 const SECTION_PROPERTIES = 0x73;
 const SECTION_APPLICATION_PROPERTIES = 0x74;
 const JMSX_GROUP_SEQ = 'JMSXGroupSeq';
+/** Qpid JMS's annotation naming the kind of destination a message was sent to (AMQP JMS mapping). */
+const JMS_DEST_ANNOTATION = 'x-opt-jms-dest';
 const FIRST_BODY_SECTION = 0x75; // data; amqp-sequence 0x76, amqp-value 0x77, footer 0x78
+const SECTION_AMQP_VALUE = 0x77;
 const GROUP_SEQUENCE_CLOSE = 4294967295; // JMSXGroupSeq = -1 as Qpid JMS wraps it into a uint
 /** Delayed delivery (Qpid JMS JMSDeliveryTime; ActiveMQ and Artemis): absolute ms since the epoch, or ms from arrival. */
 const DELIVERY_TIME_ANNOTATION = 'x-opt-delivery-time';
@@ -34,13 +37,16 @@ export interface MessageInfo {
   readonly to: string | null;
   readonly groupId: string | null;
   readonly closesGroup: boolean;
+  /** `x-opt-jms-dest`: 0 queue, 1 topic, 2 temporary queue, 3 temporary topic; null when absent. */
+  readonly jmsDestinationType: number | null;
 }
 
 
 /**
  * One pass over the sections before the body (AMQP 1.0 3.2): header, properties and application
- * properties are read field by field; of the message annotations only the delivery time and delay are
- * decoded, the rest and the delivery annotations are skipped (checked, not decoded). The body is never
+ * properties are read field by field; of the message annotations only the JMS destination kind and the
+ * delivery time and delay are decoded, the rest and the delivery annotations are skipped (checked, not
+ * decoded). The body is never
  * touched. Values come out as rhea's decoder gives them (see AmqpReader).
  */
 export function readMessageInfo(bytes: Buffer, groupKey: string | null): MessageInfo {
@@ -75,6 +81,7 @@ export function readMessageInfo(bytes: Buffer, groupKey: string | null): Message
     to: typeof fields.to === 'string' ? fields.to : null,
     groupId: groupValue === undefined || groupValue === null ? null : String(groupValue),
     closesGroup: fields.groupSequence === GROUP_SEQUENCE_CLOSE || fields.jmsGroupSeq === -1,
+    jmsDestinationType: typeof fields.jmsDestination === 'number' ? fields.jmsDestination : null,
   };
 }
 
@@ -92,6 +99,7 @@ class InfoFields {
   groupSequence: unknown = undefined;
   groupKeyValue: unknown = undefined;
   jmsGroupSeq: unknown = undefined;
+  jmsDestination: unknown = undefined;
 }
 
 /** header: durable (0), priority (1), ttl (2), delivery-count (4) (AMQP 1.0 3.2.1). */
@@ -118,12 +126,16 @@ function readProperties(reader: AmqpReader, fields: InfoFields): void {
   }
 }
 
-/** message-annotations (AMQP 1.0 3.2.3): the delivery time and delay; the last duplicate wins. */
+/**
+ * message-annotations (AMQP 1.0 3.2.3): `x-opt-jms-dest`, the delivery time and delay; other values
+ * are skipped; the last duplicate wins.
+ */
 function readMessageAnnotations(reader: AmqpReader, fields: InfoFields): void {
   const count = reader.enterCompound('map');
   for (let index = 0; index + 1 < count; index += 2) {
     const key = reader.readValue(true);
-    if (key === DELIVERY_TIME_ANNOTATION) fields.deliveryTime = reader.readValue(true);
+    if (key === JMS_DEST_ANNOTATION) fields.jmsDestination = reader.readValue(true);
+    else if (key === DELIVERY_TIME_ANNOTATION) fields.deliveryTime = reader.readValue(true);
     else if (key === DELIVERY_DELAY_ANNOTATION) fields.deliveryDelay = reader.readValue(true);
     else reader.skipValue();
   }
@@ -192,6 +204,18 @@ function encodeUint(value: number): Buffer {
   out[0] = 0x70;
   out.writeUInt32BE(value >>> 0, 1);
   return out;
+}
+
+/** Where the value of the message's amqp-value body section (AMQP 1.0 3.2.8) starts; null when it has none. */
+export function bodyValueOffset(bytes: Buffer): number | null {
+  let offset = 0;
+  while (offset < bytes.length) {
+    if (bytes[offset] !== 0x00) throw new MalformedMessageError(`expected a described section at byte ${offset}`);
+    const [code, afterDescriptor] = readDescriptorCode(bytes, offset + 1);
+    if (code === SECTION_AMQP_VALUE) return afterDescriptor;
+    offset = skipValue(bytes, afterDescriptor);
+  }
+  return null;
 }
 
 /** Walks the section descriptors (AMQP 1.0 3.2) to find the end of the header section (0: none). */

@@ -14,6 +14,7 @@ import {
 import { enterLevel, levelsOf, priorityOf } from './priority';
 import { schedule, takeDue } from './schedule';
 import { joinSelectorClass, leaveSelectorClass, unfileWaiting, wakeHeld } from './selection';
+import { deleteQueue } from './queue-deletion';
 import { queueFor } from './state';
 import type {
   Command,
@@ -66,6 +67,9 @@ export function apply(state: CoreState, command: Command, nowMs: number): Effect
       tick(state, effects);
       break;
     case 'clock':
+      break;
+    case 'delete-queue':
+      deleteQueue(state, command.queue, effects);
       break;
   }
   return effects;

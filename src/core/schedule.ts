@@ -33,3 +33,14 @@ export function nextDueMs(state: CoreState): number | null {
   const next = state.scheduled.peek();
   return next === undefined ? null : next.message.deliverAtMs!;
 }
+
+/** The queue is deleted: its scheduled messages leave the schedule (O(n), rebuilt once), in due order. */
+export function unscheduleQueue(state: CoreState, queue: Queue): QueuedMessage[] {
+  if (queue.scheduledCount === 0) return [];
+  const kept: ScheduledMessage[] = [];
+  const removed: ScheduledMessage[] = [];
+  for (let next = state.scheduled.pop(); next !== undefined; next = state.scheduled.pop()) (next.queue === queue ? removed : kept).push(next);
+  for (const entry of kept) state.scheduled.push(entry);
+  queue.scheduledCount = 0;
+  return removed.map((entry) => entry.message);
+}

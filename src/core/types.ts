@@ -266,9 +266,11 @@ export type Command =
   | { readonly type: 'settle'; readonly consumerId: ConsumerId; readonly deliveryId: number; readonly outcome: Outcome }
   | { readonly type: 'tick' }
   /** The clock moved: scheduled messages due by now enter their queues (every command does that first). */
-  | { readonly type: 'clock' };
+  | { readonly type: 'clock' }
+  /** Removes a queue with every message it holds; it must have no consumer attached (queue-deletion.ts). */
+  | { readonly type: 'delete-queue'; readonly queue: string };
 
-export type RemovalReason = 'accepted' | 'expired' | 'dead-letter-loop';
+export type RemovalReason = 'accepted' | 'expired' | 'dead-letter-loop' | 'queue-deleted';
 export type DeadLetterReason = 'rejected' | 'max-delivery-attempts';
 
 export type Effect =
@@ -301,5 +303,7 @@ export type Effect =
   /** The consumer asked to drain and nothing more is available: its remaining credit is used up. */
   | { readonly type: 'drained'; readonly consumerId: ConsumerId }
   | { readonly type: 'queue-created'; readonly queue: string; readonly options: QueueOptions }
+  /** The queue is gone; a `removed` effect for each message it held came before. */
+  | { readonly type: 'queue-deleted'; readonly queue: string }
   | { readonly type: 'exclusive-active'; readonly queue: string; readonly consumerId: ConsumerId | null }
   | { readonly type: 'group-owner'; readonly queue: string; readonly groupId: string; readonly consumerId: ConsumerId | null };

@@ -10,6 +10,7 @@ function referenceInfo(bytes: Buffer, groupKey: string | null): MessageInfo {
   const groupValue = groupKey === null ? decoded.group_id : applicationProperties[groupKey];
   const expiry = decoded.absolute_expiry_time;
   const annotations = (decoded.message_annotations ?? {}) as Record<string, unknown>;
+  const destination = annotations['x-opt-jms-dest'];
   const milliseconds = (value: unknown): number | null => (value instanceof Date ? value.getTime() : typeof value === 'number' ? value : null);
   return {
     durable: decoded.durable === true,
@@ -22,6 +23,7 @@ function referenceInfo(bytes: Buffer, groupKey: string | null): MessageInfo {
     to: typeof decoded.to === 'string' ? decoded.to : null,
     groupId: groupValue === undefined || groupValue === null ? null : String(groupValue),
     closesGroup: decoded.group_sequence === 4294967295 || applicationProperties.JMSXGroupSeq === -1,
+    jmsDestinationType: typeof destination === 'number' ? destination : null,
   };
 }
 
@@ -59,6 +61,8 @@ const messageArbitrary = fc.record(
     message_annotations: fc.record(
       {
         'x-opt-jms-msg-type': propertyValue,
+        'x-opt-jms-dest': propertyValue,
+        'x-opt-ts': propertyValue,
         'x-opt-other': propertyValue,
         'x-opt-delivery-time': fc.oneof(
           fc.integer({ min: 0, max: 2 ** 45 }).map((n) => types.wrap_long(n)),

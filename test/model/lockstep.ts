@@ -102,6 +102,9 @@ export class Lockstep {
       case 'tick':
         model.tick();
         break;
+      case 'delete-queue':
+        model.deleteQueue(command.queue);
+        break;
       case 'declare':
       case 'recover':
       case 'clock':
@@ -151,6 +154,8 @@ export function coreCommand(state: CoreState, step: Step, nowMs: number): Comman
     }
     case 'tick':
       return { type: 'tick' };
+    case 'delete':
+      return { type: 'delete-queue', queue: step.queue };
   }
 }
 

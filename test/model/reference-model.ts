@@ -102,7 +102,7 @@ export interface ModelQueue {
 
 /** What the model reports besides deliveries, to be compared with the core's effects. */
 export type ModelOutcome =
-  | { type: 'removed'; messageId: number; reason: 'accepted' | 'dead-letter-loop' }
+  | { type: 'removed'; messageId: number; reason: 'accepted' | 'dead-letter-loop' | 'queue-deleted' }
   | { type: 'dead-lettered'; messageId: number; reason: 'rejected' | 'max-delivery-attempts' }
   | { type: 'delivery-count'; messageId: number; deliveryCount: number }
   | { type: 'drained'; consumerId: string }
@@ -311,6 +311,22 @@ export class ReferenceModel {
       browser.credit = 0;
       this.outcomes.push({ type: 'drained', consumerId: browser.id });
     }
+  }
+
+  /**
+   * The queue goes with every message it holds, in position order, then those scheduled for it, in due
+   * order; nobody is attached to it.
+   */
+  deleteQueue(name: string): void {
+    const queue = this.queues.get(name);
+    if (!queue) return;
+    if (this.consumersOf(queue).length > 0) throw new ModelMismatch(`delete ${name} while consumers are attached`);
+    const scheduled = this.scheduled.filter((s) => s.queue === name).sort((a, b) => a.dueMs - b.dueMs || a.message.id - b.message.id);
+    this.scheduled = this.scheduled.filter((s) => s.queue !== name);
+    for (const message of [...this.sorted(queue.messages), ...scheduled.map((s) => s.message)]) {
+      this.outcomes.push({ type: 'removed', messageId: message.id, reason: 'queue-deleted' });
+    }
+    this.queues.delete(name);
   }
 
   // ---- Dispatch ----
