@@ -1,6 +1,7 @@
 /**
- * Qpid JMS interop for issue 11's core features (interop/jms JmsFeatureScenarios.java): selectors,
- * selectors with message groups, QueueBrowser, priority, delayed delivery, and durable delayed messages
+ * Qpid JMS interop for issue 11's core features (interop/jms JmsFeatureScenarios.java): selectors on
+ * queues and topic subscriptions, selectors with message groups, QueueBrowser, priority, delayed
+ * delivery, and durable delayed messages
  * across a broker restart and a kill -9 (a broker process on one data dir). One fresh broker per
  * scenario. A missing `java` or a failed Maven build FAILS this suite; it never skips.
  */
@@ -78,6 +79,14 @@ describe('Qpid JMS interop: selectors, browsing, priority, delayed delivery', ()
     expect(r.redBeforeAck).toBeNull();
     expect(r.other).toEqual(['G2', 'G3']);
     expect(r.redAfterAck).toBeNull();
+  }, 90_000);
+
+  it('selectors on topic subscriptions: a non-durable and a durable subscriber get what they select, one without gets everything', async () => {
+    const r = await runScenario('topic-selector');
+    expect(r.red).toEqual(['red0', 'red2', 'red4']);
+    expect(r.all).toEqual(['red0', 'blue1', 'red2', 'blue3', 'red4', 'blue5']);
+    expect(r.durable).toEqual(['red0', 'red2', 'red4']);
+    expect(r.extra).toBeNull();
   }, 90_000);
 
   it('QueueBrowser shows the queue in order without consuming, with a selector too; a consumer then gets everything', async () => {

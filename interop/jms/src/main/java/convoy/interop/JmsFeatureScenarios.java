@@ -11,6 +11,7 @@ import jakarta.jms.Queue;
 import jakarta.jms.QueueBrowser;
 import jakarta.jms.Session;
 import jakarta.jms.TextMessage;
+import jakarta.jms.Topic;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Enumeration;
@@ -50,6 +51,39 @@ final class JmsFeatureScenarios {
             red.close();
             Scenario.step("a consumer without a selector receives the blue ones");
             Scenario.details.put("rest", bodies(s.createConsumer(q), 5));
+        } finally {
+            c.close();
+        }
+    }
+
+    /**
+     * Selectors on topic subscriptions: a subscriber with color = 'red' and one without get what they
+     * select; a durable subscription with the selector, closed while messages are published, gets only
+     * the red ones when it comes back.
+     */
+    static void topicSelector(String url) throws Exception {
+        Connection c = Scenario.connect(url, "jms.clientID=selector-app");
+        try {
+            Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+            Topic topic = s.createTopic("jms.selector.topic");
+            MessageConsumer red = s.createConsumer(topic, "color = 'red'");
+            MessageConsumer all = s.createConsumer(topic);
+            MessageConsumer durable = s.createDurableConsumer(topic, "reds", "color = 'red'", false);
+            durable.close();
+            Thread.sleep(Scenario.SETTLE_MS);
+            MessageProducer p = s.createProducer(topic);
+            for (int i = 0; i < 6; i++) {
+                TextMessage m = s.createTextMessage((i % 2 == 0 ? "red" : "blue") + i);
+                m.setStringProperty("color", i % 2 == 0 ? "red" : "blue");
+                p.send(m);
+            }
+            Scenario.details.put("red", bodies(red, 3));
+            Scenario.details.put("all", bodies(all, 6));
+            MessageConsumer resumed = s.createDurableConsumer(topic, "reds", "color = 'red'", false);
+            Scenario.details.put("durable", bodies(resumed, 3));
+            Message extra = red.receive(300);
+            if (extra == null) extra = resumed.receive(300);
+            Scenario.details.put("extra", extra == null ? null : ((TextMessage) extra).getText());
         } finally {
             c.close();
         }

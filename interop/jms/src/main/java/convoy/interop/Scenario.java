@@ -126,6 +126,7 @@ public final class Scenario {
                 case "selector" -> JmsFeatureScenarios.selector(url);
                 case "selector-invalid" -> JmsFeatureScenarios.selectorInvalid(url);
                 case "selector-groups" -> JmsFeatureScenarios.selectorGroups(url);
+                case "topic-selector" -> JmsFeatureScenarios.topicSelector(url);
                 case "browser" -> JmsFeatureScenarios.browser(url);
                 case "priority" -> JmsFeatureScenarios.priority(url);
                 case "delay" -> JmsFeatureScenarios.delay(url);
