@@ -3,8 +3,8 @@ import { apply } from '../../src/core/apply';
 import { DEFAULT_QUEUE_OPTIONS } from '../../src/config/queue-policies';
 import { nextDueMs } from '../../src/core/schedule';
 import { createCoreState } from '../../src/core/state';
-import type { CoreState, Effect, MessageFilter, QueueOptions } from '../../src/core/types';
-import { Lockstep } from '../model/lockstep';
+import type { CoreState, Effect, MessageFilter } from '../../src/core/types';
+import { ownerOf, runSteps as scenario, type Lockstep } from '../model/lockstep';
 import { bodyOf, colorOfBody, labelOfBody } from '../model/steps';
 
 /**
@@ -12,16 +12,6 @@ import { bodyOf, colorOfBody, labelOfBody } from '../model/steps';
  * Scenarios run through the core and the reference model in lockstep with the invariants after every
  * step (test/model/); the cost tests count what the selector filters are asked.
  */
-function scenario(options: Partial<QueueOptions>, steps: string[]): Lockstep {
-  const lockstep = new Lockstep({ ...DEFAULT_QUEUE_OPTIONS, ...options });
-  for (const step of steps) lockstep.run(step);
-  return lockstep;
-}
-
-function ownerOf(run: Lockstep, group: string): string | null {
-  return run.state.queues.get('q')!.groups.get(group)?.owner?.id ?? null;
-}
-
 function statusOf(run: Lockstep, group: string): unknown {
   const group_ = run.state.queues.get('q')!.groups.get(group)!;
   return [group_.state, group_.waitingIn];

@@ -1,7 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { DEFAULT_QUEUE_OPTIONS } from '../../src/config/queue-policies';
-import type { QueueOptions } from '../../src/core/types';
-import { Lockstep } from '../model/lockstep';
+import { ownerOf, runSteps as scenario } from '../model/lockstep';
 
 /**
  * Every counterexample the model-based search (test/model/) has found, pinned with its literal command
@@ -9,15 +7,6 @@ import { Lockstep } from '../model/lockstep';
  * model in lockstep with the invariants after every step; the expectations name what went wrong. The
  * step language is described in test/model/steps.ts.
  */
-function scenario(options: Partial<QueueOptions>, steps: string[]): Lockstep {
-  const lockstep = new Lockstep({ ...DEFAULT_QUEUE_OPTIONS, ...options });
-  for (const step of steps) lockstep.run(step);
-  return lockstep;
-}
-
-function ownerOf(run: Lockstep, group: string): string | null {
-  return run.state.queues.get('q')!.groups.get(group)?.owner?.id ?? null;
-}
 
 describe('scenarios found by the model search', () => {
   test('issue 8 (Qpid Proton): the owner refuses A0 with undeliverable-here and detaches; the next consumer gets A0 and A1', () => {

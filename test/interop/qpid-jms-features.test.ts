@@ -9,18 +9,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { startTestBroker } from '../support/broker';
 import { startBrokerProcess } from '../support/broker-process';
-import { BUILD_TIMEOUT_MS, buildJmsClient, runJmsScenario, type ScenarioResult } from '../support/qpid-jms';
-
-async function runScenario(scenario: string): Promise<ScenarioResult> {
-  const broker = await startTestBroker();
-  try {
-    return await runJmsScenario(scenario, `amqp://${broker.host}:${broker.port}`);
-  } finally {
-    await broker.stop();
-  }
-}
+import { BUILD_TIMEOUT_MS, buildJmsClient, runJmsScenario, runJmsScenarioOnFreshBroker as runScenario, type ScenarioResult } from '../support/qpid-jms';
 
 interface Arrival {
   body: string;

@@ -1,5 +1,6 @@
 import { apply } from '../../src/core/apply';
 import { createCoreState } from '../../src/core/state';
+import { DEFAULT_QUEUE_OPTIONS } from '../../src/config/queue-policies';
 import { queuedMessages } from '../../src/core/queued';
 import type { Command, CoreState, Effect, MessageFilter, QueueOptions } from '../../src/core/types';
 import { InvariantWatch } from './invariants';
@@ -111,6 +112,18 @@ export class Lockstep {
         throw new Error(`${command.type} is not part of the model`);
     }
   }
+}
+
+/** Runs a literal command log (a pinned scenario) with the queue options given over the defaults. */
+export function runSteps(options: Partial<QueueOptions>, steps: readonly string[]): Lockstep {
+  const lockstep = new Lockstep({ ...DEFAULT_QUEUE_OPTIONS, ...options });
+  for (const step of steps) lockstep.run(step);
+  return lockstep;
+}
+
+/** The owner of `group` in queue q, or null. */
+export function ownerOf(run: Lockstep, group: string): string | null {
+  return run.state.queues.get('q')!.groups.get(group)?.owner?.id ?? null;
 }
 
 /** The core command for a step; a settle finds the consumer's unsettled delivery by its label. */
