@@ -189,6 +189,9 @@ export class BrokerRuntime {
           'message dead-lettered',
         );
         break;
+      case 'retried':
+        this.forget(effect.message);
+        break;
       case 'delivery-count':
         if (effect.message.durable) this.store.setDeliveryCount(effect.message.id, effect.message.deliveryCount);
         break;
@@ -225,6 +228,7 @@ export class BrokerRuntime {
             deliveryCount: message.deliveryCount,
             durable: message.durable,
           },
+          deadLetteredFrom: message.deadLetteredFrom,
         },
         bytes,
         page,

@@ -1,4 +1,5 @@
 import { OrderedBuffer } from './ordered-buffer';
+import { SortedKeys } from './sorted-keys';
 import type { CoreState, Effect, Queue, QueueOptions } from './types';
 
 export function createCoreState(resolveQueueOptions: (queueName: string) => QueueOptions): CoreState {
@@ -25,6 +26,8 @@ export function queueFor(state: CoreState, name: string, effects: Effect[]): Que
     main: new OrderedBuffer(),
     deferred: new OrderedBuffer(),
     groups: new Map(),
+    groupIds: new SortedKeys(),
+    groupsWithQueued: 0,
     readyGroups: new Set(),
     groupsAwaitingConsumer: new Set(),
     idleGroups: new Set(),

@@ -1,5 +1,6 @@
 import type { GroupState, WakeList } from './group-lifecycle';
 import type { OrderedBuffer } from './ordered-buffer';
+import type { SortedKeys } from './sorted-keys';
 
 /** Per-queue options, resolved from the configuration when the queue is first used. */
 export interface QueueOptions {
@@ -40,6 +41,8 @@ export interface QueuedMessage {
   readonly closesGroup: boolean;
   readonly expiresAtMs: number | null;
   readonly durable: boolean;
+  /** The queue this message was dead-lettered from (dead-letter queues only): where a retry sends it back. */
+  readonly deadLetteredFrom: string | null;
   deliveryCount: number;
   /** Consumers that answered modified{undeliverable-here}; null while none did. */
   excludedConsumers: Set<ConsumerId> | null;
@@ -64,6 +67,8 @@ export interface RecoveredMessage {
   readonly seq: number;
   readonly meta: MessageMeta;
   readonly body: MessageBody;
+  /** See QueuedMessage.deadLetteredFrom; absent in stores written before it was recorded. */
+  readonly deadLetteredFrom?: string | null;
 }
 
 export type ConsumerId = string;
@@ -131,6 +136,13 @@ export interface Queue {
    */
   readonly deferred: OrderedBuffer<QueuedMessage>;
   readonly groups: Map<string, Group>;
+  /** The ids of `groups`, sorted: operators page through them and search them by prefix. */
+  readonly groupIds: SortedKeys;
+  /**
+   * Groups with messages queued. After every command each of them is blocked (README "Why a group
+   * waits"): dispatch has handed on everything that could go.
+   */
+  groupsWithQueued: number;
   /** Groups with parked messages that dispatch has to look at again (wake list `ready`), in wake order. */
   readonly readyGroups: Set<Group>;
   /**
@@ -197,9 +209,23 @@ export type Command =
   /** AMQP 1.0 2.6.7: `credit` is what the consumer may receive from now on. */
   | { readonly type: 'credit'; readonly consumerId: ConsumerId; readonly credit: number; readonly drain: boolean }
   | { readonly type: 'settle'; readonly consumerId: ConsumerId; readonly deliveryId: number; readonly outcome: Outcome }
-  | { readonly type: 'tick' };
+  | { readonly type: 'tick' }
+  /** Operator: removes every queued message of the queue; deliveries in flight are left to settle. */
+  | { readonly type: 'purge'; readonly queue: string }
+  /**
+   * Operator: the group leaves its owner, through the move of the group lifecycle: at once when nothing
+   * of it is in flight, else once its in-flight messages are settled or returned; its next message is
+   * then assigned afresh.
+   */
+  | { readonly type: 'release-group'; readonly queue: string; readonly groupId: string }
+  /**
+   * Operator: queued messages of the dead-letter queue `queue` go back to the queue each was
+   * dead-lettered from (only those from `from` when it is set; at most `limit`), in dead-letter order,
+   * with delivery-count 0. Messages whose origin is unknown stay.
+   */
+  | { readonly type: 'retry-dead-letters'; readonly queue: string; readonly from: string | null; readonly limit: number | null };
 
-export type RemovalReason = 'accepted' | 'expired' | 'dead-letter-loop';
+export type RemovalReason = 'accepted' | 'expired' | 'dead-letter-loop' | 'purged';
 export type DeadLetterReason = 'rejected' | 'max-delivery-attempts';
 
 export type Effect =
@@ -222,6 +248,8 @@ export type Effect =
       readonly message: QueuedMessage;
       readonly reason: DeadLetterReason;
     }
+  /** An operator retry moved the message from the dead-letter queue `queue` back to `originQueue`; an `enqueued` effect for its copy there follows. */
+  | { readonly type: 'retried'; readonly queue: string; readonly originQueue: string; readonly message: QueuedMessage }
   /** delivery-count changed while the message stays queued (store must record it). */
   | { readonly type: 'delivery-count'; readonly queue: string; readonly message: QueuedMessage }
   /** The consumer asked to drain and nothing more is available: its remaining credit is used up. */

@@ -24,6 +24,7 @@ interface IndexEntry {
   meta: MessageMeta;
   /** Delivered since its delivery-count was last recorded. */
   delivered: boolean;
+  readonly deadLetteredFrom: string | null;
   segment: Segment;
   recordOffset: number;
   recordLength: number;
@@ -97,13 +98,15 @@ export class JournalStore implements MessageStore {
   }
 
   add(entry: StoreEntry, bytes: Uint8Array, page: boolean): MessageBody {
-    const { record, bodyOffsetInRecord } = encodeMessage(entry.id, entry.seq, entry.queue, entry.meta, false, bytes);
+    const deadLetteredFrom = entry.deadLetteredFrom ?? null;
+    const { record, bodyOffsetInRecord } = encodeMessage(entry.id, entry.seq, entry.queue, entry.meta, false, bytes, deadLetteredFrom);
     const indexed: IndexEntry = {
       id: entry.id,
       queue: entry.queue,
       seq: entry.seq,
       meta: entry.meta,
       delivered: false,
+      deadLetteredFrom,
       segment: this.active,
       recordOffset: 0,
       recordLength: record.length,
@@ -290,7 +293,7 @@ export class JournalStore implements MessageStore {
     this.compacting.add(segment);
     for (const entry of [...this.entriesOf(segment)]) {
       const body = segment.read(entry.bodyOffset, entry.bodyLength);
-      const { record, bodyOffsetInRecord } = encodeMessage(entry.id, entry.seq, entry.queue, entry.meta, entry.delivered, body);
+      const { record, bodyOffsetInRecord } = encodeMessage(entry.id, entry.seq, entry.queue, entry.meta, entry.delivered, body, entry.deadLetteredFrom);
       this.entriesOf(segment).delete(entry);
       segment.live--;
       this.placeMessage(entry, record, bodyOffsetInRecord);
@@ -367,6 +370,7 @@ export class JournalStore implements MessageStore {
           seq: message.seq,
           meta: message.meta,
           delivered: message.delivered,
+          deadLetteredFrom: message.deadLetteredFrom,
           segment,
           recordOffset: offset,
           recordLength: length,
@@ -418,7 +422,13 @@ export class JournalStore implements MessageStore {
     const bodies = this.loadBodies(entries, keepInMemoryBytes);
     for (const entry of entries) {
       if (entry.delivered) this.setDeliveryCount(entry.id, entry.meta.deliveryCount + 1);
-      queues.get(entry.queue)!.push({ id: entry.id, seq: entry.seq, meta: entry.meta, body: bodies.get(entry) ?? new PagedBody(entry) });
+      queues.get(entry.queue)!.push({
+        id: entry.id,
+        seq: entry.seq,
+        meta: entry.meta,
+        body: bodies.get(entry) ?? new PagedBody(entry),
+        deadLetteredFrom: entry.deadLetteredFrom,
+      });
     }
     return [...queues].map(([name, messages]) => ({ name, messages }));
   }

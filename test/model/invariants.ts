@@ -104,6 +104,10 @@ function checkQueue(state: CoreState, queue: Queue): void {
     check(group.id === id, () => `group ${group.id} filed as ${id}`);
     checkGroup(queue, group, queued, deliveries.filter((d) => d.delivery.group === group).length);
   }
+  const ids = [...queue.groups.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  check(JSON.stringify([...queue.groupIds]) === JSON.stringify(ids), () => `${queue.name}: the sorted group index disagrees with the groups`);
+  const withQueued = [...queue.groups.values()].filter((g) => g.queued > 0).length;
+  check(queue.groupsWithQueued === withQueued, () => `${queue.name}: groupsWithQueued ${queue.groupsWithQueued}, ${withQueued} groups have messages queued`);
   for (const group of queue.idleGroups) check(queue.groups.get(group.id) === group && group.state === 'idle', () => `${group.id} idle-listed in state ${group.state}`);
   for (const group of queue.readyGroups) check(group.waitingIn === 'ready', () => `${group.id} ready-listed but waits in ${group.waitingIn}`);
   for (const group of queue.groupsAwaitingConsumer) check(group.waitingIn === 'refusal', () => `${group.id} refusal-listed but waits in ${group.waitingIn}`);
