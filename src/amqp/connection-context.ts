@@ -11,6 +11,8 @@ export interface ConnectionContext {
   readonly id: string;
   readonly logger: Logger;
   readonly socket: Socket;
+  /** When the socket was accepted (broker clock). */
+  readonly openedAtMs: number;
   readonly consumers: Map<Sender, ConsumerLink>;
   readonly producers: Map<Receiver, ProducerLink>;
   /** Who the client logged in as (SASL), and the limits that go with it. */

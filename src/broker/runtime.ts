@@ -4,6 +4,7 @@ import { createCoreState } from '../core/state';
 import type { Command, ConsumerId, CoreState, Effect, QueuedMessage, QueueOptions } from '../core/types';
 import type { MessageStore } from '../store/types';
 import type { Logger } from './logger';
+import { QueueCounters } from './queue-counters';
 import { BrokerTurn } from './turn';
 
 export type DeliverEffect = Extract<Effect, { type: 'deliver' }>;
@@ -36,6 +37,8 @@ export class BrokerRuntime {
   readonly state: CoreState;
   /** The end of every turn: store step, then network step. Connections write through it. */
   readonly turn: BrokerTurn;
+  /** What happened to each queue's messages since start (metrics, operator views). */
+  readonly counters = new QueueCounters();
   private readonly sinks = new Map<ConsumerId, ConsumerSink>();
   /** Who each consumer is, for operators: client container, address, link name. */
   private readonly clients = new Map<ConsumerId, string>();
@@ -126,10 +129,24 @@ export class BrokerRuntime {
     return { ...view, consumers: view.consumers.map((consumer) => ({ ...consumer, client: this.clients.get(consumer.id) ?? '' })) };
   }
 
-  execute(command: Command): void {
+  execute(command: Command): readonly Effect[] {
     const effects = apply(this.state, command, this.clock());
-    for (const effect of effects) this.perform(effect);
+    for (const effect of effects) {
+      this.counters.count(effect);
+      this.perform(effect);
+    }
     if (effects.length > 0) this.turn.request();
+    return effects;
+  }
+
+  /** Bytes of message bodies held in memory (the rest are paged to the store). */
+  memoryBytesInUse(): number {
+    return this.memoryBytes;
+  }
+
+  /** Bytes the store occupies on disk. */
+  diskBytes(): number {
+    return this.store.diskBytes();
   }
 
   /** Calls back once everything stored so far is durable (fsync policy): producers are accepted then. */

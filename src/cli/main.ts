@@ -28,6 +28,7 @@ function integerFlag(name: string) {
 interface StartFlags {
   host?: string;
   port?: number;
+  httpPort?: number;
   dataDir?: string;
   config?: string;
   logLevel?: string;
@@ -38,6 +39,7 @@ async function start(flags: StartFlags): Promise<void> {
   const fromFlags: BrokerOptionsInput = {
     ...(flags.host !== undefined && { host: flags.host }),
     ...(flags.port !== undefined && { port: flags.port }),
+    ...(flags.httpPort !== undefined && { http: { port: flags.httpPort } }),
     ...(flags.dataDir !== undefined && { dataDir: flags.dataDir }),
     ...(flags.logLevel !== undefined && { logLevel: flags.logLevel as LogLevel }),
   };
@@ -136,6 +138,7 @@ export function buildProgram(): Command {
     .description('start the broker')
     .option('--host <host>', 'address to listen on (default 0.0.0.0)')
     .option('--port <port>', 'AMQP port, 0 for any free port (default 5672)', integerFlag('--port'))
+    .option('--http-port <port>', 'HTTP port of the API, metrics and web console, 0 for any free port (default 8161)', integerFlag('--http-port'))
     .option('--data-dir <dir>', 'directory for broker data (default ./data)')
     .option('--config <file>', 'JSON configuration file; flags override it')
     .option('--log-level <level>', `one of ${LOG_LEVELS.join(', ')} (default info)`)

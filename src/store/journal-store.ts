@@ -47,6 +47,8 @@ export interface JournalOptions {
   /** A segment is closed and a new one started past this size. */
   readonly segmentBytes: number;
   readonly logger: Logger;
+  /** Told how long each fdatasync took, in seconds (the fsync latency histogram of /metrics). */
+  readonly onFsync?: (seconds: number) => void;
 }
 
 /** A segment with fewer live messages than this share of what it holds is rewritten (compaction). */
@@ -116,7 +118,7 @@ export class JournalStore implements MessageStore {
     this.placeMessage(indexed, record, bodyOffsetInRecord);
     if (this.options.fsync.mode === 'per-message' && entry.meta.durable) {
       this.writePending();
-      this.active.syncNow();
+      this.syncActiveNow();
     }
     return page ? new PagedBody(indexed) : bytes;
   }
@@ -194,7 +196,7 @@ export class JournalStore implements MessageStore {
     this.closed = true;
     if (this.intervalTimer) clearInterval(this.intervalTimer);
     this.writePending();
-    this.active.syncNow();
+    this.syncActiveNow();
     for (const waiter of this.waiters.splice(0)) waiter();
     for (const segment of this.segments.values()) segment.close();
     releaseLock(this.options.dir);
@@ -244,7 +246,9 @@ export class JournalStore implements MessageStore {
     this.waiters = [];
     // The fdatasync must cover every record its waiters wait for, also when a timer starts it mid-turn.
     this.writePending();
+    const startedMs = performance.now();
     this.active.sync((error) => {
+      this.observeFsync(startedMs);
       this.syncing = false;
       if (error) {
         // The disk failed us: acknowledging anything more would be a lie. Stop the broker.
@@ -256,6 +260,16 @@ export class JournalStore implements MessageStore {
     });
   }
 
+  private syncActiveNow(): void {
+    const startedMs = performance.now();
+    this.active.syncNow();
+    this.observeFsync(startedMs);
+  }
+
+  private observeFsync(startedMs: number): void {
+    this.options.onFsync?.((performance.now() - startedMs) / 1000);
+  }
+
   /**
    * The old segment is synced before the new one takes over, so group commit only ever syncs one file.
    * Every queue is declared again at the start of the new segment: older segments may be deleted, and
@@ -263,7 +277,7 @@ export class JournalStore implements MessageStore {
    */
   private roll(): void {
     this.writePending();
-    this.active.syncNow();
+    this.syncActiveNow();
     this.active = this.newSegment(this.active.number + 1);
     for (const name of this.queues) {
       const record = encodeQueue(name);
