@@ -20,13 +20,18 @@ export interface Asset {
   readonly contentType: string;
 }
 
-/** The console file for a path, or null when the path is not one. Read once, then kept. */
+/** The console's files by path. Each is read once, then kept. */
 export class ConsoleAssets {
   private readonly loaded = new Map<string, Asset>();
 
-  get(path: string): Asset | null {
+  /** Whether `path` is one of the console's files. */
+  has(path: string): boolean {
+    return Object.hasOwn(ASSETS, path);
+  }
+
+  get(path: string): Asset {
     const known = ASSETS[path];
-    if (known === undefined) return null;
+    if (known === undefined) throw new Error(`${path} is not a console file`);
     let asset = this.loaded.get(path);
     if (asset === undefined) {
       try {

@@ -45,9 +45,9 @@ export async function startHttpServer(options: HttpOptions, tls: TlsCredentials 
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const url = new URL(request.url ?? '/', 'http://convoy');
     const method = request.method ?? 'GET';
-    const asset = method === 'GET' || method === 'HEAD' ? assets.get(url.pathname) : null;
-    if (asset !== null) {
+    if ((method === 'GET' || method === 'HEAD') && assets.has(url.pathname)) {
       access.checkNetwork(request);
+      const asset = assets.get(url.pathname);
       response.writeHead(200, {
         'content-type': asset.contentType,
         'content-length': asset.body.length,
