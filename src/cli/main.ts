@@ -9,6 +9,8 @@ import { createLogger } from '../broker/logger';
 import { AdminError, fetchAdminSnapshot, type AdminTarget } from '../amqp';
 import type { GroupView } from '../core/inspect';
 import type { QueueReport } from '../broker/runtime';
+import { addActionCommands } from './actions';
+import { HttpAdminError } from './http-admin';
 import { PasswordInputError, readPassword } from './password-input';
 import { renderGroups, renderQueues } from './tables';
 import { UsersCommandError, usersCommand } from './users';
@@ -147,6 +149,7 @@ export function buildProgram(): Command {
   adminOptions(
     program.command('groups <queue>').description('show which consumer owns which group of a queue, with queued and in-flight counts'),
   ).action(showGroups);
+  addActionCommands(program);
   program.addCommand(usersCommand());
   return program;
 }
@@ -158,6 +161,7 @@ export function main(argv: string[]): void {
       if (
         error instanceof ConfigError ||
         error instanceof AdminError ||
+        error instanceof HttpAdminError ||
         error instanceof StoreError ||
         error instanceof UsersCommandError ||
         error instanceof PasswordInputError ||
