@@ -15,6 +15,8 @@ export interface HttpOptions {
   readonly maxSessions: number;
   /** Most groups one page of `/api/queues/NAME/groups` returns. */
   readonly maxGroupsPerPage: number;
+  /** Most groups one such request looks at (searching by a prefix few ids have goes on page by page). */
+  readonly maxGroupsScannedPerPage: number;
 }
 
 export type HttpOptionsInput = Partial<HttpOptions>;
@@ -29,6 +31,7 @@ export const DEFAULT_HTTP_OPTIONS: HttpOptions = Object.freeze({
   sessionIdleTimeoutMs: 30 * 60_000,
   maxSessions: 1000,
   maxGroupsPerPage: 1000,
+  maxGroupsScannedPerPage: 100_000,
 });
 
 const httpChecks: { [K in keyof HttpOptions]-?: Check<HttpOptions[K]> } = {
@@ -39,6 +42,7 @@ const httpChecks: { [K in keyof HttpOptions]-?: Check<HttpOptions[K]> } = {
   sessionIdleTimeoutMs: positiveInteger,
   maxSessions: positiveInteger,
   maxGroupsPerPage: positiveInteger,
+  maxGroupsScannedPerPage: positiveInteger,
 };
 
 /** `http` in the configuration or a flag: any subset; layers merge key by key over the defaults. */

@@ -175,9 +175,13 @@ export function groupMessageQueued(queue: Queue, groupId: string): Group {
       queued: 0,
       inFlight: 0,
       idleSinceMs: 0,
+      older: queue.newestGroup,
+      newer: null,
     };
     queue.groups.set(groupId, group);
-    queue.groupIds.add(groupId);
+    if (queue.newestGroup === null) queue.oldestGroup = group;
+    else queue.newestGroup.newer = group;
+    queue.newestGroup = group;
   }
   if (group.queued === 0) queue.groupsWithQueued++;
   group.queued++;
@@ -365,7 +369,12 @@ function forgetIdle(queue: Queue, group: Group, effects: Effect[]): void {
 
 function forget(queue: Queue, group: Group): void {
   queue.groups.delete(group.id);
-  queue.groupIds.delete(group.id);
+  if (group.older === null) queue.oldestGroup = group.newer;
+  else group.older.newer = group.newer;
+  if (group.newer === null) queue.newestGroup = group.older;
+  else group.newer.older = group.older;
+  group.older = null;
+  group.newer = null;
   queue.idleGroups.delete(group);
 }
 

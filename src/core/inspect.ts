@@ -69,37 +69,56 @@ export function queueView(queue: Queue): QueueView {
 
 /** Every group of the queue, by id. */
 export function groupViews(queue: Queue): GroupView[] {
-  return [...queue.groupIds].map((id) => groupView(queue, queue.groups.get(id)!));
+  return [...queue.groups.values()].sort((a, b) => a.id.localeCompare(b.id)).map((group) => groupView(queue, group));
 }
 
 export interface GroupPageRequest {
   /** Only groups whose id starts with this. */
   readonly prefix: string;
-  /** Only groups whose id sorts after this (the last id of the previous page); null: from the start. */
+  /** Start after this group (the `next` of the previous page); null: from the queue's oldest group. */
   readonly after: string | null;
+  /** At most this many groups. */
   readonly limit: number;
+  /** Look at no more than this many groups (a prefix that few ids have is searched page by page). */
+  readonly maxScanned: number;
 }
 
-export interface GroupPage {
-  readonly groups: GroupView[];
-  /** Pass as `after` for the next page; null when this page is the last. */
-  readonly next: string | null;
-}
+export type GroupPage =
+  | {
+      readonly groups: GroupView[];
+      /** Pass as `after` for the next page; null when nothing is left to look at. */
+      readonly next: string | null;
+      /** Groups looked at for this page. */
+      readonly scanned: number;
+    }
+  /** The group named by `after` is no longer known (forgotten): start again without `after`. */
+  | { readonly afterGone: true };
 
 /**
- * One page of the queue's groups in id order (code units), from the sorted index: the cost is a search
- * plus the page, whatever the number of groups.
+ * One page of the queue's groups, in the order the queue came to know them, from `after` on: the cost is
+ * the groups looked at, at most `maxScanned`, whatever the number of groups. Groups are not sorted by id:
+ * sorting a million ids, or keeping them sorted as dispatch creates and forgets groups, costs more than
+ * the page is worth (README "Watching Convoy").
  */
 export function groupPage(queue: Queue, request: GroupPageRequest): GroupPage {
-  const groups: GroupView[] = [];
-  const from = request.after !== null && request.after >= request.prefix ? request.after : request.prefix;
-  const exclusive = request.after !== null && request.after >= request.prefix;
-  for (const id of queue.groupIds.from(from, exclusive)) {
-    if (!id.startsWith(request.prefix)) return { groups, next: null };
-    if (groups.length === request.limit) return { groups, next: groups[groups.length - 1]!.id };
-    groups.push(groupView(queue, queue.groups.get(id)!));
+  let group: Group | null;
+  if (request.after === null) {
+    group = queue.oldestGroup;
+  } else {
+    const after = queue.groups.get(request.after);
+    if (after === undefined) return { afterGone: true };
+    group = after.newer;
   }
-  return { groups, next: null };
+  const groups: GroupView[] = [];
+  let scanned = 0;
+  let last: Group | null = null;
+  while (group !== null && groups.length < request.limit && scanned < request.maxScanned) {
+    scanned++;
+    if (group.id.startsWith(request.prefix)) groups.push(groupView(queue, group));
+    last = group;
+    group = group.newer;
+  }
+  return { groups, next: group !== null && last !== null ? last.id : null, scanned };
 }
 
 /** One group by id; null when the queue has no such group (never used, or forgotten). */

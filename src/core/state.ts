@@ -1,5 +1,4 @@
 import { OrderedBuffer } from './ordered-buffer';
-import { SortedKeys } from './sorted-keys';
 import type { CoreState, Effect, Queue, QueueOptions } from './types';
 
 export function createCoreState(resolveQueueOptions: (queueName: string) => QueueOptions): CoreState {
@@ -26,7 +25,8 @@ export function queueFor(state: CoreState, name: string, effects: Effect[]): Que
     main: new OrderedBuffer(),
     deferred: new OrderedBuffer(),
     groups: new Map(),
-    groupIds: new SortedKeys(),
+    oldestGroup: null,
+    newestGroup: null,
     groupsWithQueued: 0,
     readyGroups: new Set(),
     groupsAwaitingConsumer: new Set(),

@@ -1,6 +1,5 @@
 import type { GroupState, WakeList } from './group-lifecycle';
 import type { OrderedBuffer } from './ordered-buffer';
-import type { SortedKeys } from './sorted-keys';
 
 /** Per-queue options, resolved from the configuration when the queue is first used. */
 export interface QueueOptions {
@@ -121,6 +120,9 @@ export interface Group {
   /** Unsettled deliveries of this group made while groups applied; all held by `owner`. */
   inFlight: number;
   idleSinceMs: number;
+  /** The groups of a queue in the order it came to know them (operators page through them): neighbours. */
+  older: Group | null;
+  newer: Group | null;
 }
 
 export interface Queue {
@@ -136,8 +138,12 @@ export interface Queue {
    */
   readonly deferred: OrderedBuffer<QueuedMessage>;
   readonly groups: Map<string, Group>;
-  /** The ids of `groups`, sorted: operators page through them and search them by prefix. */
-  readonly groupIds: SortedKeys;
+  /**
+   * Both ends of the list of `groups` (linked through Group.older/newer) in the order the queue came to
+   * know them: operators page through a million groups from any group on, at no cost per page but the page.
+   */
+  oldestGroup: Group | null;
+  newestGroup: Group | null;
   /**
    * Groups with messages queued. After every command each of them is blocked (README "Why a group
    * waits"): dispatch has handed on everything that could go.

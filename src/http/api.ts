@@ -21,6 +21,7 @@ export interface ApiServices {
   readonly logger: Logger;
   readonly maxRequestBytes: number;
   readonly maxGroupsPerPage: number;
+  readonly maxGroupsScannedPerPage: number;
 }
 
 export interface ApiRequest {
@@ -177,8 +178,10 @@ function groups(services: ApiServices, { params, url }: ApiRequest): unknown {
   const queue = existingQueue(services, params.queue!);
   const limit = optionalCount(url.searchParams.get('limit'), 'limit') ?? DEFAULT_GROUPS_PER_PAGE;
   if (limit < 1 || limit > services.maxGroupsPerPage) throw new HttpError(400, `limit must be from 1 to ${services.maxGroupsPerPage} (http.maxGroupsPerPage)`);
-  const page = groupPage(queue, { prefix: url.searchParams.get('prefix') ?? '', after: url.searchParams.get('after'), limit });
-  return { queue: queue.name, total: queue.groups.size, groups: page.groups, next: page.next };
+  const after = url.searchParams.get('after') || null;
+  const page = groupPage(queue, { prefix: url.searchParams.get('prefix') ?? '', after, limit, maxScanned: services.maxGroupsScannedPerPage });
+  if ('afterGone' in page) throw new HttpError(410, `group "${after}" is no longer known (forgotten): start again without after`);
+  return { queue: queue.name, total: queue.groups.size, groups: page.groups, next: page.next, scanned: page.scanned };
 }
 
 function group(services: ApiServices, { params }: ApiRequest): GroupView {

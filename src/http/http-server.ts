@@ -20,7 +20,7 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
-export interface HttpServices extends Omit<ApiServices, 'maxRequestBytes' | 'maxGroupsPerPage'> {
+export interface HttpServices extends Omit<ApiServices, 'maxRequestBytes' | 'maxGroupsPerPage' | 'maxGroupsScannedPerPage'> {
   readonly metrics: BrokerMetrics;
   readonly security: HttpSecurity;
 }
@@ -39,7 +39,12 @@ export async function startHttpServer(options: HttpOptions, tls: TlsCredentials 
   const sessions = new Sessions(options.sessionIdleTimeoutMs, options.maxSessions, services.security.now);
   const access = new HttpAccess(services.security, sessions, options.host);
   const assets = new ConsoleAssets();
-  const api: ApiServices = { ...services, maxRequestBytes: options.maxRequestBytes, maxGroupsPerPage: options.maxGroupsPerPage };
+  const api: ApiServices = {
+    ...services,
+    maxRequestBytes: options.maxRequestBytes,
+    maxGroupsPerPage: options.maxGroupsPerPage,
+    maxGroupsScannedPerPage: options.maxGroupsScannedPerPage,
+  };
   const secureCookie = tls !== null ? '; Secure' : '';
 
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {

@@ -216,22 +216,35 @@ describe('retry-dead-letters', () => {
 });
 
 describe('groups for operators', () => {
-  test('pages in id order, searched by prefix, continued after the last id of the previous page', () => {
+  test('pages in the order the queue came to know its groups, searched by prefix, continued after the previous page', () => {
     const h = new CoreHarness();
     for (const id of ['b2', 'a1', 'b10', 'b1', 'c', 'ab']) h.send('q', id, { group: id });
     const queue = queueOf(h, 'q');
-    const ids = (page: { groups: { id: string }[] }) => page.groups.map((g) => g.id);
-    expect(ids(groupPage(queue, { prefix: '', after: null, limit: 100 }))).toEqual(['a1', 'ab', 'b1', 'b10', 'b2', 'c']);
-    const first = groupPage(queue, { prefix: 'b', after: null, limit: 2 });
-    expect(ids(first)).toEqual(['b1', 'b10']);
-    expect(first.next).toBe('b10');
-    const second = groupPage(queue, { prefix: 'b', after: first.next, limit: 2 });
-    expect(ids(second)).toEqual(['b2']);
-    expect(second.next).toBeNull();
-    expect(groupPage(queue, { prefix: 'b', after: 'b2', limit: 2 })).toEqual({ groups: [], next: null });
-    expect(groupPage(queue, { prefix: 'b', after: 'a', limit: 1 }).groups[0]!.id).toBe('b1');
-    expect(groupPage(queue, { prefix: 'zz', after: null, limit: 5 })).toEqual({ groups: [], next: null });
-    expect(groupPage(queue, { prefix: 'c', after: null, limit: 1 })).toMatchObject({ next: null });
+    const page = (prefix: string, after: string | null, limit: number, maxScanned = 1000) => {
+      const result = groupPage(queue, { prefix, after, limit, maxScanned });
+      if ('afterGone' in result) throw new Error('after is gone');
+      return { ids: result.groups.map((g) => g.id), next: result.next, scanned: result.scanned };
+    };
+    expect(page('', null, 100)).toEqual({ ids: ['b2', 'a1', 'b10', 'b1', 'c', 'ab'], next: null, scanned: 6 });
+    const first = page('b', null, 2);
+    expect(first).toEqual({ ids: ['b2', 'b10'], next: 'b10', scanned: 3 });
+    expect(page('b', first.next, 2)).toEqual({ ids: ['b1'], next: null, scanned: 3 });
+    // The work per request is bounded: a rare prefix is searched page by page.
+    expect(page('c', null, 10, 2)).toEqual({ ids: [], next: 'a1', scanned: 2 });
+    expect(page('c', 'a1', 10, 2)).toEqual({ ids: [], next: 'b1', scanned: 2 });
+    expect(page('c', 'b1', 10, 2)).toEqual({ ids: ['c'], next: null, scanned: 2 });
+    expect(groupPage(queue, { prefix: '', after: 'zz', limit: 5, maxScanned: 10 })).toEqual({ afterGone: true });
+  });
+
+  test('a group forgotten and used again moves to the end of the list', () => {
+    const h = new CoreHarness();
+    h.attach('c1', 'q', { credit: 10, settleOnSend: true });
+    h.detach('c1');
+    for (const id of ['A', 'B', 'C']) h.send('q', id, { group: id });
+    h.run({ type: 'purge', queue: 'q' }); // no owners: all three are forgotten
+    for (const id of ['B', 'D', 'A']) h.send('q', id, { group: id });
+    const result = groupPage(queueOf(h, 'q'), { prefix: '', after: null, limit: 10, maxScanned: 10 });
+    expect('groups' in result && result.groups.map((g) => g.id)).toEqual(['B', 'D', 'A']);
   });
 
   test('the queue view counts groups with an owner and groups that wait', () => {

@@ -74,12 +74,13 @@ describe('HTTP API', () => {
     await receive(receiver, 5, 2000, 5);
     const page1 = await get('/api/queues/orders.groups/groups?prefix=acct-&limit=2');
     expect(page1.total).toBe(5);
-    expect(page1.groups.map((g: { id: string }) => g.id)).toEqual(['acct-1', 'acct-10']);
-    expect(page1.next).toBe('acct-10');
+    expect(page1.groups.map((g: { id: string }) => g.id)).toEqual(['acct-1', 'acct-2']);
+    expect(page1.next).toBe('acct-2');
     const page2 = await get(`/api/queues/orders.groups/groups?prefix=acct-&limit=2&after=${page1.next}`);
-    expect(page2.groups.map((g: { id: string }) => g.id)).toEqual(['acct-2', 'acct-3']);
+    expect(page2.groups.map((g: { id: string }) => g.id)).toEqual(['acct-3', 'acct-10']);
     const page3 = await get(`/api/queues/orders.groups/groups?prefix=acct-&limit=2&after=${page2.next}`);
-    expect(page3).toMatchObject({ groups: [], next: null });
+    expect(page3).toMatchObject({ groups: [], next: null, scanned: 1 });
+    expect((await httpCall({ port, path: '/api/queues/orders.groups/groups?after=forgotten' })).status).toBe(410);
     expect(await get('/api/queues/orders.groups/groups/acct-1')).toMatchObject({ queued: 0, inFlight: 2, blockedReason: null });
     const group = await get('/api/queues/orders.groups/groups/acct-3');
     expect(group).toMatchObject({ id: 'acct-3', queued: 1, inFlight: 1, state: 'owned', blockedReason: 'owner-has-no-credit', wakesOn: 'owner-credit' });

@@ -54,12 +54,16 @@ interface GroupPage {
   total: number;
   groups: GroupView[];
   next: string | null;
+  scanned: number;
 }
 
 const POLL_INTERVAL_MS = 1000;
 const GROUPS_PER_PAGE = 50;
 
 class Unauthorized extends Error {}
+
+/** 410: the group a page started after was forgotten meanwhile. */
+class PageGone extends Error {}
 
 function element<T extends HTMLElement>(id: string): T {
   const found = document.getElementById(id);
@@ -76,6 +80,7 @@ async function api<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: un
   const response = await fetch(path, init);
   const answer = (await response.json()) as T & { error?: string };
   if (response.status === 401) throw new Unauthorized(answer.error ?? 'log in');
+  if (response.status === 410) throw new PageGone(answer.error ?? 'page gone');
   if (!response.ok) throw new Error(answer.error ?? `HTTP ${response.status}`);
   return answer;
 }
@@ -263,7 +268,15 @@ class Console {
     const after = this.pageStarts[this.pageStarts.length - 1];
     const params = new URLSearchParams({ prefix: this.prefix, limit: String(GROUPS_PER_PAGE) });
     if (after !== null && after !== undefined) params.set('after', after);
-    const page = await api<GroupPage>('GET', `/api/queues/${q(queue.name)}/groups?${params}`);
+    let page: GroupPage;
+    try {
+      page = await api<GroupPage>('GET', `/api/queues/${q(queue.name)}/groups?${params}`);
+    } catch (error) {
+      if (!(error instanceof PageGone)) throw error;
+      // The group this page started after is gone: back to the first page.
+      this.pageStarts = [null];
+      page = await api<GroupPage>('GET', `/api/queues/${q(queue.name)}/groups?prefix=${q(this.prefix)}&limit=${GROUPS_PER_PAGE}`);
+    }
     this.nextPage = page.next;
     this.renderGroups(queue.name, page);
   }
@@ -300,7 +313,9 @@ class Console {
   private renderGroups(queueName: string, page: GroupPage): void {
     element('groups-total').textContent = `(${page.total} in the queue)`;
     const pageNumber = this.pageStarts.length;
-    element('groups-page').textContent = page.groups.length === 0 ? 'no groups match' : `page ${pageNumber}: ${page.groups[0]!.id} … ${page.groups[page.groups.length - 1]!.id}`;
+    const shown = page.groups.length === 0 ? 'no groups match' : `${page.groups[0]!.id} … ${page.groups[page.groups.length - 1]!.id}`;
+    const more = page.next !== null && page.groups.length < GROUPS_PER_PAGE ? ` (looked at ${page.scanned} groups; Next searches on)` : '';
+    element('groups-page').textContent = `page ${pageNumber}: ${shown}${more}`;
     element<HTMLButtonElement>('groups-next').disabled = page.next === null;
     element<HTMLButtonElement>('groups-prev').disabled = pageNumber === 1;
     const rows = page.groups.map((group) => {
