@@ -3,7 +3,7 @@ import { AdminActionError, purgeQueue, releaseGroup, retryDeadLetters } from '..
 import type { Logger } from '../broker/logger';
 import type { BrokerRuntime } from '../broker/runtime';
 import type { QueueCounts } from '../broker/queue-counters';
-import { findGroup, groupPage, queueView, type GroupView } from '../core/inspect';
+import { findGroup, groupPage, queueView, type ConsumerView, type GroupView } from '../core/inspect';
 import type { Queue } from '../core/types';
 import type { ConnectionReport, ConsumerLinkReport } from '../amqp';
 import { HttpError, optionalCount, optionalString, readJsonBody } from './http-error';
@@ -40,23 +40,15 @@ interface Route {
   handle(services: ApiServices, request: ApiRequest): unknown;
 }
 
-/** A consumer as `/api/queues` shows it: the core's view with the client it belongs to. */
-export interface ConsumerEntry {
-  readonly id: string;
+/** A consumer as `/api/queues` shows it: the core's view with the client it belongs to (null: not an AMQP link). */
+export type ConsumerEntry = ConsumerView & {
   readonly connection: string | null;
   readonly container: string | null;
   readonly remote: string | null;
   readonly user: string | null;
   readonly link: string | null;
   readonly address: string | null;
-  readonly priority: number;
-  readonly exclusive: boolean;
-  /** The exclusive consumer that receives the queue's messages now. */
-  readonly active: boolean;
-  readonly credit: number;
-  readonly unsettled: number;
-  readonly groups: number;
-}
+};
 
 export interface QueueEntry {
   readonly name: string;
@@ -155,19 +147,13 @@ function queueEntries(services: ApiServices, only?: Queue): QueueEntry[] {
       consumers: view.consumers.map((consumer) => {
         const known = consumerLinks.get(consumer.id);
         return {
-          id: consumer.id,
+          ...consumer,
           connection: known?.connection.id ?? null,
           container: known?.connection.container ?? null,
           remote: known?.connection.remote ?? null,
           user: known?.connection.user ?? null,
           link: known?.link.link ?? null,
           address: known?.link.address ?? null,
-          priority: consumer.priority,
-          exclusive: consumer.exclusive,
-          active: consumer.active,
-          credit: consumer.credit,
-          unsettled: consumer.unsettled,
-          groups: consumer.groups,
         };
       }),
     };
