@@ -15,6 +15,8 @@ import { connect, receive, sendAll, waitFor, type TestClient } from '../support/
  */
 const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOTS = process.env.CONVOY_CONSOLE_SCREENSHOTS;
+/** The page polls every second; on a busy machine a round trip can take a while. */
+const POLL = { timeout: 15_000 };
 
 describe('web console in headless chromium', () => {
   let broker: RunningBroker;
@@ -78,22 +80,22 @@ describe('web console in headless chromium', () => {
 
     await page.goto(`http://127.0.0.1:${broker.httpPort}/`);
     await page.locator('#queues tbody tr[data-queue="orders"]').click();
-    await expect.poll(() => page.locator('#queue-name').textContent()).toBe('orders');
-    await expect.poll(() => page.locator('#consumers tbody tr').count()).toBe(2);
+    await expect.poll(() => page.locator('#queue-name').textContent(), POLL).toBe('orders');
+    await expect.poll(() => page.locator('#consumers tbody tr').count(), POLL).toBe(2);
     const consumerRows = await page.locator('#consumers tbody tr').allTextContents();
     expect(consumerRows.join('\n')).toContain('worker-a');
     expect(consumerRows.join('\n')).toContain('worker-b');
     expect(consumerRows.join('\n')).toContain('order-service');
 
     await page.locator('#group-prefix').fill('AC');
-    await expect.poll(() => page.locator('#groups tbody tr').count()).toBe(1);
-    await expect.poll(() => groupRow('ACME').locator('td').nth(1).textContent()).toBe(ownerA);
+    await expect.poll(() => page.locator('#groups tbody tr').count(), POLL).toBe(1);
+    await expect.poll(() => groupRow('ACME').locator('td').nth(1).textContent(), POLL).toBe(ownerA);
     expect(await groupRow('ACME').textContent()).toContain('owner-has-no-credit');
     await screenshot('queue-and-groups');
 
     // The action: release ACME from worker-a. It moves once ACME-1 is settled, to worker-b.
     await groupRow('ACME').getByRole('button', { name: 'Release' }).click();
-    await expect.poll(() => groupRow('ACME').locator('td').nth(4).textContent()).toBe('moving (released)');
+    await expect.poll(() => groupRow('ACME').locator('td').nth(4).textContent(), POLL).toBe('moving (released)');
     expect(dialogs.at(-1)).toContain('Release group ACME');
     expect(await groupRow('ACME').textContent()).toContain('awaiting-settlement-before-move');
     await screenshot('group-released');
@@ -102,7 +104,7 @@ describe('web console in headless chromium', () => {
     expect(fromB.map((r) => r.message.body)).toContain('ACME-2');
     const ownerB = broker.runtime.state.queues.get('orders')!.groups.get('ACME')!.owner!.id;
     expect(ownerB).not.toBe(ownerA);
-    await expect.poll(() => groupRow('ACME').locator('td').nth(1).textContent(), { timeout: 5000 }).toBe(ownerB);
+    await expect.poll(() => groupRow('ACME').locator('td').nth(1).textContent(), POLL).toBe(ownerB);
     workerA.close();
     workerB.close();
   });
@@ -115,12 +117,12 @@ describe('web console in headless chromium', () => {
     receiver.close();
     await waitFor(() => broker.runtime.state.queues.get('DLQ')?.queuedCount === 2, 'the dead letters');
     await page.locator('#queues tbody tr[data-queue="DLQ"]').click();
-    await expect.poll(() => page.locator('#queue-badges').textContent()).toBe('dead-letter queue');
+    await expect.poll(() => page.locator('#queue-badges').textContent(), POLL).toBe('dead-letter queue');
     await screenshot('dead-letter-queue');
     await page.locator('#retry').click();
-    await expect.poll(() => page.locator('#action').textContent()).toContain('2 messages moved back');
+    await expect.poll(() => page.locator('#action').textContent(), POLL).toContain('2 messages moved back');
     expect(broker.runtime.state.queues.get('payments')!.queuedCount).toBe(2);
-    await expect.poll(() => page.locator('#queues tbody tr[data-queue="payments"] td').nth(1).textContent()).toBe('2');
+    await expect.poll(() => page.locator('#queues tbody tr[data-queue="payments"] td').nth(1).textContent(), POLL).toBe('2');
   });
 
   test('20,000 groups: one page at a time, searched by prefix, paged forward and back', async () => {
@@ -131,15 +133,15 @@ describe('web console in headless chromium', () => {
     }
     await page.locator('#queues tbody tr[data-queue="many"]').click();
     await page.locator('#group-prefix').fill('');
-    await expect.poll(() => page.locator('#groups-total').textContent()).toBe('(20000 in the queue)');
-    await expect.poll(() => page.locator('#groups tbody tr').count()).toBe(50);
+    await expect.poll(() => page.locator('#groups-total').textContent(), POLL).toBe('(20000 in the queue)');
+    await expect.poll(() => page.locator('#groups tbody tr').count(), POLL).toBe(50);
     await page.locator('#group-prefix').fill('account-0199');
-    await expect.poll(() => page.locator('#groups tbody tr').first().getAttribute('data-group')).toBe('account-019900');
+    await expect.poll(() => page.locator('#groups tbody tr').first().getAttribute('data-group'), POLL).toBe('account-019900');
     await page.locator('#groups-next').click();
-    await expect.poll(() => page.locator('#groups tbody tr').first().getAttribute('data-group')).toBe('account-019950');
+    await expect.poll(() => page.locator('#groups tbody tr').first().getAttribute('data-group'), POLL).toBe('account-019950');
     expect(await page.locator('#groups-next').isDisabled()).toBe(true);
     await page.locator('#groups-prev').click();
-    await expect.poll(() => page.locator('#groups tbody tr').first().getAttribute('data-group')).toBe('account-019900');
+    await expect.poll(() => page.locator('#groups tbody tr').first().getAttribute('data-group'), POLL).toBe('account-019900');
     await screenshot('many-groups');
   });
 });

@@ -124,6 +124,8 @@ class Console {
   private pageStarts: (string | null)[] = [null];
   private nextPage: string | null = null;
   private refreshing = false;
+  /** A refresh was asked for while one ran (a search typed, a page turned): run another after it. */
+  private refreshAgain = false;
 
   start(): void {
     element<HTMLFormElement>('login-form').addEventListener('submit', (event) => {
@@ -175,7 +177,10 @@ class Console {
   }
 
   async refresh(): Promise<void> {
-    if (this.refreshing) return;
+    if (this.refreshing) {
+      this.refreshAgain = true;
+      return;
+    }
     this.refreshing = true;
     try {
       const overview = await api<{ user: string; queues: number; connections: number; consumers: number }>('GET', '/api/overview');
@@ -190,6 +195,10 @@ class Console {
       else element('status').textContent = `Cannot update: ${(error as Error).message}`;
     } finally {
       this.refreshing = false;
+    }
+    if (this.refreshAgain) {
+      this.refreshAgain = false;
+      await this.refresh();
     }
   }
 
