@@ -19,8 +19,6 @@ const QUEUE_COUNTERS: readonly [QueueCounterName, string, string][] = [
   ['redelivered', 'convoy_queue_redelivered_total', 'Deliveries of messages with delivery-count > 0 (JMSRedelivered)'],
   ['deadLettered', 'convoy_queue_dead_lettered_total', 'Messages moved to the dead-letter queue (rejected, or maxDeliveryAttempts reached)'],
   ['expired', 'convoy_queue_expired_total', 'Messages dropped because their time to live ran out'],
-  ['purged', 'convoy_queue_purged_total', 'Messages removed by an operator purge'],
-  ['dropped', 'convoy_queue_dropped_total', 'Messages that failed in their own dead-letter queue and were dropped'],
 ];
 
 /**
