@@ -2,6 +2,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { HttpOptions } from '../config/http-options';
+import { ConfigError } from '../config/validation';
 import { secureContextOptions, type TlsCredentials } from '../security/tls-files';
 import { HttpAccess, SESSION_COOKIE, cookie, type HttpSecurity } from './access';
 import { findRoute, handleApi, type ApiServices } from './api';
@@ -123,9 +124,15 @@ export async function startHttpServer(options: HttpOptions, tls: TlsCredentials 
   server.headersTimeout = HEADERS_TIMEOUT_MS;
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    const failed = (error: NodeJS.ErrnoException): void => {
+      // On by default: a second broker on one machine meets the first one's port.
+      if (error.code !== 'EADDRINUSE') return reject(error);
+      const expected = `a port no other program listens on (${options.host}:${options.port} is in use): another one, 0 for any free one, or null to turn the HTTP listener off`;
+      reject(new ConfigError('http.port', expected, options.port));
+    };
+    server.once('error', failed);
     server.listen(options.port ?? 0, options.host, () => {
-      server.off('error', reject);
+      server.off('error', failed);
       resolve();
     });
   });

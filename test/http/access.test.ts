@@ -123,6 +123,17 @@ describe('HTTP listener options', () => {
     await off.stop();
   });
 
+  test('a port in use stops the start with a message naming http.port and the ways out', async () => {
+    const first = await startTestBroker({ http: { port: 0 } });
+    try {
+      await expect(startTestBroker({ http: { port: first.httpPort! } })).rejects.toThrow(
+        `invalid configuration: http.port: expected a port no other program listens on (127.0.0.1:${first.httpPort} is in use)`,
+      );
+    } finally {
+      await first.stop();
+    }
+  });
+
   test('a bad http option stops the start with a message naming the field', async () => {
     await expect(startTestBroker({ http: { port: 'high' as unknown as number } })).rejects.toThrow('http.port');
     await expect(startTestBroker({ http: { colour: 1 } as never })).rejects.toThrow('http.colour');
