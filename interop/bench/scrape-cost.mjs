@@ -4,18 +4,19 @@
 //
 //   npm run build && node interop/bench/scrape-cost.mjs [--seconds 10] [--groups 1000000] [--queues 1000]
 //
-// Starts `convoy start` (in-memory store) as a child process, and a load client in another process: one
-// producer and one consumer (credit 1000, accepting) moving 100-byte messages through queue `load` as fast
-// as the broker lets them. For each scenario it measures the load's message rate over --seconds:
-//   baseline   no scrapes
-//   every 1 s  GET /metrics once a second (Prometheus' default is every 15 s)
-//   continuous GET /metrics back to back (the worst case)
-// and reports each scrape's wall time (median, p99, max) and the rate as a ratio of the baseline measured
-// just before. Scenario `queues`: N queues, one message each. Scenario `groups`: one queue holding M
-// groups (one queued message each, no consumer), plus the time of GET /api/queues/NAME/groups pages.
+// Starts `convoy start` (in-memory store) as a child process. For each scenario it measures:
+//   - the broker's CPU time per scrape (from /proc/PID/stat over 40 scrapes back to back, nothing else
+//     running on the broker): what a scrape costs whatever else the machine does;
+//   - with a load client in another process (one producer, one consumer with credit 1000, accepting,
+//     100-byte messages through queue `load` as fast as the broker lets them), its message rate over
+//     --seconds in three rounds of: baseline (no scrapes), GET /metrics once a second (Prometheus'
+//     default is every 15 s), GET /metrics back to back (the worst case); each scrape's wall time; and the
+//     rates as ratios of the round's baseline (median of the rounds).
+// Scenario `queues`: N queues, one message each. Scenario `groups`: one queue holding M groups (one queued
+// message each, no consumer) besides those queues, plus the time of GET /api/queues/NAME/groups pages.
 // Writes interop/bench/results/scrape-cost.json.
 import { fork, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -69,10 +70,20 @@ async function main() {
   const { amqpPort, httpPort } = await brokerPorts(broker);
   const results = { date: new Date().toISOString(), cpus: os.cpus().length, loadAverage: os.loadavg(), seconds: SECONDS, scenarios: [] };
   try {
-    const load = fork(fileURLToPath(import.meta.url), ['--load', String(amqpPort)]);
     const rates = [];
-    load.on('message', (m) => rates.push(m.received));
-    await sleep(3000); // warm up
+    const startLoad = async () => {
+      const load = fork(fileURLToPath(import.meta.url), ['--load', String(amqpPort)]);
+      load.on('message', (m) => rates.push(m.received));
+      await sleep(3000); // warm up
+      return load;
+    };
+    const cpuPerScrape = async () => {
+      for (let i = 0; i < 5; i++) await get(httpPort, '/metrics');
+      const before = cpuMillis(broker.pid);
+      const scrapes = 40;
+      for (let i = 0; i < scrapes; i++) await get(httpPort, '/metrics');
+      return round((cpuMillis(broker.pid) - before) / scrapes);
+    };
     const measure = async (label, scraping) => {
       rates.length = 0;
       const scrapes = [];
@@ -90,23 +101,36 @@ async function main() {
       await scraper;
       const counted = rates.slice(0, SECONDS);
       const rate = counted.reduce((a, b) => a + b, 0) / counted.length;
-      return { label, scraping, messagesPerSecond: Math.round(rate), scrapes: scrapes.length, scrapeMs: summary(scrapes) };
+      return { label, scraping, messagesPerSecond: Math.round(rate), scrapeTimes: scrapes };
     };
     const scenario = async (name, extra = {}) => {
-      const baseline = await measure(`${name}: baseline`, 'none');
-      const everySecond = await measure(`${name}: scrape every 1 s`, 'every-second');
-      const baseline2 = await measure(`${name}: baseline again`, 'none');
-      const continuous = await measure(`${name}: scrape back to back`, 'continuous');
-      const base = (baseline.messagesPerSecond + baseline2.messagesPerSecond) / 2;
+      const brokerCpuMsPerScrape = await cpuPerScrape();
+      const load = await startLoad();
+      const rounds = [];
+      for (let i = 0; i < 3; i++) {
+        const baseline = await measure(`${name}: baseline`, 'none');
+        const everySecond = await measure(`${name}: scrape every 1 s`, 'every-second');
+        const continuous = await measure(`${name}: scrape back to back`, 'continuous');
+        rounds.push({ baseline, everySecond, continuous });
+      }
+      load.kill();
+      const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
       const metricsText = await get(httpPort, '/metrics');
       const entry = {
         name,
         series: metricsText.split('\n').filter((l) => l !== '' && !l.startsWith('#')).length,
         scrapeBytes: Buffer.byteLength(metricsText),
-        baselineMessagesPerSecond: Math.round(base),
-        everySecond: { ...everySecond, ratio: round(everySecond.messagesPerSecond / base) },
-        continuous: { ...continuous, ratio: round(continuous.messagesPerSecond / base) },
-        runs: [baseline, baseline2],
+        brokerCpuMsPerScrape,
+        baselineMessagesPerSecond: median(rounds.map((r) => r.baseline.messagesPerSecond)),
+        everySecondRatio: round(median(rounds.map((r) => r.everySecond.messagesPerSecond / r.baseline.messagesPerSecond))),
+        continuousRatio: round(median(rounds.map((r) => r.continuous.messagesPerSecond / r.baseline.messagesPerSecond))),
+        scrapeWallMsEverySecond: summary(rounds.flatMap((r) => r.everySecond.scrapeTimes)),
+        scrapeWallMsContinuous: summary(rounds.flatMap((r) => r.continuous.scrapeTimes)),
+        rounds: rounds.map((r) => ({
+          baseline: r.baseline.messagesPerSecond,
+          everySecond: r.everySecond.messagesPerSecond,
+          continuous: r.continuous.messagesPerSecond,
+        })),
         ...extra,
       };
       results.scenarios.push(entry);
@@ -137,7 +161,6 @@ async function main() {
       pages[label] = summary(times);
     }
     await scenario(`${GROUPS.toLocaleString('en')} groups (plus ${QUEUES} queues)`, { groupsPageMs: pages });
-    load.kill();
   } finally {
     broker.kill('SIGTERM');
   }
@@ -189,6 +212,12 @@ function get(port, urlPath) {
       })
       .on('error', reject);
   });
+}
+
+/** CPU time (user + system) the process has used, in ms (Linux /proc; clock ticks of 10 ms). */
+function cpuMillis(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 function summary(values) {
