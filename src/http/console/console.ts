@@ -172,6 +172,7 @@ class Console {
     if (queue === this.selected) return;
     this.selected = queue;
     this.prefix = '';
+    element('action').textContent = '';
     element<HTMLInputElement>('group-prefix').value = '';
     this.firstPage();
   }
