@@ -7,9 +7,13 @@ export const Condition = {
   notImplemented: 'amqp:not-implemented',
   resourceLimitExceeded: 'amqp:resource-limit-exceeded',
   unauthorizedAccess: 'amqp:unauthorized-access',
+  preconditionFailed: 'amqp:precondition-failed',
   connectionForced: 'amqp:connection:forced',
   framingError: 'amqp:connection:framing-error',
   messageSizeExceeded: 'amqp:link:message-size-exceeded',
+  resourceLocked: 'amqp:resource-locked',
+  resourceDeleted: 'amqp:resource-deleted',
+  notAllowed: 'amqp:not-allowed',
 } as const;
 
 export interface AmqpError {

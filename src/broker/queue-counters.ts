@@ -46,11 +46,14 @@ export class QueueCounters {
         if (effect.reason === 'accepted') counts.acknowledged++;
         else if (effect.reason === 'expired') counts.expired++;
         else if (effect.reason === 'purged') counts.purged++;
-        else counts.dropped++;
+        else if (effect.reason === 'dead-letter-loop') counts.dropped++;
         break;
       }
       case 'dead-lettered':
         this.of(effect.queue).deadLettered++;
+        break;
+      case 'queue-deleted':
+        this.forget(effect.queue);
         break;
       default:
         break;

@@ -1,6 +1,7 @@
 import { startAmqpServer } from '../amqp';
 import { BrokerMetrics, startHttpServer, type HttpServer } from '../http';
 import { queueOptionsResolver } from '../config/queue-policies';
+import { topicMatcher } from '../config/topic-patterns';
 import { resolveBrokerOptions, type BrokerOptions, type BrokerOptionsInput } from '../config/options';
 import { readTlsCredentials } from '../security/tls-files';
 import { createLogger, type Logger } from './logger';
@@ -30,8 +31,14 @@ export async function startBroker(input: BrokerOptionsInput, logger?: Logger): P
   const log = logger ?? createLogger(options.logLevel);
   const security = createSecurity(options, log);
   const metrics = new BrokerMetrics();
-  const store = createStore(options, log, metrics.observeFsync);
-  const runtime = new BrokerRuntime(queueOptionsResolver(options.queueDefaults, options.queues), store, options, log);
+  const runtime = new BrokerRuntime(
+    queueOptionsResolver(options.queueDefaults, options.queues),
+    createStore(options, log, metrics.observeFsync),
+    options,
+    log,
+    Date.now,
+    topicMatcher(options.topics),
+  );
   const startedMs = Date.now();
   const recovered = runtime.recover();
   if (options.store === 'journal') {

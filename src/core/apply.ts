@@ -12,6 +12,7 @@ import {
   wakeGroupsAwaitingCredit,
   wakeGroupsWithExpiredHead,
 } from './group-lifecycle';
+import { deleteQueue } from './queue-deletion';
 import { queueFor } from './state';
 import type {
   Command,
@@ -64,6 +65,9 @@ export function apply(state: CoreState, command: Command, nowMs: number): Effect
     case 'release-group':
     case 'retry-dead-letters':
       operatorCommand(state, command, effects);
+      break;
+    case 'delete-queue':
+      deleteQueue(state, command.queue, effects);
       break;
   }
   return effects;

@@ -229,9 +229,11 @@ export type Command =
    * dead-lettered from (only those from `from` when it is set; at most `limit`), in dead-letter order,
    * with delivery-count 0. Messages whose origin is unknown stay.
    */
-  | { readonly type: 'retry-dead-letters'; readonly queue: string; readonly from: string | null; readonly limit: number | null };
+  | { readonly type: 'retry-dead-letters'; readonly queue: string; readonly from: string | null; readonly limit: number | null }
+  /** Removes a queue with every message it holds; it must have no consumer attached (queue-deletion.ts). */
+  | { readonly type: 'delete-queue'; readonly queue: string };
 
-export type RemovalReason = 'accepted' | 'expired' | 'dead-letter-loop' | 'purged';
+export type RemovalReason = 'accepted' | 'expired' | 'dead-letter-loop' | 'purged' | 'queue-deleted';
 export type DeadLetterReason = 'rejected' | 'max-delivery-attempts';
 
 export type Effect =
@@ -261,5 +263,7 @@ export type Effect =
   /** The consumer asked to drain and nothing more is available: its remaining credit is used up. */
   | { readonly type: 'drained'; readonly consumerId: ConsumerId }
   | { readonly type: 'queue-created'; readonly queue: string; readonly options: QueueOptions }
+  /** The queue is gone; a `removed` effect for each message it held came before. */
+  | { readonly type: 'queue-deleted'; readonly queue: string }
   | { readonly type: 'exclusive-active'; readonly queue: string; readonly consumerId: ConsumerId | null }
   | { readonly type: 'group-owner'; readonly queue: string; readonly groupId: string; readonly consumerId: ConsumerId | null };

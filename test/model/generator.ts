@@ -24,7 +24,8 @@ export type Move =
   | { kind: 'tick'; ms: number }
   | { kind: 'purge'; deadLetters: boolean }
   | { kind: 'release'; group: string; deadLetters: boolean }
-  | { kind: 'retry'; from: string | null; limit: number | null };
+  | { kind: 'retry'; from: string | null; limit: number | null }
+  | { kind: 'delete'; deadLetterQueue: boolean };
 
 const outcomeArb: fc.Arbitrary<Outcome> = fc.oneof(
   { weight: 6, arbitrary: fc.constant<Outcome>({ type: 'accepted' }) },
@@ -86,6 +87,7 @@ export function moveArb(withExclusive: boolean): fc.Arbitrary<Move> {
         limit: fc.option(fc.integer({ min: 1, max: 3 })),
       }),
     },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('delete' as const), deadLetterQueue: fc.boolean() }) },
   );
 }
 
@@ -141,5 +143,11 @@ export function resolveMove(state: CoreState, move: Move, sent: number): Step | 
       return { op: 'release', group: move.group, queue: move.deadLetters ? 'DLQ' : 'q' };
     case 'retry':
       return { op: 'retry', queue: 'DLQ', from: move.from, limit: move.limit };
+    case 'delete': {
+      // Only a queue nobody consumes can be deleted (its consumers detach first); a later send recreates it.
+      const queue = move.deadLetterQueue ? 'DLQ' : 'q';
+      const consumed = [...state.consumers.values()].some((consumer) => consumer.queue.name === queue);
+      return consumed || !state.queues.has(queue) ? null : { op: 'delete', queue };
+    }
   }
 }

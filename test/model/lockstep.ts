@@ -96,6 +96,9 @@ export class Lockstep {
       case 'retry-dead-letters':
         model.retryDeadLetters(command.queue, command.from, command.limit);
         break;
+      case 'delete-queue':
+        model.deleteQueue(command.queue);
+        break;
       case 'declare':
       case 'recover':
         throw new Error(`${command.type} is not part of the model`);
@@ -139,6 +142,8 @@ export function coreCommand(state: CoreState, step: Step, nowMs: number): Comman
       return { type: 'release-group', queue: step.queue, groupId: step.group };
     case 'retry':
       return { type: 'retry-dead-letters', queue: step.queue, from: step.from, limit: step.limit };
+    case 'delete':
+      return { type: 'delete-queue', queue: step.queue };
   }
 }
 

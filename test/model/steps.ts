@@ -11,6 +11,7 @@ import type { Outcome } from '../../src/core/types';
  *   purge queue=DLQ                        operator: the queue's queued messages go
  *   release A queue=q                      operator: group A leaves its owner
  *   retry queue=DLQ from=q limit=2         operator: dead letters go back to their queues
+ *   delete q                               the queue goes with its messages (it has no consumer)
  * The queue defaults to `q` (for retry, `DLQ`). A settle names the consumer's unsettled delivery by its message's label.
  */
 export type Step =
@@ -22,7 +23,8 @@ export type Step =
   | { op: 'tick'; ms: number }
   | { op: 'purge'; queue: string }
   | { op: 'release'; group: string; queue: string }
-  | { op: 'retry'; queue: string; from: string | null; limit: number | null };
+  | { op: 'retry'; queue: string; from: string | null; limit: number | null }
+  | { op: 'delete'; queue: string };
 
 export const DEFAULT_QUEUE = 'q';
 export const DEFAULT_DEAD_LETTER_QUEUE = 'DLQ';
@@ -72,6 +74,8 @@ export function parseStep(line: string): Step {
         from: option('from') ?? null,
         limit: option('limit') === undefined ? null : Number(option('limit')),
       };
+    case 'delete':
+      return { op, queue: words[0] ?? fail() };
     default:
       return fail();
   }
@@ -122,6 +126,8 @@ export function formatStep(step: Step): string {
       ]
         .filter(Boolean)
         .join(' ');
+    case 'delete':
+      return `delete ${step.queue}`;
   }
 }
 
