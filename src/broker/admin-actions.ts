@@ -1,6 +1,7 @@
 import { findGroup, type GroupView } from '../core/inspect';
 import type { Queue } from '../core/types';
 import type { BrokerRuntime } from './runtime';
+import { topicOfQueue } from './topics';
 
 /** An operator action that cannot be done as asked; `kind` says why (the HTTP API maps it to a status). */
 export class AdminActionError extends Error {
@@ -38,6 +39,24 @@ export function releaseGroup(runtime: BrokerRuntime, queueName: string, groupId:
   runtime.execute({ type: 'release-group', queue: queueName, groupId });
   const after = findGroup(queue, groupId);
   return { released: after !== null && after.state === 'moving' && after.owner === before.owner ? 'after-settlement' : 'now', group: after };
+}
+
+/**
+ * Deletes a queue nobody consumes, with every message it holds (core `delete-queue`); it comes back empty
+ * if something uses its name again. A queue with consumers is refused: close their connections first (their
+ * unsettled messages return to it, and are deleted with it). A subscription's queue ends when it is
+ * unsubscribed, not here.
+ */
+export function deleteQueue(runtime: BrokerRuntime, queueName: string): { deleted: true; messages: number } {
+  const queue = existingQueue(runtime, queueName);
+  const topic = topicOfQueue(queueName);
+  if (topic !== null) throw new AdminActionError('conflict', `"${queueName}" is a subscription of topic "${topic}": it ends when its subscriber unsubscribes`);
+  if (queue.consumers.length > 0) {
+    const ids = queue.consumers.map((consumer) => consumer.id).join(', ');
+    throw new AdminActionError('conflict', `queue "${queueName}" has ${queue.consumers.length} consumer(s) (${ids}): close their connections first`);
+  }
+  const effects = runtime.execute({ type: 'delete-queue', queue: queueName });
+  return { deleted: true, messages: effects.filter((e) => e.type === 'removed' && e.reason === 'queue-deleted').length };
 }
 
 export interface RetryResult {

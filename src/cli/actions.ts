@@ -7,7 +7,7 @@ import { readPassword } from './password-input';
 import { renderTable } from './tables';
 
 /**
- * The operator actions of the HTTP API as commands (README "Watching Convoy"): purge, dlq-retry,
+ * The operator actions of the HTTP API as commands (README "Watching Convoy"): purge, delete, dlq-retry,
  * release-group, connections (and closing one). They call the broker's HTTP API, so they need what it
  * needs: a loopback address without users, else a user with `manage` (HTTP Basic; over HTTPS unless
  * the broker is on this machine).
@@ -71,6 +71,10 @@ export function addActionCommands(program: Command): void {
       print(flags, answer, `${queue}: ${answer.purged} messages purged; ${answer.inFlight} in flight left to settle`);
     },
   );
+  httpOptions(program.command('delete <queue>').description('delete a queue nobody consumes, with its messages')).action(async (queue: string, flags: HttpFlags) => {
+    const answer = (await callHttpApi(await targetOf(flags), 'DELETE', `/api/queues/${segment(queue)}`)) as { messages: number };
+    print(flags, answer, `${queue}: deleted with ${answer.messages} messages`);
+  });
   httpOptions(
     program
       .command('dlq-retry <dead-letter-queue>')

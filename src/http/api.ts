@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { AdminActionError, purgeQueue, releaseGroup, retryDeadLetters } from '../broker/admin-actions';
+import { AdminActionError, deleteQueue, purgeQueue, releaseGroup, retryDeadLetters } from '../broker/admin-actions';
 import type { Logger } from '../broker/logger';
 import type { BrokerRuntime } from '../broker/runtime';
 import type { QueueCounts } from '../broker/queue-counters';
@@ -69,6 +69,7 @@ const ROUTES: readonly Route[] = [
   { method: 'GET', path: ['overview'], handle: overview },
   { method: 'GET', path: ['queues'], handle: (services) => ({ queues: queueEntries(services) }) },
   { method: 'GET', path: ['queues', ':queue'], handle: (services, { params }) => queueEntries(services, existingQueue(services, params.queue!))[0] },
+  { method: 'DELETE', path: ['queues', ':queue'], handle: removeQueue },
   { method: 'GET', path: ['queues', ':queue', 'groups'], handle: groups },
   { method: 'GET', path: ['queues', ':queue', 'groups', ':group'], handle: group },
   { method: 'POST', path: ['queues', ':queue', 'purge'], handle: purge },
@@ -199,6 +200,13 @@ async function release(services: ApiServices, request: ApiRequest): Promise<unkn
   const result = releaseGroup(services.runtime, queue!, groupId!);
   logAction(services, request, 'release-group', { queue, group: groupId, released: result.released });
   return { queue, ...result };
+}
+
+async function removeQueue(services: ApiServices, request: ApiRequest): Promise<unknown> {
+  await readJsonBody(request.request, services.maxRequestBytes);
+  const result = deleteQueue(services.runtime, request.params.queue!);
+  logAction(services, request, 'delete-queue', { queue: request.params.queue, messages: result.messages });
+  return { queue: request.params.queue, ...result };
 }
 
 function closeConnection(services: ApiServices, request: ApiRequest): unknown {

@@ -47,6 +47,7 @@ describe('convoy operator actions', () => {
     const retry = await convoy('dlq-retry', 'DLQ', '--from', 'cli.q', '--limit', '1', '--json');
     expect(JSON.parse(retry.stdout)).toEqual({ queue: 'DLQ', retried: 1, remaining: 1 });
     expect((await convoy('dlq-retry', 'DLQ')).stdout.trim()).toBe('DLQ: 1 messages moved back to their queues; 0 left');
+    expect((await convoy('delete', 'cli.q')).stdout.trim()).toBe('cli.q: deleted with 2 messages');
   });
 
   test('release-group: the owner keeps the group until its in-flight message is settled; then it is gone', async () => {

@@ -15,7 +15,7 @@ describe('HTTP API', () => {
   let client: TestClient;
 
   beforeAll(async () => {
-    broker = await startTestBroker({ http: { port: 0 }, queues: { 'orders.*': { maxDeliveryAttempts: 3 } } });
+    broker = await startTestBroker({ http: { port: 0 }, queues: { 'orders.*': { maxDeliveryAttempts: 3 } }, topics: ['api.ticks'] });
     port = broker.httpPort!;
     client = await connect(broker.port!, { container_id: 'api-test-client' });
   });
@@ -131,6 +131,28 @@ describe('HTTP API', () => {
     expect((await httpCall({ port, path: '/api/queues/nowhere/purge', body: {} })).status).toBe(404);
     expect((await httpCall({ port, path: '/api/queues/DLQ/dlq-retry', body: { limit: -1 } })).status).toBe(400);
     receiver.close();
+  });
+
+  test('delete a queue nobody consumes, with its messages; one with consumers, or a subscription, is refused', async () => {
+    const sender = await client.openSender('orders.delete');
+    await sendAll(sender, [{ body: 'd1' }, { body: 'd2' }]);
+    sender.close();
+    const receiver = await client.openReceiver('orders.delete', { name: 'still-here' });
+    const refused = await httpCall({ port, path: '/api/queues/orders.delete', method: 'DELETE', body: {} });
+    expect(refused.status).toBe(409);
+    expect(refused.json.error).toMatch(/has 1 consumer\(s\) \(c\d+\/\d+\): close their connections first/);
+    receiver.close();
+    await waitFor(() => broker.runtime.state.queues.get('orders.delete')!.consumers.length === 0, 'the detach');
+    const deleted = await httpCall({ port, path: '/api/queues/orders.delete', method: 'DELETE', body: {} });
+    expect(deleted.json).toEqual({ queue: 'orders.delete', deleted: true, messages: 2 });
+    expect(broker.runtime.state.queues.has('orders.delete')).toBe(false);
+    expect((await httpCall({ port, path: '/api/queues/orders.delete', method: 'DELETE', body: {} })).status).toBe(404);
+    const subscriber = await client.openReceiver('api.ticks', { name: 'ticker' });
+    const subscription = [...broker.runtime.state.queues.keys()].find((name) => name.startsWith('api.ticks::'))!;
+    const notHere = await httpCall({ port, path: `/api/queues/${encodeURIComponent(subscription)}`, method: 'DELETE', body: {} });
+    expect(notHere.status).toBe(409);
+    expect(notHere.json.error).toContain('is a subscription of topic "api.ticks"');
+    subscriber.close();
   });
 
   test('connections with their links, and closing one: its unsettled messages return', async () => {

@@ -135,6 +135,7 @@ class Console {
     element('logout').addEventListener('click', () => void this.logout());
     element('purge').addEventListener('click', () => void this.purge());
     element('retry').addEventListener('click', () => void this.retry());
+    element('delete').addEventListener('click', () => void this.deleteQueue());
     element('groups-first').addEventListener('click', () => this.firstPage());
     element('groups-prev').addEventListener('click', () => {
       if (this.pageStarts.length > 1) this.pageStarts.pop();
@@ -367,6 +368,15 @@ class Console {
     return this.act(`Move the dead letters of ${queue} back to the queues they came from?`, async () => {
       const answer = await api<{ retried: number; remaining: number }>('POST', `/api/queues/${q(queue)}/dlq-retry`);
       return `${queue}: ${answer.retried} messages moved back, ${answer.remaining} left`;
+    });
+  }
+
+  private deleteQueue(): Promise<void> {
+    const queue = this.selected!;
+    return this.act(`Delete queue ${queue} with every message it holds? It must have no consumers.`, async () => {
+      const answer = await api<{ messages: number }>('DELETE', `/api/queues/${q(queue)}`);
+      location.hash = '';
+      return `${queue}: deleted with ${answer.messages} messages`;
     });
   }
 
