@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { RunningBroker } from '../../src/broker/server';
 import { startTestBroker } from '../support/broker';
 import { connect, receive, sendAll, waitFor, type TestClient } from '../support/client';
+import { EXAMPLE_ROLES, writeTestUsers } from '../support/users';
 
 /**
  * The web console in a real browser: Debian's chromium, driven by playwright-core (.ci/run installs it;
@@ -18,6 +19,25 @@ const SCREENSHOTS = process.env.CONVOY_CONSOLE_SCREENSHOTS;
 /** The page polls every second; on a busy machine a round trip can take a while. */
 const POLL = { timeout: 15_000 };
 
+/** Headless Debian chromium with a fresh profile; playwright's own browser download is not used. */
+function launchChromium(): Promise<BrowserContext> {
+  return chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'convoy-chromium-')), {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width: 1400, height: 900 },
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}
+
 describe('web console in headless chromium', () => {
   let broker: RunningBroker;
   let client: TestClient;
@@ -28,21 +48,7 @@ describe('web console in headless chromium', () => {
   beforeAll(async () => {
     broker = await startTestBroker({ http: { port: 0 } });
     client = await connect(broker.port!, { container_id: 'order-service' });
-    browser = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'convoy-chromium-')), {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: { width: 1400, height: 900 },
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
     page = await browser.newPage();
     page.on('dialog', (dialog) => {
       dialogs.push(dialog.message());
@@ -143,5 +149,34 @@ describe('web console in headless chromium', () => {
     await page.locator('#groups-prev').click();
     await expect.poll(() => page.locator('#groups tbody tr').first().getAttribute('data-group'), POLL).toBe('account-019900');
     await screenshot('many-groups');
+  });
+});
+
+describe('web console login, with users configured', () => {
+  test('the login form lets a manage user in, refuses a wrong password, and logs out', async () => {
+    const usersFile = await writeTestUsers({ ops: { password: 'ops-secret', roles: ['admin'] }, alice: { password: 'alice-secret', roles: ['app'] } });
+    const broker = await startTestBroker({ http: { port: 0 }, auth: { usersFile, failedLoginDelayMs: 0 }, roles: EXAMPLE_ROLES });
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      await page.goto(`http://127.0.0.1:${broker.httpPort}/`);
+      await expect.poll(() => page.locator('#login').isVisible(), POLL).toBe(true);
+      expect(await page.locator('#main').isVisible()).toBe(false);
+      await page.locator('#login-user').fill('alice');
+      await page.locator('#login-password').fill('alice-secret');
+      await page.locator('#login-form button[type=submit]').click();
+      await expect.poll(() => page.locator('#login-error').textContent(), POLL).toBe('user "alice" has no manage permission');
+      await page.locator('#login-user').fill('ops');
+      await page.locator('#login-password').fill('ops-secret');
+      await page.locator('#login-form button[type=submit]').click();
+      await expect.poll(() => page.locator('#main').isVisible(), POLL).toBe(true);
+      expect(await page.locator('#who').textContent()).toBe('ops');
+      await page.locator('#logout').click();
+      await expect.poll(() => page.locator('#login').isVisible(), POLL).toBe(true);
+      expect((await page.request.get(`http://127.0.0.1:${broker.httpPort}/api/queues`, { headers: { 'x-convoy-console': '1' } })).status()).toBe(401);
+    } finally {
+      await browser.close();
+      await broker.stop();
+    }
   });
 });
