@@ -1,3 +1,4 @@
+import { purge, releaseGroupOf, retryDeadLetters } from './admin-commands';
 import { addConsumer, bestExclusive, removeConsumer, setCredit } from './consumers';
 import { dispatch, dropIfExpired, isExpired, returnToQueue } from './dispatch';
 import {
@@ -60,6 +61,11 @@ export function apply(state: CoreState, command: Command, nowMs: number): Effect
     case 'tick':
       tick(state, effects);
       break;
+    case 'purge':
+    case 'release-group':
+    case 'retry-dead-letters':
+      operatorCommand(state, command, effects);
+      break;
     case 'delete-queue':
       deleteQueue(state, command.queue, effects);
       break;
@@ -67,14 +73,21 @@ export function apply(state: CoreState, command: Command, nowMs: number): Effect
   return effects;
 }
 
-function enqueue(state: CoreState, queue: Queue, meta: MessageMeta, body: MessageBody, effects: Effect[]): void {
-  const message = newMessage(state.nextMessageId++, queue.nextSeq++, meta, body);
+function enqueue(
+  state: CoreState,
+  queue: Queue,
+  meta: MessageMeta,
+  body: MessageBody,
+  effects: Effect[],
+  deadLetteredFrom: string | null = null,
+): void {
+  const message = newMessage(state.nextMessageId++, queue.nextSeq++, meta, body, deadLetteredFrom);
   addToQueue(queue, message);
   effects.push({ type: 'enqueued', queue: queue.name, message });
   dispatch(state, queue, effects);
 }
 
-function newMessage(id: number, seq: number, meta: MessageMeta, body: MessageBody): QueuedMessage {
+function newMessage(id: number, seq: number, meta: MessageMeta, body: MessageBody, deadLetteredFrom: string | null): QueuedMessage {
   return {
     id,
     seq,
@@ -82,6 +95,7 @@ function newMessage(id: number, seq: number, meta: MessageMeta, body: MessageBod
     closesGroup: meta.closesGroup,
     expiresAtMs: meta.expiresAtMs,
     durable: meta.durable,
+    deadLetteredFrom,
     deliveryCount: meta.deliveryCount,
     excludedConsumers: null,
     body,
@@ -103,7 +117,7 @@ function addToQueue(queue: Queue, message: QueuedMessage): void {
 function recover(state: CoreState, queue: Queue, recovered: RecoveredMessage): void {
   state.nextMessageId = Math.max(state.nextMessageId, recovered.id + 1);
   queue.nextSeq = Math.max(queue.nextSeq, recovered.seq + 1);
-  addToQueue(queue, newMessage(recovered.id, recovered.seq, recovered.meta, recovered.body));
+  addToQueue(queue, newMessage(recovered.id, recovered.seq, recovered.meta, recovered.body, recovered.deadLetteredFrom ?? null));
 }
 
 function attach(state: CoreState, command: Extract<Command, { type: 'attach' }>, effects: Effect[]): void {
@@ -256,7 +270,31 @@ function deadLetter(state: CoreState, queue: Queue, message: QueuedMessage, reas
     },
     message.body,
     effects,
+    queue.name,
   );
+}
+
+/** Operator commands act on queues that exist; they never create one. */
+function operatorCommand(
+  state: CoreState,
+  command: Extract<Command, { type: 'purge' | 'release-group' | 'retry-dead-letters' }>,
+  effects: Effect[],
+): void {
+  const queue = state.queues.get(command.queue);
+  if (queue === undefined) return;
+  switch (command.type) {
+    case 'purge':
+      purge(state, queue, effects);
+      break;
+    case 'release-group':
+      releaseGroupOf(state, queue, command.groupId, effects);
+      break;
+    case 'retry-dead-letters':
+      retryDeadLetters(state, queue, command.from, command.limit, effects, (target, meta, body) =>
+        enqueue(state, queueFor(state, target, effects), meta, body, effects),
+      );
+      break;
+  }
 }
 
 /**

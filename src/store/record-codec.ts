@@ -6,6 +6,11 @@ import type { StoredSubscription } from './types';
  * Journal records: [u32 payload length][u32 crc32 of type+payload][u8 type][payload], little-endian.
  * A record whose length runs past the end of the file, or whose checksum does not match, marks the point
  * where a crash cut the journal.
+ *
+ * A message record's payload: id, seq, delivery-count, flags, [expiry], queue, [group], body, and, with
+ * FLAG_DEAD_LETTERED_FROM, the queue it was dead-lettered from after the body. That field came after the
+ * first release: a record without the flag reads as before, and a reader that predates it stops at the
+ * end of the body, so journals stay readable in both directions (no new format version).
  */
 export const RECORD_HEADER_BYTES = 9;
 
@@ -27,6 +32,7 @@ const FLAG_CLOSES_GROUP = 2;
 const FLAG_HAS_GROUP = 4;
 const FLAG_HAS_EXPIRY = 8;
 const FLAG_DELIVERED = 16;
+const FLAG_DEAD_LETTERED_FROM = 32;
 
 export interface MessageRecord {
   readonly id: number;
@@ -35,6 +41,8 @@ export interface MessageRecord {
   readonly meta: MessageMeta;
   /** Delivered since delivery-count was last recorded (compaction carries this over). */
   readonly delivered: boolean;
+  /** The queue a dead-letter queue's message came from; null for other messages and older records. */
+  readonly deadLetteredFrom: string | null;
   /** Offset of the body within the record's payload. */
   readonly bodyOffset: number;
   readonly bodyLength: number;
@@ -87,17 +95,20 @@ export function encodeMessage(
   meta: MessageMeta,
   delivered: boolean,
   body: Uint8Array,
+  deadLetteredFrom: string | null,
 ): { record: Buffer; bodyOffsetInRecord: number } {
   const queueBytes = Buffer.from(queue, 'utf8');
   const groupBytes = meta.groupId === null ? null : Buffer.from(meta.groupId, 'utf8');
+  const originBytes = deadLetteredFrom === null ? null : Buffer.from(deadLetteredFrom, 'utf8');
   let flags = 0;
   if (meta.durable) flags |= FLAG_DURABLE;
   if (meta.closesGroup) flags |= FLAG_CLOSES_GROUP;
   if (groupBytes) flags |= FLAG_HAS_GROUP;
   if (meta.expiresAtMs !== null) flags |= FLAG_HAS_EXPIRY;
   if (delivered) flags |= FLAG_DELIVERED;
+  if (originBytes) flags |= FLAG_DEAD_LETTERED_FROM;
   const fixed = 8 + 8 + 4 + 1 + (meta.expiresAtMs !== null ? 8 : 0) + 2 + queueBytes.length + (groupBytes ? 2 + groupBytes.length : 0) + 4;
-  const payload = Buffer.allocUnsafe(fixed + body.length);
+  const payload = Buffer.allocUnsafe(fixed + body.length + (originBytes ? 2 + originBytes.length : 0));
   let at = 0;
   at = payload.writeDoubleLE(id, at);
   at = payload.writeDoubleLE(seq, at);
@@ -112,6 +123,10 @@ export function encodeMessage(
   }
   at = payload.writeUInt32LE(body.length, at);
   payload.set(body, at);
+  if (originBytes) {
+    const originAt = payload.writeUInt16LE(originBytes.length, at + body.length);
+    originBytes.copy(payload, originAt);
+  }
   return { record: frame(RecordType.Message, payload), bodyOffsetInRecord: RECORD_HEADER_BYTES + at };
 }
 
@@ -237,6 +252,11 @@ function decodeMessage(payload: Buffer): MessageRecord {
   }
   const bodyLength = payload.readUInt32LE(at);
   at += 4;
+  let deadLetteredFrom: string | null = null;
+  if (flags & FLAG_DEAD_LETTERED_FROM) {
+    const originAt = at + bodyLength;
+    deadLetteredFrom = payload.toString('utf8', originAt + 2, originAt + 2 + payload.readUInt16LE(originAt));
+  }
   return {
     id,
     seq,
@@ -249,6 +269,7 @@ function decodeMessage(payload: Buffer): MessageRecord {
       durable: (flags & FLAG_DURABLE) !== 0,
     },
     delivered: (flags & FLAG_DELIVERED) !== 0,
+    deadLetteredFrom,
     bodyOffset: at,
     bodyLength,
   };

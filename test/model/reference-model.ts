@@ -25,6 +25,8 @@ export interface ModelMessage {
   deliveryCount: number;
   /** Consumers that answered modified{undeliverable-here}. */
   readonly refusedBy: string[];
+  /** In a dead-letter queue: the queue it was dead-lettered from. */
+  readonly origin: string | null;
 }
 
 export interface ModelDelivery {
@@ -74,7 +76,8 @@ export interface ModelQueue {
 
 /** What the model reports besides deliveries, to be compared with the core's effects. */
 export type ModelOutcome =
-  | { type: 'removed'; messageId: number; reason: 'accepted' | 'dead-letter-loop' | 'queue-deleted' }
+  | { type: 'removed'; messageId: number; reason: 'accepted' | 'dead-letter-loop' | 'purged' | 'queue-deleted' }
+  | { type: 'retried'; messageId: number }
   | { type: 'dead-lettered'; messageId: number; reason: 'rejected' | 'max-delivery-attempts' }
   | { type: 'delivery-count'; messageId: number; deliveryCount: number }
   | { type: 'drained'; consumerId: string }
@@ -117,9 +120,14 @@ export class ReferenceModel {
 
   // ---- Commands ----
 
-  enqueue(queueName: string, label: string, meta: { groupId: string | null; closesGroup: boolean; expiresAtMs: number | null; deliveryCount: number }): void {
+  enqueue(
+    queueName: string,
+    label: string,
+    meta: { groupId: string | null; closesGroup: boolean; expiresAtMs: number | null; deliveryCount: number },
+    origin: string | null = null,
+  ): void {
     const queue = this.queue(queueName);
-    const message: ModelMessage = { id: this.nextMessageId++, seq: queue.nextSeq++, label, ...meta, refusedBy: [] };
+    const message: ModelMessage = { id: this.nextMessageId++, seq: queue.nextSeq++, label, ...meta, refusedBy: [], origin };
     this.putBack(queue, message);
     this.dispatch(queue);
   }
@@ -199,6 +207,55 @@ export class ReferenceModel {
       }
       this.dispatch(queue);
     }
+  }
+
+  // ---- Operator commands (on queues that exist; they create none) ----
+
+  /** Every queued message goes; deliveries in flight stay with their consumers. */
+  purge(queueName: string): void {
+    const queue = this.queues.get(queueName);
+    if (!queue) return;
+    // One by one in queue order: groups become idle (and maxGroups forgets) in that order.
+    for (const message of this.sorted(queue.messages)) {
+      queue.messages = queue.messages.filter((m) => m !== message);
+      this.outcomes.push({ type: 'removed', messageId: message.id, reason: 'purged' });
+      this.settleGroups(queue);
+    }
+    this.dispatch(queue);
+  }
+
+  /** The group leaves its owner once nothing of it is in flight (a move to no one); a closing group already does. */
+  releaseGroup(queueName: string, groupId: string): void {
+    const queue = this.queues.get(queueName);
+    if (!queue) return;
+    const group = queue.groups.get(groupId);
+    if (group !== undefined && group.owner !== null && group.state !== 'closing') {
+      group.state = 'moving';
+      group.moveTo = null;
+    }
+    this.settleGroups(queue);
+    this.dispatch(queue);
+  }
+
+  /** Dead letters of known origin (from `from`, at most `limit`) go back to the end of their queue with delivery-count 0. */
+  retryDeadLetters(queueName: string, from: string | null, limit: number | null): void {
+    const queue = this.queues.get(queueName);
+    if (!queue) return;
+    const chosen = this.sorted(queue.messages)
+      .filter((m) => m.origin !== null && (from === null || m.origin === from))
+      .slice(0, limit ?? Infinity);
+    for (const message of chosen) {
+      queue.messages = queue.messages.filter((m) => m !== message);
+      this.outcomes.push({ type: 'retried', messageId: message.id });
+      this.settleGroups(queue);
+      this.enqueue(message.origin!, message.label, {
+        groupId: message.groupId,
+        closesGroup: message.closesGroup,
+        expiresAtMs: message.expiresAtMs,
+        deliveryCount: 0,
+      });
+    }
+    this.dispatch(queue);
   }
 
   /** The queue goes with every message it holds, in queue order; nobody is attached to it. */
@@ -371,12 +428,12 @@ export class ReferenceModel {
       return;
     }
     this.outcomes.push({ type: 'dead-lettered', messageId: message.id, reason });
-    this.enqueue(queue.options.deadLetterQueue, message.label, {
-      groupId: message.groupId,
-      closesGroup: message.closesGroup,
-      expiresAtMs: message.expiresAtMs,
-      deliveryCount: message.deliveryCount,
-    });
+    this.enqueue(
+      queue.options.deadLetterQueue,
+      message.label,
+      { groupId: message.groupId, closesGroup: message.closesGroup, expiresAtMs: message.expiresAtMs, deliveryCount: message.deliveryCount },
+      queue.name,
+    );
   }
 
   // ---- Group states ----
