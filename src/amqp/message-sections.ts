@@ -108,7 +108,6 @@ function readApplicationProperties(reader: AmqpReader, fields: InfoFields, group
     else if (key === JMSX_GROUP_SEQ) fields.jmsGroupSeq = reader.readValue(true);
     else reader.skipValue();
   }
-  if (count % 2 === 1) reader.skipValue();
 }
 
 function timestampMs(value: unknown): number | null {

@@ -6,10 +6,12 @@ import { keyLinksByRoleAndName } from './link-keys';
 import { reportDispositionsInFrameOrder } from './disposition-order';
 import { writeDispositionsCorrectly } from './disposition-ranges';
 import { buildDeliveriesOnPrototype } from './incoming-deliveries';
-import { closeOnMalformedInput, guardInput } from './input-guard';
+import { boundDispositionRanges } from './bounded-dispositions';
+import { guardInput } from './input-guard';
 import { connectionInternals } from './internals';
 import { deliverRawBytes, type TransferFrameListener } from './raw-message-bytes';
 import { patchSessions, type SessionPatch } from './sessions';
+import { checkFramesAgainstState } from './state-checks';
 import { decodeTransfersDirectly } from './transfer-decoding';
 import { encodeTransfersDirectly } from './transfer-encoding';
 
@@ -47,11 +49,55 @@ export const PINNED_RHEA_VERSION = '3.0.5';
 export const RHEA_PATCHES: readonly RheaPatch[] = [
   {
     file: 'input-guard.ts',
-    what: 'checks the protocol header and every frame size on the raw byte stream before rhea reads it',
-    why: 'rhea buffers whatever frame size a peer declares (up to 4 GiB) and ignores its own max-frame-size on input (AMQP 1.0 2.7.1)',
+    what: 'hands rhea only checked protocol headers and whole frames, each held to the frame schema, max-frame-size and frame order; ends the connection on the first bad one, and on any error rhea throws while reading, with an error of ours',
+    why: 'rhea buffers whatever frame size a peer declares, allocates whatever count a frame declares (2^31 zero-width array elements: out of memory), trusts every field type (a list as max-frame-size aborted the broker), and sends its internal exception text as the close description',
     replaces: { 'connection.input': 'function' },
-    reliesOn: { 'connection._process': 'function' },
-    guardedBy: ['test/amqp/connection.test.ts', 'interop/python/garbage.py'],
+    reliesOn: { 'connection._process': 'function', 'connection.open': 'function', 'connection.close': 'function', 'connection.remote': 'object' },
+    guardedBy: ['test/amqp/connection.test.ts', 'test/amqp/bad-input.test.ts', 'test/amqp/frame-check.test.ts', 'interop/python/garbage.py'],
+  },
+  {
+    file: 'state-checks.ts',
+    what: 'checks every frame that names a channel, handle or delivery against the sessions and links rhea holds, and answers each violation with the AMQP error of its scope: close, end or detach',
+    why: 'rhea throws on unknown channels and handles (its message went to the client), computes NaN credit from a flow without delivery-count, logs and accepts transfers beyond credit, overflows its ring beyond the incoming window, and re-uses a handle still mapped to a detaching link',
+    replaces: {
+      'connection.on_begin': 'function',
+      'connection.on_end': 'function',
+      'connection.on_attach': 'function',
+      'connection.on_detach': 'function',
+      'connection.on_flow': 'function',
+      'connection.on_transfer': 'function',
+      'connection.on_disposition': 'function',
+    },
+    reliesOn: {
+      'connection.remote_channel_map': 'object',
+      'session.state': 'object',
+      'session.remote': 'object',
+      'session.links': 'object',
+      'session.end': 'function',
+      'session.dispatch': 'function',
+      'session._context': 'function',
+      'session.incoming.next_transfer_id': 'number',
+      'session.incoming.deliveries': 'object',
+      'sender.state': 'object',
+      'sender.local': 'object',
+      'receiver.credit': 'number',
+      'receiver.close': 'function',
+      'receiver.is_receiver': 'function',
+    },
+    guardedBy: ['test/amqp/bad-input.test.ts', 'test/fuzz/wire-fuzz.test.ts'],
+  },
+  {
+    file: 'bounded-dispositions.ts',
+    what: "settles the deliveries of a disposition range by visiting only the session's outstanding deliveries in the range",
+    why: 'rhea walks a disposition range id by id: first 0, last 2^32 - 1 froze the broker for about 20 s per frame',
+    replaces: { 'session.outgoing.on_disposition': 'function', 'session.incoming.on_disposition': 'function' },
+    reliesOn: {
+      'session.outgoing.deliveries': 'object',
+      'session.outgoing.updated': 'object',
+      'session.incoming.deliveries': 'object',
+      'rhea.message.unwrap_outcome': 'function',
+    },
+    guardedBy: ['test/amqp/bad-input.test.ts', 'test/amqp/bounded-dispositions.test.ts'],
   },
   {
     file: 'raw-message-bytes.ts',
@@ -171,6 +217,14 @@ export const RHEA_PATCHES: readonly RheaPatch[] = [
     guardedBy: ['test/amqp/rhea-contract.test.ts'],
   },
   {
+    file: 'sasl-plain.ts',
+    what: "the SASL PLAIN server mechanism, in place of rhea's",
+    why: "rhea's PLAIN splits the initial response without checking it is there: a sasl-init without one threw inside rhea",
+    replaces: {},
+    reliesOn: { 'lib/sasl.js.Server': 'function', 'lib/sasl.js.server_mechanisms': 'function' },
+    guardedBy: ['test/amqp/bad-input.test.ts', 'test/amqp/connection.test.ts'],
+  },
+  {
     file: 'internals.ts',
     what: 'typed views of the rhea fields the broker reads and sets outside the patches above',
     why: "rhea's typings do not declare them",
@@ -203,6 +257,7 @@ export interface ServerConnectionTargets {
 export function patchServerConnection(connection: Connection, targets: ServerConnectionTargets): void {
   guardInput(connection, targets.socket, targets.logger, targets.maxFrameBytes);
   deliverRawBytes(connection, targets.onTransferFrame);
+  checkFramesAgainstState(connection, targets.logger);
   decodeTransfersDirectly(connectionInternals(connection).amqp_transport, connectionInternals(connection));
   const output = batchSocketWrites(connection, targets.socket, targets.turn);
   const encodeTransfers: SessionPatch = (session) => encodeTransfersDirectly(session.outgoing, session, output.frames, output.requestOutput);
@@ -211,12 +266,13 @@ export function patchServerConnection(connection: Connection, targets: ServerCon
     writeDispositionsCorrectly(session.incoming as never, 'updated');
     writeDispositionsCorrectly(session.outgoing as never, 'pending_dispositions');
   };
-  patchSessions(connection, [keyLinksByRoleAndName, reportDispositionsInFrameOrder, encodeTransfers, buildDeliveries, fixDispositions]);
-  closeOnMalformedInput(connection, targets.socket, targets.logger);
+  const boundDispositions: SessionPatch = (session) => boundDispositionRanges(session as never);
+  patchSessions(connection, [keyLinksByRoleAndName, reportDispositionsInFrameOrder, encodeTransfers, buildDeliveries, fixDispositions, boundDispositions]);
 }
 
 export { answerDrainWithFlow } from './drain-answer';
 export { skipDisabledRheaLogging } from './quiet-logging';
+export { plainServerMechanism } from './sasl-plain';
 export { connectionInternals, linkInternals, rheaOutcomes, rheaValueReader, tagOf } from './internals';
 export type { LinkInternals } from './internals';
 export { IncomingDelivery } from './incoming-deliveries';
