@@ -65,9 +65,8 @@ export class AmqpReader {
       this.offset = at;
       throw new AmqpDecodeError(`expected a ${kind}, got format code 0x${code.toString(16)} at byte ${at - this.origin}`);
     }
-    const { count, end } = this.compoundHeader(code >= 0xd0);
+    const count = this.compoundHeader(code >= 0xd0);
     if (kind === 'map' && count % 2 !== 0) throw new AmqpDecodeError(`map with an odd element count ${count} at byte ${at - this.origin}`);
-    this.compoundEnd = end;
     return count;
   }
 
@@ -148,7 +147,8 @@ export class AmqpReader {
       case 0xa: this.need(start + 1); this.offset = start + 1 + bytes[start]!; this.need(this.offset); return;
       case 0xb: this.need(start + 4); this.offset = start + 4 + bytes.readUInt32BE(start); this.need(this.offset); return;
       case 0xc: case 0xd: {
-        const { count, end } = this.compoundHeader(code >= 0xd0);
+        const count = this.compoundHeader(code >= 0xd0);
+        const end = this.compoundEnd;
         if ((code === 0xc1 || code === 0xd1) && count % 2 !== 0) throw new AmqpDecodeError(`map with an odd element count ${count} at byte ${start - 1 - this.origin}`);
         const inner = new AmqpReader(bytes, this.offset, end, this.origin);
         for (let i = 0; i < count; i++) inner.skipValue(depth + 1);
@@ -157,7 +157,8 @@ export class AmqpReader {
         return;
       }
       default: { // 0xe, 0xf: arrays
-        const { count, end } = this.compoundHeader(code === 0xf0);
+        const count = this.compoundHeader(code === 0xf0);
+        const end = this.compoundEnd;
         const inner = new AmqpReader(bytes, this.offset, end, this.origin);
         inner.skipArrayElements(count, depth + 1);
         if (inner.offset !== end) throw new AmqpDecodeError(`array at byte ${start - 1 - this.origin} declares ${end - inner.offset} bytes more than its elements take`);
@@ -167,11 +168,12 @@ export class AmqpReader {
   }
 
   /**
-   * Reads the size and count of a list, map or array (format code consumed) and checks them: the size
+   * Reads the size and count of a list, map or array (format code consumed), returns the count and
+   * leaves the end in `compoundEnd`, after checking them: the size
    * fits in the bytes present, and the count is at most the bytes the size covers, so that no count
    * (not even of zero-width elements, AMQP 1.0 1.2) asks for more work than the bytes carry.
    */
-  private compoundHeader(wide: boolean): { count: number; end: number } {
+  private compoundHeader(wide: boolean): number {
     const bytes = this.bytes;
     const start = this.offset;
     const width = wide ? 4 : 1;
@@ -183,7 +185,8 @@ export class AmqpReader {
     this.need(end);
     if (count > size) throw new AmqpDecodeError(`compound at byte ${start - 1 - this.origin} declares ${count} elements in ${size} bytes`);
     this.offset = start + 2 * width;
-    return { count, end };
+    this.compoundEnd = end;
+    return count;
   }
 
   /** The element constructor and `count` packed elements of an array (AMQP 1.0 1.2, 1.6.25). */

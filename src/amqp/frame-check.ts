@@ -16,8 +16,8 @@ export type FrameLayer = 'amqp' | 'sasl';
 export const EMPTY_FRAME = -1;
 
 const FRAME_TYPE: Record<FrameLayer, number> = { amqp: 0x00, sasl: 0x01 };
-const PERFORMATIVE: WireType = { name: 'performative', composites: AMQP_PERFORMATIVES };
-const SASL_FRAME: WireType = { name: 'SASL frame', composites: SASL_CLIENT_FRAMES };
+const PERFORMATIVE: WireType = { name: 'performative', codes: undefined, composites: AMQP_PERFORMATIVES, map: undefined };
+const SASL_FRAME: WireType = { name: 'SASL frame', codes: undefined, composites: SASL_CLIENT_FRAMES, map: undefined };
 
 /**
  * Checks the frame `bytes[start, end)` (its size already held to max-frame-size). Returns the
@@ -84,12 +84,12 @@ function checkComposite(reader: AmqpReader, type: WireType, path: string, depth:
   const end = reader.compoundEnd;
   const fields = composite.fields;
   if (count > fields.length) throw new FieldFault(Condition.decodeError, `${composite.name} has ${count} fields; AMQP 1.0 defines ${fields.length}`);
-  const inner = new AmqpReader(reader.bytes, reader.offset, end, reader.origin);
-  for (let index = 0; index < count; index++) checkField(inner, fields[index]!, composite.name, depth + 1);
+  let offset = reader.offset;
+  for (let index = 0; index < count; index++) offset = checkField(reader, offset, end, fields[index]!, composite.name, depth + 1);
   for (let index = count; index < fields.length; index++) {
     if (fields[index]!.mandatory) throw new FieldFault(Condition.invalidField, `${composite.name}.${fields[index]!.name} is mandatory`);
   }
-  if (inner.offset !== end) throw new FieldFault(Condition.decodeError, `${composite.name}: the list declares ${end - inner.offset} bytes more than its fields take`);
+  if (offset !== end) throw new FieldFault(Condition.decodeError, `${composite.name}: the list declares ${end - offset} bytes more than its fields take`);
   reader.offset = end;
   return composite;
 }
@@ -101,13 +101,17 @@ function readDescriptor(reader: AmqpReader, type: WireType, path: string): Compo
   const code = reader.peekFormatCode();
   let numeric = -1;
   let symbol: string | null = null;
-  reader.skipValue(1);
-  if (code === 0x53) numeric = bytes[at + 1]!;
-  else if (code === 0x44) numeric = 0;
-  else if (code === 0x80) numeric = bytes.readUInt32BE(at + 1) === 0 ? bytes.readUInt32BE(at + 5) : -1;
-  else if (code === 0xa3) symbol = bytes.toString('latin1', at + 2, reader.offset);
-  else if (code === 0xb3) symbol = bytes.toString('latin1', at + 5, reader.offset);
-  else throw new FieldFault(Condition.decodeError, `${path || 'frame body'}: a descriptor must be a ulong or a symbol, got ${formatName(code)}`);
+  if (code === 0x53 && at + 2 <= reader.end) {
+    numeric = bytes[at + 1]!; // smallulong, the usual encoding
+    reader.offset = at + 2;
+  } else {
+    reader.skipValue(1);
+    if (code === 0x44) numeric = 0;
+    else if (code === 0x80) numeric = bytes.readUInt32BE(at + 1) === 0 ? bytes.readUInt32BE(at + 5) : -1;
+    else if (code === 0xa3) symbol = bytes.toString('latin1', at + 2, reader.offset);
+    else if (code === 0xb3) symbol = bytes.toString('latin1', at + 5, reader.offset);
+    else throw new FieldFault(Condition.decodeError, `${path || 'frame body'}: a descriptor must be a ulong or a symbol, got ${formatName(code)}`);
+  }
   for (const composite of type.composites!) {
     if (composite.code === numeric || composite.symbol === symbol) return composite;
   }
@@ -120,13 +124,42 @@ function readDescriptor(reader: AmqpReader, type: WireType, path: string): Compo
   throw new FieldFault(Condition.decodeError, `${path}: expected ${type.name}, got a described value with descriptor ${named}`);
 }
 
-function checkField(reader: AmqpReader, field: Field, parent: string, depth: number): void {
+/** Byte width of a fixed-width primitive by its format code's high nibble (AMQP 1.0 1.2); -1: variable. */
+const FIXED_WIDTH = [-1, -1, -1, -1, 0, 1, 2, 4, 8, 16, -1, -1, -1, -1, -1, -1];
+
+/**
+ * Checks the field value at `at` (within the enclosing list, which ends at `end`) and returns where it
+ * ends. A value of the field's primitive type, by far the common case, is checked right here without
+ * allocating; anything else (arrays, maps, composites, a wrong type) goes through an AmqpReader.
+ */
+function checkField(reader: AmqpReader, at: number, end: number, field: Field, parent: string, depth: number): number {
+  const bytes = reader.bytes;
+  if (at >= end) throw new FieldFault(Condition.decodeError, `${parent}.${field.name}: value is truncated`);
+  const code = bytes[at]!;
+  const type = field.type;
+  if (code !== 0x40 && type !== null && type.codes !== undefined && type.codes[code] === 1) {
+    const width = FIXED_WIDTH[code >> 4]!;
+    let next: number;
+    if (width >= 0) {
+      next = at + 1 + width;
+    } else {
+      const wide = code >= 0xb0;
+      const sizeEnd = at + (wide ? 5 : 2);
+      if (sizeEnd > end) throw new FieldFault(Condition.decodeError, `${parent}.${field.name}: value is truncated`);
+      next = sizeEnd + (wide ? bytes.readUInt32BE(at + 1) : bytes[at + 1]!);
+    }
+    if (next > end) throw new FieldFault(Condition.decodeError, `${parent}.${field.name}: value is truncated`);
+    if (field.range || field.maxBytes) checkValue(bytes, at, field, parent);
+    return next;
+  }
+  const fieldReader = new AmqpReader(bytes, at, end, reader.origin);
   try {
-    checkFieldValue(reader, field, parent, depth);
+    checkFieldValue(fieldReader, field, parent, depth);
   } catch (error) {
     if (error instanceof AmqpDecodeError) throw new FieldFault(Condition.decodeError, `${parent}.${field.name}: ${error.message}`);
     throw error;
   }
+  return fieldReader.offset;
 }
 
 function checkFieldValue(reader: AmqpReader, field: Field, parent: string, depth: number): void {
@@ -140,10 +173,7 @@ function checkFieldValue(reader: AmqpReader, field: Field, parent: string, depth
   if (type === null) {
     reader.skipValue(depth);
   } else if (type.codes) {
-    if (type.codes[code] === 1) {
-      if (field.range || field.maxBytes) checkValue(reader, field, parent);
-      reader.skipValue(depth);
-    } else if (field.multiple && (code === 0xe0 || code === 0xf0)) {
+    if (field.multiple && (code === 0xe0 || code === 0xf0)) {
       checkArrayOf(reader, field, parent, depth);
     } else {
       throw wrongType(`${parent}.${field.name}`, type, code);
@@ -185,21 +215,15 @@ function checkMap(reader: AmqpReader, type: WireType, path: string, depth: numbe
   reader.offset = end;
 }
 
-/** Range of a numeric field, length of a binary one: the reader is on the value (not moved). */
-function checkValue(reader: AmqpReader, field: Field, parent: string): void {
-  const bytes = reader.bytes;
-  const at = reader.offset;
+/** Range of a numeric field, length of a binary one: the value at `at` is known to be complete. */
+function checkValue(bytes: Buffer, at: number, field: Field, parent: string): void {
   const code = bytes[at]!;
   if (field.maxBytes) {
-    const wide = code === 0xb0;
-    if (at + (wide ? 5 : 2) > reader.end) return; // truncated: skipValue reports it
-    const length = wide ? bytes.readUInt32BE(at + 1) : bytes[at + 1]!;
+    const length = code === 0xb0 ? bytes.readUInt32BE(at + 1) : bytes[at + 1]!;
     if (length > field.maxBytes.bytes) throw new FieldFault(Condition.invalidField, `${parent}.${field.name} has ${length} bytes (${field.maxBytes.why})`);
     return;
   }
-  const width = code === 0x70 ? 4 : code === 0x60 ? 2 : code === 0x43 ? 0 : 1;
-  if (at + 1 + width > reader.end) return;
-  const value = width === 4 ? bytes.readUInt32BE(at + 1) : width === 2 ? bytes.readUInt16BE(at + 1) : width === 0 ? 0 : bytes[at + 1]!;
+  const value = code === 0x70 ? bytes.readUInt32BE(at + 1) : code === 0x60 ? bytes.readUInt16BE(at + 1) : code === 0x43 ? 0 : bytes[at + 1]!;
   const range = field.range!;
   if (value < range.min || value > range.max) throw new FieldFault(Condition.invalidField, `${parent}.${field.name} is ${value} (${range.why})`);
 }

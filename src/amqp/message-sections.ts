@@ -28,9 +28,10 @@ export interface MessageInfo {
 
 
 /**
- * One pass over the sections before the body (AMQP 1.0 3.2): header, properties and application
- * properties are read field by field; annotations are skipped (checked, not decoded). The body is
- * never touched. Values come out as rhea's decoder gives them (see AmqpReader).
+ * One pass over the sections (AMQP 1.0 3.2): header, properties and application properties are read
+ * field by field; annotations, the body and the footer are skipped, checked but not decoded, so that a
+ * message whose bytes a consumer could not decode is refused here, at its producer. Values come out as
+ * rhea's decoder gives them (see AmqpReader).
  */
 export function readMessageInfo(bytes: Buffer, groupKey: string | null): MessageInfo {
   const fields = new InfoFields();
@@ -40,7 +41,11 @@ export function readMessageInfo(bytes: Buffer, groupKey: string | null): Message
       const sectionStart = reader.offset;
       if (reader.peekFormatCode() !== 0x00) throw new MalformedMessageError(`expected a described section at byte ${sectionStart}`);
       const [code, afterDescriptor] = readDescriptorCode(bytes, sectionStart + 1);
-      if (code >= FIRST_BODY_SECTION) break;
+      if (code >= FIRST_BODY_SECTION) {
+        checkBodyAndFooter(reader);
+        break;
+      }
+      if (code < SECTION_HEADER) throw new MalformedMessageError(`unknown section descriptor 0x${code.toString(16)} at byte ${sectionStart}`);
       reader.offset = afterDescriptor;
       if (code === SECTION_HEADER) readHeader(reader, fields);
       else if (code === SECTION_PROPERTIES) readProperties(reader, fields);
@@ -61,6 +66,32 @@ export function readMessageInfo(bytes: Buffer, groupKey: string | null): Message
     groupId: groupValue === undefined || groupValue === null ? null : String(groupValue),
     closesGroup: fields.groupSequence === GROUP_SEQUENCE_CLOSE || fields.jmsGroupSeq === -1,
   };
+}
+
+const SECTION_VALUE = 0x77;
+const SECTION_FOOTER = 0x78;
+
+/**
+ * The body (AMQP 1.0 3.2: data sections, amqp-sequence sections, or one amqp-value) and the footer that
+ * may close the message: each section well-formed (AmqpReader.skipValue), of one body kind, the footer
+ * last, nothing after it. A data section is checked in constant time (its size only).
+ */
+function checkBodyAndFooter(reader: AmqpReader): void {
+  let bodyKind = -1;
+  while (!reader.atEnd) {
+    const at = reader.offset;
+    if (reader.peekFormatCode() !== 0x00) throw new MalformedMessageError(`expected a described section at byte ${at}`);
+    const [code] = readDescriptorCode(reader.bytes, at + 1);
+    if (code === SECTION_FOOTER) {
+      reader.skipValue();
+      if (!reader.atEnd) throw new MalformedMessageError(`${reader.end - reader.offset} bytes follow the footer`);
+      return;
+    }
+    if (code < FIRST_BODY_SECTION || code > SECTION_FOOTER) throw new MalformedMessageError(`section descriptor 0x${code.toString(16)} at byte ${at} after the body`);
+    if (bodyKind === SECTION_VALUE || (bodyKind !== -1 && code !== bodyKind)) throw new MalformedMessageError(`body section 0x${code.toString(16)} at byte ${at} follows a body of another kind`);
+    bodyKind = code;
+    reader.skipValue();
+  }
 }
 
 /** The raw field values readMessageInfo collects; undefined when absent. */

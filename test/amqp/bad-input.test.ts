@@ -12,6 +12,7 @@ import {
   encode,
   encodedMessage,
   frameOf,
+  outcomeOf,
   performatives,
   rawFrame,
   RawPeer,
@@ -301,6 +302,31 @@ describe('protocol violations get the error of their scope', () => {
     const sysPerm = await malformed.waitFor((frame) => frame.name === 'sasl_outcome');
     expect(sysPerm.performative!.code).toBe(3); // sys-perm
     await malformed.closed;
+  });
+
+  test('a message whose body a consumer could not decode is rejected at its producer with decode-error', async () => {
+    const queue = 'violations.body';
+    const peer = await openSession();
+    peer.write(frameOf(0, performatives.attachSender('bodies', 0, queue)));
+    await peer.waitFor((frame) => frame.name === 'flow');
+    const good = encodedMessage('fine');
+    const oversizedData = Buffer.from(good);
+    oversizedData.writeUInt32BE(1000, 4); // the data section claims 1000 bytes
+    const trailing = Buffer.concat([good, Buffer.from([0xff, 0xfe])]);
+    const afterFooter = Buffer.concat([good, Buffer.from([0x00, 0x53, 0x78, 0xc1, 0x01, 0x00]), good]);
+    const unknownSection = Buffer.concat([Buffer.from([0x00, 0x53, 0x10, 0x45]), good]);
+    [oversizedData, trailing, afterFooter, unknownSection, good].forEach((message, id) =>
+      peer.write(frameOf(0, performatives.transfer({ handle: 0, delivery_id: id, delivery_tag: Buffer.from([id]) }), message)),
+    );
+    const outcomes = await Promise.all([0, 1, 2, 3, 4].map((id) => peer.waitFor((frame) => frame.name === 'disposition' && (frame.performative!.first as number) <= id && id <= ((frame.performative!.last as number | null) ?? (frame.performative!.first as number)))));
+    const states = outcomes.map((frame) => outcomeOf(frame.performative!.state));
+    expect(states.slice(0, 4).map((state) => state.error?.condition)).toEqual(Array(4).fill('amqp:decode-error'));
+    expect(states[4]!.constructor.composite_type).toBe('accepted');
+    const consumer = await connect(broker.port);
+    const receiver = await consumer.openReceiver(queue);
+    expect((await receive(receiver, 5, 500)).map((r) => String((r.message.body as { content: Buffer }).content))).toEqual(['fine']);
+    await consumer.close();
+    peer.destroy();
   });
 
   test('after all of the above, a healthy client round-trips', async () => {

@@ -31,6 +31,13 @@ const rheaTerminus = requireFromRhea('./terminus.js') as {
   target(fields: Record<string, unknown>): { described(): unknown };
 };
 
+const rheaMessage = requireFromRhea('./message.js') as { unwrap_outcome(state: unknown): { constructor: { composite_type?: string }; error?: { condition?: string; description?: string } } };
+
+/** A disposition's state as rhea's outcome object (composite_type, error...). */
+export function outcomeOf(state: unknown): { constructor: { composite_type?: string }; error?: { condition?: string; description?: string } } {
+  return rheaMessage.unwrap_outcome(state);
+}
+
 export interface ReceivedPerformative {
   constructor: { toString(): string };
   [field: string]: unknown;
