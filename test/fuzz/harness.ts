@@ -195,6 +195,8 @@ async function checkHealth(port: number, round: number, withinMs: number): Promi
   try {
     const started = Date.now();
     client = await withTimeout(connect(port), withinMs, 'connect');
+    let lost: string | null = null;
+    client.connection.on('disconnected', (context) => (lost = String(context.error ?? 'disconnected')));
     const queue = `fuzz-health.${round}`;
     const sender = await withTimeout(client.openSender(queue), withinMs, 'attach a sender');
     const outcome = await withTimeout(sendAll(sender, [{ body: `ping ${round}` }]), withinMs, 'send');
@@ -210,7 +212,8 @@ async function checkHealth(port: number, round: number, withinMs: number): Promi
     if (sentinel?.queued !== 1) return `the durable sentinel is gone: ${JSON.stringify(sentinel)}`;
     const draining = client;
     await Promise.all(view.filter((other) => other.name !== SENTINEL_QUEUE && other.queued > 0).map((other) => drainQueue(draining, other.name, other.queued, round)));
-    return null;
+    // A message the client cannot decode ends its connection: the broker forwarded bytes it should have refused.
+    return lost === null ? null : `the health client lost its connection while draining the queues: ${lost}`;
   } catch (error) {
     return (error as Error).message;
   } finally {

@@ -12,22 +12,27 @@ import { makeCase, type FuzzCase, type RecordedSession } from './mutations';
  * client in time, still hold a durable message, have written no error to its log, and keep its memory
  * bounded; every connection must end cleanly (see harness.ts).
  *
- * The default run takes about a minute. Longer runs:
+ * The default run (seed 1) does 12000 cases and stops at 75 s whatever it has done. Longer runs:
  *   CONVOY_FUZZ_ITERATIONS=200000 CONVOY_FUZZ_SEED=7 npx vitest run test/fuzz/wire-fuzz.test.ts
- *   npm run fuzz:long            (30 minutes, a seed from the clock)
+ *   npm run fuzz:long            (30 minutes, CONVOY_FUZZ_SEED=clock: a seed from the clock, printed)
+ * CONVOY_FUZZ_VERBOSE=1 prints a line per batch.
  * A finding is saved under $TMPDIR/convoy-fuzz-findings/ (the bytes of each failing case, what was done
  * to them, and the corpus the run used); CONVOY_FUZZ_CORPUS=<that corpus.json> with the same seed
  * replays the run. Copying a .bin to test/fuzz/regressions/ pins it (wire-regressions.test.ts).
  */
 
-const ITERATIONS = Number(process.env.CONVOY_FUZZ_ITERATIONS ?? 4000);
+const ITERATIONS = Number(process.env.CONVOY_FUZZ_ITERATIONS ?? 12000);
+/** A run of minutes instead of a number of cases. */
 const MINUTES = process.env.CONVOY_FUZZ_MINUTES ? Number(process.env.CONVOY_FUZZ_MINUTES) : null;
-const SEED = process.env.CONVOY_FUZZ_SEED ? Number(process.env.CONVOY_FUZZ_SEED) : 1;
+/** The default run stops after this long even if its cases are not done, to stay within its budget. */
+const DEFAULT_RUN_CAP_MS = 75_000;
+const SEED = process.env.CONVOY_FUZZ_SEED === 'clock' ? Date.now() % 2147483647 : Number(process.env.CONVOY_FUZZ_SEED ?? 1);
 const MAX_RSS_MIB = Number(process.env.CONVOY_FUZZ_MAX_RSS_MIB ?? 400);
 const BATCH = 100;
 const CONCURRENCY = 4;
 const FINDINGS_DIR = join(tmpdir(), 'convoy-fuzz-findings');
 const budgetMs = MINUTES !== null ? MINUTES * 60_000 : null;
+const capMs = budgetMs ?? (process.env.CONVOY_FUZZ_ITERATIONS ? null : DEFAULT_RUN_CAP_MS);
 
 let broker: FuzzBroker;
 let corpus: RecordedSession[];
@@ -111,7 +116,7 @@ describe('wire fuzzing', () => {
         const corpusFile = saveCorpus();
         findings.push(`${problem} (cases ${cases.map((c) => c.index).join(', ')}; saved in ${directory}; corpus ${corpusFile}; mutations: ${cases.map((c) => c.fuzzCase.mutations.join(' / ')).join(' | ')})`);
       };
-      const more = (): boolean => (budgetMs !== null ? Date.now() - started < budgetMs : ran < ITERATIONS) && findings.length < 5;
+      const more = (): boolean => (budgetMs !== null || ran < ITERATIONS) && (capMs === null || Date.now() - started < capMs) && findings.length < 5;
       while (more()) {
         const size = budgetMs !== null ? BATCH : Math.min(BATCH, ITERATIONS - ran);
         const batch: Batch = { cases: Array.from({ length: size }, (_, i) => ({ index: ran + i, fuzzCase: makeCase(corpus, SEED, ran + i) })) };
