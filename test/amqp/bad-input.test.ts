@@ -329,6 +329,19 @@ describe('protocol violations get the error of their scope', () => {
     peer.destroy();
   });
 
+  test('an attach with a null source or target is answered, not failed with an internal error (found by the fuzzer)', async () => {
+    const peer = await openSession();
+    // A sender with neither source nor target: the anonymous relay (AMQP 1.0 2.7.3 allows null termini).
+    peer.write(frameOf(0, rheaFrames.attach({ name: 'no-termini', handle: 0, role: false, initial_delivery_count: 0 })));
+    await peer.waitFor((frame) => frame.name === 'attach' && frame.performative!.handle === 0);
+    // A receiver without a source names no queue: refused with invalid-field.
+    peer.write(frameOf(0, rheaFrames.attach({ name: 'no-source', handle: 1, role: true })));
+    const detach = await peer.waitFor((frame) => frame.name === 'detach');
+    expectOwnError((detach.performative!.error ?? {}) as never, 'amqp:invalid-field', /needs a source/);
+    expect(peer.received.filter((frame) => frame.name === 'detach')).toHaveLength(1);
+    peer.destroy();
+  });
+
   test('after all of the above, a healthy client round-trips', async () => {
     await healthyRoundTrip(broker.port, 'violations.healthy');
   });
