@@ -6,13 +6,15 @@ import { describe, expect, test } from 'vitest';
  * The layering of src/ (README, "Layout"), checked on every import:
  * - core imports only core (and nothing from Node or npm: it is pure);
  * - store and config import their own folder, and core types;
+ * - security (users, passwords, roles, login throttle, limits: no I/O but the users and TLS files)
+ *   imports itself, config and core types; nothing of the broker, the store or the AMQP layer;
  * - broker imports core, store types, config and itself; its composition root (server.ts,
- *   store-factory.ts) also picks the store implementation and starts the AMQP layer through its
- *   public surface, src/amqp/index.ts;
- * - amqp imports itself, the broker runtime it drives, core and config types; only amqp imports rhea,
- *   and only src/amqp/rhea/ patches it;
- * - cli imports config, broker, store types, core types and the AMQP layer's public surface, never
- *   amqp internals.
+ *   store-factory.ts, security-factory.ts) also picks the store implementation, builds the security
+ *   pieces and starts the AMQP layer through its public surface, src/amqp/index.ts;
+ * - amqp imports itself, the broker runtime it drives, security, core and config types; only amqp
+ *   imports rhea, and only src/amqp/rhea/ patches it;
+ * - cli imports config, broker, security, store types, core types and the AMQP layer's public
+ *   surface, never amqp internals.
  * `import type` of core types is allowed everywhere: types are the shared vocabulary, not a dependency.
  */
 const SRC = resolve(__dirname, '..', 'src');
@@ -59,15 +61,17 @@ function allowed(from: string, to: string, typeOnly: boolean): boolean {
     case 'store':
     case 'config':
       return false;
+    case 'security':
+      return toLayer === 'config';
     case 'broker': {
-      const compositionRoot = from === 'broker/server' || from === 'broker/store-factory';
+      const compositionRoot = from === 'broker/server' || from === 'broker/store-factory' || from === 'broker/security-factory';
       if (toLayer === 'core' || toLayer === 'config' || to === 'store/types') return true;
-      return compositionRoot && (toLayer === 'store' || to === 'amqp' || to === 'amqp/index');
+      return compositionRoot && (toLayer === 'store' || toLayer === 'security' || to === 'amqp' || to === 'amqp/index');
     }
     case 'amqp':
-      return toLayer === 'broker' || (typeOnly && toLayer === 'config');
+      return toLayer === 'broker' || toLayer === 'security' || (typeOnly && toLayer === 'config');
     case 'cli':
-      return toLayer === 'config' || toLayer === 'broker' || to === 'store/types' || to === 'amqp' || to === 'amqp/index';
+      return toLayer === 'config' || toLayer === 'broker' || toLayer === 'security' || to === 'store/types' || to === 'amqp' || to === 'amqp/index';
     default:
       return false;
   }
@@ -111,5 +115,11 @@ describe('architecture: import rules between the layers of src/', () => {
     expect(allowed('amqp/server', 'amqp/rhea/internals', false)).toBe(false);
     expect(allowed('broker/runtime', 'amqp/index', false)).toBe(false);
     expect(allowed('store/journal-store', 'broker/runtime', false)).toBe(false);
+    expect(allowed('security/authenticator', 'amqp/server', false)).toBe(false);
+    expect(allowed('security/authenticator', 'broker/runtime', false)).toBe(false);
+    expect(allowed('config/options', 'security/scram', false)).toBe(false);
+    expect(allowed('broker/runtime', 'security/authenticator', false)).toBe(false);
+    expect(allowed('core/apply', 'security/access-rights', true)).toBe(false);
+    expect(packageAllowed('security/scram', 'rhea')).toBe(false);
   });
 });

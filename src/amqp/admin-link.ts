@@ -6,7 +6,8 @@ import { connectionInternals } from './rhea';
 /**
  * Operator views over AMQP itself: a consumer attaching to `$convoy/queues` or `$convoy/groups/<queue>`
  * receives one JSON message with the current state; once the client has settled it, the broker detaches
- * the link. Any AMQP client can read it; `convoy queues` and `convoy groups` do.
+ * the link. Any AMQP client whose user has `manage` can read it (src/amqp/authorization.ts); `convoy
+ * queues` and `convoy groups` do.
  */
 export const ADMIN_PREFIX = '$convoy/';
 

@@ -113,28 +113,40 @@ export class AmqpReader {
   }
 
   /**
-   * Skips one value, checking it on the way (AMQP 1.0 1.2, 1.6): every format code is defined, every
-   * size fits in the bytes present, every list and map holds exactly the elements its size covers, no
-   * count is larger than the bytes it would take, and nesting stops at MAX_NESTING_DEPTH. Afterwards
-   * the value can be handed to rhea's decoder: what it allocates is bounded by the value's bytes.
+   * Skips one value: every format code is defined, every size fits in the bytes present, lists and maps
+   * are walked element by element and arrays stepped over by their size (AMQP 1.0 1.2, 1.6).
    */
   skipValue(depth = 0): void {
+    this.walk(depth, false);
+  }
+
+  /**
+   * Skips one value, checking all of it (AMQP 1.0 1.2, 1.6): what skipValue checks, and also every list
+   * and map holds exactly the elements its size covers, every array's element constructor and elements,
+   * no count larger than the bytes it would take, and nesting no deeper than MAX_NESTING_DEPTH.
+   * Afterwards the value can be handed to rhea's decoder: what it allocates is bounded by its bytes.
+   */
+  checkValue(depth = 0): void {
+    this.walk(depth, true);
+  }
+
+  private walk(depth: number, strict: boolean): void {
     const code = this.peekFormatCode();
     const start = this.offset + 1;
     if (depth >= MAX_NESTING_DEPTH) throw new AmqpDecodeError(`values nested deeper than ${MAX_NESTING_DEPTH} at byte ${this.offset - this.origin}`);
     if (code === 0x00) {
       this.offset = start;
-      this.skipValue(depth + 1); // descriptor
-      this.skipValue(depth + 1); // described value
+      this.walk(depth + 1, strict); // descriptor
+      this.walk(depth + 1, strict); // described value
       return;
     }
     if (VALID_FORMAT_CODES[code] === 0) throw new AmqpDecodeError(`invalid format code 0x${code.toString(16)} at byte ${this.offset - this.origin}`);
     this.offset = start;
-    this.skipBody(code, depth);
+    this.skipBody(code, depth, strict);
   }
 
   /** Skips the body of a value whose format code (already consumed) is `code`. */
-  private skipBody(code: number, depth: number): void {
+  private skipBody(code: number, depth: number, strict: boolean): void {
     const bytes = this.bytes;
     const start = this.offset;
     switch (code >> 4) {
@@ -151,12 +163,19 @@ export class AmqpReader {
         const end = this.compoundEnd;
         if ((code === 0xc1 || code === 0xd1) && count % 2 !== 0) throw new AmqpDecodeError(`map with an odd element count ${count} at byte ${start - 1 - this.origin}`);
         const inner = new AmqpReader(bytes, this.offset, end, this.origin);
-        for (let i = 0; i < count; i++) inner.skipValue(depth + 1);
-        if (inner.offset !== end) throw new AmqpDecodeError(`compound at byte ${start - 1 - this.origin} declares ${end - inner.offset} bytes more than its elements take`);
+        for (let i = 0; i < count; i++) inner.walk(depth + 1, strict);
+        if (strict && inner.offset !== end) throw new AmqpDecodeError(`compound at byte ${start - 1 - this.origin} declares ${end - inner.offset} bytes more than its elements take`);
         this.offset = end;
         return;
       }
       default: { // 0xe, 0xf: arrays
+        if (!strict) {
+          const wide = code === 0xf0;
+          this.need(start + (wide ? 4 : 1));
+          this.offset = start + (wide ? 4 + bytes.readUInt32BE(start) : 1 + bytes[start]!);
+          this.need(this.offset);
+          return;
+        }
         const count = this.compoundHeader(code === 0xf0);
         const end = this.compoundEnd;
         const inner = new AmqpReader(bytes, this.offset, end, this.origin);
@@ -194,18 +213,18 @@ export class AmqpReader {
     let code = this.peekFormatCode();
     if (code === 0x00) {
       this.offset += 1;
-      this.skipValue(depth); // the elements' descriptor
+      this.checkValue(depth); // the elements' descriptor
       code = this.peekFormatCode();
     }
     if (code === 0x00 || VALID_FORMAT_CODES[code] === 0) throw new AmqpDecodeError(`invalid array element constructor 0x${code.toString(16)} at byte ${this.offset - this.origin}`);
     this.offset += 1;
-    for (let i = 0; i < count; i++) this.skipBody(code, depth);
+    for (let i = 0; i < count; i++) this.skipBody(code, depth, true);
   }
 
-  /** rhea decodes the value only after skipValue has checked it, so its work is bounded by the value's bytes. */
+  /** rhea decodes the value only after checkValue has checked it, so its work is bounded by the value's bytes. */
   private readWithRhea(leaveDescribed: boolean): unknown {
     const start = this.offset;
-    this.skipValue();
+    this.checkValue();
     const end = this.offset;
     this.offset = start;
     const reader = rheaValueReader(this.bytes.subarray(start, end));

@@ -7,6 +7,7 @@ export const Condition = {
   illegalState: 'amqp:illegal-state',
   notImplemented: 'amqp:not-implemented',
   resourceLimitExceeded: 'amqp:resource-limit-exceeded',
+  unauthorizedAccess: 'amqp:unauthorized-access',
   connectionForced: 'amqp:connection:forced',
   framingError: 'amqp:connection:framing-error',
   unattachedHandle: 'amqp:session:unattached-handle',

@@ -1,6 +1,8 @@
 import type { Socket } from 'node:net';
 import type { Receiver, Sender } from 'rhea';
 import type { Logger } from '../broker/logger';
+import type { AddressAccess } from './authorization';
+import type { ConnectionLogin } from './connection-login';
 import type { ConsumerLink } from './consumer-link';
 import type { ProducerLink } from './producer-link';
 
@@ -11,6 +13,10 @@ export interface ConnectionContext {
   readonly socket: Socket;
   readonly consumers: Map<Sender, ConsumerLink>;
   readonly producers: Map<Receiver, ProducerLink>;
+  /** Who the client logged in as (SASL), and the limits that go with it. */
+  readonly login: ConnectionLogin;
+  /** What the client may attach to and send to. */
+  readonly access: AddressAccess;
   /** A broker-wide unique id for a consumer attaching on this connection: `<connection>/<n>`. */
   newConsumerId(): string;
 }

@@ -122,13 +122,18 @@ export class FrameGuard {
     return layer === 'sasl' ? this.checkSaslOrder(result) : this.checkAmqpOrder(result);
   }
 
-  /** 5.3.2: the client sends one sasl-init; our mechanisms (ANONYMOUS, PLAIN) never send a challenge. */
+  /**
+   * 5.3.2: the client sends one sasl-init, then a sasl-response to each challenge. Which responses a
+   * mechanism expects is the mechanism's business (src/amqp/sasl.ts); a response before the init,
+   * when no mechanism is chosen yet, is not.
+   */
   private checkSaslOrder(code: number): StreamVerdict {
-    if (code !== SASL_INIT.code || this.saslInitReceived) {
-      const name = code === SASL_INIT.code ? 'a second sasl-init' : 'a sasl-response to a challenge that was never sent';
-      return this.fault(Condition.illegalState, `${name} (AMQP 1.0 5.3.2)`);
+    if (code === SASL_INIT.code) {
+      if (this.saslInitReceived) return this.fault(Condition.illegalState, 'a second sasl-init (AMQP 1.0 5.3.2)');
+      this.saslInitReceived = true;
+    } else if (!this.saslInitReceived) {
+      return this.fault(Condition.illegalState, 'a sasl-response before sasl-init (AMQP 1.0 5.3.2)');
     }
-    this.saslInitReceived = true;
     return OK;
   }
 

@@ -3,10 +3,13 @@ import type { Outcome } from '../core/types';
 import type { BrokerRuntime } from '../broker/runtime';
 import { AddressError, parsePriority, parseSourceAddress } from './address';
 import { adminSnapshot, isAdminAddress, serveAdminLink } from './admin-link';
+import { consumerAttachReply, writeAttachReply, type ServedTerminus } from './attach-reply';
+import { readAttachRequest, type AttachRequest } from './attach-request';
 import { describeClient, type ConnectionContext } from './connection-context';
-import { ConsumerLink, outcomeOf } from './consumer-link';
-import { connectionInternals, linkInternals } from './rhea';
-import { refuseLink, setTerminus, temporaryQueueName } from './termini';
+import { ConsumerLink } from './consumer-link';
+import { connectionInternals } from './rhea';
+import { checkDynamic, checkSourceServed, servedCapabilities } from './served-termini';
+import { refuseLink, temporaryQueueName } from './termini';
 
 const DEFAULT_OUTCOME_ACCEPTED: Outcome = { type: 'accepted' };
 const OUTCOME_EVENTS = ['accepted', 'released', 'rejected', 'modified', 'settled'] as const;
@@ -17,22 +20,20 @@ const OUTCOME_EVENTS = ['accepted', 'released', 'rejected', 'modified', 'settled
  */
 export function openConsumerLink(sender: Sender, connection: Connection, context: ConnectionContext, runtime: BrokerRuntime): void {
   try {
-    const internals = linkInternals(sender);
-    const requested = (internals.remote.attach?.source as { address?: unknown } | null | undefined)?.address;
-    if (isAdminAddress(requested)) {
-      const snapshot = adminSnapshot(runtime, requested);
-      setTerminus(sender, 'source', internals.remote.attach?.source);
-      setTerminus(sender, 'target', internals.remote.attach?.target);
+    const request = readAttachRequest(sender);
+    const source = servedSource(request);
+    if (isAdminAddress(source.address)) {
+      context.access.checkAdmin(source.address);
+      const snapshot = adminSnapshot(runtime, source.address);
+      writeAttachReply(sender, consumerAttachReply(request, source, source.defaultOutcome));
       serveAdminLink(sender, snapshot);
       return;
     }
-    const { queue, exclusive, priority, source } = consumerTerms(sender);
-    setTerminus(sender, 'source', sourceReply(source));
-    setTerminus(sender, 'target', internals.remote.attach?.target);
-    internals.local.attach.snd_settle_mode = internals.remote.attach?.snd_settle_mode ?? 2;
-    internals.local.attach.rcv_settle_mode = 0;
+    const { queue, exclusive, priority } = consumerTerms(source.address, request);
+    context.access.checkConsumer(queue, request.source!);
+    writeAttachReply(sender, consumerAttachReply(request, source, source.defaultOutcome));
     const consumerId = context.newConsumerId();
-    const link = new ConsumerLink(consumerId, sender, runtime, context.logger, defaultOutcomeOf(source));
+    const link = new ConsumerLink(consumerId, sender, runtime, context.logger, source.defaultOutcome ?? DEFAULT_OUTCOME_ACCEPTED);
     context.consumers.set(sender, link);
     listenToConsumerLink(sender, link);
     // Write the attach reply now: a flow that came in the same read may make the core deliver at
@@ -48,6 +49,24 @@ export function openConsumerLink(sender: Sender, connection: Connection, context
   } catch (error) {
     refuseLink(sender, error, context.logger);
   }
+}
+
+interface ServedSource extends ServedTerminus {
+  readonly address: string;
+  /** The client's default-outcome (AMQP 1.0 3.5.3), applied to deliveries it settles without one. */
+  readonly defaultOutcome: Outcome | null;
+}
+
+/** The source the broker serves: a named queue, a new temporary queue (dynamic), or an operator view. */
+function servedSource(request: AttachRequest): ServedSource {
+  const source = request.source;
+  if (!source) throw new AddressError('a consumer link needs a source naming the queue');
+  checkDynamic('source', source);
+  checkSourceServed(source);
+  const capabilities = servedCapabilities('source', source);
+  const address = source.dynamic ? temporaryQueueName() : source.address;
+  if (address === null || address === '') throw new AddressError('the source address names no queue');
+  return { address, dynamic: source.dynamic, capabilities, defaultOutcome: source.defaultOutcome };
 }
 
 /**
@@ -67,19 +86,12 @@ interface ConsumerTerms {
   readonly queue: string;
   readonly exclusive: boolean;
   readonly priority: number;
-  readonly source: Record<string, unknown>;
 }
 
-/** Queue and consumer options from the attach: address options, overridden by link properties. */
-function consumerTerms(sender: Sender): ConsumerTerms {
-  const attach = linkInternals(sender).remote.attach ?? {};
-  const source = attach.source as Record<string, unknown> | null | undefined;
-  if (!source) throw new AddressError('a consumer link needs a source naming the queue');
-  let address = source.address;
-  if (source.dynamic === true) address = temporaryQueueName();
-  if (typeof address !== 'string' || address === '') throw new AddressError('the source address names no queue');
+/** Queue and consumer options: address options, overridden by link properties. */
+function consumerTerms(address: string, request: AttachRequest): ConsumerTerms {
   const parsed = parseSourceAddress(address);
-  const properties = (attach.properties ?? {}) as Record<string, unknown>;
+  const properties = request.properties;
   let exclusive = parsed.options.exclusive ?? false;
   if (properties.exclusive !== undefined) {
     if (typeof properties.exclusive !== 'boolean') throw new AddressError('link property exclusive must be a boolean');
@@ -87,18 +99,5 @@ function consumerTerms(sender: Sender): ConsumerTerms {
   }
   let priority = parsed.options.priority ?? 0;
   if (properties.priority !== undefined) priority = parsePriority('link property priority', properties.priority);
-  return { queue: parsed.queue, exclusive, priority, source: source.dynamic === true ? { ...source, address } : source };
-}
-
-/**
- * The attach reply echoes the source the client sent, address unchanged (Qpid Proton's blocking
- * receiver compares it). Filters are left out: we apply none, and a client must be able to see that.
- */
-function sourceReply(source: Record<string, unknown>): Record<string, unknown> {
-  const { filter: _filter, ...rest } = source;
-  return rest;
-}
-
-function defaultOutcomeOf(source: Record<string, unknown>): Outcome {
-  return source.default_outcome ? outcomeOf(source.default_outcome, DEFAULT_OUTCOME_ACCEPTED) : DEFAULT_OUTCOME_ACCEPTED;
+  return { queue: parsed.queue, exclusive, priority };
 }

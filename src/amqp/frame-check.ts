@@ -6,7 +6,7 @@ import { AMQP_PERFORMATIVES, SASL_CLIENT_FRAMES, SASL_SERVER_FRAMES, TRANSFER, t
  * Holds one whole frame a client sent to the frame schema (frame-schema.ts) before rhea reads a byte
  * of it: the frame header (AMQP 1.0 2.3), the performative's descriptor, every field's type, value
  * range and mandatory-ness, every nested composite, and every count and size against the bytes
- * present (amqp-reader.ts skipValue). The work is linear in the frame's bytes. What rhea then decodes
+ * present (amqp-reader.ts checkValue). The work is linear in the frame's bytes. What rhea then decodes
  * is a frame whose every value has the type rhea's frame definitions expect.
  */
 
@@ -23,7 +23,8 @@ const SASL_FRAME: WireType = { name: 'SASL frame', codes: undefined, composites:
  * Checks the frame `bytes[start, end)` (its size already held to max-frame-size). Returns the
  * descriptor code of its performative (EMPTY_FRAME for a heartbeat), or the error to close the
  * connection with: framing-error for a bad frame header, decode-error for a body that is not what the
- * frame's type says, invalid-field for a value out of the range its field allows.
+ * frame's type says (a mandatory field missing included), invalid-field for a value out of the range
+ * its field allows.
  */
 export function checkFrame(bytes: Buffer, start: number, end: number, layer: FrameLayer): number | AmqpError {
   const dataOffset = bytes[start + 4]! * 4;
@@ -87,7 +88,7 @@ function checkComposite(reader: AmqpReader, type: WireType, path: string, depth:
   let offset = reader.offset;
   for (let index = 0; index < count; index++) offset = checkField(reader, offset, end, fields[index]!, composite.name, depth + 1);
   for (let index = count; index < fields.length; index++) {
-    if (fields[index]!.mandatory) throw new FieldFault(Condition.invalidField, `${composite.name}.${fields[index]!.name} is mandatory`);
+    if (fields[index]!.mandatory) throw new FieldFault(Condition.decodeError, `${composite.name}.${fields[index]!.name} is mandatory`);
   }
   if (offset !== end) throw new FieldFault(Condition.decodeError, `${composite.name}: the list declares ${end - offset} bytes more than its fields take`);
   reader.offset = end;
@@ -105,7 +106,7 @@ function readDescriptor(reader: AmqpReader, type: WireType, path: string): Compo
     numeric = bytes[at + 1]!; // smallulong, the usual encoding
     reader.offset = at + 2;
   } else {
-    reader.skipValue(1);
+    reader.checkValue(1);
     if (code === 0x44) numeric = 0;
     else if (code === 0x80) numeric = bytes.readUInt32BE(at + 1) === 0 ? bytes.readUInt32BE(at + 5) : -1;
     else if (code === 0xa3) symbol = bytes.toString('latin1', at + 2, reader.offset);
@@ -149,7 +150,7 @@ function checkField(reader: AmqpReader, at: number, end: number, field: Field, p
       next = sizeEnd + (wide ? bytes.readUInt32BE(at + 1) : bytes[at + 1]!);
     }
     if (next > end) throw new FieldFault(Condition.decodeError, `${parent}.${field.name}: value is truncated`);
-    if (field.range || field.maxBytes) checkValue(bytes, at, field, parent);
+    if (field.range || field.maxBytes) checkRange(bytes, at, field, parent);
     return next;
   }
   const fieldReader = new AmqpReader(bytes, at, end, reader.origin);
@@ -165,13 +166,13 @@ function checkField(reader: AmqpReader, at: number, end: number, field: Field, p
 function checkFieldValue(reader: AmqpReader, field: Field, parent: string, depth: number): void {
   const code = reader.peekFormatCode();
   if (code === 0x40) {
-    if (field.mandatory) throw new FieldFault(Condition.invalidField, `${parent}.${field.name} is mandatory`);
+    if (field.mandatory) throw new FieldFault(Condition.decodeError, `${parent}.${field.name} is mandatory`);
     reader.offset += 1;
     return;
   }
   const type = field.type;
   if (type === null) {
-    reader.skipValue(depth);
+    reader.checkValue(depth);
   } else if (type.codes) {
     if (field.multiple && (code === 0xe0 || code === 0xf0)) {
       checkArrayOf(reader, field, parent, depth);
@@ -191,7 +192,7 @@ function checkArrayOf(reader: AmqpReader, field: Field, parent: string, depth: n
   const at = reader.offset;
   const constructorAt = at + (bytes[at] === 0xf0 ? 9 : 3);
   const elementCode = constructorAt < reader.end ? bytes[constructorAt]! : 0x00;
-  reader.skipValue(depth);
+  reader.checkValue(depth);
   if (field.type!.codes![elementCode] !== 1) {
     throw new FieldFault(Condition.decodeError, `${parent}.${field.name}: expected ${field.type!.name} or an array of ${field.type!.name}, got an array of ${formatName(elementCode)}`);
   }
@@ -207,8 +208,8 @@ function checkMap(reader: AmqpReader, type: WireType, path: string, depth: numbe
   for (let index = 0; index < count; index += 2) {
     const keyCode = inner.peekFormatCode();
     if (keys !== null && keys.codes![keyCode] !== 1) throw new FieldFault(Condition.decodeError, `${path}: expected ${keys.name} keys, got ${formatName(keyCode)}`);
-    inner.skipValue(depth + 1);
-    if (values === null || inner.peekFormatCode() === 0x40) inner.skipValue(depth + 1);
+    inner.checkValue(depth + 1);
+    if (values === null || inner.peekFormatCode() === 0x40) inner.checkValue(depth + 1);
     else checkComposite(inner, values, path, depth + 1);
   }
   if (inner.offset !== end) throw new FieldFault(Condition.decodeError, `${path}: the map declares ${end - inner.offset} bytes more than its entries take`);
@@ -216,7 +217,7 @@ function checkMap(reader: AmqpReader, type: WireType, path: string, depth: numbe
 }
 
 /** Range of a numeric field, length of a binary one: the value at `at` is known to be complete. */
-function checkValue(bytes: Buffer, at: number, field: Field, parent: string): void {
+function checkRange(bytes: Buffer, at: number, field: Field, parent: string): void {
   const code = bytes[at]!;
   if (field.maxBytes) {
     const length = code === 0xb0 ? bytes.readUInt32BE(at + 1) : bytes[at + 1]!;

@@ -50,7 +50,7 @@ export function readMessageInfo(bytes: Buffer, groupKey: string | null): Message
       if (code === SECTION_HEADER) readHeader(reader, fields);
       else if (code === SECTION_PROPERTIES) readProperties(reader, fields);
       else if (code === SECTION_APPLICATION_PROPERTIES) readApplicationProperties(reader, fields, groupKey);
-      else reader.skipValue();
+      else reader.checkValue();
     }
   } catch (error) {
     if (error instanceof AmqpDecodeError) throw new MalformedMessageError(`cannot decode message sections: ${error.message}`);
@@ -73,7 +73,7 @@ const SECTION_FOOTER = 0x78;
 
 /**
  * The body (AMQP 1.0 3.2: data sections, amqp-sequence sections, or one amqp-value) and the footer that
- * may close the message: each section well-formed (AmqpReader.skipValue), of one body kind, the footer
+ * may close the message: each section well-formed (AmqpReader.checkValue), of one body kind, the footer
  * last, nothing after it. A data section is checked in constant time (its size only).
  */
 function checkBodyAndFooter(reader: AmqpReader): void {
@@ -83,14 +83,14 @@ function checkBodyAndFooter(reader: AmqpReader): void {
     if (reader.peekFormatCode() !== 0x00) throw new MalformedMessageError(`expected a described section at byte ${at}`);
     const [code] = readDescriptorCode(reader.bytes, at + 1);
     if (code === SECTION_FOOTER) {
-      reader.skipValue();
+      reader.checkValue();
       if (!reader.atEnd) throw new MalformedMessageError(`${reader.end - reader.offset} bytes follow the footer`);
       return;
     }
     if (code < FIRST_BODY_SECTION || code > SECTION_FOOTER) throw new MalformedMessageError(`section descriptor 0x${code.toString(16)} at byte ${at} after the body`);
     if (bodyKind === SECTION_VALUE || (bodyKind !== -1 && code !== bodyKind)) throw new MalformedMessageError(`body section 0x${code.toString(16)} at byte ${at} follows a body of another kind`);
     bodyKind = code;
-    reader.skipValue();
+    reader.checkValue();
   }
 }
 
@@ -114,7 +114,7 @@ function readHeader(reader: AmqpReader, fields: InfoFields): void {
     if (index === 0) fields.durable = reader.readValue(false);
     else if (index === 2) fields.ttl = reader.readValue(false);
     else if (index === 4) fields.deliveryCount = reader.readValue(false);
-    else reader.skipValue();
+    else reader.checkValue();
   }
 }
 
@@ -126,7 +126,7 @@ function readProperties(reader: AmqpReader, fields: InfoFields): void {
     else if (index === 8) fields.absoluteExpiryTime = reader.readValue(false);
     else if (index === 10) fields.groupId = reader.readValue(false);
     else if (index === 11) fields.groupSequence = reader.readValue(false);
-    else reader.skipValue();
+    else reader.checkValue();
   }
 }
 
@@ -137,7 +137,7 @@ function readApplicationProperties(reader: AmqpReader, fields: InfoFields, group
     const key = String(reader.readValue(true));
     if (key === groupKey) fields.groupKeyValue = reader.readValue(true);
     else if (key === JMSX_GROUP_SEQ) fields.jmsGroupSeq = reader.readValue(true);
-    else reader.skipValue();
+    else reader.checkValue();
   }
 }
 
@@ -229,7 +229,7 @@ function readDescriptorCode(bytes: Buffer, offset: number): [number, number] {
 function skipValue(bytes: Buffer, offset: number): number {
   const reader = new AmqpReader(bytes, offset, bytes.length);
   try {
-    reader.skipValue();
+    reader.checkValue();
   } catch (error) {
     if (error instanceof AmqpDecodeError) throw new MalformedMessageError(error.message);
     throw error;

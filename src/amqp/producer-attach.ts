@@ -2,38 +2,34 @@ import type { EventContext, Receiver } from 'rhea';
 import type { BrokerOptions } from '../config/options';
 import type { BrokerRuntime } from '../broker/runtime';
 import { parseTargetAddress } from './address';
+import { producerAttachReply, writeAttachReply, type ServedTerminus } from './attach-reply';
+import { readAttachRequest, type AttachRequest } from './attach-request';
 import type { ConnectionContext } from './connection-context';
 import { ProducerLink } from './producer-link';
 import { linkInternals } from './rhea';
-import { refuseLink, setTerminus, temporaryQueueName } from './termini';
+import { checkDynamic, servedCapabilities } from './served-termini';
+import { refuseLink, temporaryQueueName } from './termini';
 
 /**
  * A client sender attached (AMQP 1.0 2.6.3): the broker is the receiver. Its target names the queue, is
- * dynamic (a temporary queue), or is null for the anonymous relay (each message routed by its `to`).
+ * dynamic (a temporary queue), or has no address: the anonymous relay, each message routed by its `to`.
  */
 export function openProducerLink(receiver: Receiver, context: ConnectionContext, runtime: BrokerRuntime, options: BrokerOptions): void {
   try {
-    const internals = linkInternals(receiver);
-    const target = internals.remote.attach?.target as { address?: string | null; dynamic?: boolean } | null | undefined;
-    let queue: string | null = null;
-    if (target?.dynamic) {
-      queue = temporaryQueueName();
-      setTerminus(receiver, 'target', { ...target, address: queue });
-    } else {
-      if (target && typeof target.address === 'string' && target.address !== '') queue = parseTargetAddress(target.address);
-      setTerminus(receiver, 'target', target);
-    }
-    setTerminus(receiver, 'source', internals.remote.attach?.source);
-    internals.local.attach.rcv_settle_mode = 0;
-    internals.local.attach.max_message_size = options.maxMessageBytes;
+    const request = readAttachRequest(receiver);
+    const target = servedTarget(request);
+    context.access.checkProducer(target.address);
+    writeAttachReply(receiver, producerAttachReply(request, target));
+    linkInternals(receiver).local.attach.max_message_size = options.maxMessageBytes;
     const link = new ProducerLink(
       receiver,
-      queue,
+      target.address,
       runtime,
       context.logger,
       options.producerCreditWindow,
       options.maxMessageBytes,
       options.diskFullPolicy === 'block',
+      context.access,
     );
     context.producers.set(receiver, link);
     receiver.on('message', (ctx: EventContext) => {
@@ -41,8 +37,23 @@ export function openProducerLink(receiver: Receiver, context: ConnectionContext,
       link.onMessage(raw.message, raw.format, ctx.delivery!);
     });
     link.open();
-    context.logger.info({ queue: queue ?? '(anonymous relay)', link: receiver.name }, 'producer attached');
+    context.logger.info({ queue: target.address ?? '(anonymous relay)', link: receiver.name }, 'producer attached');
   } catch (error) {
     refuseLink(receiver, error, context.logger);
   }
+}
+
+/**
+ * The target the broker serves. A target without an address, or no target at all (rhea's
+ * `open_sender()`), is the anonymous relay (the connection offers ANONYMOUS-RELAY); the reply then
+ * carries a target without an address, since a null target would mean the link was refused (2.6.3).
+ */
+function servedTarget(request: AttachRequest): ServedTerminus {
+  const target = request.target;
+  if (!target) return { address: null, dynamic: false, capabilities: [] };
+  checkDynamic('target', target);
+  const capabilities = servedCapabilities('target', target);
+  if (target.dynamic) return { address: temporaryQueueName(), dynamic: true, capabilities };
+  const address = target.address === null || target.address === '' ? null : parseTargetAddress(target.address);
+  return { address, dynamic: false, capabilities };
 }

@@ -2,6 +2,7 @@ import type { Delivery, Receiver } from 'rhea';
 import type { BrokerRuntime } from '../broker/runtime';
 import type { Logger } from '../broker/logger';
 import { AddressError, checkNameLength, parseTargetAddress } from './address';
+import type { AddressAccess } from './authorization';
 import { Condition, type AmqpError } from './conditions';
 import { MalformedMessageError, readMessageInfo } from './message-sections';
 import { linkInternals } from './rhea';
@@ -36,6 +37,8 @@ export class ProducerLink {
     private readonly maxMessageBytes: number,
     /** diskFullPolicy `block`: hold producers back at maxDiskBytes; otherwise refuse their messages. */
     private readonly blockWhenFull: boolean,
+    /** Authorisation of the connection: relayed messages and queue creation are checked per message. */
+    private readonly access: AddressAccess,
   ) {}
 
   open(): void {
@@ -89,6 +92,8 @@ export class ProducerLink {
       const queue = this.checkedQueue(bytes, format);
       const info = readMessageInfo(bytes, this.runtime.queueOptions(queue).groupKey);
       if (info.groupId !== null) checkNameLength('the group id', info.groupId);
+      const refusal = this.access.admitMessage(queue, this.fixedQueue === null);
+      if (refusal) throw new RefusedMessageError(refusal);
       const now = this.runtime.now();
       let expiresAtMs = info.ttlMs !== null ? now + info.ttlMs : null;
       if (info.absoluteExpiryTimeMs !== null && info.absoluteExpiryTimeMs > 0) {

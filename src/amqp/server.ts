@@ -1,36 +1,50 @@
-import net, { type AddressInfo } from 'node:net';
+import net, { type AddressInfo, type Server, type Socket } from 'node:net';
+import tls from 'node:tls';
 import { create_container, type Connection, type Container, type EventContext } from 'rhea';
 import type { BrokerOptions } from '../config/options';
+import type { TlsOptions } from '../config/security-options';
 import type { BrokerRuntime } from '../broker/runtime';
 import type { Logger } from '../broker/logger';
+import { secureContextOptions, type TlsCredentials } from '../security/tls-files';
+import { AddressAccess } from './authorization';
 import { Condition } from './conditions';
 import type { ConnectionContext } from './connection-context';
+import { ConnectionLogin, type LoginServices } from './connection-login';
 import { openConsumerLink } from './consumer-attach';
 import { openProducerLink } from './producer-attach';
-import { patchServerConnection, skipDisabledRheaLogging } from './rhea';
-import { configureSasl } from './sasl';
+import { offerSaslMechanisms, patchServerConnection, skipDisabledRheaLogging } from './rhea';
+import { saslMechanismsFor } from './sasl';
 
 export interface AmqpServer {
-  readonly port: number;
+  /** The plain listener's port; null when it is off (`port: null`). */
+  readonly port: number | null;
+  /** The TLS listener's port; null without `tls`. */
+  readonly tlsPort: number | null;
   readonly host: string;
+  /** New TLS connections use these; open ones keep theirs. */
+  reloadTls(credentials: TlsCredentials): void;
   /** Stops accepting, closes every connection with amqp:connection:forced. */
   close(): Promise<void>;
+}
+
+/** Who may log in and do what, and the TLS listener's certificate (null: no TLS listener). */
+export interface AmqpSecurity extends LoginServices {
+  readonly tls: TlsCredentials | null;
 }
 
 const CLOSE_GRACE_MS = 2000;
 
 /** The AMQP listener: accepts connections, and routes rhea's connection, session and link events. */
-export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOptions, logger: Logger): Promise<AmqpServer> {
+export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOptions, logger: Logger, security: AmqpSecurity): Promise<AmqpServer> {
   skipDisabledRheaLogging();
   const container = create_container({ id: 'convoy' });
-  configureSasl(container, logger);
   const connections = new Map<Connection, ConnectionContext>();
   let nextConnection = 1;
   let nextConsumer = 1;
 
   const contextOf = (connection: Connection): ConnectionContext | undefined => connections.get(connection);
 
-  const server = net.createServer((socket) => {
+  const accept = (socket: Socket): void => {
     socket.setNoDelay(true);
     const id = `c${nextConnection++}`;
     const connLogger = logger.child({ conn: id, remote: `${socket.remoteAddress}:${socket.remotePort}` });
@@ -52,6 +66,8 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
       socket,
       consumers: new Map(),
       producers: new Map(),
+      login: new ConnectionLogin(security, socket, connLogger),
+      access: new AddressAccess(runtime, security.limits),
       newConsumerId: () => `${id}/${nextConsumer++}`,
     };
     connections.set(connection, context);
@@ -64,16 +80,29 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
     });
     socket.on('close', () => {
       closeAllLinks(context);
+      context.login.closed();
       connections.delete(connection);
       connLogger.debug('socket closed');
     });
     connLogger.debug('connection accepted');
     connection.accept(socket);
-  });
+    offerSaslMechanisms(connection, saslMechanismsFor(context.login));
+  };
 
   container.on('connection_open', (ctx: EventContext) => {
     const context = contextOf(ctx.connection);
-    context?.logger.info({ container: ctx.connection.container_id, hostname: ctx.connection.hostname }, 'connection open');
+    if (!context) return;
+    const refusal = context.login.admitOpen();
+    if (refusal) {
+      const condition = refusal.condition === 'limit' ? Condition.resourceLimitExceeded : Condition.unauthorizedAccess;
+      ctx.connection.close({ condition, description: refusal.description });
+      return;
+    }
+    context.access.grant(context.login.principal!);
+    context.logger.info(
+      { container: ctx.connection.container_id, hostname: ctx.connection.hostname, user: context.login.principal!.user },
+      'connection open',
+    );
   });
   container.on('connection_close', (ctx: EventContext) => {
     const context = contextOf(ctx.connection);
@@ -103,9 +132,11 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
   container.on('sender_error', () => undefined);
   container.on('receiver_error', () => undefined);
 
+  // Links a client pipelined behind an open the broker refused (login, connection limit) are left
+  // unanswered: the close that is on its way says why.
   container.on('sender_open', (ctx: EventContext) => {
     const context = contextOf(ctx.connection);
-    if (context) openConsumerLink(ctx.sender!, ctx.connection, context, runtime);
+    if (context && ctx.connection.is_open()) openConsumerLink(ctx.sender!, ctx.connection, context, runtime);
   });
   container.on('sender_close', (ctx: EventContext) => {
     const context = contextOf(ctx.connection);
@@ -116,7 +147,7 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
   });
   container.on('receiver_open', (ctx: EventContext) => {
     const context = contextOf(ctx.connection);
-    if (context) openProducerLink(ctx.receiver!, context, runtime, options);
+    if (context && ctx.connection.is_open()) openProducerLink(ctx.receiver!, context, runtime, options);
   });
   container.on('receiver_close', (ctx: EventContext) => contextOf(ctx.connection)?.producers.delete(ctx.receiver!));
 
@@ -126,20 +157,38 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
     context.producers.clear();
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => {
-      server.off('error', reject);
-      resolve();
+  const listeners: Server[] = [];
+  const listen = async (listener: Server, port: number): Promise<number> => {
+    listeners.push(listener);
+    await new Promise<void>((resolve, reject) => {
+      listener.once('error', reject);
+      listener.listen(port, options.host, () => {
+        listener.off('error', reject);
+        resolve();
+      });
     });
-  });
-  const address = server.address() as AddressInfo;
+    return (listener.address() as AddressInfo).port;
+  };
+  const tlsListener = options.tls && security.tls ? { port: options.tls.port, server: createTlsListener(options.tls, security.tls, accept, logger) } : null;
+  let port: number | null;
+  let tlsPort: number | null;
+  try {
+    port = options.port === null ? null : await listen(net.createServer(accept), options.port);
+    tlsPort = tlsListener ? await listen(tlsListener.server, tlsListener.port) : null;
+  } catch (error) {
+    for (const listener of listeners) listener.close();
+    throw error;
+  }
 
   return {
-    port: address.port,
+    port,
+    tlsPort,
     host: options.host,
+    reloadTls(credentials: TlsCredentials): void {
+      tlsListener?.server.setSecureContext(secureContextOptions(credentials));
+    },
     async close(): Promise<void> {
-      server.close();
+      for (const listener of listeners) listener.close();
       const sockets: Promise<void>[] = [];
       for (const [connection, context] of connections) {
         sockets.push(new Promise((resolve) => {
@@ -157,4 +206,25 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
       await Promise.all(sockets);
     },
   };
+}
+
+/**
+ * The amqps listener: TLS first, then the same AMQP connection as on the plain port. With tls.caFile
+ * it asks for a client certificate (verified against caFile: SASL EXTERNAL is then offered); with
+ * tls.requireClientCert a client without a valid one fails the TLS handshake.
+ */
+function createTlsListener(options: TlsOptions, credentials: TlsCredentials, accept: (socket: Socket) => void, logger: Logger): tls.Server {
+  const listener = tls.createServer(
+    {
+      ...secureContextOptions(credentials),
+      minVersion: 'TLSv1.2',
+      requestCert: options.caFile !== null,
+      rejectUnauthorized: options.requireClientCert,
+    },
+    accept,
+  );
+  listener.on('tlsClientError', (error: Error, socket: tls.TLSSocket) => {
+    logger.warn({ remote: `${socket.remoteAddress}:${socket.remotePort}`, error: error.message }, 'TLS handshake failed');
+  });
+  return listener;
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Receiver, Sender } from 'rhea';
 import type { Logger } from '../broker/logger';
 import { AddressError } from './address';
+import { AccessRefusedError } from './authorization';
 import { Condition, type AmqpError } from './conditions';
 import { linkInternals } from './rhea';
 
@@ -10,24 +11,26 @@ export function temporaryQueueName(): string {
   return `temp.${randomUUID()}`;
 }
 
-/** Encodes a terminus as rhea does for its own links (described source/target, AMQP 1.0 3.5.3/3.5.4). */
-export function setTerminus(link: Sender | Receiver, which: 'source' | 'target', fields: unknown): void {
-  const settable = link as unknown as { set_source(fields: unknown): void; set_target(fields: unknown): void };
-  if (fields === null || fields === undefined) linkInternals(link).local.attach[which] = null;
-  else if (which === 'source') settable.set_source(fields);
-  else settable.set_target(fields);
-}
+/** Something a client asked for that the broker does not do (yet): refuses the link with amqp:not-implemented. */
+export class NotImplementedError extends Error {}
 
-/** Refuses a link: null terminus in the attach reply, then a detach with the error (AMQP 1.0 2.6.3). */
+/**
+ * Refuses a link: null terminus in the attach reply, then a detach with the error (AMQP 1.0 2.6.3).
+ * Nothing else on the connection changes.
+ */
 export function refuseLink(link: Sender | Receiver, error: unknown, logger: Logger): void {
-  const amqpError: AmqpError =
-    error instanceof AddressError
-      ? { condition: Condition.invalidField, description: error.message }
-      : { condition: Condition.internalError, description: (error as Error).message ?? String(error) };
-  if (!(error instanceof AddressError)) logger.error({ err: error }, 'link refused after an internal error');
-  else logger.info({ link: link.name, reason: amqpError.description }, 'link refused');
+  const amqpError = refusalOf(error);
+  if (amqpError.condition === Condition.internalError) logger.error({ err: error }, 'link refused after an internal error');
+  else logger.info({ link: link.name, condition: amqpError.condition, reason: amqpError.description }, 'link refused');
   const internals = linkInternals(link);
   internals.local.attach.source = null;
   internals.local.attach.target = null;
   link.close(amqpError);
+}
+
+function refusalOf(error: unknown): AmqpError {
+  if (error instanceof AddressError) return { condition: Condition.invalidField, description: error.message };
+  if (error instanceof NotImplementedError) return { condition: Condition.notImplemented, description: error.message };
+  if (error instanceof AccessRefusedError) return error.amqpError;
+  return { condition: Condition.internalError, description: (error as Error).message ?? String(error) };
 }

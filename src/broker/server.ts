@@ -1,15 +1,22 @@
 import { startAmqpServer } from '../amqp';
 import { queueOptionsResolver } from '../config/queue-policies';
 import { resolveBrokerOptions, type BrokerOptions, type BrokerOptionsInput } from '../config/options';
+import { readTlsCredentials } from '../security/tls-files';
 import { createLogger, type Logger } from './logger';
 import { BrokerRuntime } from './runtime';
+import { createSecurity } from './security-factory';
 import { createStore } from './store-factory';
 
 export interface RunningBroker {
   readonly host: string;
-  readonly port: number;
+  /** The plain AMQP port; null when that listener is off. */
+  readonly port: number | null;
+  /** The amqps port; null without tls. */
+  readonly tlsPort: number | null;
   readonly options: BrokerOptions;
   readonly runtime: BrokerRuntime;
+  /** SIGHUP: reads the TLS certificate, key and CA files again; open connections are not touched. */
+  reload(): void;
   /** Stops accepting, closes every connection with amqp:connection:forced, stops timers. */
   stop(): Promise<void>;
 }
@@ -18,6 +25,7 @@ export interface RunningBroker {
 export async function startBroker(input: BrokerOptionsInput, logger?: Logger): Promise<RunningBroker> {
   const options = resolveBrokerOptions(input);
   const log = logger ?? createLogger(options.logLevel);
+  const security = createSecurity(options, log);
   const runtime = new BrokerRuntime(queueOptionsResolver(options.queueDefaults, options.queues), createStore(options, log), options, log);
   const startedMs = Date.now();
   const recovered = runtime.recover();
@@ -27,21 +35,38 @@ export async function startBroker(input: BrokerOptionsInput, logger?: Logger): P
   runtime.start();
   let amqp;
   try {
-    amqp = await startAmqpServer(runtime, options, log);
+    amqp = await startAmqpServer(runtime, options, log, security);
   } catch (error) {
     runtime.stop();
     throw error;
   }
-  log.info({ host: options.host, port: amqp.port }, 'listening');
+  log.info({ host: options.host, ...(amqp.tlsPort !== null && { tlsPort: amqp.tlsPort }), ...(amqp.port !== null && { port: amqp.port }) }, 'listening');
+  log.info({ plain: amqp.port === null ? 'off' : 'on', tls: tlsMode(options) }, `security: ${security.authenticator.describeMode()}`);
   return {
     host: options.host,
     port: amqp.port,
+    tlsPort: amqp.tlsPort,
     options,
     runtime,
+    reload() {
+      if (!options.tls) return;
+      try {
+        amqp.reloadTls(readTlsCredentials(options.tls));
+        log.info({ certFile: options.tls.certFile }, 'TLS certificates reloaded: new connections use them');
+      } catch (error) {
+        log.error({ error: (error as Error).message }, 'TLS certificates not reloaded: the previous ones stay in force');
+      }
+    },
     async stop() {
       await amqp.close();
       runtime.stop();
       log.info('stopped');
     },
   };
+}
+
+function tlsMode(options: BrokerOptions): string {
+  if (options.tls === null) return 'off';
+  if (options.tls.requireClientCert) return 'on, client certificate required';
+  return options.tls.caFile === null ? 'on' : 'on, client certificate optional';
 }

@@ -9,7 +9,9 @@ import { createLogger } from '../broker/logger';
 import { AdminError, fetchAdminSnapshot, type AdminTarget } from '../amqp';
 import type { GroupView } from '../core/inspect';
 import type { QueueReport } from '../broker/runtime';
+import { PasswordInputError, readPassword } from './password-input';
 import { renderGroups, renderQueues } from './tables';
+import { UsersCommandError, usersCommand } from './users';
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
@@ -57,32 +59,72 @@ async function start(flags: StartFlags): Promise<void> {
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGHUP', () => {
+    logger.info({ signal: 'SIGHUP' }, 'reloading TLS certificates');
+    broker.reload();
+  });
 }
 
 interface AdminFlags {
   host: string;
-  port: number;
+  port?: number;
   json?: boolean;
+  user?: string;
+  tls?: boolean;
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
 }
 
 async function showQueues(flags: AdminFlags): Promise<void> {
-  const snapshot = (await fetchAdminSnapshot(adminTarget(flags), 'queues')) as { queues: QueueReport[] };
+  const snapshot = (await fetchAdminSnapshot(await adminTarget(flags), 'queues')) as { queues: QueueReport[] };
   process.stdout.write(`${flags.json ? JSON.stringify(snapshot, null, 2) : renderQueues(snapshot.queues)}\n`);
 }
 
 async function showGroups(queue: string, flags: AdminFlags): Promise<void> {
-  const snapshot = (await fetchAdminSnapshot(adminTarget(flags), `groups/${queue}`)) as { queue: QueueReport; groups: GroupView[] };
+  const snapshot = (await fetchAdminSnapshot(await adminTarget(flags), `groups/${queue}`)) as { queue: QueueReport; groups: GroupView[] };
   process.stdout.write(`${flags.json ? JSON.stringify(snapshot, null, 2) : renderGroups(snapshot.queue, snapshot.groups)}\n`);
 }
 
-function adminTarget(flags: AdminFlags): AdminTarget {
-  return { host: flags.host, port: flags.port, timeoutMs: 5000 };
+/**
+ * Where and how `convoy queues/groups` connect: TLS when any TLS flag is given; with --user, the
+ * password from $CONVOY_PASSWORD, else prompted (terminal) or read from stdin.
+ */
+async function adminTarget(flags: AdminFlags): Promise<AdminTarget> {
+  const password = flags.user === undefined ? undefined : (process.env.CONVOY_PASSWORD ?? (await readPassword(`Password for ${flags.user}: `, false)));
+  const tls = flags.tls === true || flags.caFile !== undefined || flags.certFile !== undefined;
+  if ((flags.certFile === undefined) !== (flags.keyFile === undefined)) throw new InvalidArgumentError('--cert-file and --key-file go together');
+  return {
+    host: flags.host,
+    port: flags.port ?? (tls ? 5671 : 5672),
+    timeoutMs: 5000,
+    ...(password !== undefined && { credentials: { user: flags.user!, password } }),
+    ...(tls && {
+      tls: {
+        ...(flags.caFile !== undefined && { ca: readFile('--ca-file', flags.caFile) }),
+        ...(flags.certFile !== undefined && { cert: readFile('--cert-file', flags.certFile), key: readFile('--key-file', flags.keyFile!) }),
+      },
+    }),
+  };
+}
+
+function readFile(flag: string, path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    throw new InvalidArgumentError(`${flag}: ${(error as Error).message}`);
+  }
 }
 
 function adminOptions(command: Command): Command {
   return command
     .option('--host <host>', 'broker host', '127.0.0.1')
-    .option('--port <port>', 'broker AMQP port', integerFlag('--port'), 5672)
+    .option('--port <port>', 'broker AMQP port (default 5672, with TLS 5671)', integerFlag('--port'))
+    .option('--user <name>', 'log in as this user (SCRAM-SHA-256); password from $CONVOY_PASSWORD, else prompted or read from stdin')
+    .option('--tls', 'connect with TLS (amqps)')
+    .option('--ca-file <file>', "PEM CA certificate to verify the broker's certificate by (implies --tls)")
+    .option('--cert-file <file>', 'PEM client certificate (implies --tls; logs in with it unless --user is given)')
+    .option('--key-file <file>', "the client certificate's PEM private key")
     .option('--json', 'print the raw JSON snapshot');
 }
 
@@ -102,6 +144,7 @@ export function buildProgram(): Command {
   adminOptions(
     program.command('groups <queue>').description('show which consumer owns which group of a queue, with queued and in-flight counts'),
   ).action(showGroups);
+  program.addCommand(usersCommand());
   return program;
 }
 
@@ -109,7 +152,14 @@ export function main(argv: string[]): void {
   buildProgram()
     .parseAsync(argv)
     .catch((error: unknown) => {
-      if (error instanceof ConfigError || error instanceof AdminError || error instanceof StoreError) {
+      if (
+        error instanceof ConfigError ||
+        error instanceof AdminError ||
+        error instanceof StoreError ||
+        error instanceof UsersCommandError ||
+        error instanceof PasswordInputError ||
+        error instanceof InvalidArgumentError
+      ) {
         process.stderr.write(`convoy: ${error.message}\n`);
       } else {
         process.stderr.write(`convoy: ${(error as Error).stack ?? String(error)}\n`);

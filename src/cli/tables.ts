@@ -41,7 +41,12 @@ export function renderGroups(queue: QueueReport, groups: readonly GroupView[]): 
   const header = `${queue.name}: ${groups.length} groups, ${queue.queued} queued, ${queue.inFlight} in flight`;
   if (groups.length === 0) return header;
   return `${header}\n${renderTable(
-    ['GROUP', 'OWNER', 'QUEUED', 'IN FLIGHT', 'STATE'],
-    groups.map((g) => [g.id, g.owner ?? '-', g.queued, g.inFlight, g.moving ? 'moving' : g.owner ? 'owned' : 'unassigned']),
+    ['GROUP', 'OWNER', 'QUEUED', 'IN FLIGHT', 'STATE', 'WAITING FOR'],
+    groups.map((g) => [g.id, g.owner ?? '-', g.queued, g.inFlight, stateOf(g), g.blockedReason ? `${g.blockedReason} (until ${g.wakesOn})` : '-']),
   )}`;
+}
+
+/** The lifecycle state, with the consumer a moving group passes to. */
+function stateOf(group: GroupView): string {
+  return group.state === 'moving' && group.moveTo ? `moving to ${group.moveTo}` : group.state;
 }

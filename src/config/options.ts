@@ -1,14 +1,28 @@
-import { readFileSync } from 'node:fs';
 import type { QueueOptions } from '../core/types';
+import { readJsonFile } from './json-file';
 import { checkQueueOptions, checkQueuePolicies, type QueuePolicies } from './queue-policies';
-import { ConfigError, checkObject, integerBetween, nonEmptyString, oneOf, port, positiveInteger, type Check } from './validation';
+import {
+  DEFAULT_AUTH_OPTIONS,
+  checkAuthOptions,
+  checkRoles,
+  checkSecurityOptions,
+  checkTlsOptions,
+  nullablePort,
+  type AuthOptions,
+  type RoleOptions,
+  type RoleOptionsInput,
+  type TlsOptions,
+  type TlsOptionsInput,
+} from './security-options';
+import { checkObject, integerBetween, nonEmptyString, oneOf, positiveInteger, type Check } from './validation';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export interface BrokerOptions {
   readonly host: string;
-  readonly port: number;
+  /** The plain AMQP listener; null turns it off (then tls must be set). */
+  readonly port: number | null;
   readonly dataDir: string;
   readonly logLevel: LogLevel;
   /** Largest AMQP frame we accept and send (open.max-frame-size, AMQP 1.0 2.7.1). */
@@ -37,9 +51,19 @@ export interface BrokerOptions {
   readonly queueDefaults: Partial<QueueOptions>;
   /** Per queue name or pattern (`*` wildcard). */
   readonly queues: QueuePolicies;
+  readonly auth: AuthOptions;
+  /** Role name -> permissions on address patterns. */
+  readonly roles: Readonly<Record<string, RoleOptions>>;
+  /** The TLS (amqps) listener; null: none. */
+  readonly tls: TlsOptions | null;
 }
 
-export type BrokerOptionsInput = Partial<BrokerOptions>;
+/** Options as a config file or a caller gives them: any subset; `auth` may be partial too. */
+export type BrokerOptionsInput = Partial<Omit<BrokerOptions, 'auth' | 'roles' | 'tls'>> & {
+  readonly auth?: Partial<AuthOptions>;
+  readonly roles?: Readonly<Record<string, RoleOptionsInput>>;
+  readonly tls?: TlsOptionsInput | null;
+};
 
 export const DEFAULT_BROKER_OPTIONS: BrokerOptions = Object.freeze({
   host: '0.0.0.0',
@@ -60,11 +84,14 @@ export const DEFAULT_BROKER_OPTIONS: BrokerOptions = Object.freeze({
   diskFullPolicy: 'block',
   queueDefaults: {},
   queues: {},
+  auth: DEFAULT_AUTH_OPTIONS,
+  roles: {},
+  tls: null,
 });
 
 const brokerOptionChecks: { [K in keyof BrokerOptions]-?: Check<BrokerOptions[K]> } = {
   host: nonEmptyString,
-  port,
+  port: nullablePort,
   dataDir: nonEmptyString,
   logLevel: oneOf(LOG_LEVELS),
   maxFrameBytes: integerBetween(512, 4294967295, 'AMQP 1.0 2.7.1: at least 512, a uint'),
@@ -81,31 +108,25 @@ const brokerOptionChecks: { [K in keyof BrokerOptions]-?: Check<BrokerOptions[K]
   diskFullPolicy: oneOf(['block', 'fail'] as const),
   queueDefaults: checkQueueOptions,
   queues: checkQueuePolicies,
+  auth: checkAuthOptions as Check<AuthOptions>,
+  roles: checkRoles,
+  tls: checkTlsOptions,
 };
 
 /** Validates options from any source; the error names the offending field. */
 export function checkBrokerOptions(input: unknown, source: string): BrokerOptionsInput {
-  return checkObject<BrokerOptions>(input, source, brokerOptionChecks);
+  return checkObject<BrokerOptions>(input, source, brokerOptionChecks) as BrokerOptionsInput;
 }
 
 export function readConfigFile(path: string): BrokerOptionsInput {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new ConfigError(path, 'a readable JSON config file', (error as Error).message);
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    throw new ConfigError(path, 'valid JSON', (error as Error).message);
-  }
-  return checkBrokerOptions(parsed, '');
+  return checkBrokerOptions(readJsonFile(path, 'a readable JSON config file'), '');
 }
 
-/** Defaults, then the config file, then command-line flags; the result is frozen. */
+/** Defaults, then the config file, then command-line flags; the result is frozen. `auth` merges key by key. */
 export function resolveBrokerOptions(...layers: BrokerOptionsInput[]): BrokerOptions {
-  const merged: BrokerOptions = Object.assign({}, DEFAULT_BROKER_OPTIONS, ...layers.map((layer) => checkBrokerOptions(layer, '')));
+  const checked = layers.map((layer) => checkBrokerOptions(layer, ''));
+  const auth: AuthOptions = Object.freeze(Object.assign({}, DEFAULT_AUTH_OPTIONS, ...checked.map((layer) => layer.auth ?? {})));
+  const merged: BrokerOptions = Object.assign({}, DEFAULT_BROKER_OPTIONS, ...checked, { auth });
+  checkSecurityOptions(merged);
   return Object.freeze(merged);
 }

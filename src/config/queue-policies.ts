@@ -1,4 +1,5 @@
 import type { QueueOptions } from '../core/types';
+import { patternRegex } from './patterns';
 import { boolean, checkObject, type Check, nonEmptyString, nullable, plainObject, positiveInteger } from './validation';
 
 export const DEFAULT_QUEUE_OPTIONS: QueueOptions = Object.freeze({
@@ -46,7 +47,7 @@ export function checkQueuePolicies(input: unknown, field: string): QueuePolicies
 export function queueOptionsResolver(defaults: Partial<QueueOptions>, policies: QueuePolicies): (name: string) => QueueOptions {
   const patterns = Object.keys(policies)
     .filter((pattern) => pattern.includes('*'))
-    .map((pattern) => ({ pattern, regex: globToRegex(pattern), literal: pattern.replace(/\*/g, '').length }))
+    .map((pattern) => ({ pattern, regex: patternRegex(pattern), literal: pattern.replace(/\*/g, '').length }))
     .sort((a, b) => a.literal - b.literal);
   return (name) => {
     let options: QueueOptions = { ...DEFAULT_QUEUE_OPTIONS, ...defaults };
@@ -55,9 +56,4 @@ export function queueOptionsResolver(defaults: Partial<QueueOptions>, policies: 
     if (exact && !name.includes('*')) options = { ...options, ...exact };
     return Object.freeze(options);
   };
-}
-
-function globToRegex(pattern: string): RegExp {
-  const escaped = pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'));
-  return new RegExp(`^${escaped.join('.*')}$`);
 }

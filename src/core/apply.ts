@@ -1,21 +1,22 @@
 import { addConsumer, bestExclusive, removeConsumer, setCredit } from './consumers';
 import { dispatch, dropIfExpired, isExpired, returnToQueue } from './dispatch';
 import {
-  checkGroupIdle,
-  completeGroupMove,
   expireIdleGroups,
-  groupFor,
-  noteGroupQueued,
-  rebalanceGroupsOnto,
-  setGroupOwner,
-} from './groups';
+  groupDeliveryEnded,
+  groupMessageQueued,
+  ownerDetached,
+  rebalanceOnto,
+  unparkAll,
+  wakeGroupsAwaitingConsumer,
+  wakeGroupsAwaitingCredit,
+  wakeGroupsWithExpiredHead,
+} from './group-lifecycle';
 import { queueFor } from './state';
 import type {
   Command,
   Consumer,
   CoreState,
   DeadLetterReason,
-  Delivery,
   Effect,
   MessageBody,
   MessageMeta,
@@ -86,7 +87,8 @@ function newMessage(id: number, seq: number, meta: MessageMeta, body: MessageBod
 function addToQueue(queue: Queue, message: QueuedMessage): void {
   queue.queuedCount++;
   queue.enqueuedTotal++;
-  if (message.groupId !== null) noteGroupQueued(queue, groupFor(queue, message.groupId));
+  if (message.expiresAtMs !== null) queue.holdsExpiringMessages = true;
+  if (message.groupId !== null) groupMessageQueued(queue, message.groupId);
   queue.main.insert(message);
 }
 
@@ -110,51 +112,44 @@ function attach(state: CoreState, command: Extract<Command, { type: 'attach' }>,
     exclusive: command.exclusive || queue.options.exclusive,
     settleOnSend: command.settleOnSend,
     attachOrder: state.nextAttachOrder++,
+    attached: true,
     credit: 0,
     drain: false,
     unsettled: new Map(),
     groups: new Set(),
-    blockedGroups: new Set(),
+    groupsAwaitingCredit: new Set(),
   };
   const wasExclusive = queue.exclusiveCount > 0;
   addConsumer(queue, consumer);
   state.consumers.set(consumer.id, consumer);
-  if (!wasExclusive && queue.exclusiveCount > 0) enterExclusiveMode(queue);
+  if (!wasExclusive && queue.exclusiveCount > 0) unparkAll(queue);
   updateExclusive(queue, effects);
-  if (queue.exclusiveCount === 0 && queue.options.groupRebalance) rebalanceGroupsOnto(queue, consumer, effects);
-  wakeWaiting(queue);
+  if (queue.exclusiveCount === 0 && queue.options.groupRebalance) rebalanceOnto(queue, consumer, effects);
   dispatch(state, queue, effects);
 }
 
 /**
  * Detach, connection loss and idle time-out: every unsettled delivery goes back to its original position
- * with delivery-count + 1 first; only then do its groups and exclusivity pass to other consumers.
+ * with delivery-count + 1 first; only then do its groups and exclusivity pass to other consumers. Its
+ * groups with nothing in flight (idle ones are remembered only for it) are released at once; each other
+ * group once its last delivery is back.
  */
 function detach(state: CoreState, consumerId: string, effects: Effect[]): void {
   const consumer = state.consumers.get(consumerId);
   if (!consumer) return;
   const queue = consumer.queue;
   state.consumers.delete(consumerId);
+  consumer.attached = false;
   removeConsumer(queue, consumer);
+  ownerDetached(queue, consumer, state.nowMs, effects);
   const returned = [...consumer.unsettled.values()];
   consumer.unsettled.clear();
   for (const delivery of returned) {
-    finishDelivery(queue, delivery);
+    queue.inFlightCount--;
     redeliverLater(state, queue, delivery.message, true, effects);
+    if (delivery.group !== null) groupDeliveryEnded(queue, delivery.group, state.nowMs, effects);
   }
-  for (const group of [...consumer.groups]) {
-    if (group.moving) group.moveTo = null;
-    setGroupOwner(queue, group, null, effects);
-    if (group.parked.size > 0) queue.readyGroups.add(group);
-    checkGroupIdle(queue, group, state.nowMs, effects);
-  }
-  for (const group of queue.groups.values()) {
-    if (group.moveTo === consumer) group.moveTo = null;
-  }
-  for (const delivery of returned) if (delivery.group) checkGroupIdle(queue, delivery.group, state.nowMs, effects);
-  if (queue.activeExclusive === consumer) queue.activeExclusive = null;
   updateExclusive(queue, effects);
-  wakeWaiting(queue);
   dispatch(state, queue, effects);
 }
 
@@ -162,11 +157,12 @@ function credit(state: CoreState, consumerId: string, amount: number, drain: boo
   const consumer = state.consumers.get(consumerId);
   if (!consumer) return;
   const queue = consumer.queue;
+  const hadCredit = consumer.credit > 0;
   setCredit(queue, consumer, Math.max(0, amount));
   if (consumer.credit > 0) {
-    for (const group of consumer.blockedGroups) queue.readyGroups.add(group);
-    consumer.blockedGroups.clear();
-    wakeWaiting(queue);
+    wakeGroupsAwaitingCredit(queue, consumer);
+    // What every consumer with credit refused (undeliverable-here) may suit this one.
+    if (!hadCredit) wakeRefused(queue);
     dispatch(state, queue, effects);
   }
   // AMQP 1.0 2.6.7: a drain uses up whatever credit is left once nothing more is available.
@@ -183,7 +179,7 @@ function settle(state: CoreState, consumerId: string, deliveryId: number, outcom
   if (!delivery) return;
   const queue = consumer.queue;
   consumer.unsettled.delete(deliveryId);
-  finishDelivery(queue, delivery);
+  queue.inFlightCount--;
   const message = delivery.message;
   switch (outcome.type) {
     case 'accepted':
@@ -204,14 +200,8 @@ function settle(state: CoreState, consumerId: string, deliveryId: number, outcom
       redeliverLater(state, queue, message, outcome.deliveryFailed, effects);
       break;
   }
-  const group = delivery.group;
-  if (group !== null) {
-    if (group.moving && group.inFlight === 0) completeGroupMove(queue, group, effects);
-    if (group.parked.size > 0) queue.readyGroups.add(group);
-    checkGroupIdle(queue, group, state.nowMs, effects);
-  }
+  if (delivery.group !== null) groupDeliveryEnded(queue, delivery.group, state.nowMs, effects);
   if (queue.activeExclusive === consumer) updateExclusive(queue, effects);
-  if (outcome.type === 'modified' && outcome.undeliverableHere) wakeWaiting(queue);
   dispatch(state, queue, effects);
 }
 
@@ -222,12 +212,9 @@ function tick(state: CoreState, effects: Effect[]): void {
       queue.main.shift();
       dropIfExpired(state, queue, head, effects);
     }
+    if (queue.holdsExpiringMessages) wakeGroupsWithExpiredHead(queue, (message) => isExpired(state, message));
+    dispatch(state, queue, effects);
   }
-}
-
-function finishDelivery(queue: Queue, delivery: Delivery): void {
-  queue.inFlightCount--;
-  if (delivery.group !== null) delivery.group.inFlight--;
 }
 
 /** Back to the queue (delivery-count + 1 when the attempt failed), or dead-lettered once attempts run out. */
@@ -268,32 +255,28 @@ function deadLetter(state: CoreState, queue: Queue, message: QueuedMessage, reas
   );
 }
 
-/** Entering exclusive mode, groups play no role: parked messages rejoin the queue in order. */
-function enterExclusiveMode(queue: Queue): void {
-  for (const group of queue.groups.values()) {
-    for (const message of group.parked.drain()) queue.main.insert(message);
-    if (group.owner) group.owner.blockedGroups.clear();
-  }
-  queue.readyGroups.clear();
-  queue.unownedBlocked.clear();
-}
-
 /**
  * Exactly one exclusive consumer is active: the highest priority, then the earliest attached. A better
- * one takes over only once the active one has nothing unsettled (it quiesces meanwhile).
+ * one takes over only once the active one has nothing unsettled (it quiesces meanwhile); a detached one
+ * is replaced at once (its deliveries have returned).
  */
 function updateExclusive(queue: Queue, effects: Effect[]): void {
   const best = bestExclusive(queue);
   const active = queue.activeExclusive;
   if (best === active) return;
-  if (active !== null && best !== null && active.unsettled.size > 0) return;
+  if (active !== null && active.attached && best !== null && active.unsettled.size > 0) return;
   queue.activeExclusive = best;
   effects.push({ type: 'exclusive-active', queue: queue.name, consumerId: best ? best.id : null });
+  // What the previous active consumer refused may suit the new one (or, leaving exclusive mode, anyone).
+  wakeDeferred(queue);
 }
 
-/** Messages and groups waiting for "any other consumer" get another chance after consumers change. */
-function wakeWaiting(queue: Queue): void {
-  for (const group of queue.unownedBlocked) queue.readyGroups.add(group);
-  queue.unownedBlocked.clear();
+/** A consumer's credit rose from zero: it may take what every consumer with credit refused. */
+function wakeRefused(queue: Queue): void {
+  wakeGroupsAwaitingConsumer(queue);
+  wakeDeferred(queue);
+}
+
+function wakeDeferred(queue: Queue): void {
   for (const message of queue.deferred.drain()) queue.main.insert(message);
 }

@@ -28,32 +28,34 @@ export function setCredit(queue: Queue, consumer: Consumer, credit: number): voi
 }
 
 /**
- * Picks the consumer for a message that has no owner yet: among consumers with credit that did not
- * refuse it (undeliverable-here), the highest priority level that has any; within it the one owning
- * the fewest groups (when `byFewestGroups`); ties rotate in attach order, starting after the consumer
- * picked last. Linear in the number of consumers, independent of queue depth and group count.
+ * The consumer for a message that has no owner yet: among consumers with credit that did not refuse it
+ * (undeliverable-here), the highest priority level that has any; within it the one owning the fewest
+ * groups (when `byFewestGroups`); ties rotate in attach order, starting after the consumer picked last.
+ * A null message (not looked at yet) is refused by nobody. Pure: `notePicked` moves the rotation on once
+ * the message is delivered. Linear in the number of consumers, independent of queue depth and group count.
  */
-export function pickConsumer(queue: Queue, message: QueuedMessage, byFewestGroups: boolean): Consumer | null {
+export function chooseConsumer(queue: Queue, message: QueuedMessage | null, byFewestGroups: boolean): Consumer | null {
   const cursor = queue.rotationCursor;
   let level: number | null = null;
   let firstAfterCursor: Consumer | null = null;
   let firstOverall: Consumer | null = null;
   for (const consumer of queue.consumers) {
     if (level !== null && consumer.priority < level) break;
-    if (consumer.credit <= 0 || isExcluded(message, consumer)) continue;
+    if (consumer.credit <= 0 || (message !== null && isExcluded(message, consumer))) continue;
     level = consumer.priority;
-    const load = byFewestGroups ? consumer.groups.size : 0;
+    const load = loadOf(consumer, byFewestGroups);
     if (firstOverall === null || load < loadOf(firstOverall, byFewestGroups)) firstOverall = consumer;
     if (consumer.attachOrder > cursor && (firstAfterCursor === null || load < loadOf(firstAfterCursor, byFewestGroups))) {
       firstAfterCursor = consumer;
     }
   }
-  const chosen =
-    firstAfterCursor !== null && firstOverall !== null && loadOf(firstAfterCursor, byFewestGroups) === loadOf(firstOverall, byFewestGroups)
-      ? firstAfterCursor
-      : firstOverall;
-  if (chosen) queue.rotationCursor = chosen.attachOrder;
-  return chosen;
+  return firstAfterCursor !== null && firstOverall !== null && loadOf(firstAfterCursor, byFewestGroups) === loadOf(firstOverall, byFewestGroups)
+    ? firstAfterCursor
+    : firstOverall;
+}
+
+export function notePicked(queue: Queue, consumer: Consumer): void {
+  queue.rotationCursor = consumer.attachOrder;
 }
 
 function loadOf(consumer: Consumer, byFewestGroups: boolean): number {

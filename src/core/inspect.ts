@@ -1,3 +1,4 @@
+import { groupStatus, type BlockedReason, type GroupState, type WakeEvent } from './group-lifecycle';
 import type { CoreState, Queue } from './types';
 
 /** Read-only views of the core state for operators (`convoy queues`, `convoy groups`). */
@@ -26,8 +27,14 @@ export interface GroupView {
   readonly owner: string | null;
   readonly queued: number;
   readonly inFlight: number;
-  /** Waiting to move to another consumer once its in-flight messages are settled. */
-  readonly moving: boolean;
+  /** Lifecycle state (src/core/group-lifecycle.ts). */
+  readonly state: GroupState;
+  /** `moving`: the consumer the group passes to, if it is still attached. */
+  readonly moveTo: string | null;
+  /** Why the group's next queued message cannot go now; null when nothing waits. */
+  readonly blockedReason: BlockedReason | null;
+  /** The event that lets it go on. */
+  readonly wakesOn: WakeEvent | null;
 }
 
 export function queueViews(state: CoreState): QueueView[] {
@@ -56,11 +63,17 @@ export function queueView(queue: Queue): QueueView {
 export function groupViews(queue: Queue): GroupView[] {
   return [...queue.groups.values()]
     .sort((a, b) => a.id.localeCompare(b.id))
-    .map((group) => ({
-      id: group.id,
-      owner: group.owner ? group.owner.id : null,
-      queued: group.queued,
-      inFlight: group.inFlight,
-      moving: group.moving,
-    }));
+    .map((group) => {
+      const status = groupStatus(queue, group);
+      return {
+        id: group.id,
+        owner: group.owner ? group.owner.id : null,
+        queued: group.queued,
+        inFlight: group.inFlight,
+        state: status.state,
+        moveTo: group.moveTo !== null && group.moveTo.attached ? group.moveTo.id : null,
+        blockedReason: status.blockedReason,
+        wakesOn: status.wakesOn,
+      };
+    });
 }

@@ -1,3 +1,4 @@
+import type { GroupState, WakeList } from './group-lifecycle';
 import type { OrderedBuffer } from './ordered-buffer';
 
 /** Per-queue options, resolved from the configuration when the queue is first used. */
@@ -82,31 +83,38 @@ export interface Consumer {
   readonly settleOnSend: boolean;
   /** Order of attachment across the broker; breaks ties (earliest first) and drives rotation. */
   readonly attachOrder: number;
+  /** False from the moment it detaches: a group moving to it is then assigned afresh instead. */
+  attached: boolean;
   credit: number;
   drain: boolean;
   readonly unsettled: Map<number, Delivery>;
-  /** Groups this consumer owns. */
+  /** Groups this consumer owns (in every state that has an owner), in the order it got them. */
   readonly groups: Set<Group>;
-  /** Owned groups with parked messages that wait for this consumer's credit. */
-  readonly blockedGroups: Set<Group>;
+  /** Owned groups with parked messages that wait for this consumer's credit (wake list `owner-credit`). */
+  readonly groupsAwaitingCredit: Set<Group>;
 }
 
+/** A message group; its states and every transition between them are in group-lifecycle.ts. */
 export interface Group {
   readonly id: string;
+  state: GroupState;
+  /** The consumer that receives the group's messages (the donor while `moving`); null when `unowned`. */
   owner: Consumer | null;
-  /** Messages of this group held back, in order, because the group cannot take them now. */
-  readonly parked: OrderedBuffer<QueuedMessage>;
+  /** `moving`: who gets the group once nothing of it is in flight (null or detached: assigned afresh). */
+  moveTo: Consumer | null;
+  /** `closing`: queue position of the closing message; later messages wait for the next owner. */
+  closedAtSeq: number | null;
+  /**
+   * Messages of this group held back, in order, because the group could not take them when dispatch
+   * looked; allocated only while there are any.
+   */
+  parked: OrderedBuffer<QueuedMessage> | null;
+  /** The wake list the group waits in while it has parked messages; null otherwise. */
+  waitingIn: WakeList | null;
   /** Messages of this group in `main` or `parked`. */
   queued: number;
+  /** Unsettled deliveries of this group made while groups applied; all held by `owner`. */
   inFlight: number;
-  /** Ownership passes to `moveTo` (or is dropped) once nothing is in flight. */
-  moving: boolean;
-  moveTo: Consumer | null;
-  /**
-   * Queue position of a dispatched closing message (group-sequence 4294967295 / JMSXGroupSeq -1).
-   * Messages after it start afresh, but only once nothing of the group is in flight.
-   */
-  closedAtSeq: number | null;
   idleSinceMs: number;
 }
 
@@ -116,15 +124,22 @@ export interface Queue {
   nextSeq: number;
   /** Messages not yet looked at by dispatch (or returned to their position), in seq order. */
   readonly main: OrderedBuffer<QueuedMessage>;
-  /** Messages every current consumer refused with undeliverable-here; retried when consumers change. */
+  /**
+   * Ungrouped messages refused (undeliverable-here) by every consumer that had credit, or in exclusive
+   * mode by the active one; looked at again when a consumer's credit rises from zero or the active
+   * exclusive consumer changes.
+   */
   readonly deferred: OrderedBuffer<QueuedMessage>;
   readonly groups: Map<string, Group>;
-  /** Groups with parked messages that may be able to move now; insertion-ordered. */
+  /** Groups with parked messages that dispatch has to look at again (wake list `ready`), in wake order. */
   readonly readyGroups: Set<Group>;
-  /** Groups with parked messages and no owner, waiting for any eligible consumer. */
-  readonly unownedBlocked: Set<Group>;
-  /** Owned groups with nothing queued or in flight, oldest idle first (LRU). */
-  readonly idleGroups: Map<string, Group>;
+  /**
+   * Groups whose next message was refused (undeliverable-here) by the owner or by every consumer with
+   * credit (wake list `refusal`).
+   */
+  readonly groupsAwaitingConsumer: Set<Group>;
+  /** Groups in state `idle`, the one idle longest first (LRU). */
+  readonly idleGroups: Set<Group>;
   /** Sorted by priority (highest first), then attach order. */
   consumers: Consumer[];
   consumersWithCredit: number;
@@ -133,6 +148,8 @@ export interface Queue {
   /** Consumers attached as exclusive; while non-zero the queue is in exclusive mode. */
   exclusiveCount: number;
   activeExclusive: Consumer | null;
+  /** A message with an expiry time was queued here once: only then can a parked group's next message expire. */
+  holdsExpiringMessages: boolean;
   queuedCount: number;
   inFlightCount: number;
   enqueuedTotal: number;

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { create_container, type Connection, type Receiver, type Sender } from 'rhea';
+import { create_container, types as rheaTypes, type Connection, type Receiver, type Sender } from 'rhea';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { PINNED_RHEA_VERSION, RHEA_PATCHES } from '../../src/amqp/rhea';
 import { connect, type TestClient } from './../support/client';
@@ -112,5 +112,60 @@ describe('rhea under contract', () => {
     const unindexed = files.filter((file) => file !== 'index.ts' && !indexed.has(file));
     expect(unindexed, 'files in src/amqp/rhea/ missing from RHEA_PATCHES').toEqual([]);
     for (const patch of RHEA_PATCHES) for (const test of patch.guardedBy) expect(require('node:fs').existsSync(join(__dirname, '..', '..', test)), test).toBe(true);
+  });
+});
+
+/** rhea's value decoder (types.js Reader). */
+function decode(bytes: number[]): { type: { typecode: number }; value: unknown; descriptor?: { value: unknown } } {
+  const Reader = (rheaTypes as unknown as { Reader: new (buffer: Buffer) => { read(): never } }).Reader;
+  return new Reader(Buffer.from(bytes)).read();
+}
+
+/**
+ * The hazard class behind own-empty-lists.ts and the attach replies built from plain values
+ * (attach-reply.ts): rhea shares one decoded value between every decoder in the process, and some of its
+ * functions write into the values they are given. Each behaviour is checked as the installed rhea has
+ * it, so that an upgrade that changes one is noticed here; test/amqp/decoded-values.test.ts checks that
+ * the broker, given frames full of empty lists, keeps that shared value untouched.
+ */
+describe('decoded values rhea shares, and rhea functions that write into what they are given', () => {
+  const terminus = requireFromRhea('./terminus.js') as { unwrap(field: unknown): { value: unknown[] } | null };
+  const sharedEmptyList = (): unknown[] => decode([0x45]).value as unknown[];
+
+  test('every empty list (0x45) decodes to one and the same array (types.js List0)', () => {
+    expect(sharedEmptyList()).toBe(sharedEmptyList());
+    expect(sharedEmptyList()).toEqual([]);
+  });
+
+  test('a decoded value has type.typecode, value and descriptor.value (what own-empty-lists.ts and received-termini.ts read)', () => {
+    const emptySource = decode([0x00, 0x53, 0x28, 0x45]);
+    expect(emptySource.type.typecode).toBe(0x45);
+    expect(emptySource.value).toBe(sharedEmptyList());
+    expect(emptySource.descriptor!.value).toBe(0x28);
+  });
+
+  test('set_source fills in the terminus it is given: given a decoded one, it writes into the shared empty list', () => {
+    const decoded = terminus.unwrap(decode([0x00, 0x53, 0x28, 0x45]))!;
+    expect(decoded.value).toBe(sharedEmptyList());
+    try {
+      (live.sender as unknown as { set_source(fields: unknown): void }).set_source(decoded);
+      expect(sharedEmptyList(), 'rhea wrote every source field into it').toHaveLength(11);
+    } finally {
+      sharedEmptyList().length = 0;
+    }
+  });
+
+  test("link.on_attach writes the unwrapped termini into the attach it is given (the frame's own list)", () => {
+    const frames = requireFromRhea('./frames.js') as { attach(fields: Record<string, unknown>): { value: unknown[]; source: unknown } };
+    const attach = frames.attach({ name: 'contract-probe', handle: 7, role: false });
+    const written = attach.value;
+    expect(written).toHaveLength(3);
+    const link = (live.session as { create_receiver(name: string): Record<string, unknown> & { on_attach(frame: unknown): void } }).create_receiver('contract-probe');
+    // Only the unwrapping is observed: the probe link neither answers nor reports the attach.
+    link.open = () => undefined;
+    link.dispatch = () => false;
+    link.on_attach({ handle: 7, performative: attach });
+    expect(attach.value).toBe(written);
+    expect(written.length, 'source and target fields written').toBeGreaterThanOrEqual(7);
   });
 });

@@ -113,7 +113,7 @@ describe('operator views', () => {
       const groups = await convoy(['groups', 'ops.orders', '--port', String(broker.port)]);
       expect(groups.code).toBe(0);
       expect(groups.stdout).toMatch(/A\s+c\d+\/\d+\s+1\s+1\s+owned/);
-      expect(groups.stdout).toMatch(/B\s+-\s+1\s+0\s+unassigned/);
+      expect(groups.stdout).toMatch(/B\s+-\s+1\s+0\s+unowned\s+no-eligible-consumer \(until eligible-consumer-credit\)/);
       const json = JSON.parse((await convoy(['groups', 'ops.orders', '--json', '--port', String(broker.port)])).stdout);
       expect(json.groups.map((g: { id: string }) => g.id)).toEqual(['A', 'B']);
       const missing = await convoy(['groups', 'nope', '--port', String(broker.port)]);

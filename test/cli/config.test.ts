@@ -16,3 +16,62 @@ describe('config validation', () => {
     expect(Object.isFrozen(options)).toBe(true);
   });
 });
+
+describe('security options', () => {
+  const tls = { certFile: 'server.pem', keyFile: 'server.key' };
+
+  test('defaults: no users file, anonymous refused, no TLS, the plain port on', () => {
+    const options = resolveBrokerOptions({});
+    expect(options.auth).toEqual({
+      usersFile: null,
+      anonymousRole: null,
+      failedLoginDelayMs: 1000,
+      maxFailedLoginDelayMs: 30000,
+      maxConnectionsPerUser: 1000,
+      maxQueuesPerUser: 10000,
+    });
+    expect(options.roles).toEqual({});
+    expect(options.tls).toBeNull();
+    expect(options.port).toBe(5672);
+  });
+
+  test('the example of the issue validates; omitted role permissions grant nothing; tls gets its defaults', () => {
+    const options = resolveBrokerOptions({
+      auth: { usersFile: 'users.json', anonymousRole: null },
+      roles: {
+        app: { send: ['orders.*'], consume: ['orders.*'], browse: ['orders.*'], manage: false },
+        admin: { send: ['*'], consume: ['*'], browse: ['*'], manage: true },
+        writer: { send: ['x'] },
+      },
+      tls: { port: 5671, certFile: 'server.pem', keyFile: 'server.key', caFile: null, requireClientCert: false },
+    });
+    expect(options.roles.writer).toEqual({ send: ['x'], consume: [], browse: [], manage: false });
+    expect(resolveBrokerOptions({ tls }).tls).toEqual({ port: 5671, ...tls, caFile: null, requireClientCert: false });
+    expect(resolveBrokerOptions({ port: null, tls }).port).toBeNull();
+  });
+
+  test('auth merges key by key across layers (config file, then flags)', () => {
+    const options = resolveBrokerOptions({ auth: { usersFile: 'u.json' } }, { auth: { failedLoginDelayMs: 5 } });
+    expect(options.auth.usersFile).toBe('u.json');
+    expect(options.auth.failedLoginDelayMs).toBe(5);
+    expect(options.auth.maxFailedLoginDelayMs).toBe(30000);
+  });
+
+  test('every bad value names its field', () => {
+    const bad = (input: unknown) => () => resolveBrokerOptions(input as never);
+    expect(bad({ auth: { usersFile: '' } })).toThrow(/auth.usersFile: expected a non-empty string/);
+    expect(bad({ auth: { userFile: 'x' } })).toThrow(/auth.userFile: expected one of the known options/);
+    expect(bad({ auth: { anonymousRole: 'guest' } })).toThrow(/auth.anonymousRole: expected null or a role defined in roles \(none defined\), got "guest"/);
+    expect(bad({ auth: { maxConnectionsPerUser: 0 } })).toThrow(/auth.maxConnectionsPerUser: expected a positive integer/);
+    expect(bad({ auth: { failedLoginDelayMs: 100, maxFailedLoginDelayMs: 10 } })).toThrow(/auth.maxFailedLoginDelayMs: expected at least auth.failedLoginDelayMs/);
+    expect(bad({ roles: { app: { send: 'orders.*' } } })).toThrow(/roles\["app"\].send: expected an array of address patterns/);
+    expect(bad({ roles: { app: { send: ['ok', ''] } } })).toThrow(/roles\["app"\].send\[1\]: expected a non-empty string/);
+    expect(bad({ roles: { app: { manage: 'yes' } } })).toThrow(/roles\["app"\].manage: expected true or false/);
+    expect(bad({ roles: { app: { publish: [] } } })).toThrow(/roles\["app"\].publish: expected one of the known options/);
+    expect(bad({ tls: { certFile: 'a.pem' } })).toThrow(/tls.keyFile: expected a PEM file name \(required with tls\)/);
+    expect(bad({ tls: { ...tls, requireClientCert: true } })).toThrow(/tls.caFile: expected the CA that signs client certificates/);
+    expect(bad({ tls: { ...tls, port: 70000 } })).toThrow(/tls.port: expected an integer from 0 to 65535/);
+    expect(bad({ port: 5671, tls })).toThrow(/tls.port: expected a port other than the plain listener's \(5671\)/);
+    expect(bad({ port: null })).toThrow(/port: expected a TCP port \(null turns the plain listener off only when tls is configured\)/);
+  });
+});

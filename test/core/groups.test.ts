@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import { groupViews } from '../../src/core/inspect';
 import { CoreHarness, failed, notHere, released } from './harness';
 
 const EXAMPLE = ['A', 'B', 'A', 'C', 'B', 'A', 'C'];
@@ -267,8 +268,8 @@ describe('message groups', () => {
     h.attach('c2', 'q', { credit: 100 });
     h.send('q', 'A2', { group: 'A' });
     h.send('q', 'B2', { group: 'B' });
-    const owners = new Map([...h.state.queues.get('q')!.groups.values()].map((g) => [g.id, g.moving]));
-    expect([...owners.values()].filter(Boolean)).toHaveLength(1);
+    const states = [...h.state.queues.get('q')!.groups.values()].map((g) => g.state);
+    expect(states.filter((s) => s === 'moving')).toHaveLength(1);
     expect(h.labels('c2')).toEqual([]);
     h.settleAll('c1');
     expect(h.labels('c2')).toHaveLength(1);
@@ -345,5 +346,91 @@ describe('exclusive consumers', () => {
     for (const g of ['A', 'B', 'A', 'B']) h.send('q', g, { group: g });
     expect(new Set(h.labels('c1')).size).toBe(1);
     expect(new Set(h.labels('c2')).size).toBe(1);
+  });
+});
+
+describe('why a group waits (GroupView state, blockedReason, wakesOn)', () => {
+  function view(h: CoreHarness, group: string) {
+    return groupViews(h.state.queues.get('q')!).find((g) => g.id === group)!;
+  }
+
+  test('owner-has-no-credit until the owner gets credit', () => {
+    const h = new CoreHarness();
+    h.attach('c1', 'q', { credit: 1 });
+    h.send('q', 'A1', { group: 'A' });
+    h.send('q', 'A2', { group: 'A' });
+    expect(view(h, 'A')).toMatchObject({ state: 'owned', owner: 'c1', blockedReason: 'owner-has-no-credit', wakesOn: 'owner-credit' });
+    h.credit('c1', 1);
+    expect(view(h, 'A')).toMatchObject({ state: 'owned', queued: 0, blockedReason: null, wakesOn: null });
+  });
+
+  test('awaiting-settlement-before-move while a rebalanced group still has a message in flight', () => {
+    const h = new CoreHarness({ groupRebalance: true });
+    h.attach('c1', 'q', { credit: 10 });
+    h.send('q', 'A1', { group: 'A' });
+    h.send('q', 'B1', { group: 'B' });
+    h.attach('c2', 'q', { credit: 10 });
+    h.send('q', 'A2', { group: 'A' });
+    expect(view(h, 'A')).toMatchObject({
+      state: 'moving',
+      owner: 'c1',
+      moveTo: 'c2',
+      blockedReason: 'awaiting-settlement-before-move',
+      wakesOn: 'settlement',
+    });
+    h.settle('c1', 'A1');
+    expect(view(h, 'A')).toMatchObject({ state: 'owned', owner: 'c2', blockedReason: null });
+    expect(h.labels('c2')).toEqual(['A2']);
+  });
+
+  test('max-in-flight-per-group, closing-awaits-settlement and owner-refused-message wait for a settlement', () => {
+    const strict = new CoreHarness({ maxInFlightPerGroup: 1 });
+    strict.attach('c1', 'q', { credit: 10 });
+    strict.send('q', 'A1', { group: 'A' });
+    strict.send('q', 'A2', { group: 'A' });
+    expect(view(strict, 'A')).toMatchObject({ blockedReason: 'max-in-flight-per-group', wakesOn: 'settlement' });
+
+    const closing = new CoreHarness();
+    closing.attach('c1', 'q', { credit: 10 });
+    closing.send('q', 'A1', { group: 'A', closes: true });
+    closing.send('q', 'A2', { group: 'A' });
+    expect(view(closing, 'A')).toMatchObject({ state: 'closing', blockedReason: 'closing-awaits-settlement', wakesOn: 'settlement' });
+
+    const refused = new CoreHarness();
+    refused.attach('c1', 'q', { credit: 10 });
+    refused.attach('c2', 'q', { credit: 10 });
+    refused.send('q', 'A1', { group: 'A' });
+    refused.send('q', 'A2', { group: 'A' });
+    refused.settle('c1', 'A1', notHere);
+    expect(view(refused, 'A')).toMatchObject({ state: 'owned', owner: 'c1', blockedReason: 'owner-refused-message', wakesOn: 'settlement' });
+    refused.settle('c1', 'A2', released);
+    expect(refused.labels('c2')).toEqual(['A1', 'A2']);
+  });
+
+  test('no-eligible-consumer until a consumer that did not refuse the message gets credit', () => {
+    const h = new CoreHarness();
+    h.send('q', 'A1', { group: 'A' });
+    expect(view(h, 'A')).toMatchObject({ state: 'unowned', owner: null, blockedReason: 'no-eligible-consumer', wakesOn: 'eligible-consumer-credit' });
+    h.attach('c1', 'q', { credit: 10 });
+    h.settle('c1', 'A1', notHere);
+    expect(view(h, 'A')).toMatchObject({ owner: 'c1', blockedReason: 'no-eligible-consumer' });
+    h.attach('c2', 'q', { credit: 1 });
+    expect(h.labels('c2')).toEqual(['A1']);
+    expect(view(h, 'A')).toMatchObject({ owner: 'c2', blockedReason: null });
+  });
+
+  test('queue-is-exclusive: groups play no role while an exclusive consumer is attached', () => {
+    const h = new CoreHarness();
+    h.attach('e1', 'q', { exclusive: true });
+    h.send('q', 'A1', { group: 'A' });
+    expect(view(h, 'A')).toMatchObject({ blockedReason: 'queue-is-exclusive', wakesOn: 'exclusive-consumer-ready' });
+  });
+
+  test('an idle group is remembered with its owner and waits for nothing', () => {
+    const h = new CoreHarness();
+    h.attach('c1', 'q', { credit: 10 });
+    h.send('q', 'A1', { group: 'A' });
+    h.settle('c1', 'A1');
+    expect(view(h, 'A')).toMatchObject({ state: 'idle', owner: 'c1', queued: 0, inFlight: 0, blockedReason: null, wakesOn: null });
   });
 });

@@ -57,7 +57,9 @@ export class FuzzBroker {
   static async start(): Promise<FuzzBroker> {
     const dataDir = mkdtempSync(join(tmpdir(), 'convoy-fuzz-'));
     const config = join(dataDir, 'config.json');
-    writeFileSync(config, JSON.stringify({ maxMemoryBytes: 32 * 1024 * 1024, idleTimeoutMs: 30_000 }));
+    // Failed logins are not slowed down (auth.failedLoginDelayMs 0): mutated SASL frames fail logins from
+    // the fuzzer's address all the time, and the throttle would then refuse every later case at SASL.
+    writeFileSync(config, JSON.stringify({ maxMemoryBytes: 32 * 1024 * 1024, idleTimeoutMs: 30_000, auth: { failedLoginDelayMs: 0 } }));
     const broker = await startBrokerProcess(['--data-dir', join(dataDir, 'data'), '--config', config]);
     return new FuzzBroker(broker, dataDir);
   }

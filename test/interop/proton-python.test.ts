@@ -6,115 +6,15 @@
  * If Proton Python is missing these tests FAIL (they never skip): install it with
  * `apt-get install python3-qpid-proton`.
  */
-import { execFile } from 'node:child_process';
-import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestBroker } from '../support/broker';
-
-const PYTHON = '/usr/bin/python3';
-const SCRIPTS_DIR = path.resolve(__dirname, '../../interop/python');
-/** The script aborts itself after this; the child is killed a little later; the test later still. */
-const SCRIPT_HARD_TIMEOUT_S = 40;
-const EXEC_TIMEOUT_MS = 50_000;
-const TEST_TIMEOUT_MS = 70_000;
-
-interface ExecResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-interface ScenarioResult {
-  ok: boolean;
-  scenario: string;
-  error?: string;
-  [key: string]: unknown;
-}
-
-function exec(args: string[], timeoutMs = EXEC_TIMEOUT_MS): Promise<ExecResult> {
-  return new Promise((resolve) => {
-    execFile(
-      PYTHON,
-      args,
-      {
-        cwd: SCRIPTS_DIR,
-        timeout: timeoutMs,
-        killSignal: 'SIGKILL',
-        maxBuffer: 16 * 1024 * 1024,
-        env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1' },
-      },
-      (err, stdout, stderr) => {
-        const e = err as (NodeJS.ErrnoException & { code?: number | string; signal?: NodeJS.Signals }) | null;
-        resolve({
-          code: e ? (typeof e.code === 'number' ? e.code : null) : 0,
-          signal: e?.signal ?? null,
-          stdout: String(stdout),
-          stderr: String(stderr) + (e && typeof e.code === 'string' ? `\n[spawn error ${e.code}]` : ''),
-        });
-      },
-    );
-  });
-}
+import { protonProblem, runPythonScript, TEST_TIMEOUT_MS, type ScenarioResult } from '../support/proton-python';
 
 type Broker = Awaited<ReturnType<typeof startTestBroker>>;
 
-let protonCheck: Promise<string | null> | undefined;
-
-/** Resolves to null when `import proton` works with /usr/bin/python3, else to an explanation. */
-function protonProblem(): Promise<string | null> {
-  protonCheck ??= exec(['-c', 'import proton, sys; print(".".join(map(str, proton.VERSION)))'], 20_000).then(
-    (r) =>
-      r.code === 0
-        ? null
-        : `Qpid Proton Python is not importable by ${PYTHON} (exit ${r.code}, signal ${r.signal}): ` +
-          `${r.stderr.trim().split('\n').slice(-1)[0] ?? ''}. ` +
-          'Install the Debian package python3-qpid-proton (apt-get install python3-qpid-proton).',
-  );
-  return protonCheck;
-}
-
-async function requireProton(): Promise<void> {
-  const problem = await protonProblem();
-  if (problem) throw new Error(problem);
-}
-
-function tail(text: string, lines = 40): string {
-  return text.trim().split('\n').slice(-lines).join('\n');
-}
-
 /** Runs interop/python/<script> against the broker and returns its parsed JSON line. */
-async function runScenario(script: string, broker: Broker, extra: string[] = []): Promise<ScenarioResult> {
-  await requireProton();
-  const args = [
-    path.join(SCRIPTS_DIR, script),
-    '--url',
-    `amqp://${broker.host}:${broker.port}`,
-    '--hard-timeout',
-    String(SCRIPT_HARD_TIMEOUT_S),
-    ...extra,
-  ];
-  const r = await exec(args);
-  const line = r.stdout
-    .trim()
-    .split('\n')
-    .reverse()
-    .find((l) => l.startsWith('{'));
-  if (!line) {
-    throw new Error(
-      `${script} ${extra.join(' ')} printed no JSON result (exit ${r.code}, signal ${r.signal}).\n` +
-        `stdout:\n${tail(r.stdout)}\nstderr:\n${tail(r.stderr)}`,
-    );
-  }
-  const result = JSON.parse(line) as ScenarioResult;
-  if (!result.ok || r.code !== 0) {
-    throw new Error(
-      `${script} ${extra.join(' ')} failed (exit ${r.code}): ${result.error ?? '(no error text)'}\n` +
-        `result: ${JSON.stringify(result, null, 2)}\nstderr:\n${tail(r.stderr)}`,
-    );
-  }
-  expect(result.ok).toBe(true);
-  return result;
+function runScenario(script: string, broker: Broker, extra: string[] = []): Promise<ScenarioResult> {
+  return runPythonScript(script, ['--url', `amqp://${broker.host}:${broker.port}`, ...extra]);
 }
 
 /** One broker per describe block: started in beforeAll, stopped in afterAll. */
@@ -258,12 +158,35 @@ describe('Qpid Proton Python interop', () => {
     }
   });
 
-  describe('i. operator views', () => {
+  describe('i. a group changes owner without stalling (issue 8)', () => {
+    let broker: Broker | undefined;
+    beforeAll(async () => {
+      broker = await startTestBroker({ queues: { 'interop.i.rebalance': { groupRebalance: true } } });
+    });
+    afterAll(async () => {
+      await broker?.stop();
+    });
+    const cases = {
+      refused: 'the owner refuses A0 (undeliverable-here) and leaves holding A1: the next consumer gets A0, A1, A2',
+      rebalance: 'G starts moving to a newcomer and the owner leaves before settling A0: the newcomer gets A0, A1, A2',
+    } as const;
+    for (const [which, title] of Object.entries(cases)) {
+      it(
+        title,
+        async () => {
+          await runScenario('group_handover.py', broker!, ['--queue', `interop.i.${which}`, '--case', which]);
+        },
+        TEST_TIMEOUT_MS,
+      );
+    }
+  });
+
+  describe('j. operator views', () => {
     const broker = useBroker();
     it(
       '$convoy/queues and $convoy/groups/<queue> read with a blocking receiver, twice on one connection',
       async () => {
-        const r = await runScenario('admin_views.py', broker(), ['--queue', 'interop.i.admin']);
+        const r = await runScenario('admin_views.py', broker(), ['--queue', 'interop.j.admin']);
         expect(r.reads).toBe(4);
       },
       TEST_TIMEOUT_MS,

@@ -16,9 +16,10 @@ export interface BrokerProcess {
 
 /**
  * Runs `convoy start` as a child process on a free port and waits for its "listening" log line. Each
- * process gets a fresh data dir unless `args` names one.
+ * process gets a fresh data dir unless `args` names one. `port` is the plain listener's, unless
+ * `listening` picks another port from that line (e.g. `tlsPort` when the plain listener is off).
  */
-export function startBrokerProcess(args: string[] = []): Promise<BrokerProcess> {
+export function startBrokerProcess(args: string[] = [], listening = /"port":(\d+),"msg":"listening"/): Promise<BrokerProcess> {
   const dataDir = args.includes('--data-dir') ? [] : ['--data-dir', mkdtempSync(join(tmpdir(), 'convoy-process-'))];
   const child = spawn(process.execPath, [CONVOY_BIN, 'start', '--host', '127.0.0.1', '--port', '0', ...dataDir, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -31,7 +32,7 @@ export function startBrokerProcess(args: string[] = []): Promise<BrokerProcess> 
     child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.stdout!.on('data', (chunk: Buffer) => {
       stdout += chunk.toString();
-      const match = /"port":(\d+),"msg":"listening"/.exec(stdout);
+      const match = listening.exec(stdout);
       if (match) {
         clearTimeout(timer);
         resolve({ child, port: Number(match[1]), output: () => stdout, exited });

@@ -17,6 +17,11 @@ export async function connect(port: number, options: Partial<ConnectionOptions> 
     connection.once('connection_open', () => resolve());
     connection.once('disconnected', (ctx) => reject(ctx.error ?? new Error('disconnected')));
   });
+  return clientOf(connection);
+}
+
+/** The promise helpers around an open connection. */
+export function clientOf(connection: Connection): TestClient {
   return {
     connection,
     openReceiver(source, receiverOptions = {}) {

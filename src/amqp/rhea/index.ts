@@ -9,7 +9,9 @@ import { buildDeliveriesOnPrototype } from './incoming-deliveries';
 import { boundDispositionRanges } from './bounded-dispositions';
 import { guardInput } from './input-guard';
 import { connectionInternals } from './internals';
+import { giveFramesTheirOwnEmptyLists } from './own-empty-lists';
 import { deliverRawBytes, type TransferFrameListener } from './raw-message-bytes';
+import { recordReceivedTermini } from './received-termini';
 import { patchSessions, type SessionPatch } from './sessions';
 import { checkFramesAgainstState } from './state-checks';
 import { decodeTransfersDirectly } from './transfer-decoding';
@@ -98,6 +100,14 @@ export const RHEA_PATCHES: readonly RheaPatch[] = [
       'rhea.message.unwrap_outcome': 'function',
     },
     guardedBy: ['test/amqp/bad-input.test.ts', 'test/amqp/bounded-dispositions.test.ts'],
+  },
+  {
+    file: 'sasl-server.ts',
+    what: "rebuilds one server connection's SASL layer with mechanisms made for that connection",
+    why: "rhea shares one set of SASL mechanisms among a container's connections and creates a mechanism without its connection; who may log in depends on the client's address and TLS certificate",
+    replaces: { 'connection.sasl_transport.transports.3': 'object' },
+    reliesOn: { 'rhea.sasl.Server': 'function', 'lib/sasl.js.Server.prototype.do_step': 'function', 'lib/sasl.js.Server.prototype.on_sasl_response': 'function' },
+    guardedBy: ['test/amqp/authentication.test.ts', 'test/amqp/connection.test.ts'],
   },
   {
     file: 'raw-message-bytes.ts',
@@ -217,12 +227,34 @@ export const RHEA_PATCHES: readonly RheaPatch[] = [
     guardedBy: ['test/amqp/rhea-contract.test.ts'],
   },
   {
-    file: 'sasl-plain.ts',
-    what: "the SASL PLAIN server mechanism, in place of rhea's",
-    why: "rhea's PLAIN splits the initial response without checking it is there: a sasl-init without one threw inside rhea",
-    replaces: {},
-    reliesOn: { 'lib/sasl.js.Server': 'function', 'lib/sasl.js.server_mechanisms': 'function' },
-    guardedBy: ['test/amqp/bad-input.test.ts', 'test/amqp/connection.test.ts'],
+    file: 'own-empty-lists.ts',
+    what: 'gives every frame whose decoded values rhea keeps (all but flow) its own empty lists before rhea or the broker sees it',
+    why:
+      'rhea decodes every empty list (0x45) to one array shared by the whole process, and writes into decoded values (set_source / set_target ' +
+      'fill in the terminus they are given, link.on_attach sets fields of the attach): one write there changed what every later empty list ' +
+      'decodes to, on every connection (a go-amqp sender made every later empty target decode with 11 fields)',
+    replaces: {
+      'connection.on_open': 'function',
+      'connection.on_begin': 'function',
+      'connection.on_attach': 'function',
+      'connection.on_transfer': 'function',
+      'connection.on_disposition': 'function',
+      'connection.on_detach': 'function',
+      'connection.on_end': 'function',
+      'connection.on_close': 'function',
+    },
+    reliesOn: {},
+    guardedBy: ['test/amqp/decoded-values.test.ts'],
+  },
+  {
+    file: 'received-termini.ts',
+    what: "records what each attach's source and target fields hold (nothing, a source, a target, a coordinator, something else) before rhea unwraps them",
+    why:
+      'rhea turns a coordinator target (a transacted session) into null after a console warning, so it looked like a sender without a target; ' +
+      'and it accepts a target in the source field',
+    replaces: { 'connection.on_attach': 'function' },
+    reliesOn: {},
+    guardedBy: ['test/amqp/attach-replies.test.ts'],
   },
   {
     file: 'internals.ts',
@@ -239,6 +271,12 @@ export const RHEA_PATCHES: readonly RheaPatch[] = [
       'connection._register': 'function',
       'rhea.types.Reader': 'function',
       'rhea.message.are_outcomes_equivalent': 'function',
+      'rhea.message.unwrap_outcome': 'function',
+      'rhea.message.is_accepted': 'function',
+      'rhea.message.is_rejected': 'function',
+      'rhea.message.is_released': 'function',
+      'rhea.message.is_modified': 'function',
+      'rhea.message.is_received': 'function',
     },
     guardedBy: ['test/amqp/links.test.ts', 'test/amqp/unsettled-limits.test.ts'],
   },
@@ -268,11 +306,15 @@ export function patchServerConnection(connection: Connection, targets: ServerCon
   };
   const boundDispositions: SessionPatch = (session) => boundDispositionRanges(session as never);
   patchSessions(connection, [keyLinksByRoleAndName, reportDispositionsInFrameOrder, encodeTransfers, buildDeliveries, fixDispositions, boundDispositions]);
+  recordReceivedTermini(connection);
+  // Last, so that it wraps every other frame handler: they all see frames with their own empty lists.
+  giveFramesTheirOwnEmptyLists(connection);
 }
 
 export { answerDrainWithFlow } from './drain-answer';
 export { skipDisabledRheaLogging } from './quiet-logging';
-export { plainServerMechanism } from './sasl-plain';
-export { connectionInternals, linkInternals, rheaOutcomes, rheaValueReader, tagOf } from './internals';
-export type { LinkInternals } from './internals';
+export { offerSaslMechanisms, type SaslServerMechanism, type SaslServerMechanisms } from './sasl-server';
+export { connectionInternals, linkInternals, rheaOutcomes, rheaValueReader, tagOf, unwrapRheaOutcome } from './internals';
+export type { LinkInternals, RheaOutcome } from './internals';
+export { receivedTermini, type ReceivedTermini, type TerminusKind } from './received-termini';
 export { IncomingDelivery } from './incoming-deliveries';

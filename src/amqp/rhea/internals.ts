@@ -105,3 +105,18 @@ export const rheaOutcomes = rheaMessage as unknown as {
   rejected(fields: { error?: unknown }): { described(): DescribedOutcome };
   modified(fields?: Record<string, unknown>): { described(): DescribedOutcome };
 };
+
+/** rhea's outcome view (message.js define_outcome): `constructor.composite_type` names the outcome. */
+export interface RheaOutcome {
+  constructor: { composite_type?: string };
+}
+
+/**
+ * A decoded delivery state or default-outcome (AMQP 1.0 3.4) as rhea's outcome object, or null when it
+ * is not one rhea knows (rhea's own unwrap_outcome would log it to the console).
+ */
+export function unwrapRheaOutcome(value: unknown): RheaOutcome | null {
+  const outcomes = rheaMessage as unknown as Record<string, (value: unknown) => unknown>;
+  const known = ['accepted', 'rejected', 'released', 'modified', 'received'].some((name) => outcomes[`is_${name}`]!(value) === true);
+  return known ? (outcomes.unwrap_outcome!(value) as RheaOutcome) : null;
+}

@@ -32,7 +32,6 @@ export function keyLinksByRoleAndName(session: SessionInternals): void {
       keys.set(link, key);
     }
     session.remote.handles[handle] = link;
-    keepNullTermini(frame.performative as unknown as Record<string, unknown>);
     (link as unknown as { on_attach(f: unknown): void }).on_attach(frame);
     // rhea reads the handle from frame.handle, which frames do not have: removal then missed the handle.
     const remote = (link as unknown as { remote: { attach: unknown; handle: number } }).remote;
@@ -51,21 +50,4 @@ export function keyLinksByRoleAndName(session: SessionInternals): void {
 /** The key of an attached link in session.links: the broker's role, then the name. */
 export function linkKey(name: string, brokerSends: boolean): string {
   return `${brokerSends ? 'sender' : 'receiver'}:${name}`;
-}
-
-/**
- * rhea's link.on_attach stores the unwrapped source and target back into the attach performative,
- * whose setter turns a null terminus into a typed null value that its getter then returns: a link
- * attached with a null source or target (AMQP 1.0 2.7.3 allows it) read as having one, and building
- * the attach reply from it threw. Here the two fields keep what is stored in them, null included.
- */
-function keepNullTermini(attach: Record<string, unknown>): void {
-  for (const which of ['source', 'target']) {
-    let terminus = attach[which];
-    Object.defineProperty(attach, which, {
-      get: () => terminus,
-      set: (value: unknown) => (terminus = value),
-      enumerable: true,
-    });
-  }
 }

@@ -70,7 +70,7 @@ public final class Scenario {
         System.setProperty("org.slf4j.simpleLogger.logFile", "System.err");
 
         if (args.length != 2) {
-            System.err.println("usage: Scenario <basic|groups|group-close|exclusive-failover|group-failover> <amqp-url>");
+            System.err.println("usage: Scenario <basic|groups|group-close|exclusive-failover|group-failover|security-login|security-refused|security-authorization> <amqp-url>");
             emit(false, "usage: Scenario <scenario> <amqp-url>");
             Runtime.getRuntime().halt(2);
         }
@@ -100,6 +100,9 @@ public final class Scenario {
                 case "group-close" -> groupClose(url);
                 case "exclusive-failover" -> exclusiveFailover(url);
                 case "group-failover" -> groupFailover(url);
+                case "security-login" -> SecurityScenarios.login(url);
+                case "security-refused" -> SecurityScenarios.refused(url);
+                case "security-authorization" -> SecurityScenarios.authorization(url);
                 default -> throw new Failure("unknown scenario '" + scenarioName + "'");
             }
             details.put("elapsedMs", (System.nanoTime() - t0) / 1_000_000);

@@ -1,0 +1,5 @@
+module convoy/interop/go
+
+go 1.25
+
+require github.com/Azure/go-amqp v1.7.0

@@ -1,0 +1,104 @@
+import type { BrokerRuntime } from '../broker/runtime';
+import type { AddressPermission } from '../security/access-rights';
+import type { Principal } from '../security/authenticator';
+import type { UserLimits } from '../security/user-limits';
+import type { RequestedSource } from './attach-request';
+import { Condition, type AmqpError } from './conditions';
+
+/** A link or message the client's rights or limits do not allow; refused with this error. */
+export class AccessRefusedError extends Error {
+  constructor(readonly amqpError: AmqpError) {
+    super(amqpError.description);
+  }
+}
+
+/**
+ * Authorisation of one connection (README, "Securing Convoy"): every attach, and every message sent
+ * through the anonymous relay, is checked against the rights of the client's principal; queues it
+ * creates on first use count against its user's maxQueuesPerUser. Refusals name the permission and
+ * the address (AMQP 1.0 2.8.15 amqp:unauthorized-access).
+ */
+export class AddressAccess {
+  private principal: Principal | null = null;
+
+  constructor(
+    private readonly runtime: BrokerRuntime,
+    private readonly limits: UserLimits,
+  ) {}
+
+  /** The client logged in (or was let in without SASL) as `principal`. */
+  grant(principal: Principal): void {
+    this.principal = principal;
+  }
+
+  /** A receiver consuming from `queue`, or browsing it (source distribution-mode `copy`, AMQP 1.0 3.5.3). */
+  checkConsumer(queue: string, source: RequestedSource): void {
+    this.require(source.distributionMode === 'copy' ? 'browse' : 'consume', queue);
+    this.createIfMissing(queue);
+  }
+
+  /** The `$convoy/...` operator sources need `manage`. */
+  checkAdmin(address: string): void {
+    const principal = this.loggedIn();
+    if (!principal.rights.manage) throw refused(Condition.unauthorizedAccess, `user "${principal.user}" has no manage permission, needed for "${address}"`);
+  }
+
+  /** A sender to `queue`; null is the anonymous relay, checked per message (admitMessage). */
+  checkProducer(queue: string | null): void {
+    if (queue === null) return;
+    this.require('send', queue);
+    if (!this.runtime.state.queues.has(queue)) this.checkQueueAllowance(queue);
+  }
+
+  /**
+   * One message to `queue`: through the anonymous relay it needs `send` there; creating the queue
+   * counts against the allowance. Returns the error to reject it with, or null.
+   */
+  admitMessage(queue: string, relayed: boolean): AmqpError | null {
+    try {
+      if (relayed) this.require('send', queue);
+      this.createIfMissing(queue);
+      return null;
+    } catch (error) {
+      if (error instanceof AccessRefusedError) return error.amqpError;
+      throw error;
+    }
+  }
+
+  private require(permission: AddressPermission, address: string): void {
+    const principal = this.loggedIn();
+    if (!principal.rights.allows(permission, address)) {
+      throw refused(Condition.unauthorizedAccess, `user "${principal.user}" has no ${permission} permission on "${address}"`);
+    }
+  }
+
+  /** Creating a queue on first use needs `send` or `consume` on its name, and the user's allowance. */
+  private createIfMissing(queue: string): void {
+    if (this.runtime.state.queues.has(queue)) return;
+    const principal = this.loggedIn();
+    if (!principal.rights.mayCreateQueue(queue)) {
+      throw refused(Condition.unauthorizedAccess, `user "${principal.user}" may not create queue "${queue}" (needs send or consume permission on it)`);
+    }
+    this.checkQueueAllowance(queue);
+    this.limits.queueCreated(principal.user);
+  }
+
+  private checkQueueAllowance(queue: string): void {
+    const principal = this.loggedIn();
+    if (!this.limits.mayCreateQueue(principal.user)) {
+      throw refused(
+        Condition.resourceLimitExceeded,
+        `user "${principal.user}" has created ${this.limits.queuesCreatedBy(principal.user)} queues (auth.maxQueuesPerUser); cannot create "${queue}"`,
+      );
+    }
+  }
+
+  private loggedIn(): Principal {
+    if (!this.principal) throw refused(Condition.unauthorizedAccess, 'the connection is not logged in');
+    return this.principal;
+  }
+}
+
+function refused(condition: string, description: string): AccessRefusedError {
+  return new AccessRefusedError({ condition, description });
+}

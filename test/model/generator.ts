@@ -1,0 +1,125 @@
+import fc from 'fast-check';
+import type { CoreState, Outcome, QueueOptions } from '../../src/core/types';
+import { unsettledLabels } from './lockstep';
+import type { Step } from './steps';
+
+/**
+ * Random command logs for the property tests. A generated move is resolved against the current state
+ * into a literal step (steps.ts): its consumer index picks among the consumers the move applies to
+ * (an attach among the detached ones, a settle among those holding deliveries), a settle picks one of
+ * the unsettled deliveries and names it by label; a move that applies to nobody is skipped. So fast-check
+ * can shrink the moves while every failure is reported as a literal, replayable log.
+ */
+const CONSUMERS = ['c0', 'c1', 'c2', 'c3', 'd0'];
+/** d0 consumes the dead-letter queue. */
+const DEAD_LETTER_CONSUMER = 'd0';
+const GROUPS = ['A', 'B', 'C', 'D', 'E', 'F'];
+
+export type Move =
+  | { kind: 'send'; group: string | null; closes: boolean; ttlMs: number | null }
+  | { kind: 'attach'; consumer: number; priority: number; exclusive: boolean; presettled: boolean }
+  | { kind: 'detach'; consumer: number }
+  | { kind: 'credit'; consumer: number; credit: number; drain: boolean }
+  | { kind: 'settle'; consumer: number; pick: number; outcome: Outcome }
+  | { kind: 'tick'; ms: number };
+
+const outcomeArb: fc.Arbitrary<Outcome> = fc.oneof(
+  { weight: 6, arbitrary: fc.constant<Outcome>({ type: 'accepted' }) },
+  { weight: 2, arbitrary: fc.constant<Outcome>({ type: 'released' }) },
+  { weight: 1, arbitrary: fc.constant<Outcome>({ type: 'rejected' }) },
+  {
+    weight: 3,
+    arbitrary: fc
+      .record({ deliveryFailed: fc.boolean(), undeliverableHere: fc.boolean() })
+      .map((m): Outcome => ({ type: 'modified', deliveryFailed: m.deliveryFailed, undeliverableHere: m.undeliverableHere })),
+  },
+);
+
+const consumerArb = fc.nat(CONSUMERS.length - 1);
+
+export function moveArb(withExclusive: boolean): fc.Arbitrary<Move> {
+  return fc.oneof(
+    {
+      weight: 8,
+      arbitrary: fc
+        .record({
+          kind: fc.constant('send' as const),
+          group: fc.option(fc.constantFrom(...GROUPS), { freq: 4 }),
+          closes: fc.boolean().chain((b) => (b ? fc.boolean() : fc.constant(false))),
+          ttlMs: fc.option(fc.integer({ min: 1, max: 300 }), { freq: 8 }),
+        })
+        .map((s) => ({ ...s, closes: s.closes && s.group !== null })),
+    },
+    {
+      weight: 2,
+      arbitrary: fc.record({
+        kind: fc.constant('attach' as const),
+        consumer: consumerArb,
+        priority: fc.integer({ min: 0, max: 2 }),
+        exclusive: withExclusive ? fc.boolean().chain((b) => (b ? fc.boolean() : fc.constant(false))) : fc.constant(false),
+        presettled: fc.boolean().chain((b) => (b ? fc.boolean() : fc.constant(false))),
+      }),
+    },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('detach' as const), consumer: consumerArb }) },
+    {
+      weight: 6,
+      arbitrary: fc.record({
+        kind: fc.constant('credit' as const),
+        consumer: consumerArb,
+        credit: fc.integer({ min: 0, max: 8 }),
+        drain: fc.boolean().chain((b) => (b ? fc.boolean() : fc.constant(false))),
+      }),
+    },
+    { weight: 7, arbitrary: fc.record({ kind: fc.constant('settle' as const), consumer: consumerArb, pick: fc.nat(20), outcome: outcomeArb }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('tick' as const), ms: fc.integer({ min: 1, max: 400 }) }) },
+  );
+}
+
+export function optionsArb(withExclusive: boolean): fc.Arbitrary<QueueOptions> {
+  return fc.record({
+    groupKey: fc.constant(null),
+    maxGroups: fc.option(fc.integer({ min: 1, max: 3 })),
+    groupIdleTimeoutMs: fc.option(fc.integer({ min: 50, max: 500 })),
+    groupRebalance: fc.boolean(),
+    maxInFlightPerGroup: fc.option(fc.integer({ min: 1, max: 2 })),
+    exclusive: withExclusive ? fc.boolean().chain((b) => (b ? fc.boolean() : fc.constant(false))) : fc.constant(false),
+    maxDeliveryAttempts: fc.integer({ min: 2, max: 5 }),
+    deadLetterQueue: fc.constant('DLQ'),
+  });
+}
+
+export function logArb(withExclusive: boolean): fc.Arbitrary<Move[]> {
+  return fc.array(moveArb(withExclusive), { minLength: 30, maxLength: 150, size: 'max' });
+}
+
+/** The literal step for a move in the current state, or null when the move applies to nobody now. */
+export function resolveMove(state: CoreState, move: Move, sent: number): Step | null {
+  const attached = CONSUMERS.filter((c) => state.consumers.has(c));
+  const nth = (candidates: string[], index: number): string | null => (candidates.length === 0 ? null : candidates[index % candidates.length]!);
+  switch (move.kind) {
+    case 'send':
+      return { op: 'send', label: `${move.group ?? 'u'}${sent}`, queue: 'q', group: move.group, closes: move.closes, ttlMs: move.ttlMs };
+    case 'attach': {
+      const consumer = nth(CONSUMERS.filter((c) => !attached.includes(c)), move.consumer);
+      if (consumer === null) return null;
+      const queue = consumer === DEAD_LETTER_CONSUMER ? 'DLQ' : 'q';
+      return { op: 'attach', consumer, queue, priority: move.priority, exclusive: move.exclusive, presettled: move.presettled };
+    }
+    case 'detach': {
+      const consumer = nth(attached, move.consumer);
+      return consumer === null ? null : { op: 'detach', consumer };
+    }
+    case 'credit': {
+      const consumer = nth(attached, move.consumer);
+      return consumer === null ? null : { op: 'credit', consumer, credit: move.credit, drain: move.drain };
+    }
+    case 'settle': {
+      const consumer = nth(attached.filter((c) => unsettledLabels(state, c).length > 0), move.consumer);
+      if (consumer === null) return null;
+      const labels = unsettledLabels(state, consumer);
+      return { op: 'settle', consumer, label: labels[move.pick % labels.length]!, outcome: move.outcome };
+    }
+    case 'tick':
+      return { op: 'tick', ms: move.ms };
+  }
+}
