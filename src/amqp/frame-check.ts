@@ -226,6 +226,7 @@ function checkRange(bytes: Buffer, at: number, field: Field, parent: string): vo
   }
   const value = code === 0x70 ? bytes.readUInt32BE(at + 1) : code === 0x60 ? bytes.readUInt16BE(at + 1) : code === 0x43 ? 0 : bytes[at + 1]!;
   const range = field.range!;
+  if (value === 0 && range.orZero) return;
   if (value < range.min || value > range.max) throw new FieldFault(Condition.invalidField, `${parent}.${field.name} is ${value} (${range.why})`);
 }
 

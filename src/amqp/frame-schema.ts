@@ -23,8 +23,8 @@ export interface Field {
   readonly mandatory?: boolean;
   /** AMQP 1.0 1.4 "multiple": one value of the type, or an array of them. */
   readonly multiple?: boolean;
-  /** The values the field allows (numeric types). */
-  readonly range?: { readonly min: number; readonly max: number; readonly why: string };
+  /** The values the field allows (numeric types); `orZero`: 0 too. */
+  readonly range?: { readonly min: number; readonly max: number; readonly orZero?: boolean; readonly why: string };
   /** The longest value the field allows (binary). */
   readonly maxBytes?: { readonly bytes: number; readonly why: string };
 }
@@ -109,6 +109,12 @@ const DELIVERY_STATE = oneOf('delivery-state', [RECEIVED, ACCEPTED, REJECTED, RE
 
 /** The smallest max-frame-size a peer may announce (AMQP 1.0 2.7.1 open, 2.4.1). */
 export const MIN_MAX_FRAME_SIZE = 512;
+/**
+ * The shortest idle-time-out the broker honours (AMQP 1.0 2.4.5: a peer need not support arbitrarily
+ * short ones, and closes with an error when it cannot): it sends the peer an empty frame every half of
+ * it, and 1 ms would mean two thousand frames a second on one connection.
+ */
+export const MIN_PEER_IDLE_TIMEOUT_MS = 100;
 
 /** The performatives of the AMQP layer (2.7), all of which a client may send. */
 export const OPEN = composite('open', 0x10, [
@@ -116,7 +122,7 @@ export const OPEN = composite('open', 0x10, [
   { name: 'hostname', type: STRING },
   { name: 'max-frame-size', type: UINT, range: { min: MIN_MAX_FRAME_SIZE, max: 4294967295, why: 'AMQP 1.0 2.7.1: at least 512' } },
   { name: 'channel-max', type: USHORT },
-  { name: 'idle-time-out', type: UINT },
+  { name: 'idle-time-out', type: UINT, range: { min: MIN_PEER_IDLE_TIMEOUT_MS, max: 4294967295, orZero: true, why: 'AMQP 1.0 2.4.5: the broker honours 0 (none) or at least 100 ms' } },
   { name: 'outgoing-locales', type: SYMBOL, multiple: true },
   { name: 'incoming-locales', type: SYMBOL, multiple: true },
   { name: 'offered-capabilities', type: SYMBOL, multiple: true },

@@ -6,19 +6,8 @@ import type { RunningBroker } from '../../src/broker/server';
 import { startTestBroker } from '../support/broker';
 import { startBrokerProcess, type BrokerProcess } from '../support/broker-process';
 import { connect, receive, sendAll, type TestClient } from '../support/client';
-import {
-  AMQP_HEADER,
-  describedList,
-  encode,
-  encodedMessage,
-  frameOf,
-  outcomeOf,
-  performatives,
-  rawFrame,
-  RawPeer,
-  rheaFrames,
-  SASL_HEADER,
-} from '../support/raw-amqp';
+import { AMQP_HEADER, encode, frame, performative, SASL_HEADER } from '../support/amqp-frames';
+import { encodedMessage, frameOf, outcomeOf, performatives, RawPeer, rheaFrames, saslFrame } from '../support/raw-amqp';
 
 /**
  * Input that breaks the protocol ends that connection (or session, or link) with an AMQP error of the
@@ -85,9 +74,9 @@ describe('the three inputs of issue #9, against a broker process', () => {
     const before = residentMiB(broker.child.pid!);
     // open(container-id "x", 6 nulls, offered-capabilities = array32 of 2147483647 nulls in 5 bytes)
     const capabilities = Buffer.from([0xf0, 0, 0, 0, 5, 0x7f, 0xff, 0xff, 0xff, 0x40]);
-    const open = describedList(0x10, [encode.string('x'), ...Array.from({ length: 6 }, encode.null), capabilities]);
+    const open = performative(0x10, [encode.string('x'), ...Array.from({ length: 6 }, encode.null), capabilities]);
     const peer = await RawPeer.connect(broker.port);
-    peer.write(Buffer.concat([AMQP_HEADER, rawFrame(0, open)]));
+    peer.write(Buffer.concat([AMQP_HEADER, frame(0, open)]));
     expectOwnError(await peer.closeError(), 'amqp:decode-error', /offered-capabilities.*2147483647 elements/);
     await peer.closed;
     await bystanderCarriesOn('issue9.capabilities');
@@ -110,12 +99,12 @@ describe('the three inputs of issue #9, against a broker process', () => {
   test('an open whose max-frame-size is a list, then a message to that client: decode-error at open, the broker lives', async () => {
     const queue = 'issue9.max-frame-size';
     // open(container-id "x", hostname null, max-frame-size = list [uint 1])
-    const open = describedList(0x10, [encode.string('x'), encode.null(), encode.list([encode.uint(1)])]);
+    const open = performative(0x10, [encode.string('x'), encode.null(), encode.list([encode.uint(1)])]);
     const peer = await RawPeer.connect(broker.port);
     peer.write(
       Buffer.concat([
         AMQP_HEADER,
-        rawFrame(0, open),
+        frame(0, open),
         frameOf(0, performatives.begin()),
         frameOf(0, performatives.attachReceiver('victim', 0, queue)),
         frameOf(0, performatives.flow({ handle: 0, delivery_count: 0, link_credit: 10 })),
@@ -150,7 +139,7 @@ describe('protocol violations get the error of their scope', () => {
   test('an unknown performative descriptor: decode-error in our words, not "frame.performative.dispatch is not a function"', async () => {
     const peer = await RawPeer.connect(broker.port);
     await peer.open();
-    peer.write(rawFrame(0, describedList(0x30, [encode.null()])));
+    peer.write(frame(0, performative(0x30, [encode.null()])));
     expectOwnError(await peer.closeError(), 'amqp:decode-error', /unknown performative with descriptor 0x30/);
   });
 
@@ -176,17 +165,22 @@ describe('protocol violations get the error of their scope', () => {
   test('a field of the wrong type, a mandatory field missing, a value out of range', async () => {
     const wrongType = await RawPeer.connect(broker.port);
     await wrongType.open();
-    wrongType.write(rawFrame(0, describedList(0x11, [encode.null(), encode.string('zero'), encode.uint(1), encode.uint(1)])));
+    wrongType.write(frame(0, performative(0x11, [encode.null(), encode.string('zero'), encode.uint(1), encode.uint(1)])));
     expectOwnError(await wrongType.closeError(), 'amqp:decode-error', /begin\.next-outgoing-id: expected uint, got string/);
 
     const missing = await RawPeer.connect(broker.port);
     await missing.open();
-    missing.write(rawFrame(0, describedList(0x11, [encode.null(), encode.uint(0)])));
+    missing.write(frame(0, performative(0x11, [encode.null(), encode.uint(0)])));
     expectOwnError(await missing.closeError(), 'amqp:decode-error', /begin\.incoming-window is mandatory/);
 
     const small = await RawPeer.connect(broker.port);
     small.write(Buffer.concat([AMQP_HEADER, frameOf(0, performatives.open({ max_frame_size: 100 }))]));
     expectOwnError(await small.closeError(), 'amqp:invalid-field', /open\.max-frame-size is 100 \(AMQP 1\.0 2\.7\.1: at least 512\)/);
+
+    // An idle-time-out of 1 ms would have the broker send this client 2000 heartbeats a second.
+    const hasty = await RawPeer.connect(broker.port);
+    hasty.write(Buffer.concat([AMQP_HEADER, frameOf(0, performatives.open({ idle_time_out: 1 }))]));
+    expectOwnError(await hasty.closeError(), 'amqp:invalid-field', /open\.idle-time-out is 1/);
   });
 
   test('values nested deeper than the limit: decode-error', async () => {
@@ -197,7 +191,7 @@ describe('protocol violations get the error of their scope', () => {
     properties.writeUInt32BE(entries.length + 4, 1);
     const peer = await RawPeer.connect(broker.port);
     await peer.open();
-    peer.write(rawFrame(0, describedList(0x11, [encode.null(), encode.uint(0), encode.uint(1), encode.uint(1), encode.null(), encode.null(), encode.null(), properties])));
+    peer.write(frame(0, performative(0x11, [encode.null(), encode.uint(0), encode.uint(1), encode.uint(1), encode.null(), encode.null(), encode.null(), properties])));
     expectOwnError(await peer.closeError(), 'amqp:decode-error', /nested deeper than 32/);
   });
 
@@ -292,12 +286,12 @@ describe('protocol violations get the error of their scope', () => {
 
   test('SASL: a malformed sasl-init, or a sasl-response before any sasl-init, gets the outcome sys-perm and the connection ends', async () => {
     const malformed = await RawPeer.connect(broker.port);
-    malformed.write(Buffer.concat([SASL_HEADER, rawFrame(0, describedList(0x41, [encode.uint(3)]), 1)]));
+    malformed.write(Buffer.concat([SASL_HEADER, saslFrame(performative(0x41, [encode.uint(3)]))]));
     expect((await malformed.waitFor((frame) => frame.name === 'sasl_outcome')).performative!.code).toBe(3); // sys-perm
     await malformed.closed;
 
     const early = await RawPeer.connect(broker.port);
-    early.write(Buffer.concat([SASL_HEADER, rawFrame(0, describedList(0x43, [encode.binary(Buffer.from('x'))]), 1)]));
+    early.write(Buffer.concat([SASL_HEADER, saslFrame(performative(0x43, [encode.binary(Buffer.from('x'))]))]));
     expect((await early.waitFor((frame) => frame.name === 'sasl_outcome')).performative!.code).toBe(3);
     await early.closed;
   });
@@ -338,6 +332,24 @@ describe('protocol violations get the error of their scope', () => {
     expectOwnError((detach.performative!.error ?? {}) as never, 'amqp:invalid-field', /needs a source/);
     expect(peer.received.filter((frame) => frame.name === 'detach')).toHaveLength(1);
     peer.destroy();
+  });
+
+  test('a link detached and attached again under the same name and handle in one read is answered and works', async () => {
+    const queue = 'violations.reattach';
+    const producer = await connect(broker.port);
+    await sendAll(await producer.openSender(queue), [{ body: 'after the reattach' }]);
+    const peer = await openSession();
+    peer.write(frameOf(0, performatives.attachReceiver('same', 0, queue)));
+    await peer.waitFor((frame) => frame.name === 'attach');
+    peer.write(Buffer.concat([frameOf(0, performatives.detach({ handle: 0, closed: true })), frameOf(0, performatives.attachReceiver('same', 0, queue))]));
+    // The old link's detach is answered, and the new attach too (rhea re-used the dying link and never answered).
+    await peer.waitFor((frame) => frame.name === 'detach');
+    await peer.waitFor((frame) => frame.name === 'attach' && peer.received.filter((f) => f.name === 'attach').length === 2);
+    peer.write(frameOf(0, performatives.flow({ handle: 0, delivery_count: 0, link_credit: 1 })));
+    await peer.waitFor((frame) => frame.name === 'transfer');
+    expect(peer.received.some((frame) => frame.name === 'close' || frame.name === 'end')).toBe(false);
+    peer.destroy();
+    await producer.close();
   });
 
   test('after all of the above, a healthy client round-trips', async () => {

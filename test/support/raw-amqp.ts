@@ -1,10 +1,12 @@
 import { createRequire } from 'node:module';
 import net from 'node:net';
+import { AMQP_HEADER, frame } from './amqp-frames';
 
 /**
- * A raw AMQP 1.0 peer for tests that must send what no client library would: frames are built byte by
- * byte (or with rhea's own frame encoder for well-formed ones) and written to a plain socket; what the
- * broker answers is parsed with rhea's frame decoder.
+ * A raw AMQP 1.0 peer for the bad-input tests and the fuzzer. Frames are built byte by byte with
+ * amqp-frames.ts, or with rhea's own encoder where any well-formed frame will do; what the broker answers
+ * is read with rhea's decoder into named performatives, all of them kept, so a test can wait for the
+ * first frame that matches (RawConnection in amqp-frames.ts reads strictly in order).
  */
 
 const requireFromRhea = createRequire(require.resolve('rhea'));
@@ -43,58 +45,12 @@ export interface ReceivedPerformative {
   [field: string]: unknown;
 }
 
-export const AMQP_HEADER = Buffer.from('AMQP\x00\x01\x00\x00', 'latin1');
-export const SASL_HEADER = Buffer.from('AMQP\x03\x01\x00\x00', 'latin1');
-
-/** A frame (AMQP 1.0 2.3.1): size, data offset 2, type, channel, then the body as given. */
-export function rawFrame(channel: number, body: Buffer, type = 0): Buffer {
-  const header = Buffer.alloc(8);
-  header.writeUInt32BE(8 + body.length, 0);
-  header[4] = 2;
-  header[5] = type;
-  header.writeUInt16BE(channel, 6);
-  return Buffer.concat([header, body]);
+/** A SASL frame (AMQP 1.0 5.3.1: frame type 1) carrying `body`. */
+export function saslFrame(body: Buffer): Buffer {
+  const bytes = frame(0, body);
+  bytes[5] = 1;
+  return bytes;
 }
-
-/** A described list with a small-ulong descriptor (AMQP 1.0 1.3), its fields already encoded. */
-export function describedList(code: number, fields: Buffer[]): Buffer {
-  const body = Buffer.concat(fields);
-  const list = Buffer.alloc(9);
-  list[0] = 0xd0;
-  list.writeUInt32BE(body.length + 4, 1);
-  list.writeUInt32BE(fields.length, 5);
-  return Buffer.concat([Buffer.from([0x00, 0x53, code]), list, body]);
-}
-
-/** Single AMQP values, encoded (AMQP 1.0 1.6). */
-export const encode = {
-  null: (): Buffer => Buffer.from([0x40]),
-  boolean: (value: boolean): Buffer => Buffer.from([value ? 0x41 : 0x42]),
-  ubyte: (value: number): Buffer => Buffer.from([0x50, value]),
-  uint: (value: number): Buffer => {
-    const out = Buffer.alloc(5);
-    out[0] = 0x70;
-    out.writeUInt32BE(value >>> 0, 1);
-    return out;
-  },
-  string: (value: string): Buffer => {
-    const bytes = Buffer.from(value, 'utf8');
-    return Buffer.concat([Buffer.from([0xa1, bytes.length]), bytes]);
-  },
-  symbol: (value: string): Buffer => {
-    const bytes = Buffer.from(value, 'latin1');
-    return Buffer.concat([Buffer.from([0xa3, bytes.length]), bytes]);
-  },
-  binary: (value: Buffer): Buffer => Buffer.concat([Buffer.from([0xa0, value.length]), value]),
-  list: (items: Buffer[]): Buffer => {
-    const body = Buffer.concat(items);
-    const head = Buffer.alloc(9);
-    head[0] = 0xd0;
-    head.writeUInt32BE(body.length + 4, 1);
-    head.writeUInt32BE(items.length, 5);
-    return Buffer.concat([head, body]);
-  },
-};
 
 /** A well-formed frame encoded by rhea (AMQP layer). */
 export function frameOf(channel: number, performative: unknown, payload?: Buffer): Buffer {
