@@ -1,6 +1,7 @@
 /**
- * Delivery-ids and transfer-ids are sequence numbers (AMQP 1.0 2.8.8 sequence-no): 32-bit, wrapping,
- * compared with RFC 1982 serial number arithmetic.
+ * Delivery-ids and transfer-ids are sequence numbers (AMQP 1.0 2.8.8 delivery-number, 2.8.9
+ * transfer-number, 2.8.10 sequence-no): 32-bit, wrapping, compared with RFC 1982 serial number
+ * arithmetic.
  */
 export const SERIAL_MODULUS = 4294967296;
 

@@ -334,6 +334,14 @@ describe('protocol violations get the error of their scope', () => {
     peer.destroy();
   });
 
+  test('a transfer after its session ended, in the same read, finds no session: framing-error, not an internal error (found by the fuzzer)', async () => {
+    const peer = await openSession();
+    peer.write(frameOf(0, performatives.attachSender('after-end', 0, 'violations.after-end-transfer')));
+    await peer.waitFor((frame) => frame.name === 'flow');
+    peer.write(Buffer.concat([frameOf(0, performatives.end()), frameOf(0, performatives.transfer({ handle: 0, delivery_id: 0, delivery_tag: Buffer.from('t') }), encodedMessage('late'))]));
+    expectOwnError(await peer.closeError(), 'amqp:connection:framing-error', /transfer on channel 0, which has no session/);
+  });
+
   test('a link detached and attached again under the same name and handle in one read is answered and works', async () => {
     const queue = 'violations.reattach';
     const producer = await connect(broker.port);

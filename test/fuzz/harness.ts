@@ -40,6 +40,8 @@ export interface CaseVerdict {
   /** What the broker did with the connection: closed it (with which condition), or kept it open. */
   readonly outcome: string;
   readonly problem: string | null;
+  /** The case's client port: the broker's log names each connection by it ("remote"). */
+  readonly localPort?: number;
 }
 
 export interface Finding {
@@ -77,6 +79,12 @@ export class FuzzBroker {
     return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) / 1024;
   }
 
+  /** The client port of the connection a log line is about (its "remote"), if it names one. */
+  static remotePortOf(line: string): number | null {
+    const match = /"remote":"[^"]*:(\d+)"/.exec(line);
+    return match ? Number(match[1]) : null;
+  }
+
   /** Log lines of level error (50) or above, written since `from` characters of output. */
   errorsInLog(from: number): string[] {
     return this.process
@@ -105,8 +113,9 @@ export function runCase(port: number, fuzzCase: FuzzCase, quietMs = 40, maxMs = 
       clearTimeout(quietTimer);
       clearTimeout(maxTimer);
       const closed = socket.destroyed || socket.readableEnded;
+      const localPort = socket.localPort;
       socket.destroy();
-      resolve(judge(received, closed));
+      resolve({ ...judge(received, closed), localPort });
     };
     const maxTimer = setTimeout(finish, maxMs);
     const quiet = (): void => {

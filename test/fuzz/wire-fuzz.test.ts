@@ -128,8 +128,11 @@ describe('wire fuzzing', () => {
           outcomes.set(verdict.outcome, (outcomes.get(verdict.outcome) ?? 0) + 1);
           if (verdict.problem) finding(verdict.problem, [verdict]);
         }
-        const logErrors = broker.errorsInLog(logFrom);
-        if (logErrors.length > 0) finding(`the broker logged an error: ${logErrors[0]}`, batch.cases);
+        for (const line of broker.errorsInLog(logFrom)) {
+          const port = FuzzBroker.remotePortOf(line);
+          const culprit = verdicts.find((verdict) => verdict.localPort === port);
+          finding(`the broker logged an error: ${line}`, culprit ? [culprit] : batch.cases);
+        }
         const healthFrom = Date.now();
         const health = broker.alive ? await healthCheck(broker.port, round) : 'the broker process exited';
         if (process.env.CONVOY_FUZZ_VERBOSE) console.log(`batch ${round}: ${ran} cases, ${((Date.now() - started) / 1000).toFixed(1)} s (health check ${Date.now() - healthFrom} ms), health ${health}, rss ${broker.residentMiB().toFixed(0)} MiB, findings ${findings.length}`);

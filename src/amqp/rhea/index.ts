@@ -188,11 +188,14 @@ export const RHEA_PATCHES: readonly RheaPatch[] = [
   },
   {
     file: 'link-keys.ts',
-    what: "keys a session's links by role and name",
-    why: 'rhea keys links by name alone and fails the connection when a sender and a receiver share a name (Qpid Proton does that)',
+    what: "keys a session's links by role and name; a link detached and attached again in one read gets a new link; a link is removed only from where it still is",
+    why:
+      'rhea keys links by name alone and fails the connection when a sender and a receiver share a name (Qpid Proton does that); it re-opens a ' +
+      'link the peer just detached (the new attach was never answered), and its late removal of the old link unmapped the new one; it never ' +
+      'recorded the remote handle, so removal left every detached link mapped',
     replaces: { 'session.on_attach': 'function', 'session.remove_link': 'function' },
-    reliesOn: { 'session.links': 'object', 'session.create_sender': 'function', 'session.create_receiver': 'function' },
-    guardedBy: ['test/amqp/flow-settlement.test.ts'],
+    reliesOn: { 'session.links': 'object', 'session.create_sender': 'function', 'session.create_receiver': 'function', 'sender.state': 'object', 'sender.remote': 'object' },
+    guardedBy: ['test/amqp/flow-settlement.test.ts', 'test/amqp/bad-input.test.ts'],
   },
   {
     file: 'disposition-order.ts',

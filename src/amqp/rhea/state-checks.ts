@@ -73,11 +73,11 @@ interface CheckedConnection {
  * - connection (close, thrown as ConnectionViolation to input-guard.ts): a frame on a channel with no
  *   session (framing-error); a begin answering a session the broker never began, or on a channel in
  *   use; a second end (illegal-state); a transfer on a link the broker sends on, or a delivery-id out of
- *   sequence (2.6.12), or a first transfer without delivery-id or delivery-tag (2.7.5) (invalid-field);
+ *   sequence (2.8.8), or a first transfer without delivery-id or delivery-tag (2.7.5) (invalid-field);
  * - session (end with the error, AMQP 1.0 2.7.7): a handle that is not attached (2.7.4, 2.7.5, 2.7.7:
  *   unattached-handle); an attach on a handle in use (handle-in-use); a transfer beyond the session's
  *   incoming window (window-violation). Until the peer's own end arrives, its frames on that session
- *   are dropped (2.5.5), and the broker's links on it are closed at once;
+ *   are dropped (2.5.4), and the broker's links on it are closed at once;
  * - link (detach with the error): a transfer beyond the link's credit (2.6.7: transfer-limit-exceeded).
  *
  * A transfer on a link the broker has already detached (its detach sent, the peer's not yet read) is
@@ -89,10 +89,13 @@ export function checkFramesAgainstState(connection: Connection, logger: Logger):
   /** Per link, the id of a delivery being discarded whose remaining transfers are still to come. */
   const discarding = new WeakMap<CheckedLink, number>();
 
-  /** The session on the frame's channel; null when the broker ended it and the frame is dropped. */
+  /**
+   * The session on the frame's channel; null when the broker ended it and the frame is dropped. A
+   * session the peer ended has no channel any more (rhea removes it a tick later).
+   */
   const sessionOf = (frame: Frame<unknown>, performative: string): CheckedSession | null => {
     const session = checked.remote_channel_map[frame.channel];
-    if (!session) throw violation(Condition.framingError, `${performative} on channel ${frame.channel}, which has no session`);
+    if (!session?.state.remote_open) throw violation(Condition.framingError, `${performative} on channel ${frame.channel}, which has no session`);
     return endedByUs.has(session) ? null : session;
   };
 
@@ -194,7 +197,7 @@ export function checkFramesAgainstState(connection: Connection, logger: Logger):
     }
     if (!hasId) throw violation(Condition.invalidField, 'the first transfer of a delivery has no delivery-id (AMQP 1.0 2.7.5)');
     const expected = session.incoming.next_delivery_id;
-    if (expected !== undefined && id !== expected) throw violation(Condition.invalidField, `delivery-id ${id}, expected ${expected} (AMQP 1.0 2.6.12)`);
+    if (expected !== undefined && id !== expected) throw violation(Condition.invalidField, `delivery-id ${id}, expected ${expected} (AMQP 1.0 2.8.8)`);
     if (transfer.delivery_tag === null || transfer.delivery_tag === undefined) throw violation(Condition.invalidField, 'the first transfer of a delivery has no delivery-tag (AMQP 1.0 2.7.5)');
     if (!link.state.local_open) return discard(session, link, id, true, transfer.more === true);
     if (session.incoming.deliveries.available() === 0) {
@@ -210,7 +213,7 @@ export function checkFramesAgainstState(connection: Connection, logger: Logger):
     onTransfer(frame);
   };
 
-  /** Drops a transfer of a delivery that is not taken, keeping the session's numbering (2.5.6, 2.6.12). */
+  /** Drops a transfer of a delivery that is not taken, keeping the session's numbering (2.5.6, 2.8.8). */
   function discard(session: CheckedSession, link: CheckedLink, id: number, first: boolean, more: boolean): void {
     session.incoming.next_transfer_id++;
     if (first) session.incoming.next_delivery_id = nextSerial(id);
