@@ -110,17 +110,20 @@ class InfoFields {
 /** header: durable (0), ttl (2), delivery-count (4) (AMQP 1.0 3.2.1). */
 function readHeader(reader: AmqpReader, fields: InfoFields): void {
   const count = reader.enterCompound('list');
+  const end = reader.compoundEnd;
   for (let index = 0; index < count; index++) {
     if (index === 0) fields.durable = reader.readValue(false);
     else if (index === 2) fields.ttl = reader.readValue(false);
     else if (index === 4) fields.deliveryCount = reader.readValue(false);
     else reader.checkValue();
   }
+  expectEnd(reader, end, 'header');
 }
 
 /** properties: to (2), absolute-expiry-time (8), group-id (10), group-sequence (11) (AMQP 1.0 3.2.4). */
 function readProperties(reader: AmqpReader, fields: InfoFields): void {
   const count = reader.enterCompound('list');
+  const end = reader.compoundEnd;
   for (let index = 0; index < count; index++) {
     if (index === 2) fields.to = reader.readValue(false);
     else if (index === 8) fields.absoluteExpiryTime = reader.readValue(false);
@@ -128,17 +131,25 @@ function readProperties(reader: AmqpReader, fields: InfoFields): void {
     else if (index === 11) fields.groupSequence = reader.readValue(false);
     else reader.checkValue();
   }
+  expectEnd(reader, end, 'properties');
 }
 
 /** application-properties (AMQP 1.0 3.2.5): the queue's group key and JMSXGroupSeq; the last duplicate wins. */
 function readApplicationProperties(reader: AmqpReader, fields: InfoFields, groupKey: string | null): void {
   const count = reader.enterCompound('map');
+  const end = reader.compoundEnd;
   for (let index = 0; index + 1 < count; index += 2) {
     const key = String(reader.readValue(true));
     if (key === groupKey) fields.groupKeyValue = reader.readValue(true);
     else if (key === JMSX_GROUP_SEQ) fields.jmsGroupSeq = reader.readValue(true);
     else reader.checkValue();
   }
+  expectEnd(reader, end, 'application-properties');
+}
+
+/** A section's fields take exactly the bytes its list or map declares (AMQP 1.0 1.6.22-24). */
+function expectEnd(reader: AmqpReader, end: number, section: string): void {
+  if (reader.offset !== end) throw new MalformedMessageError(`the ${section} section's fields end at byte ${reader.offset}, its size says ${end}`);
 }
 
 function timestampMs(value: unknown): number | null {

@@ -46,7 +46,7 @@ export function guardInput(connection: Connection, socket: Socket, logger: Logge
       closeWithError(connection, socket, error.amqpError);
       return;
     }
-    logger.error({ error: error.message }, 'closing connection: failed to process its input');
+    logger.error({ err: error }, 'closing connection: failed to process its input');
     closeWithError(connection, socket, { condition: Condition.internalError, description: 'the broker failed to process a frame of this connection' });
   };
   connection.on('protocol_error', onError);
