@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,10 +51,23 @@ export interface Finding {
 }
 
 export class FuzzBroker {
+  /** Log lines of level error (50) or above, in order; the rest of the log is not kept. */
+  private readonly errorLines: string[] = [];
+
   private constructor(
     readonly process: BrokerProcess,
     readonly dataDir: string,
-  ) {}
+  ) {
+    // A long run logs gigabytes (every connection at info level); keep only the errors.
+    const stdout = process.child.stdout!;
+    stdout.removeAllListeners('data');
+    let partial = '';
+    stdout.on('data', (chunk: Buffer) => {
+      const lines = (partial + chunk.toString()).split('\n');
+      partial = lines.pop()!;
+      for (const line of lines) if (/"level":(5|6)\d/.test(line)) this.errorLines.push(line);
+    });
+  }
 
   static async start(): Promise<FuzzBroker> {
     const dataDir = mkdtempSync(join(tmpdir(), 'convoy-fuzz-'));
@@ -85,18 +98,20 @@ export class FuzzBroker {
     return match ? Number(match[1]) : null;
   }
 
-  /** Log lines of level error (50) or above, written since `from` characters of output. */
-  errorsInLog(from: number): string[] {
-    return this.process
-      .output()
-      .slice(from)
-      .split('\n')
-      .filter((line) => /"level":(5|6)\d/.test(line));
+  /** How many error lines the broker has logged so far: a mark for errorsInLog. */
+  get logMark(): number {
+    return this.errorLines.length;
+  }
+
+  /** Log lines of level error (50) or above, logged since `mark`. */
+  errorsInLog(mark: number): string[] {
+    return this.errorLines.slice(mark);
   }
 
   async stop(): Promise<void> {
     if (this.alive) this.process.child.kill('SIGKILL');
     await this.process.exited;
+    rmSync(this.dataDir, { recursive: true, force: true });
   }
 }
 

@@ -122,7 +122,7 @@ describe('wire fuzzing', () => {
         const batch: Batch = { cases: Array.from({ length: size }, (_, i) => ({ index: ran + i, fuzzCase: makeCase(corpus, SEED, ran + i) })) };
         ran += size;
         round++;
-        const logFrom = broker.process.output().length;
+        const logFrom = broker.logMark;
         const verdicts = await runBatch(batch, broker.port);
         for (const verdict of verdicts) {
           outcomes.set(verdict.outcome, (outcomes.get(verdict.outcome) ?? 0) + 1);
