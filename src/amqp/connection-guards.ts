@@ -1,6 +1,5 @@
 import type { Socket } from 'node:net';
-import type { AmqpError } from './conditions';
-import { Condition } from './conditions';
+import { Condition, type AmqpError } from './conditions';
 import { checkFrame, EMPTY_FRAME, isFault, type FrameLayer } from './frame-check';
 import { AMQP_PERFORMATIVES, CLOSE, OPEN, SASL_INIT } from './frame-schema';
 
