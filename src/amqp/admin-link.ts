@@ -17,7 +17,7 @@ export function isAdminAddress(address: unknown): address is string {
 
 export function adminSnapshot(runtime: BrokerRuntime, address: string): unknown {
   const path = address.slice(ADMIN_PREFIX.length);
-  if (path === 'queues') return { queues: runtime.queueReports() };
+  if (path === 'queues') return { queues: runtime.queueReports(), topics: runtime.topicReports() };
   if (path.startsWith('groups/')) {
     const name = path.slice('groups/'.length);
     const report = runtime.groupReport(name);

@@ -37,6 +37,25 @@ export class AddressAccess {
     this.createIfMissing(queue);
   }
 
+  /**
+   * A receiver subscribing to `topic` needs `consume` on the topic's name, whatever its distribution
+   * mode (Qpid JMS asks `copy` for a durable subscription: that is subscribing, not browsing). Creating
+   * the topic counts as creating a queue, and so does a new durable subscription (it outlives the link).
+   */
+  checkSubscriber(topic: string, createsDurableSubscription: boolean): void {
+    this.require('consume', topic);
+    this.createIfMissing(topic);
+    if (createsDurableSubscription) {
+      this.checkQueueAllowance(topic);
+      this.limits.queueCreated(this.loggedIn().user);
+    }
+  }
+
+  /** Removing a durable subscription of `topic` (JMS unsubscribe) needs `consume` on the topic. */
+  checkUnsubscribe(topic: string): void {
+    this.require('consume', topic);
+  }
+
   /** The `$convoy/...` operator sources need `manage`. */
   checkAdmin(address: string): void {
     const principal = this.loggedIn();
@@ -47,7 +66,7 @@ export class AddressAccess {
   checkProducer(queue: string | null): void {
     if (queue === null) return;
     this.require('send', queue);
-    if (!this.runtime.state.queues.has(queue)) this.checkQueueAllowance(queue);
+    if (!this.exists(queue)) this.checkQueueAllowance(queue);
   }
 
   /**
@@ -72,9 +91,14 @@ export class AddressAccess {
     }
   }
 
-  /** Creating a queue on first use needs `send` or `consume` on its name, and the user's allowance. */
+  /** A queue or a topic of that name exists. */
+  private exists(name: string): boolean {
+    return this.runtime.state.queues.has(name) || this.runtime.topics.isTopic(name);
+  }
+
+  /** Creating a queue or topic on first use needs `send` or `consume` on its name, and the user's allowance. */
   private createIfMissing(queue: string): void {
-    if (this.runtime.state.queues.has(queue)) return;
+    if (this.exists(queue)) return;
     const principal = this.loggedIn();
     if (!principal.rights.mayCreateQueue(queue)) {
       throw refused(Condition.unauthorizedAccess, `user "${principal.user}" may not create queue "${queue}" (needs send or consume permission on it)`);

@@ -8,6 +8,7 @@ export const Condition = {
   notImplemented: 'amqp:not-implemented',
   resourceLimitExceeded: 'amqp:resource-limit-exceeded',
   unauthorizedAccess: 'amqp:unauthorized-access',
+  preconditionFailed: 'amqp:precondition-failed',
   connectionForced: 'amqp:connection:forced',
   framingError: 'amqp:connection:framing-error',
   unattachedHandle: 'amqp:session:unattached-handle',
@@ -15,6 +16,9 @@ export const Condition = {
   windowViolation: 'amqp:session:window-violation',
   transferLimitExceeded: 'amqp:link:transfer-limit-exceeded',
   messageSizeExceeded: 'amqp:link:message-size-exceeded',
+  resourceLocked: 'amqp:resource-locked',
+  resourceDeleted: 'amqp:resource-deleted',
+  notAllowed: 'amqp:not-allowed',
 } as const;
 
 export interface AmqpError {

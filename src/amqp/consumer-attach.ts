@@ -9,6 +9,7 @@ import { describeClient, type ConnectionContext } from './connection-context';
 import { ConsumerLink } from './consumer-link';
 import { connectionInternals } from './rhea';
 import { checkDynamic, checkSourceServed, servedCapabilities } from './served-termini';
+import { attachesToTopic, serveSubscriber } from './subscriber-attach';
 import { refuseLink, temporaryQueueName } from './termini';
 
 const DEFAULT_OUTCOME_ACCEPTED: Outcome = { type: 'accepted' };
@@ -16,11 +17,18 @@ const OUTCOME_EVENTS = ['accepted', 'released', 'rejected', 'modified', 'settled
 
 /**
  * A client receiver attached (AMQP 1.0 2.6.3): the broker is the sender. Its source names a queue to
- * consume from, or an operator view (`$convoy/...`).
+ * consume from, a topic to subscribe to (src/amqp/subscriber-attach.ts), or an operator view
+ * (`$convoy/...`).
  */
 export function openConsumerLink(sender: Sender, connection: Connection, context: ConnectionContext, runtime: BrokerRuntime): void {
   try {
     const request = readAttachRequest(sender);
+    if (attachesToTopic(request, runtime)) {
+      // A subscriber consumes from its subscription's queue (null: an unsubscribe, served already).
+      const subscriber = serveSubscriber(sender, connection, context, runtime, request);
+      if (subscriber !== null) startConsumer(sender, connection, context, runtime, { ...consumerTerms(subscriber.address, request), ...subscriber });
+      return;
+    }
     const source = servedSource(request);
     if (isAdminAddress(source.address)) {
       context.access.checkAdmin(source.address);
@@ -32,23 +40,37 @@ export function openConsumerLink(sender: Sender, connection: Connection, context
     const { queue, exclusive, priority } = consumerTerms(source.address, request);
     context.access.checkConsumer(queue, request.source!);
     writeAttachReply(sender, consumerAttachReply(request, source, source.defaultOutcome));
-    const consumerId = context.newConsumerId();
-    const link = new ConsumerLink(consumerId, sender, runtime, context.logger, source.defaultOutcome ?? DEFAULT_OUTCOME_ACCEPTED);
-    context.consumers.set(sender, link);
-    listenToConsumerLink(sender, link);
-    // Write the attach reply now: a flow that came in the same read may make the core deliver at
-    // once, and rhea writes a session's transfers before its link attaches (AMQP 1.0 2.6.3 order).
-    connectionInternals(connection)._process();
-    runtime.attachConsumer(
-      { type: 'attach', consumerId, queue, priority, exclusive, settleOnSend: link.settleOnSend },
-      link,
-      `${describeClient(context, connection.container_id)} link ${sender.name}`,
-    );
-    link.onFlow();
-    context.logger.info({ consumer: consumerId, queue, exclusive, priority, link: sender.name }, 'consumer attached');
+    startConsumer(sender, connection, context, runtime, { queue, exclusive, priority, consumerId: context.newConsumerId(), defaultOutcome: source.defaultOutcome });
   } catch (error) {
     refuseLink(sender, error, context.logger);
   }
+}
+
+/** A consumer of `queue` whose attach reply is written: what the core needs to serve it. */
+interface ConsumerStart extends ConsumerTerms {
+  readonly consumerId: string;
+  /** The client's default-outcome (AMQP 1.0 3.5.3), or null for accepted. */
+  readonly defaultOutcome: Outcome | null;
+  /** Runs once the consumer has left the core (see ConsumerLink). */
+  readonly afterClose?: (closed: boolean) => void;
+}
+
+/** Attaches the consumer to the core and starts serving its link. */
+function startConsumer(sender: Sender, connection: Connection, context: ConnectionContext, runtime: BrokerRuntime, start: ConsumerStart): void {
+  const { consumerId, queue, exclusive, priority } = start;
+  const link = new ConsumerLink(consumerId, sender, runtime, context.logger, start.defaultOutcome ?? DEFAULT_OUTCOME_ACCEPTED, context.transactions, start.afterClose);
+  context.consumers.set(sender, link);
+  listenToConsumerLink(sender, link);
+  // Write the attach reply now: a flow that came in the same read may make the core deliver at
+  // once, and rhea writes a session's transfers before its link attaches (AMQP 1.0 2.6.3 order).
+  connectionInternals(connection)._process();
+  runtime.attachConsumer(
+    { type: 'attach', consumerId, queue, priority, exclusive, settleOnSend: link.settleOnSend },
+    link,
+    `${describeClient(context, connection.container_id)} link ${sender.name}`,
+  );
+  link.onFlow();
+  context.logger.info({ consumer: consumerId, queue, exclusive, priority, link: sender.name }, 'consumer attached');
 }
 
 interface ServedSource extends ServedTerminus {
@@ -63,7 +85,7 @@ function servedSource(request: AttachRequest): ServedSource {
   if (!source) throw new AddressError('a consumer link needs a source naming the queue');
   checkDynamic('source', source);
   checkSourceServed(source);
-  const capabilities = servedCapabilities('source', source);
+  const capabilities = servedCapabilities(source);
   const address = source.dynamic ? temporaryQueueName() : source.address;
   if (address === null || address === '') throw new AddressError('the source address names no queue');
   return { address, dynamic: source.dynamic, capabilities, defaultOutcome: source.defaultOutcome };

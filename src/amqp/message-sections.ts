@@ -8,10 +8,14 @@ import { AmqpDecodeError, AmqpReader } from './amqp-reader';
  */
 
 const SECTION_HEADER = 0x70;
+const SECTION_MESSAGE_ANNOTATIONS = 0x72;
 const SECTION_PROPERTIES = 0x73;
 const SECTION_APPLICATION_PROPERTIES = 0x74;
 const JMSX_GROUP_SEQ = 'JMSXGroupSeq';
+/** Qpid JMS's annotation naming the kind of destination a message was sent to (AMQP JMS mapping). */
+const JMS_DEST_ANNOTATION = 'x-opt-jms-dest';
 const FIRST_BODY_SECTION = 0x75; // data; amqp-sequence 0x76, amqp-value 0x77, footer 0x78
+const SECTION_AMQP_VALUE = 0x77;
 const GROUP_SEQUENCE_CLOSE = 4294967295; // JMSXGroupSeq = -1 as Qpid JMS wraps it into a uint
 
 export class MalformedMessageError extends Error {}
@@ -24,6 +28,8 @@ export interface MessageInfo {
   readonly to: string | null;
   readonly groupId: string | null;
   readonly closesGroup: boolean;
+  /** `x-opt-jms-dest`: 0 queue, 1 topic, 2 temporary queue, 3 temporary topic; null when absent. */
+  readonly jmsDestinationType: number | null;
 }
 
 
@@ -50,6 +56,7 @@ export function readMessageInfo(bytes: Buffer, groupKey: string | null): Message
       if (code === SECTION_HEADER) readHeader(reader, fields);
       else if (code === SECTION_PROPERTIES) readProperties(reader, fields);
       else if (code === SECTION_APPLICATION_PROPERTIES) readApplicationProperties(reader, fields, groupKey);
+      else if (code === SECTION_MESSAGE_ANNOTATIONS) readMessageAnnotations(reader, fields);
       else reader.checkValue();
     }
   } catch (error) {
@@ -65,6 +72,7 @@ export function readMessageInfo(bytes: Buffer, groupKey: string | null): Message
     to: typeof fields.to === 'string' ? fields.to : null,
     groupId: groupValue === undefined || groupValue === null ? null : String(groupValue),
     closesGroup: fields.groupSequence === GROUP_SEQUENCE_CLOSE || fields.jmsGroupSeq === -1,
+    jmsDestinationType: typeof fields.jmsDestination === 'number' ? fields.jmsDestination : null,
   };
 }
 
@@ -105,6 +113,7 @@ class InfoFields {
   groupSequence: unknown = undefined;
   groupKeyValue: unknown = undefined;
   jmsGroupSeq: unknown = undefined;
+  jmsDestination: unknown = undefined;
 }
 
 /** header: durable (0), ttl (2), delivery-count (4) (AMQP 1.0 3.2.1). */
@@ -152,6 +161,17 @@ function expectEnd(reader: AmqpReader, end: number, section: string): void {
   if (reader.offset !== end) throw new MalformedMessageError(`the ${section} section's fields end at byte ${reader.offset}, its size says ${end}`);
 }
 
+/** message-annotations (AMQP 1.0 3.2.3): only `x-opt-jms-dest` is read; other values are skipped. */
+function readMessageAnnotations(reader: AmqpReader, fields: InfoFields): void {
+  const count = reader.enterCompound('map');
+  const end = reader.compoundEnd;
+  for (let index = 0; index + 1 < count; index += 2) {
+    if (reader.readValue(true) === JMS_DEST_ANNOTATION) fields.jmsDestination = reader.readValue(true);
+    else reader.checkValue();
+  }
+  expectEnd(reader, end, 'message-annotations');
+}
+
 function timestampMs(value: unknown): number | null {
   if (value instanceof Date) return value.getTime();
   if (typeof value === 'number') return value;
@@ -191,6 +211,18 @@ function encodeUint(value: number): Buffer {
   out[0] = 0x70;
   out.writeUInt32BE(value >>> 0, 1);
   return out;
+}
+
+/** Where the value of the message's amqp-value body section (AMQP 1.0 3.2.8) starts; null when it has none. */
+export function bodyValueOffset(bytes: Buffer): number | null {
+  let offset = 0;
+  while (offset < bytes.length) {
+    if (bytes[offset] !== 0x00) throw new MalformedMessageError(`expected a described section at byte ${offset}`);
+    const [code, afterDescriptor] = readDescriptorCode(bytes, offset + 1);
+    if (code === SECTION_AMQP_VALUE) return afterDescriptor;
+    offset = skipValue(bytes, afterDescriptor);
+  }
+  return null;
 }
 
 /** Walks the section descriptors (AMQP 1.0 3.2) to find the end of the header section (0: none). */

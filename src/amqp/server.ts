@@ -5,6 +5,7 @@ import type { BrokerOptions } from '../config/options';
 import type { TlsOptions } from '../config/security-options';
 import type { BrokerRuntime } from '../broker/runtime';
 import type { Logger } from '../broker/logger';
+import { ConnectionTransactions } from '../broker/transactions';
 import { secureContextOptions, type TlsCredentials } from '../security/tls-files';
 import { AddressAccess } from './authorization';
 import { Condition } from './conditions';
@@ -41,6 +42,7 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
   const connections = new Map<Connection, ConnectionContext>();
   let nextConnection = 1;
   let nextConsumer = 1;
+  let nextTransaction = 1;
 
   const contextOf = (connection: Connection): ConnectionContext | undefined => connections.get(connection);
 
@@ -55,7 +57,8 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
       channel_max: options.channelMax,
       // rhea drops a peer after twice its advertised idle-time-out; advertise half of ours (AMQP 1.0 2.4.5).
       idle_time_out: Math.max(1, Math.floor(options.idleTimeoutMs / 2)),
-      offered_capabilities: ['ANONYMOUS-RELAY'],
+      // SHARED-SUBS: Qpid JMS refuses shared subscriptions to a peer that does not offer it.
+      offered_capabilities: ['ANONYMOUS-RELAY', 'SHARED-SUBS'],
       session_buffer_size: 8192,
       receiver_options: { autoaccept: false, credit_window: 0 },
       sender_options: { autosettle: true, treat_modified_as_released: false },
@@ -66,6 +69,9 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
       socket,
       consumers: new Map(),
       producers: new Map(),
+      coordinators: new Map(),
+      transactions: new ConnectionTransactions(runtime, options, () => nextTransaction++),
+      temporaryTopics: new Set(),
       login: new ConnectionLogin(security, socket, connLogger),
       access: new AddressAccess(runtime, security.limits),
       newConsumerId: () => `${id}/${nextConsumer++}`,
@@ -75,7 +81,8 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
       socket,
       logger: connLogger,
       maxFrameBytes: options.maxFrameBytes,
-      onTransferFrame: (receiver, bytes, more, aborted) => context.producers.get(receiver)?.onTransferFrame(bytes, more, aborted),
+      onTransferFrame: (receiver, bytes, more, aborted) =>
+        (context.producers.get(receiver) ?? context.coordinators.get(receiver))?.onTransferFrame(bytes, more, aborted),
       turn: runtime.turn,
     });
     socket.on('close', () => {
@@ -124,6 +131,12 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
       }
     }
     for (const receiver of context.producers.keys()) if (receiver.session === ctx.session) context.producers.delete(receiver);
+    for (const [receiver, link] of context.coordinators) {
+      if (receiver.session === ctx.session) {
+        link.close();
+        context.coordinators.delete(receiver);
+      }
+    }
   });
   container.on('protocol_error', (error: Error) => logger.warn({ error: error.message }, 'protocol error'));
   container.on('error', (error: Error) => logger.warn({ error: error.message }, 'connection error'));
@@ -149,12 +162,27 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
     const context = contextOf(ctx.connection);
     if (context && ctx.connection.is_open()) openProducerLink(ctx.receiver!, context, runtime, options);
   });
-  container.on('receiver_close', (ctx: EventContext) => contextOf(ctx.connection)?.producers.delete(ctx.receiver!));
+  container.on('receiver_close', (ctx: EventContext) => {
+    const context = contextOf(ctx.connection);
+    if (!context) return;
+    context.producers.delete(ctx.receiver!);
+    context.coordinators.get(ctx.receiver!)?.close();
+    context.coordinators.delete(ctx.receiver!);
+  });
 
+  /**
+   * Consumers first: their unsettled messages, transactionally acknowledged ones too, go back with the
+   * detach; then every open transaction rolls back (AMQP 1.0 4.2), which leaves nothing else to return.
+   */
   function closeAllLinks(context: ConnectionContext): void {
     for (const link of context.consumers.values()) link.close();
     context.consumers.clear();
     context.producers.clear();
+    for (const link of context.coordinators.values()) link.close();
+    context.coordinators.clear();
+    context.transactions.rollbackAll();
+    for (const topic of context.temporaryTopics) runtime.topics.deleteTemporary(topic);
+    context.temporaryTopics.clear();
   }
 
   const listeners: Server[] = [];

@@ -1,9 +1,10 @@
 import { apply } from '../core/apply';
 import { groupViews, queueView, queueViews, type ConsumerView, type GroupView, type QueueView } from '../core/inspect';
 import { createCoreState } from '../core/state';
-import type { Command, ConsumerId, CoreState, Effect, QueuedMessage, QueueOptions } from '../core/types';
+import type { Command, ConsumerId, CoreState, Effect, MessageMeta, QueuedMessage, QueueOptions } from '../core/types';
 import type { MessageStore } from '../store/types';
 import type { Logger } from './logger';
+import { topicOfQueue, Topics, type TopicReport } from './topics';
 import { BrokerTurn } from './turn';
 
 export type DeliverEffect = Extract<Effect, { type: 'deliver' }>;
@@ -13,6 +14,8 @@ export interface ConsumerSink {
   /** `bytes` is the message as stored (read back from the store when it was paged out). */
   deliver(effect: DeliverEffect, bytes: Uint8Array): void;
   drained(): void;
+  /** The broker ends the link (its subscription is going away); the sink detaches from the runtime. */
+  end(description: string): void;
 }
 
 /** A queue as operators see it: each consumer with the client it belongs to. */
@@ -36,6 +39,8 @@ export class BrokerRuntime {
   readonly state: CoreState;
   /** The end of every turn: store step, then network step. Connections write through it. */
   readonly turn: BrokerTurn;
+  /** Topics and their subscriptions: which queues a message published to a topic enters. */
+  readonly topics: Topics;
   private readonly sinks = new Map<ConsumerId, ConsumerSink>();
   /** Who each consumer is, for operators: client container, address, link name. */
   private readonly clients = new Map<ConsumerId, string>();
@@ -43,6 +48,11 @@ export class BrokerRuntime {
   private readonly spaceWaiters = new Set<() => void>();
   private tickTimer: NodeJS.Timeout | null = null;
   private memoryBytes = 0;
+  /**
+   * Bodies that several messages hold (a topic's copies), with how many of them hold it in memory: it
+   * counts once against maxMemoryBytes, from the first holder until the last is forgotten.
+   */
+  private readonly sharedBodies = new Map<Uint8Array, number>();
 
   constructor(
     private readonly resolveQueueOptions: (queueName: string) => QueueOptions,
@@ -50,22 +60,28 @@ export class BrokerRuntime {
     private readonly limits: StorageLimits,
     private readonly logger: Logger,
     private readonly clock: () => number = Date.now,
+    /** The `topics` option: whether the configuration makes a name a topic. */
+    configuredTopic: (name: string) => boolean = () => false,
   ) {
     this.state = createCoreState((name) => this.queueOptions(name));
     this.turn = new BrokerTurn(store);
+    this.topics = new Topics(this, store, configuredTopic);
   }
 
   now(): number {
     return this.clock();
   }
 
-  /** A queue's options (from the configuration), whether or not the queue exists yet. */
+  /**
+   * A queue's options (from the configuration), whether or not the queue exists yet. A topic's name
+   * resolves like a queue's, and each of its subscriptions (`<topic>::<subscription>`) takes its topic's.
+   */
   queueOptions(queueName: string): QueueOptions {
     const existing = this.state.queues.get(queueName);
     if (existing) return existing.options;
     let options = this.optionsCache.get(queueName);
     if (!options) {
-      options = this.resolveQueueOptions(queueName);
+      options = this.resolveQueueOptions(topicOfQueue(queueName) ?? queueName);
       if (this.optionsCache.size > 10_000) this.optionsCache.clear();
       this.optionsCache.set(queueName, options);
     }
@@ -73,8 +89,10 @@ export class BrokerRuntime {
   }
 
   /** Loads what the store kept: queues and their messages, in order. Before any client connects. */
-  recover(): { queues: number; messages: number } {
+  recover(): { queues: number; messages: number; topics: number; subscriptions: number } {
     const recovered = this.store.open(this.limits.maxMemoryBytes);
+    this.topics.recover(recovered);
+    for (const subscription of recovered.subscriptions) this.execute({ type: 'declare', queue: subscription.queue });
     let messages = 0;
     for (const queue of recovered.queues) {
       this.execute({ type: 'declare', queue: queue.name });
@@ -84,7 +102,12 @@ export class BrokerRuntime {
         messages++;
       }
     }
-    return { queues: recovered.queues.length, messages };
+    for (const queue of recovered.queues) {
+      if (topicOfQueue(queue.name) === null && !this.topics.isTopic(queue.name) && this.topics.isConfiguredTopic(queue.name)) {
+        this.logger.warn({ queue: queue.name }, 'a stored queue matches the "topics" option: it stays a queue while it exists, and topic clients are refused');
+      }
+    }
+    return { queues: recovered.queues.length, messages, topics: recovered.topics.length, subscriptions: recovered.subscriptions.length };
   }
 
   start(): void {
@@ -110,9 +133,19 @@ export class BrokerRuntime {
     this.execute({ type: 'detach', consumerId });
   }
 
-  /** Every queue with its consumers (`convoy queues`). */
+  /** The broker ends a consumer's link (its sink detaches it, as a client's detach would). */
+  endConsumer(consumerId: ConsumerId, description: string): void {
+    this.sinks.get(consumerId)?.end(description);
+  }
+
+  /** Every queue with its consumers (`convoy queues`); subscription queues are named `<topic>::<subscription>`. */
   queueReports(): QueueReport[] {
     return queueViews(this.state).map((view) => this.withClients(view));
+  }
+
+  /** Every topic with its subscriptions (`convoy queues`). */
+  topicReports(): TopicReport[] {
+    return this.topics.reports();
   }
 
   /** One queue with its groups (`convoy groups`); null when there is no such queue. */
@@ -126,10 +159,31 @@ export class BrokerRuntime {
     return { ...view, consumers: view.consumers.map((consumer) => ({ ...consumer, client: this.clients.get(consumer.id) ?? '' })) };
   }
 
+  /** A message published to a topic: one enqueue per subscription queue, every copy holding the same bytes. */
+  enqueueCopies(copies: readonly { readonly queue: string; readonly meta: MessageMeta }[], body: Uint8Array): void {
+    if (copies.length > 1) this.sharedBodies.set(body, 0);
+    for (const { queue, meta } of copies) this.execute({ type: 'enqueue', queue, meta, body });
+    if (this.sharedBodies.get(body) === 0) this.sharedBodies.delete(body);
+  }
+
   execute(command: Command): void {
     const effects = apply(this.state, command, this.clock());
     for (const effect of effects) this.perform(effect);
     if (effects.length > 0) this.turn.request();
+  }
+
+  /**
+   * Applies the commands one after another, their store records forming one atomic unit: after a crash
+   * all of them are recovered or none (a committed transaction, src/broker/transactions.ts). They run
+   * in this one call, so no other client's command falls between them.
+   */
+  executeAtomically(commands: readonly Command[]): void {
+    this.store.beginAtomic();
+    try {
+      for (const command of commands) this.execute(command);
+    } finally {
+      this.store.endAtomic();
+    }
   }
 
   /** Calls back once everything stored so far is durable (fsync policy): producers are accepted then. */
@@ -193,8 +247,13 @@ export class BrokerRuntime {
         if (effect.message.durable) this.store.setDeliveryCount(effect.message.id, effect.message.deliveryCount);
         break;
       case 'queue-created':
-        this.store.declareQueue(effect.queue);
+        // A non-durable subscription's queue is never stored: after a restart it must not come back.
+        if (!this.topics.isVolatileQueue(effect.queue)) this.store.declareQueue(effect.queue);
         this.logger.info({ queue: effect.queue, options: effect.options }, 'queue created');
+        break;
+      case 'queue-deleted':
+        this.store.deleteQueue(effect.queue);
+        this.logger.info({ queue: effect.queue }, 'queue deleted');
         break;
       case 'exclusive-active':
         this.logger.info({ queue: effect.queue, consumer: effect.consumerId }, 'active exclusive consumer');
@@ -211,7 +270,9 @@ export class BrokerRuntime {
    */
   private stored(queue: string, message: QueuedMessage): void {
     const bytes = message.body instanceof Uint8Array ? message.body : this.store.readBody(message.body);
-    const page = this.memoryBytes + bytes.length > this.limits.maxMemoryBytes;
+    const holders = this.sharedBodies.get(bytes);
+    // Another copy holds these bytes in memory already: this one costs no memory, and paging it saves none.
+    const page = (holders === undefined || holders === 0) && this.memoryBytes + bytes.length > this.limits.maxMemoryBytes;
     if (message.durable || page) {
       message.body = this.store.add(
         {
@@ -230,12 +291,25 @@ export class BrokerRuntime {
         page,
       );
     }
-    if (message.body instanceof Uint8Array) this.memoryBytes += message.body.length;
+    if (!(message.body instanceof Uint8Array)) return;
+    if (holders !== undefined) this.sharedBodies.set(bytes, holders + 1);
+    if (!holders) this.memoryBytes += message.body.length;
   }
 
   /** A message left the broker (consumed, expired, dead-lettered away from its queue). */
   private forget(message: QueuedMessage): void {
-    if (message.body instanceof Uint8Array) this.memoryBytes -= message.body.length;
+    if (message.body instanceof Uint8Array) this.release(message.body);
     if (message.durable || !(message.body instanceof Uint8Array)) this.store.remove(message.id);
+  }
+
+  /** One holder fewer of `body` in memory; its bytes stop counting when the last one goes. */
+  private release(body: Uint8Array): void {
+    const holders = this.sharedBodies.get(body);
+    if (holders !== undefined && holders > 1) {
+      this.sharedBodies.set(body, holders - 1);
+      return;
+    }
+    this.sharedBodies.delete(body);
+    this.memoryBytes -= body.length;
   }
 }

@@ -1,5 +1,6 @@
 import { startAmqpServer } from '../amqp';
 import { queueOptionsResolver } from '../config/queue-policies';
+import { topicMatcher } from '../config/topic-patterns';
 import { resolveBrokerOptions, type BrokerOptions, type BrokerOptionsInput } from '../config/options';
 import { readTlsCredentials } from '../security/tls-files';
 import { createLogger, type Logger } from './logger';
@@ -26,7 +27,14 @@ export async function startBroker(input: BrokerOptionsInput, logger?: Logger): P
   const options = resolveBrokerOptions(input);
   const log = logger ?? createLogger(options.logLevel);
   const security = createSecurity(options, log);
-  const runtime = new BrokerRuntime(queueOptionsResolver(options.queueDefaults, options.queues), createStore(options, log), options, log);
+  const runtime = new BrokerRuntime(
+    queueOptionsResolver(options.queueDefaults, options.queues),
+    createStore(options, log),
+    options,
+    log,
+    Date.now,
+    topicMatcher(options.topics),
+  );
   const startedMs = Date.now();
   const recovered = runtime.recover();
   if (options.store === 'journal') {

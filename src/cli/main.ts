@@ -9,6 +9,7 @@ import { createLogger } from '../broker/logger';
 import { AdminError, fetchAdminSnapshot, type AdminTarget } from '../amqp';
 import type { GroupView } from '../core/inspect';
 import type { QueueReport } from '../broker/runtime';
+import type { TopicReport } from '../broker/topics';
 import { PasswordInputError, readPassword } from './password-input';
 import { renderGroups, renderQueues } from './tables';
 import { UsersCommandError, usersCommand } from './users';
@@ -77,8 +78,8 @@ interface AdminFlags {
 }
 
 async function showQueues(flags: AdminFlags): Promise<void> {
-  const snapshot = (await fetchAdminSnapshot(await adminTarget(flags), 'queues')) as { queues: QueueReport[] };
-  process.stdout.write(`${flags.json ? JSON.stringify(snapshot, null, 2) : renderQueues(snapshot.queues)}\n`);
+  const snapshot = (await fetchAdminSnapshot(await adminTarget(flags), 'queues')) as { queues: QueueReport[]; topics: TopicReport[] };
+  process.stdout.write(`${flags.json ? JSON.stringify(snapshot, null, 2) : renderQueues(snapshot.queues, snapshot.topics)}\n`);
 }
 
 async function showGroups(queue: string, flags: AdminFlags): Promise<void> {
@@ -140,9 +141,13 @@ export function buildProgram(): Command {
     .option('--config <file>', 'JSON configuration file; flags override it')
     .option('--log-level <level>', `one of ${LOG_LEVELS.join(', ')} (default info)`)
     .action(start);
-  adminOptions(program.command('queues').description('show queues and their consumers (which exclusive consumer is active)')).action(showQueues);
   adminOptions(
-    program.command('groups <queue>').description('show which consumer owns which group of a queue, with queued and in-flight counts'),
+    program.command('queues').description('show queues and their consumers (which exclusive consumer is active), topics and their subscriptions'),
+  ).action(showQueues);
+  adminOptions(
+    program
+      .command('groups <queue>')
+      .description('show which consumer owns which group of a queue (a subscription: <topic>::<subscription>), with queued and in-flight counts'),
   ).action(showGroups);
   program.addCommand(usersCommand());
   return program;

@@ -14,6 +14,7 @@ import {
   type TlsOptions,
   type TlsOptionsInput,
 } from './security-options';
+import { checkTopicPatterns } from './topic-patterns';
 import { checkObject, integerBetween, nonEmptyString, oneOf, positiveInteger, type Check } from './validation';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -48,9 +49,17 @@ export interface BrokerOptions {
   readonly maxDiskBytes: number;
   /** At maxDiskBytes: `block` withholds producer credit until space frees up; `fail` rejects with amqp:resource-limit-exceeded. */
   readonly diskFullPolicy: 'block' | 'fail';
+  /** Local transactions (AMQP 1.0 4) open at once on one connection. */
+  readonly maxTransactionsPerConnection: number;
+  /** Sends and acknowledgements in one transaction. */
+  readonly maxTransactionOperations: number;
+  /** Bytes of messages sent in a connection's open transactions, together (held in memory until commit). */
+  readonly maxTransactionBytesPerConnection: number;
   readonly queueDefaults: Partial<QueueOptions>;
   /** Per queue name or pattern (`*` wildcard). */
   readonly queues: QueuePolicies;
+  /** Names and patterns of addresses that are topics (src/config/topic-patterns.ts). */
+  readonly topics: readonly string[];
   readonly auth: AuthOptions;
   /** Role name -> permissions on address patterns. */
   readonly roles: Readonly<Record<string, RoleOptions>>;
@@ -82,8 +91,12 @@ export const DEFAULT_BROKER_OPTIONS: BrokerOptions = Object.freeze({
   maxMemoryBytes: 256 * 1024 * 1024,
   maxDiskBytes: 10 * 1024 * 1024 * 1024,
   diskFullPolicy: 'block',
+  maxTransactionsPerConnection: 128,
+  maxTransactionOperations: 10_000,
+  maxTransactionBytesPerConnection: 64 * 1024 * 1024,
   queueDefaults: {},
   queues: {},
+  topics: [],
   auth: DEFAULT_AUTH_OPTIONS,
   roles: {},
   tls: null,
@@ -106,8 +119,12 @@ const brokerOptionChecks: { [K in keyof BrokerOptions]-?: Check<BrokerOptions[K]
   maxMemoryBytes: positiveInteger,
   maxDiskBytes: positiveInteger,
   diskFullPolicy: oneOf(['block', 'fail'] as const),
+  maxTransactionsPerConnection: positiveInteger,
+  maxTransactionOperations: positiveInteger,
+  maxTransactionBytesPerConnection: positiveInteger,
   queueDefaults: checkQueueOptions,
   queues: checkQueuePolicies,
+  topics: checkTopicPatterns,
   auth: checkAuthOptions as Check<AuthOptions>,
   roles: checkRoles,
   tls: checkTlsOptions,

@@ -11,6 +11,7 @@ import {
   wakeGroupsAwaitingCredit,
   wakeGroupsWithExpiredHead,
 } from './group-lifecycle';
+import { deleteQueue } from './queue-deletion';
 import { queueFor } from './state';
 import type {
   Command,
@@ -58,6 +59,9 @@ export function apply(state: CoreState, command: Command, nowMs: number): Effect
       break;
     case 'tick':
       tick(state, effects);
+      break;
+    case 'delete-queue':
+      deleteQueue(state, command.queue, effects);
       break;
   }
   return effects;

@@ -197,9 +197,11 @@ export type Command =
   /** AMQP 1.0 2.6.7: `credit` is what the consumer may receive from now on. */
   | { readonly type: 'credit'; readonly consumerId: ConsumerId; readonly credit: number; readonly drain: boolean }
   | { readonly type: 'settle'; readonly consumerId: ConsumerId; readonly deliveryId: number; readonly outcome: Outcome }
-  | { readonly type: 'tick' };
+  | { readonly type: 'tick' }
+  /** Removes a queue with every message it holds; it must have no consumer attached (queue-deletion.ts). */
+  | { readonly type: 'delete-queue'; readonly queue: string };
 
-export type RemovalReason = 'accepted' | 'expired' | 'dead-letter-loop';
+export type RemovalReason = 'accepted' | 'expired' | 'dead-letter-loop' | 'queue-deleted';
 export type DeadLetterReason = 'rejected' | 'max-delivery-attempts';
 
 export type Effect =
@@ -227,5 +229,7 @@ export type Effect =
   /** The consumer asked to drain and nothing more is available: its remaining credit is used up. */
   | { readonly type: 'drained'; readonly consumerId: ConsumerId }
   | { readonly type: 'queue-created'; readonly queue: string; readonly options: QueueOptions }
+  /** The queue is gone; a `removed` effect for each message it held came before. */
+  | { readonly type: 'queue-deleted'; readonly queue: string }
   | { readonly type: 'exclusive-active'; readonly queue: string; readonly consumerId: ConsumerId | null }
   | { readonly type: 'group-owner'; readonly queue: string; readonly groupId: string; readonly consumerId: ConsumerId | null };

@@ -3,17 +3,22 @@ import type { Logger } from 'pino';
 import type { MessageBody, MessageMeta, RecoveredMessage, StoredBody } from '../core/types';
 import { acquireLock, releaseLock } from './lock-file';
 import {
+  encodeAtomicUnit,
   encodeDelivered,
   encodeDeliveryCount,
   encodeMessage,
   encodeQueue,
+  encodeQueueDeleted,
   encodeRemove,
+  encodeSubscription,
+  encodeTopic,
   readRecord,
+  RECORD_HEADER_BYTES,
   RecordType,
   type DecodedRecord,
 } from './record-codec';
 import { checkSegmentHeader, Segment, SEGMENT_HEADER_BYTES, segmentNumberOf } from './segment-file';
-import type { FsyncPolicy, MessageStore, RecoveredQueue, RecoveredStore, StoreEntry } from './types';
+import type { FsyncPolicy, MessageStore, RecoveredQueue, RecoveredStore, StoreEntry, StoredSubscription } from './types';
 import { StoreError } from './types';
 
 /** Where a stored message's record is, and what recovery needs to rebuild it. */
@@ -48,6 +53,14 @@ export interface JournalOptions {
   readonly logger: Logger;
 }
 
+/** The records of an atomic unit being recorded (beginAtomic .. endAtomic), not yet framed. */
+interface OpenUnit {
+  readonly records: Buffer[];
+  bytes: number;
+  /** A durable message was added in the unit (the per-message fsync policy syncs at its end). */
+  durable: boolean;
+}
+
 /** A segment with fewer live messages than this share of what it holds is rewritten (compaction). */
 const COMPACT_BELOW_LIVE_RATIO = 0.25;
 
@@ -62,6 +75,9 @@ export class JournalStore implements MessageStore {
   private readonly entriesBySegment = new Map<Segment, Set<IndexEntry>>();
   private readonly index = new Map<number, IndexEntry>();
   private readonly queues = new Set<string>();
+  private readonly topics = new Set<string>();
+  /** Durable subscriptions by their queue's name. */
+  private readonly subscriptions = new Map<string, StoredSubscription>();
   private active!: Segment;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
@@ -70,6 +86,7 @@ export class JournalStore implements MessageStore {
   private intervalTimer: NodeJS.Timeout | null = null;
   private readonly compacting = new Set<Segment>();
   private closed = false;
+  private unit: OpenUnit | null = null;
 
   constructor(private readonly options: JournalOptions) {}
 
@@ -87,13 +104,32 @@ export class JournalStore implements MessageStore {
       this.intervalTimer = setInterval(() => this.startSync(), this.options.fsync.intervalMs);
       this.intervalTimer.unref();
     }
-    return { queues: this.recoveredQueues(queues, keepInMemoryBytes) };
+    return { queues: this.recoveredQueues(queues, keepInMemoryBytes), topics: [...this.topics], subscriptions: [...this.subscriptions.values()] };
   }
 
   declareQueue(name: string): void {
     if (this.queues.has(name)) return;
     this.queues.add(name);
     this.append(encodeQueue(name));
+  }
+
+  declareTopic(name: string): void {
+    if (this.topics.has(name)) return;
+    this.topics.add(name);
+    this.append(encodeTopic(name));
+  }
+
+  declareSubscription(subscription: StoredSubscription): void {
+    this.subscriptions.set(subscription.queue, subscription);
+    this.append(encodeSubscription(subscription));
+  }
+
+  deleteQueue(name: string): void {
+    if (!this.queues.has(name) && !this.subscriptions.has(name)) return;
+    this.queues.delete(name);
+    this.subscriptions.delete(name);
+    this.append(encodeQueueDeleted(name));
+    this.dependOnOlderSegments(this.active);
   }
 
   add(entry: StoreEntry, bytes: Uint8Array, page: boolean): MessageBody {
@@ -111,10 +147,8 @@ export class JournalStore implements MessageStore {
       bodyLength: bytes.length,
     };
     this.placeMessage(indexed, record, bodyOffsetInRecord);
-    if (this.options.fsync.mode === 'per-message' && entry.meta.durable) {
-      this.writePending();
-      this.active.syncNow();
-    }
+    if (this.unit) this.unit.durable ||= entry.meta.durable;
+    else if (this.options.fsync.mode === 'per-message' && entry.meta.durable) this.syncEverythingNow();
     return page ? new PagedBody(indexed) : bytes;
   }
 
@@ -144,9 +178,31 @@ export class JournalStore implements MessageStore {
 
   readBody(body: StoredBody): Uint8Array {
     const entry = (body as PagedBody).entry;
+    if (this.unit && entry.bodyOffset >= this.unitStart()) return this.readFromUnit(entry.bodyOffset, entry.bodyLength);
     const inPending = entry.bodyOffset >= entry.segment.size;
     if (inPending) this.writePending();
     return entry.segment.read(entry.bodyOffset, entry.bodyLength);
+  }
+
+  /**
+   * The unit's records are buffered apart and framed as one record at its end, at the logical end of the
+   * active segment: offsets handed out meanwhile assume that place, so the segment does not roll inside
+   * a unit (a unit may make its segment overshoot segmentBytes, as one large message does).
+   */
+  beginAtomic(): void {
+    if (this.unit) throw new Error('atomic units do not nest');
+    this.unit = { records: [], bytes: 0, durable: false };
+  }
+
+  endAtomic(): void {
+    const unit = this.unit;
+    if (!unit) throw new Error('endAtomic without beginAtomic');
+    this.unit = null;
+    if (unit.records.length === 0) return;
+    const record = encodeAtomicUnit(unit.records, unit.bytes);
+    this.pending.push(record);
+    this.pendingBytes += record.length;
+    if (this.options.fsync.mode === 'per-message' && unit.durable) this.syncEverythingNow();
   }
 
   whenDurable(callback: () => void): void {
@@ -190,8 +246,7 @@ export class JournalStore implements MessageStore {
     if (this.closed) return;
     this.closed = true;
     if (this.intervalTimer) clearInterval(this.intervalTimer);
-    this.writePending();
-    this.active.syncNow();
+    this.syncEverythingNow();
     for (const waiter of this.waiters.splice(0)) waiter();
     for (const segment of this.segments.values()) segment.close();
     releaseLock(this.options.dir);
@@ -214,6 +269,14 @@ export class JournalStore implements MessageStore {
     if (entry.segment !== this.active) this.active.refersTo.add(entry.segment);
   }
 
+  /**
+   * A queue deletion cancels its declarations, which every segment since it was declared repeats: the
+   * segment holding the deletion must outlive them all, or the queue would come back after a restart.
+   */
+  private dependOnOlderSegments(segment: Segment): void {
+    for (const older of this.segments.values()) if (older.number < segment.number) segment.refersTo.add(older);
+  }
+
   /** True once every older segment this one's records refer to is gone. */
   private outlivesWhatItRefersTo(segment: Segment): boolean {
     for (const older of segment.refersTo) {
@@ -225,12 +288,39 @@ export class JournalStore implements MessageStore {
   /** Buffers a record for the next write; returns its offset in the active segment. */
   private append(record: Buffer): number {
     if (this.closed) throw new StoreError('the store is closed');
+    const unit = this.unit;
+    if (unit) {
+      const offset = this.unitStart() + unit.bytes;
+      unit.records.push(record);
+      unit.bytes += record.length;
+      return offset;
+    }
     const logicalSize = this.active.size + this.pendingBytes;
     if (logicalSize > SEGMENT_HEADER_BYTES && logicalSize + record.length > this.options.segmentBytes) this.roll();
     const offset = this.active.size + this.pendingBytes;
     this.pending.push(record);
     this.pendingBytes += record.length;
     return offset;
+  }
+
+  /** Where the open unit's first record will be: inside its frame, at the logical end of the active segment. */
+  private unitStart(): number {
+    return this.active.size + this.pendingBytes + RECORD_HEADER_BYTES;
+  }
+
+  /** A body recorded in the open unit, which is not written yet. */
+  private readFromUnit(offset: number, length: number): Buffer {
+    let at = this.unitStart();
+    for (const record of this.unit!.records) {
+      if (offset < at + record.length) return Buffer.from(record.subarray(offset - at, offset - at + length));
+      at += record.length;
+    }
+    throw new Error(`no record of the open atomic unit holds offset ${offset}`);
+  }
+
+  private syncEverythingNow(): void {
+    this.writePending();
+    this.active.syncNow();
   }
 
   /** Group commit: one fdatasync for every waiter so far; waiters that arrive meanwhile share the next. */
@@ -255,15 +345,19 @@ export class JournalStore implements MessageStore {
 
   /**
    * The old segment is synced before the new one takes over, so group commit only ever syncs one file.
-   * Every queue is declared again at the start of the new segment: older segments may be deleted, and
-   * empty queues must still come back after a restart.
+   * Every queue, topic and durable subscription is declared again at the start of the new segment:
+   * older segments may be deleted, and empty queues, topics without messages and subscriptions must
+   * still come back after a restart.
    */
   private roll(): void {
-    this.writePending();
-    this.active.syncNow();
+    this.syncEverythingNow();
     this.active = this.newSegment(this.active.number + 1);
-    for (const name of this.queues) {
-      const record = encodeQueue(name);
+    const declarations = [
+      ...[...this.queues].map(encodeQueue),
+      ...[...this.topics].map(encodeTopic),
+      ...[...this.subscriptions.values()].map(encodeSubscription),
+    ];
+    for (const record of declarations) {
       this.pending.push(record);
       this.pendingBytes += record.length;
     }
@@ -331,6 +425,20 @@ export class JournalStore implements MessageStore {
         ftruncateSync(segment.fd, offset);
         segment.size = offset;
         break;
+      }
+      if (result.record.type === RecordType.AtomicUnit) this.replayUnit(bytes, result.payloadOffset, offset + result.length, segment, queues);
+      else this.replayRecord(result.record, segment, offset, result.length, result.payloadOffset, queues);
+      offset += result.length;
+    }
+  }
+
+  /** An intact atomic unit (its one checksum covers every record in it): its records, applied in order. */
+  private replayUnit(bytes: Buffer, from: number, end: number, segment: Segment, queues: Map<string, RecoveredMessage[]>): void {
+    const unitBytes = bytes.subarray(0, end);
+    for (let offset = from; offset < end; ) {
+      const result = readRecord(unitBytes, offset);
+      if (result.kind !== 'record' || result.record.type === RecordType.AtomicUnit) {
+        throw new StoreError(`${segment.path} is damaged: the atomic unit at byte ${from - RECORD_HEADER_BYTES} holds no whole record at byte ${offset}`);
       }
       this.replayRecord(result.record, segment, offset, result.length, result.payloadOffset, queues);
       offset += result.length;
@@ -405,6 +513,19 @@ export class JournalStore implements MessageStore {
         }
         break;
       }
+      case RecordType.Topic:
+        this.topics.add(record.name);
+        break;
+      case RecordType.Subscription:
+        this.subscriptions.set(record.subscription.queue, record.subscription);
+        break;
+      case RecordType.QueueDeleted:
+        // Its messages were removed (earlier records); a later record may declare the name afresh.
+        this.dependOnOlderSegments(segment);
+        this.queues.delete(record.name);
+        this.subscriptions.delete(record.name);
+        queues.delete(record.name);
+        break;
     }
   }
 
@@ -418,7 +539,9 @@ export class JournalStore implements MessageStore {
     const bodies = this.loadBodies(entries, keepInMemoryBytes);
     for (const entry of entries) {
       if (entry.delivered) this.setDeliveryCount(entry.id, entry.meta.deliveryCount + 1);
-      queues.get(entry.queue)!.push({ id: entry.id, seq: entry.seq, meta: entry.meta, body: bodies.get(entry) ?? new PagedBody(entry) });
+      let messages = queues.get(entry.queue);
+      if (!messages) queues.set(entry.queue, (messages = []));
+      messages.push({ id: entry.id, seq: entry.seq, meta: entry.meta, body: bodies.get(entry) ?? new PagedBody(entry) });
     }
     return [...queues].map(([name, messages]) => ({ name, messages }));
   }

@@ -1,5 +1,6 @@
 import { crc32 } from 'node:zlib';
 import type { MessageMeta } from '../core/types';
+import type { StoredSubscription } from './types';
 
 /**
  * Journal records: [u32 payload length][u32 crc32 of type+payload][u8 type][payload], little-endian.
@@ -14,6 +15,11 @@ export const enum RecordType {
   Remove = 3,
   DeliveryCount = 4,
   Delivered = 5,
+  /** Records that count only together (a committed transaction): see encodeAtomicUnit. */
+  AtomicUnit = 6,
+  Topic = 7,
+  Subscription = 8,
+  QueueDeleted = 9,
 }
 
 const FLAG_DURABLE = 1;
@@ -39,7 +45,12 @@ export type DecodedRecord =
   | { readonly type: RecordType.Message; readonly message: MessageRecord }
   | { readonly type: RecordType.Remove; readonly id: number }
   | { readonly type: RecordType.DeliveryCount; readonly id: number; readonly deliveryCount: number }
-  | { readonly type: RecordType.Delivered; readonly id: number };
+  | { readonly type: RecordType.Delivered; readonly id: number }
+  /** Its payload is the unit's records, each whole, in order (the reader walks them). */
+  | { readonly type: RecordType.AtomicUnit }
+  | { readonly type: RecordType.Topic; readonly name: string }
+  | { readonly type: RecordType.Subscription; readonly subscription: StoredSubscription }
+  | { readonly type: RecordType.QueueDeleted; readonly name: string };
 
 function frame(type: RecordType, payload: Buffer): Buffer {
   const out = Buffer.allocUnsafe(RECORD_HEADER_BYTES + payload.length);
@@ -52,6 +63,20 @@ function frame(type: RecordType, payload: Buffer): Buffer {
 
 export function encodeQueue(name: string): Buffer {
   return frame(RecordType.Queue, Buffer.from(name, 'utf8'));
+}
+
+export function encodeTopic(name: string): Buffer {
+  return frame(RecordType.Topic, Buffer.from(name, 'utf8'));
+}
+
+/** A subscription record is rare (one per durable subscription and segment): JSON keeps it readable and open to new fields. */
+export function encodeSubscription(subscription: StoredSubscription): Buffer {
+  const { queue, topic, name, clientId, shared } = subscription;
+  return frame(RecordType.Subscription, Buffer.from(JSON.stringify({ queue, topic, name, clientId, shared }), 'utf8'));
+}
+
+export function encodeQueueDeleted(name: string): Buffer {
+  return frame(RecordType.QueueDeleted, Buffer.from(name, 'utf8'));
 }
 
 /** The body's offset inside the encoded record is returned so paged bodies can be read back directly. */
@@ -109,6 +134,16 @@ export function encodeDelivered(id: number): Buffer {
   return frame(RecordType.Delivered, payload);
 }
 
+/**
+ * An atomic unit: the given records, whole and in order, as the payload of one record. The unit's single
+ * length and checksum make it intact or torn as a whole, so recovery applies all of its records or none
+ * (a transaction's messages and removals, AMQP 1.0 4.4). Journals written before units existed hold none
+ * and read as before.
+ */
+export function encodeAtomicUnit(records: readonly Buffer[], totalBytes: number): Buffer {
+  return frame(RecordType.AtomicUnit, Buffer.concat(records, totalBytes));
+}
+
 export type ReadResult =
   | { readonly kind: 'record'; readonly record: DecodedRecord; readonly length: number; readonly payloadOffset: number }
   | { readonly kind: 'end' }
@@ -140,10 +175,38 @@ export function readRecord(bytes: Buffer, offset: number): ReadResult {
     case RecordType.DeliveryCount:
       record = { type, id: payload.readDoubleLE(0), deliveryCount: payload.readUInt32LE(8) };
       break;
+    case RecordType.AtomicUnit:
+      record = { type };
+      break;
+    case RecordType.Topic:
+    case RecordType.QueueDeleted:
+      record = { type, name: payload.toString('utf8') };
+      break;
+    case RecordType.Subscription: {
+      const subscription = decodeSubscription(payload);
+      if (subscription === null) return { kind: 'torn', reason: 'a subscription record that does not describe a subscription' };
+      record = { type, subscription };
+      break;
+    }
     default:
       return { kind: 'torn', reason: `unknown record type ${type as number}` };
   }
   return { kind: 'record', record, length: end - offset, payloadOffset };
+}
+
+function decodeSubscription(payload: Buffer): StoredSubscription | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(payload.toString('utf8'));
+  } catch {
+    return null;
+  }
+  const fields = value as Record<string, unknown>;
+  if (typeof value !== 'object' || value === null) return null;
+  const { queue, topic, name, clientId, shared } = fields;
+  if (typeof queue !== 'string' || typeof topic !== 'string' || typeof name !== 'string' || typeof shared !== 'boolean') return null;
+  if (clientId !== null && typeof clientId !== 'string') return null;
+  return { queue, topic, name, clientId, shared };
 }
 
 function decodeMessage(payload: Buffer): MessageRecord {

@@ -22,6 +22,23 @@ export interface RecoveredQueue {
 
 export interface RecoveredStore {
   readonly queues: readonly RecoveredQueue[];
+  /** Topics declared and not deleted, in the order they were first declared. */
+  readonly topics: readonly string[];
+  /** Durable subscriptions whose queue was not deleted. */
+  readonly subscriptions: readonly StoredSubscription[];
+}
+
+/** A durable topic subscription as the store keeps it: a queue (its messages) fed by a topic. */
+export interface StoredSubscription {
+  /** The queue that holds the subscription's messages. */
+  readonly queue: string;
+  readonly topic: string;
+  /** The subscription name (JMS: the name given to createDurableConsumer). */
+  readonly name: string;
+  /** The client id (AMQP container-id) it belongs to; null for a global one (source capability `global`). */
+  readonly clientId: string | null;
+  /** Shared: several consumers may attach and split its messages (source capability `shared`). */
+  readonly shared: boolean;
 }
 
 /** A message the store is asked to keep. */
@@ -40,6 +57,15 @@ export interface MessageStore {
   /** Reads what the store holds; called once, before anything else. `keepInMemoryBytes` of bodies are loaded, the rest stay paged. */
   open(keepInMemoryBytes: number): RecoveredStore;
   declareQueue(name: string): void;
+  /** A topic: it comes back after a restart, so the name stays a topic. */
+  declareTopic(name: string): void;
+  /** A durable subscription; its queue is declared separately and its messages are stored as any queue's. */
+  declareSubscription(subscription: StoredSubscription): void;
+  /**
+   * The queue is gone, and the subscription it held if any; the broker has removed each of its messages
+   * first. It does not come back after a restart.
+   */
+  deleteQueue(name: string): void;
   /**
    * Records a message. With `page`, the body is kept only in the store and the returned StoredBody
    * replaces it in memory; otherwise the bytes are returned as they are.
@@ -49,6 +75,14 @@ export interface MessageStore {
   setDeliveryCount(id: number, deliveryCount: number): void;
   /** The message left the broker for a consumer: after a crash it comes back with delivery-count + 1. */
   markDelivered(id: number): void;
+  /**
+   * Everything recorded from here until `endAtomic` is one unit (a committed transaction, AMQP 1.0 4.4):
+   * after a crash it is there wholly or not at all. Units do not nest, and the broker begins and ends
+   * one within a single call, so no `flush` falls inside it. Bodies added in the unit can be read back
+   * before it ends.
+   */
+  beginAtomic(): void;
+  endAtomic(): void;
   readBody(body: StoredBody): Uint8Array;
   /**
    * Calls back once everything recorded so far is as durable as the fsync policy makes it; the wait

@@ -9,6 +9,7 @@ function referenceInfo(bytes: Buffer, groupKey: string | null): MessageInfo {
   const applicationProperties = (decoded.application_properties ?? {}) as Record<string, unknown>;
   const groupValue = groupKey === null ? decoded.group_id : applicationProperties[groupKey];
   const expiry = decoded.absolute_expiry_time;
+  const destination = ((decoded.message_annotations ?? {}) as Record<string, unknown>)['x-opt-jms-dest'];
   return {
     durable: decoded.durable === true,
     ttlMs: typeof decoded.ttl === 'number' ? decoded.ttl : null,
@@ -17,6 +18,7 @@ function referenceInfo(bytes: Buffer, groupKey: string | null): MessageInfo {
     to: typeof decoded.to === 'string' ? decoded.to : null,
     groupId: groupValue === undefined || groupValue === null ? null : String(groupValue),
     closesGroup: decoded.group_sequence === 4294967295 || applicationProperties.JMSXGroupSeq === -1,
+    jmsDestinationType: typeof destination === 'number' ? destination : null,
   };
 }
 
@@ -51,7 +53,7 @@ const messageArbitrary = fc.record(
     absolute_expiry_time: fc.oneof(fc.date({ noInvalidDate: true, min: new Date(0), max: new Date(8_000_000_000_000) }), fc.integer({ min: 0, max: 2 ** 40 })),
     message_id: fc.string(),
     application_properties: fc.dictionary(fc.oneof(fc.constantFrom('JMSXGroupID', 'JMSXGroupSeq', '_AMQ_GROUP_ID'), fc.string()), propertyValue),
-    message_annotations: fc.dictionary(fc.constantFrom('x-opt-jms-msg-type', 'x-opt-ts', 'x-opt-other'), propertyValue),
+    message_annotations: fc.dictionary(fc.constantFrom('x-opt-jms-msg-type', 'x-opt-jms-dest', 'x-opt-ts', 'x-opt-other'), propertyValue),
     delivery_annotations: fc.dictionary(fc.string(), propertyValue),
     body: fc.oneof(fc.string(), fc.uint8Array().map((b) => types.wrap_binary(Buffer.from(b)))),
   },

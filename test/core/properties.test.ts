@@ -74,6 +74,8 @@ function describeEffect(effect: Effect): string {
       return `drained ${effect.consumerId}`;
     case 'queue-created':
       return `queue ${effect.queue}`;
+    case 'queue-deleted':
+      return `deleted ${effect.queue}`;
     case 'exclusive-active':
       return `active ${effect.consumerId}`;
     case 'group-owner':

@@ -87,6 +87,9 @@ export class Lockstep {
       case 'tick':
         model.tick();
         break;
+      case 'delete-queue':
+        model.deleteQueue(command.queue);
+        break;
       case 'declare':
       case 'recover':
         throw new Error(`${command.type} is not part of the model`);
@@ -124,6 +127,8 @@ export function coreCommand(state: CoreState, step: Step, nowMs: number): Comman
     }
     case 'tick':
       return { type: 'tick' };
+    case 'delete':
+      return { type: 'delete-queue', queue: step.queue };
   }
 }
 

@@ -74,7 +74,7 @@ export interface ModelQueue {
 
 /** What the model reports besides deliveries, to be compared with the core's effects. */
 export type ModelOutcome =
-  | { type: 'removed'; messageId: number; reason: 'accepted' | 'dead-letter-loop' }
+  | { type: 'removed'; messageId: number; reason: 'accepted' | 'dead-letter-loop' | 'queue-deleted' }
   | { type: 'dead-lettered'; messageId: number; reason: 'rejected' | 'max-delivery-attempts' }
   | { type: 'delivery-count'; messageId: number; deliveryCount: number }
   | { type: 'drained'; consumerId: string }
@@ -199,6 +199,15 @@ export class ReferenceModel {
       }
       this.dispatch(queue);
     }
+  }
+
+  /** The queue goes with every message it holds, in queue order; nobody is attached to it. */
+  deleteQueue(name: string): void {
+    const queue = this.queues.get(name);
+    if (!queue) return;
+    if (this.consumersOf(queue).length > 0) throw new ModelMismatch(`delete ${name} while consumers are attached`);
+    for (const message of this.sorted(queue.messages)) this.outcomes.push({ type: 'removed', messageId: message.id, reason: 'queue-deleted' });
+    this.queues.delete(name);
   }
 
   // ---- Dispatch ----

@@ -123,6 +123,90 @@ for (const backend of backends) {
       expect(Buffer.from(next.readBody(messages[3]!.body as StoredBody))).toEqual(Buffer.alloc(100, 4));
     });
 
+    test('topics and durable subscriptions come back; a deleted queue does not, nor its subscription', () => {
+      const { store, restart } = backend.create();
+      const audit = { queue: 'prices::app.audit', topic: 'prices', name: 'audit', clientId: 'app', shared: false };
+      const shared = { queue: 'prices::all', topic: 'prices', name: 'all', clientId: null, shared: true };
+      store.declareTopic('prices');
+      store.declareTopic('news');
+      for (const subscription of [audit, shared]) {
+        store.declareSubscription(subscription);
+        store.declareQueue(subscription.queue);
+      }
+      store.add({ id: 1, queue: audit.queue, seq: 1, meta: meta() }, Buffer.from('p1'), false);
+      store.add({ id: 2, queue: shared.queue, seq: 1, meta: meta() }, Buffer.from('p1'), false);
+      store.remove(2);
+      store.deleteQueue(shared.queue);
+      const { store: next, recovered } = restart();
+      expect([...recovered.topics].sort()).toEqual(['news', 'prices']);
+      expect(recovered.subscriptions).toEqual([audit]);
+      expect(recovered.queues.map((q) => q.name)).toEqual([audit.queue]);
+      expect(bodiesOf(recovered, audit.queue, next)).toEqual(['p1']);
+    });
+
+    test('a deleted name declared again comes back as declared the second time', () => {
+      const { store, restart } = backend.create();
+      const first = { queue: 't::s', topic: 't', name: 's', clientId: 'c', shared: false };
+      store.declareSubscription(first);
+      store.declareQueue(first.queue);
+      store.deleteQueue(first.queue);
+      const second = { ...first, shared: true };
+      store.declareSubscription(second);
+      store.declareQueue(second.queue);
+      const { recovered } = restart();
+      expect(recovered.subscriptions).toEqual([second]);
+      expect(recovered.queues.map((q) => q.name)).toEqual(['t::s']);
+    });
+
+    test('an atomic unit comes back whole: the messages it added, the ones it removed, the counts it changed', () => {
+      const { store, restart } = backend.create();
+      store.add({ id: 1, queue: 'in', seq: 1, meta: meta() }, Buffer.from('in1'), false);
+      store.add({ id: 2, queue: 'in', seq: 2, meta: meta() }, Buffer.from('in2'), false);
+      store.beginAtomic();
+      store.remove(1);
+      store.setDeliveryCount(2, 3);
+      store.add({ id: 3, queue: 'out', seq: 1, meta: meta() }, Buffer.from('out1'), false);
+      store.add({ id: 4, queue: 'out', seq: 2, meta: meta({ groupId: 'G' }) }, Buffer.from('out2'), false);
+      store.endAtomic();
+      const { store: next, recovered } = restart({ crash: true });
+      expect(bodiesOf(recovered, 'in', next)).toEqual(['in2']);
+      expect(recovered.queues.find((q) => q.name === 'in')!.messages[0]!.meta.deliveryCount).toBe(3);
+      expect(bodiesOf(recovered, 'out', next)).toEqual(['out1', 'out2']);
+    });
+
+    test('a unit that had not ended when the broker stopped leaves nothing of itself; what came before stays', () => {
+      const { store, restart } = backend.create();
+      store.add({ id: 1, queue: 'in', seq: 1, meta: meta() }, Buffer.from('in1'), false);
+      store.beginAtomic();
+      store.remove(1);
+      store.add({ id: 2, queue: 'out', seq: 1, meta: meta() }, Buffer.from('out1'), false);
+      store.markDelivered(2);
+      const { store: next, recovered } = restart({ crash: true });
+      expect(bodiesOf(recovered, 'in', next)).toEqual(['in1']);
+      expect(recovered.queues.find((q) => q.name === 'in')!.messages[0]!.meta.deliveryCount).toBe(0);
+      expect(bodiesOf(recovered, 'out', next)).toEqual([]);
+    });
+
+    test('a body paged in a unit is readable before the unit ends, and after', () => {
+      const { store, restart } = backend.create();
+      store.beginAtomic();
+      const body = store.add({ id: 1, queue: 'q', seq: 1, meta: meta() }, Buffer.from('paged in a unit'), true);
+      expect(body instanceof Uint8Array).toBe(false);
+      expect(Buffer.from(store.readBody(body as StoredBody)).toString()).toBe('paged in a unit');
+      store.endAtomic();
+      expect(Buffer.from(store.readBody(body as StoredBody)).toString()).toBe('paged in a unit');
+      const { store: next, recovered } = restart();
+      expect(bodiesOf(recovered, 'q', next)).toEqual(['paged in a unit']);
+    });
+
+    test('units do not nest', () => {
+      const { store } = backend.create();
+      store.beginAtomic();
+      expect(() => store.beginAtomic()).toThrow(/do not nest/);
+      store.endAtomic();
+      expect(() => store.endAtomic()).toThrow(/without beginAtomic/);
+    });
+
     test('whenDurable calls back once the store is flushed, not before', async () => {
       const { store } = backend.create();
       store.add({ id: 1, queue: 'q', seq: 1, meta: meta() }, Buffer.from('x'), false);

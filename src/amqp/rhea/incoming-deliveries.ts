@@ -83,6 +83,20 @@ export class IncomingDelivery {
   }
 }
 
+/** Index of the state field among a transfer's fields (AMQP 1.0 2.7.5). */
+const TRANSFER_STATE_FIELD = 7;
+
+/**
+ * The transfer's delivery state with its descriptor. rhea's getter for a transfer's state unwraps it to
+ * its bare fields, and then a transactional-state (4.5.6) cannot be told from any other list; the
+ * composite keeps the decoded field itself in its list of fields.
+ */
+function stateOf(performative: IncomingTransferFrame['performative']): unknown {
+  const fields = (performative as { value?: unknown }).value;
+  const raw = Array.isArray(fields) ? (fields[TRANSFER_STATE_FIELD] as { descriptor?: unknown } | undefined) : undefined;
+  return raw?.descriptor !== undefined ? raw : performative.state;
+}
+
 /** Replaces one session's `incoming.on_transfer` with the same logic using IncomingDelivery. */
 export function buildDeliveriesOnPrototype(incoming: IncomingInternals): void {
   incoming.on_transfer = (frame, receiver) => onTransfer(incoming, frame, receiver);
@@ -109,7 +123,7 @@ function onTransfer(incoming: IncomingInternals, frame: IncomingTransferFrame, r
       performative.message_format,
       receiver,
       performative.settled === undefined ? false : performative.settled,
-      performative.state,
+      stateOf(performative),
       frame.payload,
       incoming,
     );

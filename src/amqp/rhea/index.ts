@@ -15,6 +15,7 @@ import { recordReceivedTermini } from './received-termini';
 import { patchSessions, type SessionPatch } from './sessions';
 import { checkFramesAgainstState } from './state-checks';
 import { decodeTransfersDirectly } from './transfer-decoding';
+import { readTransactionalDispositions } from './transactional-dispositions';
 import { encodeTransfersDirectly } from './transfer-encoding';
 
 /**
@@ -127,8 +128,8 @@ export const RHEA_PATCHES: readonly RheaPatch[] = [
   },
   {
     file: 'incoming-deliveries.ts',
-    what: "rhea's incoming-transfer assembly with the delivery methods on a prototype",
-    why: 'rhea allocates six closures per received delivery',
+    what: "rhea's incoming-transfer assembly with the delivery methods on a prototype; a delivery's remote_state keeps its descriptor",
+    why: "rhea allocates six closures per received delivery; and its transfer state getter strips the descriptor, so a transactional-state (AMQP 1.0 4.5.6) looked like any other list",
     replaces: { 'session.incoming.on_transfer': 'function' },
     reliesOn: {
       'session.incoming.next_transfer_id': 'number',
@@ -140,7 +141,7 @@ export const RHEA_PATCHES: readonly RheaPatch[] = [
       'receiver.dispatch': 'function',
       'receiver._context': 'function',
     },
-    guardedBy: ['test/amqp/messages.test.ts', 'test/amqp/flow-settlement.test.ts'],
+    guardedBy: ['test/amqp/messages.test.ts', 'test/amqp/flow-settlement.test.ts', 'test/amqp/transactions.test.ts'],
   },
   {
     file: 'batched-writes.ts',
@@ -214,6 +215,14 @@ export const RHEA_PATCHES: readonly RheaPatch[] = [
     guardedBy: ['test/amqp/disposition-ranges.test.ts'],
   },
   {
+    file: 'transactional-dispositions.ts',
+    what: 'reads a disposition whose state is a transactional-state as the outcome inside it, and marks the deliveries it settled with the txn-id',
+    why: 'rhea does not know transactional-state (AMQP 1.0 4.5.6): it wrote "unrecognised outcome" to the console and reported no outcome for a transactional acknowledgement',
+    replaces: { 'session.on_disposition': 'function' },
+    reliesOn: { 'session.outgoing.updated': 'object' },
+    guardedBy: ['test/amqp/transactions.test.ts'],
+  },
+  {
     file: 'drain-answer.ts',
     what: 'answers every drain with a flow (AMQP 1.0 2.6.7)',
     why: 'rhea skips that flow when transfers already used the credit up; Qpid JMS then times out closing a consumer',
@@ -251,13 +260,13 @@ export const RHEA_PATCHES: readonly RheaPatch[] = [
   },
   {
     file: 'received-termini.ts',
-    what: "records what each attach's source and target fields hold (nothing, a source, a target, a coordinator, something else) before rhea unwraps them",
+    what: "records what each attach's source and target fields hold (nothing, a source, a target, a coordinator and its capabilities, something else) before rhea unwraps them",
     why:
       'rhea turns a coordinator target (a transacted session) into null after a console warning, so it looked like a sender without a target; ' +
       'and it accepts a target in the source field',
     replaces: { 'connection.on_attach': 'function' },
     reliesOn: {},
-    guardedBy: ['test/amqp/attach-replies.test.ts'],
+    guardedBy: ['test/amqp/attach-replies.test.ts', 'test/amqp/transactions.test.ts'],
   },
   {
     file: 'internals.ts',
@@ -308,7 +317,8 @@ export function patchServerConnection(connection: Connection, targets: ServerCon
     writeDispositionsCorrectly(session.outgoing as never, 'pending_dispositions');
   };
   const boundDispositions: SessionPatch = (session) => boundDispositionRanges(session as never);
-  patchSessions(connection, [keyLinksByRoleAndName, reportDispositionsInFrameOrder, encodeTransfers, buildDeliveries, fixDispositions, boundDispositions]);
+  // readTransactionalDispositions before reportDispositionsInFrameOrder: the latter wraps it and reports what it marked.
+  patchSessions(connection, [keyLinksByRoleAndName, readTransactionalDispositions, reportDispositionsInFrameOrder, encodeTransfers, buildDeliveries, fixDispositions, boundDispositions]);
   recordReceivedTermini(connection);
   // Last, so that it wraps every other frame handler: they all see frames with their own empty lists.
   giveFramesTheirOwnEmptyLists(connection);
@@ -321,3 +331,4 @@ export { connectionInternals, linkInternals, rheaOutcomes, rheaValueReader, tagO
 export type { LinkInternals, RheaOutcome } from './internals';
 export { receivedTermini, type ReceivedTermini, type TerminusKind } from './received-termini';
 export { IncomingDelivery } from './incoming-deliveries';
+export { readTransactionalState, TRANSACTIONAL_STATE, type TransactionalState } from './transactional-dispositions';

@@ -6,7 +6,8 @@ import { message as rheaMessage, types as rheaTypes, type Connection, type Deliv
  */
 export interface LinkInternals {
   local: { attach: Record<string, unknown> };
-  remote: { attach?: Record<string, unknown> };
+  /** The peer's attach and, once it detached, its detach (2.7.3, 2.7.6). */
+  remote: { attach?: Record<string, unknown>; detach?: { closed?: boolean } };
   /** Transfers actually written (AMQP 1.0 2.6.7 delivery-count, sender side). */
   delivery_count: number;
   credit: number;
@@ -63,6 +64,8 @@ export function connectionInternals(connection: Connection): ConnectionInternals
 export interface DeliveryTag {
   convoyDeliveryId?: number;
   convoySettled?: boolean;
+  /** The txn-id of the transactional-state the client settled it with (AMQP 1.0 4.4.2); undefined outside a transaction. */
+  convoyTxnId?: unknown;
 }
 
 export function tagOf(delivery: Delivery): DeliveryTag {
