@@ -17,6 +17,10 @@ import { describe, expect, test } from 'vitest';
  *   selector: the AMQP layer hands it an opaque, deterministic predicate per consumer;
  * - cli imports config, broker, security, store types, core types and the AMQP layer's public
  *   surface, never amqp internals.
+ * - http (API, metrics, console) imports the broker runtime, security, config, the core's read-only
+ *   views (core/inspect) and the AMQP layer's public surface for types only: it acts through the
+ *   runtime and lists connections through what the wiring hands it, never through rhea or amqp internals.
+ *   The broker's composition root starts it through src/http/index.ts.
  * `import type` of core types is allowed everywhere: types are the shared vocabulary, not a dependency.
  */
 const SRC = resolve(__dirname, '..', 'src');
@@ -68,10 +72,12 @@ function allowed(from: string, to: string, typeOnly: boolean): boolean {
     case 'broker': {
       const compositionRoot = from === 'broker/server' || from === 'broker/store-factory' || from === 'broker/security-factory';
       if (toLayer === 'core' || toLayer === 'config' || to === 'store/types') return true;
-      return compositionRoot && (toLayer === 'store' || toLayer === 'security' || to === 'amqp' || to === 'amqp/index');
+      return compositionRoot && (toLayer === 'store' || toLayer === 'security' || to === 'amqp' || to === 'amqp/index' || to === 'http' || to === 'http/index');
     }
     case 'amqp':
       return toLayer === 'broker' || toLayer === 'security' || toLayer === 'selector' || (typeOnly && toLayer === 'config');
+    case 'http':
+      return toLayer === 'broker' || toLayer === 'security' || toLayer === 'config' || to === 'core/inspect' || (typeOnly && (to === 'amqp' || to === 'amqp/index'));
     case 'cli':
       return toLayer === 'config' || toLayer === 'broker' || toLayer === 'security' || to === 'store/types' || to === 'amqp' || to === 'amqp/index';
     default:
@@ -84,6 +90,7 @@ function packageAllowed(from: string, specifier: string): boolean {
   if (specifier === 'rhea' || specifier.startsWith('rhea/')) return layer === 'amqp';
   if (layer === 'core' || layer === 'selector') return false;
   if (specifier === 'commander') return layer === 'cli';
+  if (specifier === 'prom-client') return layer === 'http';
   return true;
 }
 
@@ -126,5 +133,13 @@ describe('architecture: import rules between the layers of src/', () => {
     expect(allowed('core/dispatch', 'selector/compile', false)).toBe(false);
     expect(allowed('selector/compile', 'amqp/selector-fields', false)).toBe(false);
     expect(packageAllowed('selector/like', 'node:util')).toBe(false);
+    expect(packageAllowed('http/server', 'rhea')).toBe(false);
+    expect(allowed('http/api', 'amqp/server', false)).toBe(false);
+    expect(allowed('http/api', 'amqp/index', false)).toBe(false);
+    expect(allowed('http/api', 'store/journal-store', false)).toBe(false);
+    expect(allowed('http/api', 'core/apply', false)).toBe(false);
+    expect(allowed('broker/runtime', 'http/index', false)).toBe(false);
+    expect(allowed('amqp/server', 'http/index', false)).toBe(false);
+    expect(packageAllowed('broker/runtime', 'prom-client')).toBe(false);
   });
 });

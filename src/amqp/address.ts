@@ -39,6 +39,15 @@ export function checkNameLength(what: string, name: string): void {
   }
 }
 
+/** An option name or value is percent-encoded (RFC 3986 2.1); a malformed escape is a bad address. */
+function decodeOption(text: string, address: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw new AddressError(`malformed percent-encoding "${text}" in address "${address}"`);
+  }
+}
+
 export function parseSourceAddress(address: string): ParsedAddress {
   const questionMark = address.indexOf('?');
   const queue = questionMark < 0 ? address : address.slice(0, questionMark);
@@ -49,8 +58,8 @@ export function parseSourceAddress(address: string): ParsedAddress {
   for (const pair of address.slice(questionMark + 1).split('&')) {
     if (pair === '') continue;
     const equals = pair.indexOf('=');
-    const name = decodeURIComponent(equals < 0 ? pair : pair.slice(0, equals));
-    const value = equals < 0 ? '' : decodeURIComponent(pair.slice(equals + 1));
+    const name = decodeOption(equals < 0 ? pair : pair.slice(0, equals), address);
+    const value = equals < 0 ? '' : decodeOption(pair.slice(equals + 1), address);
     switch (name) {
       case 'consumer.exclusive':
       case 'exclusive':

@@ -13,6 +13,8 @@ export interface ConnectionContext {
   readonly id: string;
   readonly logger: Logger;
   readonly socket: Socket;
+  /** When the socket was accepted (broker clock). */
+  readonly openedAtMs: number;
   readonly consumers: Map<Sender, ConsumerLink>;
   readonly producers: Map<Receiver, ProducerLink>;
   /** Temporary topics this connection created: they go when it closes (or when their creating link does). */

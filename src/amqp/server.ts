@@ -10,6 +10,7 @@ import { secureContextOptions, type TlsCredentials } from '../security/tls-files
 import { AddressAccess } from './authorization';
 import { Condition } from './conditions';
 import type { ConnectionContext } from './connection-context';
+import { connectionReport, type ConnectionReport } from './connection-reports';
 import { ConnectionLogin, type LoginServices } from './connection-login';
 import { openConsumerLink } from './consumer-attach';
 import { openProducerLink } from './producer-attach';
@@ -24,6 +25,14 @@ export interface AmqpServer {
   readonly host: string;
   /** New TLS connections use these; open ones keep theirs. */
   reloadTls(credentials: TlsCredentials): void;
+  /** Every open connection with its links (operators: `convoy connections`). */
+  connections(): ConnectionReport[];
+  connectionCount(): number;
+  /**
+   * Closes the connection with amqp:connection:forced and `description` (AMQP 1.0 2.7.9); its consumers'
+   * unsettled messages return as on any connection loss. False when there is no such connection.
+   */
+  closeConnection(id: string, description: string): boolean;
   /** Stops accepting, closes every connection with amqp:connection:forced. */
   close(): Promise<void>;
 }
@@ -68,6 +77,7 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
       id,
       logger: connLogger,
       socket,
+      openedAtMs: Date.now(),
       consumers: new Map(),
       producers: new Map(),
       coordinators: new Map(),
@@ -216,25 +226,40 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
     reloadTls(credentials: TlsCredentials): void {
       tlsListener?.server.setSecureContext(secureContextOptions(credentials));
     },
+    connections(): ConnectionReport[] {
+      return [...connections].map(([connection, context]) => connectionReport(connection, context));
+    },
+    connectionCount(): number {
+      return connections.size;
+    },
+    closeConnection(id: string, description: string): boolean {
+      for (const [connection, context] of connections) {
+        if (context.id !== id) continue;
+        void forceClose(connection, context, description);
+        return true;
+      }
+      return false;
+    },
     async close(): Promise<void> {
       for (const listener of listeners) listener.close();
-      const sockets: Promise<void>[] = [];
-      for (const [connection, context] of connections) {
-        sockets.push(new Promise((resolve) => {
-          if (context.socket.destroyed) return resolve();
-          context.socket.once('close', () => resolve());
-          const timer = setTimeout(() => context.socket.destroy(), CLOSE_GRACE_MS);
-          timer.unref();
-          try {
-            connection.close({ condition: Condition.connectionForced, description: 'the broker is shutting down' });
-          } catch {
-            context.socket.destroy();
-          }
-        }));
-      }
-      await Promise.all(sockets);
+      await Promise.all([...connections].map(([connection, context]) => forceClose(connection, context, 'the broker is shutting down')));
     },
   };
+}
+
+/** Closes with amqp:connection:forced; a client that does not answer within CLOSE_GRACE_MS loses its socket. */
+function forceClose(connection: Connection, context: ConnectionContext, description: string): Promise<void> {
+  return new Promise((resolve) => {
+    if (context.socket.destroyed) return resolve();
+    context.socket.once('close', () => resolve());
+    const timer = setTimeout(() => context.socket.destroy(), CLOSE_GRACE_MS);
+    timer.unref();
+    try {
+      connection.close({ condition: Condition.connectionForced, description });
+    } catch {
+      context.socket.destroy();
+    }
+  });
 }
 
 /**

@@ -5,6 +5,7 @@ import { createCoreState } from '../core/state';
 import type { Command, ConsumerId, CoreState, Effect, MessageMeta, QueuedMessage, QueueOptions } from '../core/types';
 import type { MessageStore } from '../store/types';
 import type { Logger } from './logger';
+import { QueueCounters } from './queue-counters';
 import { topicOfQueue, Topics, type SubscriptionSelectorCompiler, type TopicReport } from './topics';
 import { BrokerTurn } from './turn';
 
@@ -47,6 +48,8 @@ export class BrokerRuntime {
   readonly state: CoreState;
   /** The end of every turn: store step, then network step. Connections write through it. */
   readonly turn: BrokerTurn;
+  /** What happened to each queue's messages since start (metrics, operator views). */
+  readonly counters = new QueueCounters();
   /** Topics and their subscriptions: which queues a message published to a topic enters. */
   readonly topics: Topics;
   private readonly sinks = new Map<ConsumerId, ConsumerSink>();
@@ -181,11 +184,15 @@ export class BrokerRuntime {
     if (this.sharedBodies.get(body) === 0) this.sharedBodies.delete(body);
   }
 
-  execute(command: Command): void {
+  execute(command: Command): readonly Effect[] {
     const effects = apply(this.state, command, this.clock());
-    for (const effect of effects) this.perform(effect);
+    for (const effect of effects) {
+      this.counters.count(effect);
+      this.perform(effect);
+    }
     if (effects.length > 0) this.turn.request();
     this.armScheduleTimer();
+    return effects;
   }
 
   /** The message's bytes as stored: in memory, or read back from the store when it was paged out. */
@@ -208,6 +215,16 @@ export class BrokerRuntime {
       this.execute({ type: 'clock' });
     }, delayMs);
     this.scheduleTimer.unref();
+  }
+
+  /** Bytes of message bodies held in memory (the rest are paged to the store). */
+  memoryBytesInUse(): number {
+    return this.memoryBytes;
+  }
+
+  /** Bytes the store occupies on disk. */
+  diskBytes(): number {
+    return this.store.diskBytes();
   }
 
   /**
@@ -284,6 +301,9 @@ export class BrokerRuntime {
           'message dead-lettered',
         );
         break;
+      case 'retried':
+        this.forget(effect.message);
+        break;
       case 'delivery-count':
         if (effect.message.durable) this.store.setDeliveryCount(effect.message.id, effect.message.deliveryCount);
         break;
@@ -329,6 +349,7 @@ export class BrokerRuntime {
             priority: message.priority,
             deliverAtMs: message.deliverAtMs,
           },
+          deadLetteredFrom: message.deadLetteredFrom,
         },
         bytes,
         page,

@@ -1,4 +1,5 @@
 import type { QueueOptions } from '../core/types';
+import { DEFAULT_HTTP_OPTIONS, checkHttpOptions, type HttpOptions, type HttpOptionsInput } from './http-options';
 import { readJsonFile } from './json-file';
 import { checkQueueOptions, checkQueuePolicies, type QueuePolicies } from './queue-policies';
 import {
@@ -65,10 +66,13 @@ export interface BrokerOptions {
   readonly roles: Readonly<Record<string, RoleOptions>>;
   /** The TLS (amqps) listener; null: none. */
   readonly tls: TlsOptions | null;
+  /** The HTTP listener (API, metrics, console); on by default, on a loopback address. */
+  readonly http: HttpOptions;
 }
 
 /** Options as a config file or a caller gives them: any subset; `auth` may be partial too. */
-export type BrokerOptionsInput = Partial<Omit<BrokerOptions, 'auth' | 'roles' | 'tls'>> & {
+export type BrokerOptionsInput = Partial<Omit<BrokerOptions, 'auth' | 'roles' | 'tls' | 'http'>> & {
+  readonly http?: HttpOptionsInput;
   readonly auth?: Partial<AuthOptions>;
   readonly roles?: Readonly<Record<string, RoleOptionsInput>>;
   readonly tls?: TlsOptionsInput | null;
@@ -100,6 +104,7 @@ export const DEFAULT_BROKER_OPTIONS: BrokerOptions = Object.freeze({
   auth: DEFAULT_AUTH_OPTIONS,
   roles: {},
   tls: null,
+  http: DEFAULT_HTTP_OPTIONS,
 });
 
 const brokerOptionChecks: { [K in keyof BrokerOptions]-?: Check<BrokerOptions[K]> } = {
@@ -128,6 +133,7 @@ const brokerOptionChecks: { [K in keyof BrokerOptions]-?: Check<BrokerOptions[K]
   auth: checkAuthOptions as Check<AuthOptions>,
   roles: checkRoles,
   tls: checkTlsOptions,
+  http: checkHttpOptions as Check<HttpOptions>,
 };
 
 /** Validates options from any source; the error names the offending field. */
@@ -139,11 +145,12 @@ export function readConfigFile(path: string): BrokerOptionsInput {
   return checkBrokerOptions(readJsonFile(path, 'a readable JSON config file'), '');
 }
 
-/** Defaults, then the config file, then command-line flags; the result is frozen. `auth` merges key by key. */
+/** Defaults, then the config file, then command-line flags; the result is frozen. `auth` and `http` merge key by key. */
 export function resolveBrokerOptions(...layers: BrokerOptionsInput[]): BrokerOptions {
   const checked = layers.map((layer) => checkBrokerOptions(layer, ''));
   const auth: AuthOptions = Object.freeze(Object.assign({}, DEFAULT_AUTH_OPTIONS, ...checked.map((layer) => layer.auth ?? {})));
-  const merged: BrokerOptions = Object.assign({}, DEFAULT_BROKER_OPTIONS, ...checked, { auth });
+  const http: HttpOptions = Object.freeze(Object.assign({}, DEFAULT_HTTP_OPTIONS, ...checked.map((layer) => layer.http ?? {})));
+  const merged: BrokerOptions = Object.assign({}, DEFAULT_BROKER_OPTIONS, ...checked, { auth, http });
   checkSecurityOptions(merged);
   return Object.freeze(merged);
 }

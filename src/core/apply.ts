@@ -1,4 +1,5 @@
 import { attachBrowser, browserCredit } from './browsing';
+import { purge, releaseGroupOf, retryDeadLetters } from './admin-commands';
 import { addConsumer, bestExclusive, removeConsumer, setCredit } from './consumers';
 import { dispatch, dropIfExpired, isExpired, messageGone, returnToQueue } from './dispatch';
 import {
@@ -68,6 +69,11 @@ export function apply(state: CoreState, command: Command, nowMs: number): Effect
       break;
     case 'clock':
       break;
+    case 'purge':
+    case 'release-group':
+    case 'retry-dead-letters':
+      operatorCommand(state, command, effects);
+      break;
     case 'delete-queue':
       deleteQueue(state, command.queue, effects);
       break;
@@ -76,15 +82,22 @@ export function apply(state: CoreState, command: Command, nowMs: number): Effect
 }
 
 /** A new message; one with a delivery time still to come is scheduled and enters the queue then. */
-function enqueue(state: CoreState, queue: Queue, meta: MessageMeta, body: MessageBody, effects: Effect[]): void {
+function enqueue(
+  state: CoreState,
+  queue: Queue,
+  meta: MessageMeta,
+  body: MessageBody,
+  effects: Effect[],
+  deadLetteredFrom: string | null = null,
+): void {
   const deliverAtMs = meta.deliverAtMs ?? null;
   if (deliverAtMs !== null && deliverAtMs > state.nowMs) {
-    const message = newMessage(state.nextMessageId++, UNPOSITIONED, meta, body);
+    const message = newMessage(state.nextMessageId++, UNPOSITIONED, meta, body, deadLetteredFrom);
     schedule(state, queue, message);
     effects.push({ type: 'enqueued', queue: queue.name, message });
     return;
   }
-  const message = newMessage(state.nextMessageId++, queue.nextSeq++, meta, body);
+  const message = newMessage(state.nextMessageId++, queue.nextSeq++, meta, body, deadLetteredFrom);
   addToQueue(queue, message);
   effects.push({ type: 'enqueued', queue: queue.name, message });
   dispatch(state, queue, effects);
@@ -93,7 +106,7 @@ function enqueue(state: CoreState, queue: Queue, meta: MessageMeta, body: Messag
 /** The position of a scheduled message until it enters its queue (positions start at 1). */
 const UNPOSITIONED = 0;
 
-function newMessage(id: number, seq: number, meta: MessageMeta, body: MessageBody): QueuedMessage {
+function newMessage(id: number, seq: number, meta: MessageMeta, body: MessageBody, deadLetteredFrom: string | null): QueuedMessage {
   const priority = priorityOf(meta);
   return {
     id,
@@ -102,6 +115,7 @@ function newMessage(id: number, seq: number, meta: MessageMeta, body: MessageBod
     closesGroup: meta.closesGroup,
     expiresAtMs: meta.expiresAtMs,
     durable: meta.durable,
+    deadLetteredFrom,
     deliveryCount: meta.deliveryCount,
     priority,
     level: priority,
@@ -148,7 +162,7 @@ function addToQueue(queue: Queue, message: QueuedMessage): void {
  */
 function recover(state: CoreState, queue: Queue, recovered: RecoveredMessage): void {
   state.nextMessageId = Math.max(state.nextMessageId, recovered.id + 1);
-  const message = newMessage(recovered.id, recovered.seq, recovered.meta, recovered.body);
+  const message = newMessage(recovered.id, recovered.seq, recovered.meta, recovered.body, recovered.deadLetteredFrom ?? null);
   if (recovered.seq === UNPOSITIONED) {
     schedule(state, queue, message);
     return;
@@ -329,7 +343,31 @@ function deadLetter(state: CoreState, queue: Queue, message: QueuedMessage, reas
     },
     message.body,
     effects,
+    queue.name,
   );
+}
+
+/** Operator commands act on queues that exist; they never create one. */
+function operatorCommand(
+  state: CoreState,
+  command: Extract<Command, { type: 'purge' | 'release-group' | 'retry-dead-letters' }>,
+  effects: Effect[],
+): void {
+  const queue = state.queues.get(command.queue);
+  if (queue === undefined) return;
+  switch (command.type) {
+    case 'purge':
+      purge(state, queue, effects);
+      break;
+    case 'release-group':
+      releaseGroupOf(state, queue, command.groupId, effects);
+      break;
+    case 'retry-dead-letters':
+      retryDeadLetters(state, queue, command.from, command.limit, effects, (target, meta, body) =>
+        enqueue(state, queueFor(state, target, effects), meta, body, effects),
+      );
+      break;
+  }
 }
 
 /**

@@ -45,6 +45,11 @@
  *   idle          another group becomes idle beyond maxGroups (least recently   forgotten
  *                 idle first)
  *   idle          groupIdleTimeoutMs passed (tick)                              forgotten
+ *   owned(O),     operator releases the group (release-group)                   moving(O>none); unowned or
+ *   idle(O),                                                                    forgotten at once with
+ *   moving(O>T)                                                                 nothing in flight
+ *   any           operator purges the queue: its queued messages go             as for the last queued
+ *                 (in-flight ones stay)                                         message gone
  * No state change, only a blocking reason (below): credit and drain, maxInFlightPerGroup, the owner
  * refusing a message (undeliverable-here, or its selector does not match the message: it keeps the group
  * until it holds nothing of it), consumer
@@ -177,9 +182,15 @@ export function groupMessageQueued(queue: Queue, groupId: string): Group {
       inFlight: 0,
       levels: adoptOrphanLevels(queue, groupId),
       idleSinceMs: 0,
+      older: queue.newestGroup,
+      newer: null,
     };
     queue.groups.set(groupId, group);
+    if (queue.newestGroup === null) queue.oldestGroup = group;
+    else queue.newestGroup.newer = group;
+    queue.newestGroup = group;
   }
+  if (group.queued === 0) queue.groupsWithQueued++;
   group.queued++;
   if (group.state === 'idle') {
     queue.idleGroups.delete(group);
@@ -222,7 +233,7 @@ export function groupMessageDelivered(
   nowMs: number,
   effects: Effect[],
 ): void {
-  group.queued--;
+  oneLessQueued(queue, group);
   if (consumer !== group.owner) {
     notePicked(queue, consumer);
     setOwner(queue, group, consumer, effects);
@@ -238,8 +249,13 @@ export function groupMessageDelivered(
 
 /** A queued message of the group left without becoming one of its deliveries: expired, or sent in exclusive mode. */
 export function groupMessageRemoved(queue: Queue, group: Group, nowMs: number, effects: Effect[]): void {
-  group.queued--;
+  oneLessQueued(queue, group);
   settleState(queue, group, nowMs, effects);
+}
+
+function oneLessQueued(queue: Queue, group: Group): void {
+  group.queued--;
+  if (group.queued === 0) queue.groupsWithQueued--;
 }
 
 /**
@@ -280,6 +296,20 @@ export function rebalanceOnto(queue: Queue, newcomer: Consumer, effects: Effect[
       excess--;
     }
   }
+}
+
+/**
+ * Operator: the group leaves its owner, by the move machinery with no target: at once when nothing of it
+ * is in flight, else when its last in-flight message is settled or returned (never two owners); its
+ * next message then goes to a fresh pick. A closing group is left alone: it loses its owner that way
+ * anyway.
+ */
+export function releaseGroup(queue: Queue, group: Group, nowMs: number, effects: Effect[]): void {
+  if (group.owner === null || group.state === 'closing') return;
+  group.state = 'moving';
+  group.moveTo = null;
+  if (group.parked !== null) makeReady(queue, group);
+  settleState(queue, group, nowMs, effects);
 }
 
 function moveGroup(queue: Queue, group: Group, to: Consumer, effects: Effect[]): void {
@@ -348,6 +378,12 @@ function forgetIdle(queue: Queue, group: Group, effects: Effect[]): void {
 function forget(queue: Queue, group: Group): void {
   if (group.levels !== null) orphanGroupLevels(queue, group.id, group.levels);
   queue.groups.delete(group.id);
+  if (group.older === null) queue.oldestGroup = group.newer;
+  else group.older.newer = group.newer;
+  if (group.newer === null) queue.newestGroup = group.older;
+  else group.newer.older = group.older;
+  group.older = null;
+  group.newer = null;
   queue.idleGroups.delete(group);
 }
 
@@ -426,12 +462,16 @@ export function wakeGroupsWithExpiredHead(queue: Queue, isExpired: (message: Que
 
 /** The first exclusive consumer attached: groups play no role, parked messages rejoin the queue in order. */
 export function unparkAll(queue: Queue): void {
-  for (const group of queue.groups.values()) {
-    if (group.parked === null) continue;
-    for (const message of group.parked.drain()) queue.main.insert(message);
-    fileIn(queue, group, null);
-    group.parked = null;
-  }
+  for (const group of queue.groups.values()) for (const message of takeParked(queue, group)) queue.main.insert(message);
+}
+
+/** The group's parked messages, in order, taken out of its wake list (they are still queued: counts stay). */
+export function takeParked(queue: Queue, group: Group): QueuedMessage[] {
+  if (group.parked === null) return [];
+  const messages = group.parked.drain();
+  fileIn(queue, group, null);
+  group.parked = null;
+  return messages;
 }
 
 function makeReady(queue: Queue, group: Group): void {

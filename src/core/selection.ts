@@ -188,16 +188,20 @@ export function leaveWaiting(queue: Queue, message: QueuedMessage, status: Messa
 
 /** Entering exclusive mode: every waiting message goes back to `main`, in queue order. */
 export function unfileWaiting(queue: Queue): void {
-  for (const message of queue.waiting) {
-    message.status = 'queued';
-    queue.main.insert(message);
-  }
+  for (const message of takeWaiting(queue)) queue.main.insert(message);
+}
+
+/** Every waiting message, out of the wait indexes (status `queued` again; its verdicts kept). */
+export function takeWaiting(queue: Queue): QueuedMessage[] {
+  const messages = [...queue.waiting];
+  for (const message of messages) message.status = 'queued';
   queue.waiting.clear();
   for (const selectorClass of queue.selectorClasses.values()) {
     selectorClass.waiting = new PriorityBuffer();
     selectorClass.held = [];
     selectorClass.staleEntries = 0;
   }
+  return messages;
 }
 
 // ---- Groups (wake list `eligible-consumer`, group-lifecycle.ts) ----

@@ -56,6 +56,8 @@ export interface QueuedMessage {
   readonly closesGroup: boolean;
   readonly expiresAtMs: number | null;
   readonly durable: boolean;
+  /** The queue this message was dead-lettered from (dead-letter queues only): where a retry sends it back. */
+  readonly deadLetteredFrom: string | null;
   deliveryCount: number;
   /** header.priority, 0-9. */
   readonly priority: number;
@@ -91,6 +93,8 @@ export interface RecoveredMessage {
   readonly seq: number;
   readonly meta: MessageMeta;
   readonly body: MessageBody;
+  /** See QueuedMessage.deadLetteredFrom; absent in stores written before it was recorded. */
+  readonly deadLetteredFrom?: string | null;
 }
 
 export type ConsumerId = string;
@@ -160,6 +164,9 @@ export interface Group {
    */
   levels: GroupLevels | null;
   idleSinceMs: number;
+  /** The groups of a queue in the order it came to know them (operators page through them): neighbours. */
+  older: Group | null;
+  newer: Group | null;
 }
 
 export interface Queue {
@@ -185,6 +192,17 @@ export interface Queue {
   /** Scheduled messages that will enter this queue. */
   scheduledCount: number;
   readonly groups: Map<string, Group>;
+  /**
+   * Both ends of the list of `groups` (linked through Group.older/newer) in the order the queue came to
+   * know them: operators page through a million groups from any group on, at no cost per page but the page.
+   */
+  oldestGroup: Group | null;
+  newestGroup: Group | null;
+  /**
+   * Groups with messages queued. After every command each of them is blocked (README "Why a group
+   * waits"): dispatch has handed on everything that could go.
+   */
+  groupsWithQueued: number;
   /** Groups with parked messages that dispatch has to look at again (wake list `ready`), in wake order. */
   readonly readyGroups: Set<Group>;
   /**
@@ -267,10 +285,24 @@ export type Command =
   | { readonly type: 'tick' }
   /** The clock moved: scheduled messages due by now enter their queues (every command does that first). */
   | { readonly type: 'clock' }
+  /** Operator: removes every queued message of the queue; deliveries in flight are left to settle. */
+  | { readonly type: 'purge'; readonly queue: string }
+  /**
+   * Operator: the group leaves its owner, through the move of the group lifecycle: at once when nothing
+   * of it is in flight, else once its in-flight messages are settled or returned; its next message is
+   * then assigned afresh.
+   */
+  | { readonly type: 'release-group'; readonly queue: string; readonly groupId: string }
+  /**
+   * Operator: queued messages of the dead-letter queue `queue` go back to the queue each was
+   * dead-lettered from (only those from `from` when it is set; at most `limit`), in dead-letter order,
+   * with delivery-count 0. Messages whose origin is unknown stay.
+   */
+  | { readonly type: 'retry-dead-letters'; readonly queue: string; readonly from: string | null; readonly limit: number | null }
   /** Removes a queue with every message it holds; it must have no consumer attached (queue-deletion.ts). */
   | { readonly type: 'delete-queue'; readonly queue: string };
 
-export type RemovalReason = 'accepted' | 'expired' | 'dead-letter-loop' | 'queue-deleted';
+export type RemovalReason = 'accepted' | 'expired' | 'dead-letter-loop' | 'purged' | 'queue-deleted';
 export type DeadLetterReason = 'rejected' | 'max-delivery-attempts';
 
 export type Effect =
@@ -298,6 +330,8 @@ export type Effect =
       readonly message: QueuedMessage;
       readonly reason: DeadLetterReason;
     }
+  /** An operator retry moved the message from the dead-letter queue `queue` back to `originQueue`; an `enqueued` effect for its copy there follows. */
+  | { readonly type: 'retried'; readonly queue: string; readonly originQueue: string; readonly message: QueuedMessage }
   /** delivery-count changed while the message stays queued (store must record it). */
   | { readonly type: 'delivery-count'; readonly queue: string; readonly message: QueuedMessage }
   /** The consumer asked to drain and nothing more is available: its remaining credit is used up. */

@@ -31,6 +31,7 @@ interface IndexEntry {
   meta: MessageMeta;
   /** Delivered since its delivery-count was last recorded. */
   delivered: boolean;
+  readonly deadLetteredFrom: string | null;
   segment: Segment;
   recordOffset: number;
   recordLength: number;
@@ -53,6 +54,8 @@ export interface JournalOptions {
   /** A segment is closed and a new one started past this size. */
   readonly segmentBytes: number;
   readonly logger: Logger;
+  /** Told how long each fdatasync took, in seconds (the fsync latency histogram of /metrics). */
+  readonly onFsync?: (seconds: number) => void;
 }
 
 /** The records of an atomic unit being recorded (beginAtomic .. endAtomic), not yet framed. */
@@ -135,13 +138,15 @@ export class JournalStore implements MessageStore {
   }
 
   add(entry: StoreEntry, bytes: Uint8Array, page: boolean): MessageBody {
-    const { record, bodyOffsetInRecord } = encodeMessage(entry.id, entry.seq, entry.queue, entry.meta, false, bytes);
+    const deadLetteredFrom = entry.deadLetteredFrom ?? null;
+    const { record, bodyOffsetInRecord } = encodeMessage(entry.id, entry.seq, entry.queue, entry.meta, false, bytes, deadLetteredFrom);
     const indexed: IndexEntry = {
       id: entry.id,
       queue: entry.queue,
       seq: entry.seq,
       meta: entry.meta,
       delivered: false,
+      deadLetteredFrom,
       segment: this.active,
       recordOffset: 0,
       recordLength: record.length,
@@ -329,7 +334,7 @@ export class JournalStore implements MessageStore {
 
   private syncEverythingNow(): void {
     this.writePending();
-    this.active.syncNow();
+    this.syncActiveNow();
   }
 
   /** Group commit: one fdatasync for every waiter so far; waiters that arrive meanwhile share the next. */
@@ -340,7 +345,9 @@ export class JournalStore implements MessageStore {
     this.waiters = [];
     // The fdatasync must cover every record its waiters wait for, also when a timer starts it mid-turn.
     this.writePending();
+    const startedMs = performance.now();
     this.active.sync((error) => {
+      this.observeFsync(startedMs);
       this.syncing = false;
       if (error) {
         // The disk failed us: acknowledging anything more would be a lie. Stop the broker.
@@ -350,6 +357,16 @@ export class JournalStore implements MessageStore {
       for (const waiter of batch) waiter();
       if (this.options.fsync.mode === 'batch') this.startSync();
     });
+  }
+
+  private syncActiveNow(): void {
+    const startedMs = performance.now();
+    this.active.syncNow();
+    this.observeFsync(startedMs);
+  }
+
+  private observeFsync(startedMs: number): void {
+    this.options.onFsync?.((performance.now() - startedMs) / 1000);
   }
 
   /**
@@ -393,7 +410,7 @@ export class JournalStore implements MessageStore {
     this.compacting.add(segment);
     for (const entry of [...this.entriesOf(segment)]) {
       const body = segment.read(entry.bodyOffset, entry.bodyLength);
-      const { record, bodyOffsetInRecord } = encodeMessage(entry.id, entry.seq, entry.queue, entry.meta, entry.delivered, body);
+      const { record, bodyOffsetInRecord } = encodeMessage(entry.id, entry.seq, entry.queue, entry.meta, entry.delivered, body, entry.deadLetteredFrom);
       this.entriesOf(segment).delete(entry);
       segment.live--;
       this.placeMessage(entry, record, bodyOffsetInRecord);
@@ -484,6 +501,7 @@ export class JournalStore implements MessageStore {
           seq: message.seq,
           meta: message.meta,
           delivered: message.delivered,
+          deadLetteredFrom: message.deadLetteredFrom,
           segment,
           recordOffset: offset,
           recordLength: length,
@@ -558,7 +576,13 @@ export class JournalStore implements MessageStore {
       if (entry.delivered) this.setDeliveryCount(entry.id, entry.meta.deliveryCount + 1);
       let messages = queues.get(entry.queue);
       if (!messages) queues.set(entry.queue, (messages = []));
-      messages.push({ id: entry.id, seq: entry.seq, meta: entry.meta, body: bodies.get(entry) ?? new PagedBody(entry) });
+      messages.push({
+        id: entry.id,
+        seq: entry.seq,
+        meta: entry.meta,
+        body: bodies.get(entry) ?? new PagedBody(entry),
+        deadLetteredFrom: entry.deadLetteredFrom,
+      });
     }
     return [...queues].map(([name, messages]) => ({ name, messages }));
   }

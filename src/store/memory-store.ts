@@ -7,6 +7,7 @@ interface MemoryRecord {
   meta: MessageMeta;
   delivered: boolean;
   readonly bytes: Uint8Array;
+  readonly deadLetteredFrom: string | null;
 }
 
 /** What an in-memory store keeps across a simulated restart (tests pass the same medium to a new store). */
@@ -55,7 +56,8 @@ export class MemoryStore implements MessageStore {
           .map(({ id, record }) => {
             const keep = inMemory + record.bytes.length <= keepInMemoryBytes;
             if (keep) inMemory += record.bytes.length;
-            return { id, seq: record.seq, meta: record.meta, body: keep ? record.bytes : new MemoryPagedBody(id, record.bytes.length) };
+            const body = keep ? record.bytes : new MemoryPagedBody(id, record.bytes.length);
+            return { id, seq: record.seq, meta: record.meta, body, deadLetteredFrom: record.deadLetteredFrom };
           }),
       })),
       topics: [...this.medium.topics],
@@ -81,7 +83,14 @@ export class MemoryStore implements MessageStore {
   }
 
   add(entry: StoreEntry, bytes: Uint8Array, page: boolean): MessageBody {
-    const record: MemoryRecord = { queue: entry.queue, seq: entry.seq, meta: entry.meta, delivered: false, bytes };
+    const record: MemoryRecord = {
+      queue: entry.queue,
+      seq: entry.seq,
+      meta: entry.meta,
+      delivered: false,
+      bytes,
+      deadLetteredFrom: entry.deadLetteredFrom ?? null,
+    };
     if (this.unit) this.addedInUnit.set(entry.id, record);
     this.change(() => {
       this.medium.queues.add(entry.queue);

@@ -8,10 +8,12 @@ import type { StoredSubscription } from './types';
  * where a crash cut the journal.
  *
  * A message record's payload: id, seq, delivery-count, flags, [expiry], queue, [group], body, then the
- * optional fields that came after the first release, each present only with its flag: [priority (u8,
- * FLAG_HAS_PRIORITY)] [delivery time (f64, FLAG_SCHEDULED)]. A record without them reads as before
- * (priority 4, not scheduled), and a reader that predates them stops at the end of the body. A
- * scheduled message is stored with seq 0 until a Position record gives it its place in the queue.
+ * optional fields that came after the first release, each present only with its flag, in this order:
+ * [the queue it was dead-lettered from (u16 length, UTF-8; FLAG_DEAD_LETTERED_FROM)] [priority (u8,
+ * FLAG_HAS_PRIORITY)] [delivery time (f64, FLAG_SCHEDULED)]. A record without them reads as before (no
+ * origin, priority 4, not scheduled), and a reader that predates them stops at the end of the body, so
+ * journals stay readable in both directions (no new format version). A scheduled message is stored with
+ * seq 0 until a Position record gives it its place in the queue.
  */
 export const RECORD_HEADER_BYTES = 9;
 
@@ -35,6 +37,7 @@ const FLAG_CLOSES_GROUP = 2;
 const FLAG_HAS_GROUP = 4;
 const FLAG_HAS_EXPIRY = 8;
 const FLAG_DELIVERED = 16;
+const FLAG_DEAD_LETTERED_FROM = 32;
 const FLAG_HAS_PRIORITY = 64;
 const FLAG_SCHEDULED = 128;
 
@@ -45,6 +48,8 @@ export interface MessageRecord {
   readonly meta: MessageMeta;
   /** Delivered since delivery-count was last recorded (compaction carries this over). */
   readonly delivered: boolean;
+  /** The queue a dead-letter queue's message came from; null for other messages and older records. */
+  readonly deadLetteredFrom: string | null;
   /** Offset of the body within the record's payload. */
   readonly bodyOffset: number;
   readonly bodyLength: number;
@@ -101,21 +106,24 @@ export function encodeMessage(
   meta: MessageMeta,
   delivered: boolean,
   body: Uint8Array,
+  deadLetteredFrom: string | null,
 ): { record: Buffer; bodyOffsetInRecord: number } {
   const queueBytes = Buffer.from(queue, 'utf8');
   const groupBytes = meta.groupId === null ? null : Buffer.from(meta.groupId, 'utf8');
+  const originBytes = deadLetteredFrom === null ? null : Buffer.from(deadLetteredFrom, 'utf8');
   let flags = 0;
   if (meta.durable) flags |= FLAG_DURABLE;
   if (meta.closesGroup) flags |= FLAG_CLOSES_GROUP;
   if (groupBytes) flags |= FLAG_HAS_GROUP;
   if (meta.expiresAtMs !== null) flags |= FLAG_HAS_EXPIRY;
   if (delivered) flags |= FLAG_DELIVERED;
+  if (originBytes) flags |= FLAG_DEAD_LETTERED_FROM;
   const priority = meta.priority ?? null;
   const deliverAtMs = meta.deliverAtMs ?? null;
   if (priority !== null) flags |= FLAG_HAS_PRIORITY;
   if (deliverAtMs !== null) flags |= FLAG_SCHEDULED;
   const fixed = 8 + 8 + 4 + 1 + (meta.expiresAtMs !== null ? 8 : 0) + 2 + queueBytes.length + (groupBytes ? 2 + groupBytes.length : 0) + 4;
-  const trailing = (priority !== null ? 1 : 0) + (deliverAtMs !== null ? 8 : 0);
+  const trailing = (originBytes ? 2 + originBytes.length : 0) + (priority !== null ? 1 : 0) + (deliverAtMs !== null ? 8 : 0);
   const payload = Buffer.allocUnsafe(fixed + body.length + trailing);
   let at = 0;
   at = payload.writeDoubleLE(id, at);
@@ -133,6 +141,10 @@ export function encodeMessage(
   payload.set(body, at);
   const bodyAt = at;
   at += body.length;
+  if (originBytes) {
+    at = payload.writeUInt16LE(originBytes.length, at);
+    at += originBytes.copy(payload, at);
+  }
   if (priority !== null) at = payload.writeUInt8(priority, at);
   if (deliverAtMs !== null) payload.writeDoubleLE(deliverAtMs, at);
   return { record: frame(RecordType.Message, payload), bodyOffsetInRecord: RECORD_HEADER_BYTES + bodyAt };
@@ -273,6 +285,12 @@ function decodeMessage(payload: Buffer): MessageRecord {
   at += 4;
   const bodyOffset = at;
   at += bodyLength;
+  let deadLetteredFrom: string | null = null;
+  if (flags & FLAG_DEAD_LETTERED_FROM) {
+    const originLength = payload.readUInt16LE(at);
+    deadLetteredFrom = payload.toString('utf8', at + 2, at + 2 + originLength);
+    at += 2 + originLength;
+  }
   let priority: number | undefined;
   if (flags & FLAG_HAS_PRIORITY) {
     priority = payload.readUInt8(at);
@@ -293,6 +311,7 @@ function decodeMessage(payload: Buffer): MessageRecord {
       deliverAtMs,
     },
     delivered: (flags & FLAG_DELIVERED) !== 0,
+    deadLetteredFrom,
     bodyOffset,
     bodyLength,
   };

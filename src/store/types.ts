@@ -49,6 +49,8 @@ export interface StoreEntry {
   readonly queue: string;
   readonly seq: number;
   readonly meta: MessageMeta;
+  /** A dead-letter queue's message: the queue it was dead-lettered from (an operator retry sends it back there). */
+  readonly deadLetteredFrom?: string | null;
 }
 
 /**

@@ -72,6 +72,8 @@ function describeEffect(effect: Effect): string {
       return `${effect.type} ${effect.message.id}`;
     case 'dead-lettered':
       return `dead ${effect.message.id} ${effect.reason}`;
+    case 'retried':
+      return `retried ${effect.message.id} -> ${effect.originQueue}`;
     case 'drained':
       return `drained ${effect.consumerId}`;
     case 'queue-created':

@@ -154,4 +154,21 @@ describe('scenarios found by the model search', () => {
     expect(ownerOf(run, 'A')).toBe('c0');
     expect(run.labels('c0')).toEqual(['D4', 'C5', 'A3']);
   });
+
+  test('a purge empties groups one by one in queue order: with maxGroups 1 the last one to become idle is kept', () => {
+    // Found as a model bug: the model emptied every group at once and made them idle in another order.
+    const run = scenario({ maxGroups: 1, maxDeliveryAttempts: 2 }, [
+      'send F1 group=F',
+      'send C2 group=C',
+      'attach c0',
+      'send C3 group=C',
+      'credit c0 2',
+      'send F4 group=F',
+      'settle c0 F1 accepted',
+      'settle c0 C2 accepted',
+      'purge',
+    ]);
+    expect([...run.state.queues.get('q')!.groups.keys()]).toEqual(['F']);
+    expect(ownerOf(run, 'F')).toBe('c0');
+  });
 });

@@ -25,6 +25,9 @@ export type Move =
   | { kind: 'credit'; consumer: number; credit: number; drain: boolean }
   | { kind: 'settle'; consumer: number; pick: number; outcome: Outcome }
   | { kind: 'tick'; ms: number }
+  | { kind: 'purge'; deadLetters: boolean }
+  | { kind: 'release'; group: string; deadLetters: boolean }
+  | { kind: 'retry'; from: string | null; limit: number | null }
   | { kind: 'delete'; deadLetterQueue: boolean };
 
 const outcomeArb: fc.Arbitrary<Outcome> = fc.oneof(
@@ -86,6 +89,17 @@ export function moveArb(withExclusive: boolean): fc.Arbitrary<Move> {
     },
     { weight: 7, arbitrary: fc.record({ kind: fc.constant('settle' as const), consumer: consumerArb, pick: fc.nat(20), outcome: outcomeArb }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('tick' as const), ms: fc.integer({ min: 1, max: 400 }) }) },
+    // Operator commands: rare, as in life, but in every long log.
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('purge' as const), deadLetters: fc.boolean() }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('release' as const), group: fc.constantFrom(...GROUPS), deadLetters: fc.boolean() }) },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        kind: fc.constant('retry' as const),
+        from: fc.constantFrom(null, 'q', 'elsewhere'),
+        limit: fc.option(fc.integer({ min: 1, max: 3 })),
+      }),
+    },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('delete' as const), deadLetterQueue: fc.boolean() }) },
   );
 }
@@ -155,6 +169,12 @@ export function resolveMove(state: CoreState, move: Move, sent: number): Step | 
     }
     case 'tick':
       return { op: 'tick', ms: move.ms };
+    case 'purge':
+      return { op: 'purge', queue: move.deadLetters ? 'DLQ' : 'q' };
+    case 'release':
+      return { op: 'release', group: move.group, queue: move.deadLetters ? 'DLQ' : 'q' };
+    case 'retry':
+      return { op: 'retry', queue: 'DLQ', from: move.from, limit: move.limit };
     case 'delete': {
       // Only a queue nobody consumes or browses can be deleted (they detach first); a later send recreates it.
       const queue = move.deadLetterQueue ? 'DLQ' : 'q';

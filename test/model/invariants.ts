@@ -120,6 +120,14 @@ function checkQueue(state: CoreState, queue: Queue): void {
     check(group.id === id, () => `group ${group.id} filed as ${id}`);
     checkGroup(queue, group, queued, deliveries.filter((d) => d.delivery.group === group).length);
   }
+  const listed: string[] = [];
+  for (let group = queue.oldestGroup; group !== null; group = group.newer) {
+    check(group.newer === null ? queue.newestGroup === group : group.newer.older === group, () => `${queue.name}: the group list is broken at ${group!.id}`);
+    listed.push(group.id);
+  }
+  check(JSON.stringify(listed) === JSON.stringify([...queue.groups.keys()]), () => `${queue.name}: the group list disagrees with the groups`);
+  const withQueued = [...queue.groups.values()].filter((g) => g.queued > 0).length;
+  check(queue.groupsWithQueued === withQueued, () => `${queue.name}: groupsWithQueued ${queue.groupsWithQueued}, ${withQueued} groups have messages queued`);
   for (const group of queue.idleGroups) check(queue.groups.get(group.id) === group && group.state === 'idle', () => `${group.id} idle-listed in state ${group.state}`);
   for (const group of queue.readyGroups) check(group.waitingIn === 'ready', () => `${group.id} ready-listed but waits in ${group.waitingIn}`);
   for (const group of queue.groupsAwaitingConsumer) check(group.waitingIn === 'refusal', () => `${group.id} refusal-listed but waits in ${group.waitingIn}`);

@@ -103,6 +103,15 @@ export class Lockstep {
       case 'tick':
         model.tick();
         break;
+      case 'purge':
+        model.purge(command.queue);
+        break;
+      case 'release-group':
+        model.releaseGroup(command.queue, command.groupId);
+        break;
+      case 'retry-dead-letters':
+        model.retryDeadLetters(command.queue, command.from, command.limit);
+        break;
       case 'delete-queue':
         model.deleteQueue(command.queue);
         break;
@@ -167,6 +176,12 @@ export function coreCommand(state: CoreState, step: Step, nowMs: number): Comman
     }
     case 'tick':
       return { type: 'tick' };
+    case 'purge':
+      return { type: 'purge', queue: step.queue };
+    case 'release':
+      return { type: 'release-group', queue: step.queue, groupId: step.group };
+    case 'retry':
+      return { type: 'retry-dead-letters', queue: step.queue, from: step.from, limit: step.limit };
     case 'delete':
       return { type: 'delete-queue', queue: step.queue };
   }
@@ -225,6 +240,9 @@ function outcomesOf(effects: readonly Effect[]): ModelOutcome[] {
       case 'dead-lettered':
         out.push({ type: 'dead-lettered', messageId: effect.message.id, reason: effect.reason });
         break;
+      case 'retried':
+        out.push({ type: 'retried', messageId: effect.message.id });
+        break;
       case 'delivery-count':
         out.push({ type: 'delivery-count', messageId: effect.message.id, deliveryCount: effect.message.deliveryCount });
         break;
@@ -244,8 +262,8 @@ function outcomesOf(effects: readonly Effect[]): ModelOutcome[] {
 /** What lockstep compares after every command, read the same way from the core and from the model. */
 interface QueueDescription {
   name: string;
-  /** [message id, delivery-count] of every queued message. */
-  queued: [number, number][];
+  /** [message id, delivery-count, queue it was dead-lettered from] of every queued message. */
+  queued: [number, number, string | null][];
   /** [message id, due time] of every message scheduled for the queue. */
   scheduled: [number, number][];
   /** [browser, credit] of every browser of the queue. */
@@ -268,7 +286,7 @@ interface GroupFacts {
 
 function describeQueue(
   name: string,
-  queued: [number, number][],
+  queued: [number, number, string | null][],
   scheduled: [number, number][],
   browsers: [string, number][],
   consumers: [string, number, [number, number][]][],
@@ -301,7 +319,7 @@ function describeCore(state: CoreState): QueueDescription[] {
     .map((queue) =>
       describeQueue(
         queue.name,
-        queuedMessages(queue).map((m) => [m.id, m.deliveryCount]),
+        queuedMessages(queue).map((m) => [m.id, m.deliveryCount, m.deadLetteredFrom]),
         [...state.scheduled].filter((s) => s.queue === queue).map((s) => [s.message.id, s.message.deliverAtMs!]),
         [...state.browsers.values()].filter((b) => b.queue === queue).map((b) => [b.id, b.credit]),
         queue.consumers.map((c) => [c.id, c.credit, [...c.unsettled.values()].map((d) => [d.id, d.message.id])]),
@@ -318,7 +336,7 @@ function describeModel(model: ReferenceModel): QueueDescription[] {
     .map((queue) =>
       describeQueue(
         queue.name,
-        queue.messages.map((m) => [m.id, m.deliveryCount]),
+        queue.messages.map((m) => [m.id, m.deliveryCount, m.origin]),
         model.scheduled.filter((s) => s.queue === queue.name).map((s) => [s.message.id, s.dueMs]),
         [...model.browsers.values()].filter((b) => b.queue === queue.name).map((b) => [b.id, b.credit]),
         model.consumersOf(queue).map((c) => [c.id, c.credit, c.deliveries.map((d) => [d.id, d.message.id])]),

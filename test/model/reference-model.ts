@@ -37,6 +37,8 @@ export interface ModelMessage {
   deliveryCount: number;
   /** Consumers that answered modified{undeliverable-here}. */
   readonly refusedBy: string[];
+  /** In a dead-letter queue: the queue it was dead-lettered from. */
+  readonly origin: string | null;
 }
 
 export interface ModelDelivery {
@@ -102,7 +104,8 @@ export interface ModelQueue {
 
 /** What the model reports besides deliveries, to be compared with the core's effects. */
 export type ModelOutcome =
-  | { type: 'removed'; messageId: number; reason: 'accepted' | 'dead-letter-loop' | 'queue-deleted' }
+  | { type: 'removed'; messageId: number; reason: 'accepted' | 'dead-letter-loop' | 'purged' | 'queue-deleted' }
+  | { type: 'retried'; messageId: number }
   | { type: 'dead-lettered'; messageId: number; reason: 'rejected' | 'max-delivery-attempts' }
   | { type: 'delivery-count'; messageId: number; deliveryCount: number }
   | { type: 'drained'; consumerId: string }
@@ -158,10 +161,11 @@ export class ReferenceModel {
 
   // ---- Commands ----
 
-  enqueue(queueName: string, label: string, meta: ModelMessageMeta): void {
+  /** A message sent (or dead-lettered into the queue, `origin` naming where from); one with a delivery time to come waits. */
+  enqueue(queueName: string, label: string, meta: ModelMessageMeta, origin: string | null = null): void {
     const queue = this.queue(queueName);
     const { deliverAtMs, ...rest } = meta;
-    const message: ModelMessage = { id: this.nextMessageId++, seq: 0, level: 0, label, ...rest, refusedBy: [] };
+    const message: ModelMessage = { id: this.nextMessageId++, seq: 0, level: 0, label, ...rest, refusedBy: [], origin };
     if (deliverAtMs !== null && deliverAtMs > this.nowMs) {
       this.scheduled.push({ queue: queueName, message, dueMs: deliverAtMs });
       return;
@@ -311,6 +315,58 @@ export class ReferenceModel {
       browser.credit = 0;
       this.outcomes.push({ type: 'drained', consumerId: browser.id });
     }
+  }
+
+  // ---- Operator commands (on queues that exist; they create none) ----
+
+  /** Every queued message goes; deliveries in flight stay with their consumers. */
+  purge(queueName: string): void {
+    const queue = this.queues.get(queueName);
+    if (!queue) return;
+    // One by one in queue order: groups become idle (and maxGroups forgets) in that order.
+    for (const message of this.sorted(queue.messages)) {
+      queue.messages = queue.messages.filter((m) => m !== message);
+      this.outcomes.push({ type: 'removed', messageId: message.id, reason: 'purged' });
+      this.settleGroups(queue);
+    }
+    this.dispatch(queue);
+  }
+
+  /** The group leaves its owner once nothing of it is in flight (a move to no one); a closing group already does. */
+  releaseGroup(queueName: string, groupId: string): void {
+    const queue = this.queues.get(queueName);
+    if (!queue) return;
+    const group = queue.groups.get(groupId);
+    if (group !== undefined && group.owner !== null && group.state !== 'closing') {
+      group.state = 'moving';
+      group.moveTo = null;
+    }
+    this.settleGroups(queue);
+    this.dispatch(queue);
+  }
+
+  /** Dead letters of known origin (from `from`, at most `limit`) go back to the end of their queue with delivery-count 0. */
+  retryDeadLetters(queueName: string, from: string | null, limit: number | null): void {
+    const queue = this.queues.get(queueName);
+    if (!queue) return;
+    const chosen = this.sorted(queue.messages)
+      .filter((m) => m.origin !== null && (from === null || m.origin === from))
+      .slice(0, limit ?? Infinity);
+    for (const message of chosen) {
+      queue.messages = queue.messages.filter((m) => m !== message);
+      this.outcomes.push({ type: 'retried', messageId: message.id });
+      this.settleGroups(queue);
+      this.enqueue(message.origin!, message.label, {
+        groupId: message.groupId,
+        closesGroup: message.closesGroup,
+        expiresAtMs: message.expiresAtMs,
+        deliveryCount: 0,
+        priority: message.priority,
+        color: message.color,
+        deliverAtMs: null,
+      });
+    }
+    this.dispatch(queue);
   }
 
   /**
@@ -496,15 +552,20 @@ export class ReferenceModel {
       return;
     }
     this.outcomes.push({ type: 'dead-lettered', messageId: message.id, reason });
-    this.enqueue(queue.options.deadLetterQueue, message.label, {
-      groupId: message.groupId,
-      closesGroup: message.closesGroup,
-      expiresAtMs: message.expiresAtMs,
-      deliveryCount: message.deliveryCount,
-      priority: message.priority,
-      color: message.color,
-      deliverAtMs: null,
-    });
+    this.enqueue(
+      queue.options.deadLetterQueue,
+      message.label,
+      {
+        groupId: message.groupId,
+        closesGroup: message.closesGroup,
+        expiresAtMs: message.expiresAtMs,
+        deliveryCount: message.deliveryCount,
+        priority: message.priority,
+        color: message.color,
+        deliverAtMs: null,
+      },
+      queue.name,
+    );
   }
 
   // ---- Group states ----

@@ -11,8 +11,11 @@ import type { Outcome } from '../../src/core/types';
  *   credit c1 5 drain
  *   settle c1 A1 modified:failed:here      accepted | released | rejected | modified[:failed][:here]
  *   tick 100                               the clock moves on 100 ms, then a tick
+ *   purge queue=DLQ                        operator: the queue's queued messages go
+ *   release A queue=q                      operator: group A leaves its owner
+ *   retry queue=DLQ from=q limit=2         operator: dead letters go back to their queues
  *   delete q                               the queue goes with its messages (it has no consumer)
- * The queue defaults to `q`. A settle names the consumer's unsettled delivery by its message's label.
+ * The queue defaults to `q` (for retry, `DLQ`). A settle names the consumer's unsettled delivery by its message's label.
  */
 export type Step =
   | {
@@ -31,9 +34,13 @@ export type Step =
   | { op: 'credit'; consumer: string; credit: number; drain: boolean }
   | { op: 'settle'; consumer: string; label: string; outcome: Outcome }
   | { op: 'tick'; ms: number }
+  | { op: 'purge'; queue: string }
+  | { op: 'release'; group: string; queue: string }
+  | { op: 'retry'; queue: string; from: string | null; limit: number | null }
   | { op: 'delete'; queue: string };
 
 export const DEFAULT_QUEUE = 'q';
+export const DEFAULT_DEAD_LETTER_QUEUE = 'DLQ';
 
 /**
  * The selectors of the model: `|`-separated terms, each a colour (the message has it) or `retry` (the
@@ -96,6 +103,17 @@ export function parseStep(line: string): Step {
       return { op, consumer: words[0] ?? fail(), label: words[1] ?? fail(), outcome: parseOutcome(words[2] ?? fail()) };
     case 'tick':
       return { op, ms: Number(words[0] ?? fail()) };
+    case 'purge':
+      return { op, queue: option('queue') ?? DEFAULT_QUEUE };
+    case 'release':
+      return { op, group: words[0] ?? fail(), queue: option('queue') ?? DEFAULT_QUEUE };
+    case 'retry':
+      return {
+        op,
+        queue: option('queue') ?? DEFAULT_DEAD_LETTER_QUEUE,
+        from: option('from') ?? null,
+        limit: option('limit') === undefined ? null : Number(option('limit')),
+      };
     case 'delete':
       return { op, queue: words[0] ?? fail() };
     default:
@@ -140,6 +158,19 @@ export function formatStep(step: Step): string {
       return `settle ${step.consumer} ${step.label} ${formatOutcome(step.outcome)}`;
     case 'tick':
       return `tick ${step.ms}`;
+    case 'purge':
+      return `purge${step.queue === DEFAULT_QUEUE ? '' : ` queue=${step.queue}`}`;
+    case 'release':
+      return `release ${step.group}${step.queue === DEFAULT_QUEUE ? '' : ` queue=${step.queue}`}`;
+    case 'retry':
+      return [
+        'retry',
+        step.queue === DEFAULT_DEAD_LETTER_QUEUE ? '' : `queue=${step.queue}`,
+        step.from === null ? '' : `from=${step.from}`,
+        step.limit === null ? '' : `limit=${step.limit}`,
+      ]
+        .filter(Boolean)
+        .join(' ');
     case 'delete':
       return `delete ${step.queue}`;
   }

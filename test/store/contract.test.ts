@@ -77,6 +77,24 @@ for (const backend of backends) {
       expect([a2.id, a2.seq, a2.meta.groupId, a2.meta.closesGroup, a2.meta.expiresAtMs]).toEqual([2, 2, 'G', true, 123]);
     });
 
+    test('a dead-letter queue message keeps the queue it was dead-lettered from, also after compaction moved it', () => {
+      const { store, restart } = backend.create();
+      store.add({ id: 1, queue: 'DLQ', seq: 1, meta: meta(), deadLetteredFrom: 'orders.eu' }, Buffer.from('d1'), false);
+      store.add({ id: 2, queue: 'DLQ', seq: 2, meta: meta() }, Buffer.from('d2'), false);
+      // Enough traffic after them that the journal compacts their segment (4 KiB segments).
+      for (let id = 3; id < 60; id++) store.add({ id, queue: 'q', seq: id, meta: meta() }, Buffer.alloc(200), false);
+      for (let id = 3; id < 60; id++) store.remove(id);
+      store.reclaim();
+      const first = restart();
+      first.store.reclaim();
+      const { recovered } = restart();
+      const dlq = recovered.queues.find((q) => q.name === 'DLQ')!.messages;
+      expect(dlq.map((m) => [m.id, m.deadLetteredFrom ?? null])).toEqual([
+        [1, 'orders.eu'],
+        [2, null],
+      ]);
+    });
+
     test('removed messages do not come back; empty declared queues do', () => {
       const { store, restart } = backend.create();
       store.declareQueue('empty');

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import type { BrokerOptionsInput } from '../../src/config/options';
 import type { RunningBroker } from '../../src/broker/server';
+import { retryDeadLetters } from '../../src/broker/admin-actions';
 import { startTestBroker } from '../support/broker';
 import { connect, receive, sendAll, sleep, waitFor } from '../support/client';
 
@@ -124,6 +125,24 @@ describe('durable queues', () => {
     expect([...broker.runtime.state.queues.keys()]).toEqual(expect.arrayContaining(['d.empty', 'd.poison', 'DLQ']));
     expect((await consume(broker.port, 'DLQ', 1)).map((m) => m.body)).toEqual(['bad']);
     expect(await consume(broker.port, 'd.poison', 1, 'accept', 300)).toEqual([]);
+    await b.stop();
+  });
+
+  test('a dead letter remembers its queue across a restart: a retry after it sends it back there', async () => {
+    const b = await durableBroker();
+    await produce(b.broker.port, 'd.origin', [{ body: 'poison', group_id: 'G', durable: true }]);
+    const client = await connect(b.broker.port);
+    const [got] = await receive(await client.openReceiver('d.origin'), 1);
+    got!.delivery.reject();
+    await waitFor(() => b.broker.runtime.state.queues.get('DLQ')?.queuedCount === 1, 'the dead-lettering');
+    await client.close();
+    const broker = await b.restart();
+    expect(retryDeadLetters(broker.runtime, 'DLQ', null, null)).toEqual({ retried: 1, remaining: 0 });
+    expect(await consume(broker.port!, 'd.origin', 1)).toEqual([{ body: 'poison', group: 'G', count: 0 }]);
+    // The retried message is a new durable message of d.origin: it survives a restart there too.
+    const again = await b.restart();
+    expect(again.runtime.state.queues.get('DLQ')!.queuedCount).toBe(0);
+    expect(again.runtime.state.queues.get('d.origin')!.queuedCount).toBe(0);
     await b.stop();
   });
 

@@ -6,6 +6,7 @@ import pino from 'pino';
 import { describe, expect, test } from 'vitest';
 import type { MessageMeta } from '../../src/core/types';
 import { JournalStore } from '../../src/store/journal-store';
+import { encodeMessage, readRecord } from '../../src/store/record-codec';
 import type { FsyncPolicy } from '../../src/store/types';
 
 const meta: MessageMeta = { groupId: 'G', closesGroup: false, expiresAtMs: null, deliveryCount: 0, durable: true };
@@ -312,5 +313,20 @@ describe('journal store', () => {
     await durable(store);
     store.close();
     expect(journal(dir).store.open(Infinity).queues[0]!.messages).toHaveLength(3);
+  });
+});
+
+describe('journal record format: the dead-letter origin', () => {
+  test('is written after the body, so the body sits where a reader that predates the field finds it', () => {
+    const plain = encodeMessage(7, 3, 'DLQ', meta, false, Buffer.from('body'), null);
+    const withOrigin = encodeMessage(7, 3, 'DLQ', meta, false, Buffer.from('body'), 'orders');
+    expect(withOrigin.bodyOffsetInRecord).toBe(plain.bodyOffsetInRecord);
+    expect(withOrigin.record.subarray(plain.bodyOffsetInRecord, plain.bodyOffsetInRecord + 4).toString()).toBe('body');
+    const readPlain = readRecord(plain.record, 0);
+    const readOrigin = readRecord(withOrigin.record, 0);
+    if (readPlain.kind !== 'record' || readOrigin.kind !== 'record') throw new Error('unreadable record');
+    const [a, b] = [readPlain.record, readOrigin.record] as { message: { deadLetteredFrom: string | null; bodyOffset: number; bodyLength: number } }[];
+    expect([a!.message.deadLetteredFrom, b!.message.deadLetteredFrom]).toEqual([null, 'orders']);
+    expect([b!.message.bodyOffset, b!.message.bodyLength]).toEqual([a!.message.bodyOffset, a!.message.bodyLength]);
   });
 });

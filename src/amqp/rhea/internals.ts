@@ -34,6 +34,8 @@ export interface ConnectionInternals {
   on_transfer(frame: TransferFrame): void;
   remote_channel_map: Record<number, { remote: { handles: Record<number, Receiver | Sender> } }>;
   local: { close: Record<string, unknown> };
+  /** The peer's open and close performatives, once received. */
+  remote: { open?: unknown; close?: unknown };
   is_open(): boolean;
   _process(): void;
   socket?: { destroy(): void; end(): void };
