@@ -104,7 +104,7 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
     });
     connLogger.debug('connection accepted');
     connection.accept(socket);
-    offerSaslMechanisms(connection, saslMechanismsFor(context.login));
+    offerSaslMechanisms(connection, saslMechanismsFor(context.login), (mechanism) => context.login.unoffered(mechanism));
   };
 
   container.on('connection_open', (ctx: EventContext) => {

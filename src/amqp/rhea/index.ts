@@ -104,9 +104,9 @@ export const RHEA_PATCHES: readonly RheaPatch[] = [
   },
   {
     file: 'sasl-server.ts',
-    what: "rebuilds one server connection's SASL layer with mechanisms made for that connection",
-    why: "rhea shares one set of SASL mechanisms among a container's connections and creates a mechanism without its connection; who may log in depends on the client's address and TLS certificate",
-    replaces: { 'connection.sasl_transport.transports.3': 'object' },
+    what: "rebuilds one server connection's SASL layer with mechanisms made for that connection, looked up without a prototype, and reports a mechanism it did not offer",
+    why: "rhea shares one set of SASL mechanisms among a container's connections and creates a mechanism without its connection (who may log in depends on the client's address and TLS certificate); it looks a client's mechanism name up in a plain object (`toString` found a function) and refuses an unknown one silently",
+    replaces: { 'connection.sasl_transport.transports.3': 'object', 'lib/sasl.js.Server.prototype.on_sasl_init': 'function' },
     reliesOn: { 'rhea.sasl.Server': 'function', 'lib/sasl.js.Server.prototype.do_step': 'function', 'lib/sasl.js.Server.prototype.on_sasl_response': 'function' },
     guardedBy: ['test/amqp/authentication.test.ts', 'test/amqp/connection.test.ts'],
   },
