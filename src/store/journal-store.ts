@@ -7,6 +7,7 @@ import {
   encodeDelivered,
   encodeDeliveryCount,
   encodeMessage,
+  encodePosition,
   encodeQueue,
   encodeQueueDeleted,
   encodeRemove,
@@ -25,7 +26,8 @@ import { StoreError } from './types';
 interface IndexEntry {
   readonly id: number;
   readonly queue: string;
-  readonly seq: number;
+  /** 0 while a scheduled message waits for its time. */
+  seq: number;
   meta: MessageMeta;
   /** Delivered since its delivery-count was last recorded. */
   delivered: boolean;
@@ -172,6 +174,13 @@ export class JournalStore implements MessageStore {
     entry.meta = { ...entry.meta, deliveryCount };
     entry.delivered = false;
     this.appendAbout(entry, encodeDeliveryCount(id, deliveryCount));
+  }
+
+  setPosition(id: number, seq: number): void {
+    const entry = this.index.get(id);
+    if (!entry || !entry.meta.durable) return;
+    entry.seq = seq;
+    this.appendAbout(entry, encodePosition(id, seq));
   }
 
   markDelivered(id: number): void {
@@ -531,6 +540,14 @@ export class JournalStore implements MessageStore {
         }
         break;
       }
+      case RecordType.Position: {
+        const entry = this.index.get(record.id);
+        if (entry) {
+          if (entry.segment !== segment) segment.refersTo.add(entry.segment);
+          entry.seq = record.seq;
+        }
+        break;
+      }
       case RecordType.Topic:
         this.topics.add(record.name);
         break;
@@ -548,9 +565,9 @@ export class JournalStore implements MessageStore {
   }
 
   /**
-   * Every message still stored, per queue in position order. A message that had left for a consumer
-   * when the broker stopped comes back with delivery-count + 1 (recorded, so a second crash does not
-   * count it twice).
+   * Every message still stored, per queue in position order (scheduled messages that had not entered
+   * their queue, position 0, first). A message that had left for a consumer when the broker stopped
+   * comes back with delivery-count + 1 (recorded, so a second crash does not count it twice).
    */
   private recoveredQueues(queues: Map<string, RecoveredMessage[]>, keepInMemoryBytes: number): RecoveredQueue[] {
     const entries = [...this.index.values()].sort((a, b) => a.seq - b.seq);

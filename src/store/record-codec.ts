@@ -7,10 +7,13 @@ import type { StoredSubscription } from './types';
  * A record whose length runs past the end of the file, or whose checksum does not match, marks the point
  * where a crash cut the journal.
  *
- * A message record's payload: id, seq, delivery-count, flags, [expiry], queue, [group], body, and, with
- * FLAG_DEAD_LETTERED_FROM, the queue it was dead-lettered from after the body. That field came after the
- * first release: a record without the flag reads as before, and a reader that predates it stops at the
- * end of the body, so journals stay readable in both directions (no new format version).
+ * A message record's payload: id, seq, delivery-count, flags, [expiry], queue, [group], body, then the
+ * optional fields that came after the first release, each present only with its flag, in this order:
+ * [the queue it was dead-lettered from (u16 length, UTF-8; FLAG_DEAD_LETTERED_FROM)] [priority (u8,
+ * FLAG_HAS_PRIORITY)] [delivery time (f64, FLAG_SCHEDULED)]. A record without them reads as before (no
+ * origin, priority 4, not scheduled), and a reader that predates them stops at the end of the body, so
+ * journals stay readable in both directions (no new format version). A scheduled message is stored with
+ * seq 0 until a Position record gives it its place in the queue.
  */
 export const RECORD_HEADER_BYTES = 9;
 
@@ -25,6 +28,8 @@ export const enum RecordType {
   Topic = 7,
   Subscription = 8,
   QueueDeleted = 9,
+  /** A scheduled message entered its queue at a position (delayed delivery). */
+  Position = 10,
 }
 
 const FLAG_DURABLE = 1;
@@ -33,6 +38,8 @@ const FLAG_HAS_GROUP = 4;
 const FLAG_HAS_EXPIRY = 8;
 const FLAG_DELIVERED = 16;
 const FLAG_DEAD_LETTERED_FROM = 32;
+const FLAG_HAS_PRIORITY = 64;
+const FLAG_SCHEDULED = 128;
 
 export interface MessageRecord {
   readonly id: number;
@@ -58,7 +65,9 @@ export type DecodedRecord =
   | { readonly type: RecordType.AtomicUnit }
   | { readonly type: RecordType.Topic; readonly name: string }
   | { readonly type: RecordType.Subscription; readonly subscription: StoredSubscription }
-  | { readonly type: RecordType.QueueDeleted; readonly name: string };
+  | { readonly type: RecordType.QueueDeleted; readonly name: string }
+
+  | { readonly type: RecordType.Position; readonly id: number; readonly seq: number };
 
 function frame(type: RecordType, payload: Buffer): Buffer {
   const out = Buffer.allocUnsafe(RECORD_HEADER_BYTES + payload.length);
@@ -78,9 +87,11 @@ export function encodeTopic(name: string): Buffer {
 }
 
 /** A subscription record is rare (one per durable subscription and segment): JSON keeps it readable and open to new fields. */
+/** A subscription as JSON; `selector` is written only when it has one, so records without read as before. */
 export function encodeSubscription(subscription: StoredSubscription): Buffer {
-  const { queue, topic, name, clientId, shared } = subscription;
-  return frame(RecordType.Subscription, Buffer.from(JSON.stringify({ queue, topic, name, clientId, shared }), 'utf8'));
+  const { queue, topic, name, clientId, shared, selector } = subscription;
+  const fields = selector === undefined || selector === null ? { queue, topic, name, clientId, shared } : { queue, topic, name, clientId, shared, selector };
+  return frame(RecordType.Subscription, Buffer.from(JSON.stringify(fields), 'utf8'));
 }
 
 export function encodeQueueDeleted(name: string): Buffer {
@@ -107,8 +118,13 @@ export function encodeMessage(
   if (meta.expiresAtMs !== null) flags |= FLAG_HAS_EXPIRY;
   if (delivered) flags |= FLAG_DELIVERED;
   if (originBytes) flags |= FLAG_DEAD_LETTERED_FROM;
+  const priority = meta.priority ?? null;
+  const deliverAtMs = meta.deliverAtMs ?? null;
+  if (priority !== null) flags |= FLAG_HAS_PRIORITY;
+  if (deliverAtMs !== null) flags |= FLAG_SCHEDULED;
   const fixed = 8 + 8 + 4 + 1 + (meta.expiresAtMs !== null ? 8 : 0) + 2 + queueBytes.length + (groupBytes ? 2 + groupBytes.length : 0) + 4;
-  const payload = Buffer.allocUnsafe(fixed + body.length + (originBytes ? 2 + originBytes.length : 0));
+  const trailing = (originBytes ? 2 + originBytes.length : 0) + (priority !== null ? 1 : 0) + (deliverAtMs !== null ? 8 : 0);
+  const payload = Buffer.allocUnsafe(fixed + body.length + trailing);
   let at = 0;
   at = payload.writeDoubleLE(id, at);
   at = payload.writeDoubleLE(seq, at);
@@ -123,11 +139,15 @@ export function encodeMessage(
   }
   at = payload.writeUInt32LE(body.length, at);
   payload.set(body, at);
+  const bodyAt = at;
+  at += body.length;
   if (originBytes) {
-    const originAt = payload.writeUInt16LE(originBytes.length, at + body.length);
-    originBytes.copy(payload, originAt);
+    at = payload.writeUInt16LE(originBytes.length, at);
+    at += originBytes.copy(payload, at);
   }
-  return { record: frame(RecordType.Message, payload), bodyOffsetInRecord: RECORD_HEADER_BYTES + at };
+  if (priority !== null) at = payload.writeUInt8(priority, at);
+  if (deliverAtMs !== null) payload.writeDoubleLE(deliverAtMs, at);
+  return { record: frame(RecordType.Message, payload), bodyOffsetInRecord: RECORD_HEADER_BYTES + bodyAt };
 }
 
 export function encodeRemove(id: number): Buffer {
@@ -157,6 +177,13 @@ export function encodeDelivered(id: number): Buffer {
  */
 export function encodeAtomicUnit(records: readonly Buffer[], totalBytes: number): Buffer {
   return frame(RecordType.AtomicUnit, Buffer.concat(records, totalBytes));
+}
+
+export function encodePosition(id: number, seq: number): Buffer {
+  const payload = Buffer.allocUnsafe(16);
+  payload.writeDoubleLE(id, 0);
+  payload.writeDoubleLE(seq, 8);
+  return frame(RecordType.Position, payload);
 }
 
 export type ReadResult =
@@ -203,6 +230,9 @@ export function readRecord(bytes: Buffer, offset: number): ReadResult {
       record = { type, subscription };
       break;
     }
+    case RecordType.Position:
+      record = { type, id: payload.readDoubleLE(0), seq: payload.readDoubleLE(8) };
+      break;
     default:
       return { kind: 'torn', reason: `unknown record type ${type as number}` };
   }
@@ -218,10 +248,11 @@ function decodeSubscription(payload: Buffer): StoredSubscription | null {
   }
   const fields = value as Record<string, unknown>;
   if (typeof value !== 'object' || value === null) return null;
-  const { queue, topic, name, clientId, shared } = fields;
+  const { queue, topic, name, clientId, shared, selector } = fields;
   if (typeof queue !== 'string' || typeof topic !== 'string' || typeof name !== 'string' || typeof shared !== 'boolean') return null;
   if (clientId !== null && typeof clientId !== 'string') return null;
-  return { queue, topic, name, clientId, shared };
+  if (selector !== undefined && typeof selector !== 'string') return null;
+  return selector === undefined ? { queue, topic, name, clientId, shared } : { queue, topic, name, clientId, shared, selector };
 }
 
 function decodeMessage(payload: Buffer): MessageRecord {
@@ -252,11 +283,20 @@ function decodeMessage(payload: Buffer): MessageRecord {
   }
   const bodyLength = payload.readUInt32LE(at);
   at += 4;
+  const bodyOffset = at;
+  at += bodyLength;
   let deadLetteredFrom: string | null = null;
   if (flags & FLAG_DEAD_LETTERED_FROM) {
-    const originAt = at + bodyLength;
-    deadLetteredFrom = payload.toString('utf8', originAt + 2, originAt + 2 + payload.readUInt16LE(originAt));
+    const originLength = payload.readUInt16LE(at);
+    deadLetteredFrom = payload.toString('utf8', at + 2, at + 2 + originLength);
+    at += 2 + originLength;
   }
+  let priority: number | undefined;
+  if (flags & FLAG_HAS_PRIORITY) {
+    priority = payload.readUInt8(at);
+    at += 1;
+  }
+  const deliverAtMs = flags & FLAG_SCHEDULED ? payload.readDoubleLE(at) : null;
   return {
     id,
     seq,
@@ -267,10 +307,12 @@ function decodeMessage(payload: Buffer): MessageRecord {
       expiresAtMs,
       deliveryCount,
       durable: (flags & FLAG_DURABLE) !== 0,
+      ...(priority === undefined ? {} : { priority }),
+      deliverAtMs,
     },
     delivered: (flags & FLAG_DELIVERED) !== 0,
     deadLetteredFrom,
-    bodyOffset: at,
+    bodyOffset,
     bodyLength,
   };
 }

@@ -262,6 +262,28 @@ describe('journal store', () => {
     expect(recovered.queues[0]!.messages.map((m) => m.id)).toEqual([25, 50, 75, 100]);
   });
 
+  test('compaction carries a scheduled message over: its delivery time, and the position a later record gave it', async () => {
+    const dir = freshDir();
+    const { store } = journal(dir, 8192);
+    store.open(Infinity);
+    store.add({ id: 1, queue: 'q', seq: 0, meta: { ...meta, deliverAtMs: 7000, priority: 2 } }, Buffer.alloc(200, 1), false);
+    store.add({ id: 2, queue: 'q', seq: 0, meta: { ...meta, deliverAtMs: 9000 } }, Buffer.alloc(200, 2), false);
+    fill(store, 100, 200, 3);
+    store.setPosition(1, 103);
+    for (let id = 3; id <= 102; id++) store.remove(id);
+    store.writePending();
+    store.reclaim();
+    await durable(store);
+    store.reclaim();
+    expect(segmentsIn(dir)).not.toContain('segment-00000001.journal');
+    store.close();
+    const recovered = journal(dir).store.open(Infinity).queues[0]!.messages;
+    expect(recovered.map((m) => [m.id, m.seq, m.meta.deliverAtMs, m.meta.priority ?? 4])).toEqual([
+      [2, 0, 9000, 4],
+      [1, 103, 7000, 2],
+    ]);
+  });
+
   test('group commit: many messages are acknowledged by one fdatasync', async () => {
     const dir = freshDir();
     const { store } = journal(dir);
