@@ -15,8 +15,12 @@ export interface ConnectionContext {
   readonly id: string;
   readonly logger: Logger;
   readonly socket: Socket;
+  /** When the socket was accepted (broker clock). */
+  readonly openedAtMs: number;
   readonly consumers: Map<Sender, ServedConsumer>;
   readonly producers: Map<Receiver, ProducerLink>;
+  /** Temporary topics this connection created: they go when it closes (or when their creating link does). */
+  readonly temporaryTopics: Set<string>;
   /** Transaction controllers' links (AMQP 1.0 4.2). */
   readonly coordinators: Map<Receiver, CoordinatorLink>;
   /** The connection's open transactions: any of its links may work in them (AMQP 1.0 4.4). */

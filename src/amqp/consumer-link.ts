@@ -1,7 +1,7 @@
 import type { Delivery, Sender } from 'rhea';
 import type { Outcome } from '../core/types';
 import type { ConsumerSink, DeliverEffect } from '../broker/runtime';
-import type { AmqpError } from './conditions';
+import { Condition, type AmqpError } from './conditions';
 import { withDeliveryCount } from './message-sections';
 import { answerDrainWithFlow, linkInternals, tagOf } from './rhea';
 
@@ -28,6 +28,7 @@ export interface ConsumerBackend {
 
 /** What a connection keeps for each of its consumer links, to end it with the link. */
 export interface ServedConsumer {
+  readonly consumerId: string;
   close(end?: LinkEnd): void;
 }
 
@@ -58,8 +59,14 @@ export class ConsumerLink implements ConsumerSink, ServedConsumer {
   onStaleSettled: ((generation: number) => void) | null = null;
 
   constructor(
+    readonly consumerId: string,
     private readonly sender: Sender,
     private readonly defaultOutcome: Outcome,
+    /**
+     * Runs once the link has ended and its backend let go of it; `closed` is true when the client closed
+     * the link (detach closed=true, AMQP 1.0 2.6.6) rather than detaching it or losing its session.
+     */
+    private readonly afterClose: (closed: boolean) => void = () => undefined,
   ) {
     answerDrainWithFlow(sender);
     consumersPerSession.set(sender.session, (consumersPerSession.get(sender.session) ?? 0) + 1);
@@ -184,6 +191,14 @@ export class ConsumerLink implements ConsumerSink, ServedConsumer {
     this.closed = true;
     consumersPerSession.set(this.sender.session, (consumersPerSession.get(this.sender.session) ?? 1) - 1);
     this.backend?.detach(end);
+    this.afterClose(linkInternals(this.sender).remote.detach?.closed === true);
+  }
+
+  /** The broker ends the link: its node is being deleted (AMQP 1.0 2.8.15 amqp:resource-deleted). */
+  end(description: string): void {
+    if (this.closed) return;
+    this.sender.close({ condition: Condition.resourceDeleted, description });
+    this.close();
   }
 }
 

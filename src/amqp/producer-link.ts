@@ -1,16 +1,31 @@
 import type { Delivery, Receiver } from 'rhea';
-import type { Command } from '../core/types';
+import type { MessageMeta } from '../core/types';
 import type { BrokerRuntime } from '../broker/runtime';
 import type { Logger } from '../broker/logger';
+import { NodeKindError, type NodeKind } from '../broker/topics';
 import { TransactionError, type ConnectionTransactions } from '../broker/transactions';
 import { AddressError, checkNameLength, parseTargetAddress } from './address';
 import type { AddressAccess } from './authorization';
+
 import type { ProducerRelay, RelayedProducer } from './cluster/producer-relay';
+import { topicsNotClustered } from './cluster/unclustered-topics';
 import { Condition, type AmqpError } from './conditions';
 import { IncomingMessageGuard } from './incoming-message-guard';
-import { MalformedMessageError, readMessageInfo } from './message-sections';
+import { InvalidAnnotationError, MalformedMessageError, readMessageInfo, type MessageInfo } from './message-sections';
 import { linkInternals, readTransactionalState, rheaOutcomes, type TransactionalState } from './rhea';
 import { TransactionCondition, describeTxnId, transactionNumberOf, transactionRefusal, transactionalState } from './transaction-types';
+
+/** Where a producer's messages go: a queue or a topic. */
+export interface ProducerDestination {
+  readonly address: string;
+  readonly kind: NodeKind;
+  /** A temporary topic: once gone (with its connection or creating link) it is not created again. */
+  readonly temporary: boolean;
+}
+
+/** Qpid JMS's `x-opt-jms-dest` values (AMQP JMS mapping): 0 queue, 1 topic, 2 temporary queue, 3 temporary topic. */
+const JMS_DESTINATION_KINDS: readonly NodeKind[] = ['queue', 'topic', 'queue', 'topic'];
+const JMS_TEMPORARY_TOPIC = 3;
 
 /** A message the broker will not take; the delivery is rejected with this error. */
 class RefusedMessageError extends Error {
@@ -19,11 +34,11 @@ class RefusedMessageError extends Error {
   }
 }
 
-/** A message checked and ready to enter its queue. */
+/** A message checked and ready to enter its queue, or its topic's subscriptions. */
 interface PreparedMessage {
-  readonly queue: string;
-  readonly command: Command;
-  readonly durable: boolean;
+  readonly destination: ProducerDestination;
+  readonly meta: MessageMeta;
+  readonly body: Buffer;
 }
 
 /** What enqueueing a message here came to: the error to reject it with, or whether it is durable. */
@@ -46,8 +61,8 @@ export class ProducerLink implements RelayedProducer {
 
   constructor(
     private readonly receiver: Receiver,
-    /** Fixed queue of the link's target, or null for an anonymous-relay link (route by `to`). */
-    private readonly fixedQueue: string | null,
+    /** The link target's queue or topic, or null for an anonymous-relay link (route by `to`). */
+    private readonly fixedDestination: ProducerDestination | null,
     private readonly runtime: BrokerRuntime,
     private readonly logger: Logger,
     private readonly creditWindow: number,
@@ -89,16 +104,16 @@ export class ProducerLink implements RelayedProducer {
       this.topUpCredit();
       return;
     }
-    const queue = this.routedQueue(bytes, format ?? 0);
-    if (typeof queue !== 'string') this.answer(delivery, { error: queue.error, durable: false });
-    else if (this.relay?.takes(queue)) this.relayed(queue, bytes, delivery);
-    else this.answer(delivery, this.enqueue(queue, bytes, true));
+    const destination = this.routedDestination(bytes, format ?? 0);
+    if ('error' in destination) this.answer(delivery, { error: destination.error, durable: false });
+    else if (destination.kind === 'queue' && this.relay?.takes(destination.address)) this.relayed(destination.address, bytes, delivery);
+    else this.answer(delivery, this.enqueue(destination, bytes, true));
     this.topUpCredit();
   }
 
   /** A message the relay held (its queue's home was not known yet) goes into this node's queue after all. */
   enqueueHere(queue: string, bytes: Buffer, delivery: Delivery): void {
-    this.answer(delivery, this.enqueue(queue, bytes, false));
+    this.answer(delivery, this.enqueue({ address: queue, kind: 'queue', temporary: false }, bytes, false));
   }
 
   relaySettled(): void {
@@ -113,7 +128,7 @@ export class ProducerLink implements RelayedProducer {
 
   /** The relay takes the message once the client may send to its queue (and create it there). */
   private relayed(queue: string, bytes: Buffer, delivery: Delivery): void {
-    const refusal = this.access.admitMessage(queue, this.fixedQueue === null);
+    const refusal = this.access.admitMessage(queue, this.fixedDestination === null);
     if (refusal) this.answer(delivery, { error: refusal, durable: false });
     else this.relay!.forward(queue, bytes, delivery);
   }
@@ -136,11 +151,20 @@ export class ProducerLink implements RelayedProducer {
   }
 
   /** Enqueues on this node; `admit` checks the client's rights first (a relayed message was checked already). */
-  private enqueue(queue: string, bytes: Buffer, admit: boolean): EnqueueOutcome {
-    const prepared = this.prepare(queue, bytes, admit);
+  private enqueue(destination: ProducerDestination, bytes: Buffer, admit: boolean): EnqueueOutcome {
+    const prepared = this.prepare(destination, bytes, admit);
     if ('error' in prepared) return { error: prepared.error, durable: false };
-    this.runtime.execute(prepared.command);
-    return { error: null, durable: prepared.durable };
+    const { meta, body } = prepared;
+    if (destination.kind === 'queue') {
+      this.runtime.execute({ type: 'enqueue', queue: destination.address, meta, body });
+      return { error: null, durable: meta.durable };
+    }
+    try {
+      return { error: null, durable: this.runtime.topics.publish(destination.address, meta, body).stored };
+    } catch (error) {
+      if (error instanceof NodeKindError) return { error: { condition: Condition.notFound, description: error.message }, durable: false };
+      throw error;
+    }
   }
 
   /**
@@ -159,14 +183,23 @@ export class ProducerLink implements RelayedProducer {
       else delivery.reject(error);
       return;
     }
-    const queue = this.routedQueue(bytes, format);
-    const prepared = typeof queue !== 'string' ? queue : this.relay?.takes(queue) ? { error: this.relay.transactionRefusal(queue) } : this.prepare(queue, bytes, true);
+    const destination = this.routedDestination(bytes, format);
+    const prepared =
+      'error' in destination ? destination
+      : destination.kind === 'queue' && this.relay?.takes(destination.address) ? { error: this.relay.transactionRefusal(destination.address) }
+      : this.prepare(destination, bytes, true);
     let error = 'error' in prepared ? prepared.error : null;
     if (!('error' in prepared)) {
+      const { destination: { kind, address }, meta, body } = prepared;
       try {
-        this.transactions.send(transaction, prepared.command, bytes.length, prepared.durable);
-        // The queue is used from now on (created on first use): later messages to it count no new queue.
-        this.runtime.execute({ type: 'declare', queue: prepared.queue });
+        if (kind === 'queue') {
+          this.transactions.send(transaction, { type: 'enqueue', queue: address, meta, body }, bytes.length, meta.durable);
+          // The queue is used from now on (created on first use): later messages to it count no new queue.
+          this.runtime.execute({ type: 'declare', queue: address });
+        } else {
+          // A topic's copies are made at commit, for the subscriptions it has then (none if it is gone).
+          this.transactions.sendRouted(transaction, () => this.runtime.topics.copiesAtCommit(address, meta, body), bytes.length, meta.durable);
+        }
       } catch (refusal) {
         if (!(refusal instanceof TransactionError)) throw refusal;
         error = transactionRefusal(refusal);
@@ -180,61 +213,80 @@ export class ProducerLink implements RelayedProducer {
     delivery.update(true, transactionalState(state.txnId as Buffer, outcome));
   }
 
-  /** The queue a message goes to, or why it cannot be taken. */
-  private routedQueue(bytes: Buffer, format: number): string | { error: AmqpError } {
+  /**
+   * Checks a message for `destination` (on this node) and what it needs to enter its queue or topic (a
+   * topic is created on first use here), or the error to reject it with; `admit` checks the client's
+   * rights (a relayed message was checked already).
+   */
+  private prepare(destination: ProducerDestination, bytes: Buffer, admit: boolean): PreparedMessage | { error: AmqpError } {
+    try {
+      if (!this.blockWhenFull && this.runtime.diskFull()) {
+        throw new RefusedMessageError({ condition: Condition.resourceLimitExceeded, description: 'the broker store is full (maxDiskBytes)' });
+      }
+      const info = readMessageInfo(bytes, this.runtime.queueOptions(destination.address).groupKey);
+      if (info.groupId !== null) checkNameLength('the group id', info.groupId);
+      const refusal = admit ? this.access.admitMessage(destination.address, this.fixedDestination === null) : null;
+      if (refusal) throw new RefusedMessageError(refusal);
+      if (destination.kind === 'topic' && !destination.temporary) this.runtime.topics.declare(destination.address);
+      return { destination, meta: this.metaOf(info), body: bytes };
+    } catch (error) {
+      return refusalOf(error);
+    }
+  }
+
+  private metaOf(info: MessageInfo): MessageMeta {
+    const now = this.runtime.now();
+    let expiresAtMs = info.ttlMs !== null ? now + info.ttlMs : null;
+    if (info.absoluteExpiryTimeMs !== null && info.absoluteExpiryTimeMs > 0) {
+      expiresAtMs = expiresAtMs === null ? info.absoluteExpiryTimeMs : Math.min(expiresAtMs, info.absoluteExpiryTimeMs);
+    }
+    return {
+      groupId: info.groupId,
+      closesGroup: info.closesGroup,
+      expiresAtMs,
+      deliveryCount: info.deliveryCount,
+      durable: info.durable,
+      ...(info.priority === null ? {} : { priority: info.priority }),
+      deliverAtMs: deliveryTime(info, now),
+    };
+  }
+
+  /**
+   * The queue or topic the message goes to, or why it cannot be taken (a topic, on a cluster node).
+   */
+  private routedDestination(bytes: Buffer, format: number): ProducerDestination | { error: AmqpError } {
     try {
       if (format !== 0) {
         throw new RefusedMessageError({ condition: Condition.notImplemented, description: `message-format ${format} is not supported (only 0, AMQP 1.0 2.7.5)` });
       }
-      return this.fixedQueue ?? this.queueFromTo(bytes);
+      const destination = this.fixedDestination ?? this.destinationFromTo(bytes);
+      if (destination.kind === 'topic' && this.relay !== null) {
+        throw new RefusedMessageError({ condition: Condition.notImplemented, description: topicsNotClustered(destination.address) });
+      }
+      return destination;
     } catch (error) {
       return refusalOf(error);
     }
   }
 
   /**
-   * Checks a message for `queue` (on this node) and builds the command that puts it there, or the error
-   * to reject it with; `admit` checks the client's rights (a relayed message was checked already).
+   * ANONYMOUS-RELAY: a link with a null target routes each message by its `to` (AMQP 1.0 3.2.4). Qpid
+   * JMS says in `x-opt-jms-dest` whether it sent to a queue or a topic; the name's kind decides as for
+   * a link's capability (a contradiction is refused with amqp:not-found).
    */
-  private prepare(queue: string, bytes: Buffer, admit: boolean): PreparedMessage | { error: AmqpError } {
-    try {
-      if (!this.blockWhenFull && this.runtime.diskFull()) {
-        throw new RefusedMessageError({ condition: Condition.resourceLimitExceeded, description: 'the broker store is full (maxDiskBytes)' });
-      }
-      const info = readMessageInfo(bytes, this.runtime.queueOptions(queue).groupKey);
-      if (info.groupId !== null) checkNameLength('the group id', info.groupId);
-      const refusal = admit ? this.access.admitMessage(queue, this.fixedQueue === null) : null;
-      if (refusal) throw new RefusedMessageError(refusal);
-      const now = this.runtime.now();
-      let expiresAtMs = info.ttlMs !== null ? now + info.ttlMs : null;
-      if (info.absoluteExpiryTimeMs !== null && info.absoluteExpiryTimeMs > 0) {
-        expiresAtMs = expiresAtMs === null ? info.absoluteExpiryTimeMs : Math.min(expiresAtMs, info.absoluteExpiryTimeMs);
-      }
-      const command: Command = {
-        type: 'enqueue',
-        queue,
-        meta: {
-          groupId: info.groupId,
-          closesGroup: info.closesGroup,
-          expiresAtMs,
-          deliveryCount: info.deliveryCount,
-          durable: info.durable,
-        },
-        body: bytes,
-      };
-      return { queue, command, durable: info.durable };
-    } catch (error) {
-      return refusalOf(error);
-    }
-  }
-
-  /** ANONYMOUS-RELAY: a link with a null target routes each message by its `to` (AMQP 1.0 3.2.4). */
-  private queueFromTo(bytes: Buffer): string {
+  private destinationFromTo(bytes: Buffer): ProducerDestination {
     const info = readMessageInfo(bytes, null);
     if (info.to === null) {
       throw new AddressError('message has no "to" address, and its link has no target address to route it by');
     }
-    return parseTargetAddress(info.to);
+    const address = parseTargetAddress(info.to);
+    const claim = info.jmsDestinationType === null ? null : (JMS_DESTINATION_KINDS[info.jmsDestinationType] ?? null);
+    const kind = this.runtime.topics.resolveKind(address, claim);
+    const temporary = info.jmsDestinationType === JMS_TEMPORARY_TOPIC;
+    if (temporary && !this.runtime.topics.isTemporary(address)) {
+      throw new NodeKindError(`temporary topic "${address}" does not exist (a temporary topic is gone with the connection that created it)`);
+    }
+    return { address, kind, temporary };
   }
 
   /**
@@ -260,7 +312,18 @@ export class ProducerLink implements RelayedProducer {
 /** The AMQP error a message is rejected with, for the errors a client's message can cause. */
 function refusalOf(error: unknown): { error: AmqpError } {
   if (error instanceof MalformedMessageError) return { error: { condition: Condition.decodeError, description: error.message } };
-  if (error instanceof AddressError) return { error: { condition: Condition.invalidField, description: error.message } };
+  if (error instanceof AddressError || error instanceof InvalidAnnotationError) return { error: { condition: Condition.invalidField, description: error.message } };
+  if (error instanceof NodeKindError) return { error: { condition: Condition.notFound, description: error.message } };
   if (error instanceof RefusedMessageError) return { error: error.amqpError };
   throw error;
+}
+
+/**
+ * Delayed delivery (README "Delayed delivery"): x-opt-delivery-time (absolute, on the broker's clock)
+ * wins over x-opt-delivery-delay (from arrival); a time not in the future means at once.
+ */
+function deliveryTime(info: MessageInfo, nowMs: number): number | null {
+  if (info.deliveryTimeMs !== null) return info.deliveryTimeMs > nowMs ? info.deliveryTimeMs : null;
+  if (info.deliveryDelayMs !== null && info.deliveryDelayMs > 0) return nowMs + info.deliveryDelayMs;
+  return null;
 }

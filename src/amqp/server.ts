@@ -12,6 +12,7 @@ import { AddressAccess } from './authorization';
 import { ClusterLinks } from './cluster/cluster-links';
 import { Condition } from './conditions';
 import type { ConnectionContext } from './connection-context';
+import { connectionReport, type ConnectionReport } from './connection-reports';
 import { ConnectionLogin, type LoginServices } from './connection-login';
 import { openConsumerLink } from './consumer-attach';
 import { openProducerLink } from './producer-attach';
@@ -26,6 +27,14 @@ export interface AmqpServer {
   readonly host: string;
   /** New TLS connections use these; open ones keep theirs. */
   reloadTls(credentials: TlsCredentials): void;
+  /** Every open connection with its links (operators: `convoy connections`). */
+  connections(): ConnectionReport[];
+  connectionCount(): number;
+  /**
+   * Closes the connection with amqp:connection:forced and `description` (AMQP 1.0 2.7.9); its consumers'
+   * unsettled messages return as on any connection loss. False when there is no such connection.
+   */
+  closeConnection(id: string, description: string): boolean;
   /** Stops accepting, closes every connection with amqp:connection:forced. */
   close(): Promise<void>;
 }
@@ -70,7 +79,9 @@ export async function startAmqpServer(
       channel_max: options.channelMax,
       // rhea drops a peer after twice its advertised idle-time-out; advertise half of ours (AMQP 1.0 2.4.5).
       idle_time_out: Math.max(1, Math.floor(options.idleTimeoutMs / 2)),
-      offered_capabilities: ['ANONYMOUS-RELAY'],
+      // ANONYMOUS-RELAY: a sender with a null target routes by `to`; DELAYED_DELIVERY: x-opt-delivery-time /
+      // -delay are honoured; SHARED-SUBS: Qpid JMS refuses shared subscriptions to a peer that does not offer it.
+      offered_capabilities: ['ANONYMOUS-RELAY', 'DELAYED_DELIVERY', 'SHARED-SUBS'],
       session_buffer_size: 8192,
       receiver_options: { autoaccept: false, credit_window: 0 },
       sender_options: { autosettle: true, treat_modified_as_released: false },
@@ -79,10 +90,12 @@ export async function startAmqpServer(
       id,
       logger: connLogger,
       socket,
+      openedAtMs: Date.now(),
       consumers: new Map(),
       producers: new Map(),
       coordinators: new Map(),
       transactions: new ConnectionTransactions(runtime, options, () => nextTransaction++),
+      temporaryTopics: new Set(),
       login: new ConnectionLogin(security, socket, connLogger),
       access: new AddressAccess(runtime, security.limits, queueExists),
       newConsumerId: () => `${id}/${nextConsumer++}`,
@@ -106,7 +119,7 @@ export async function startAmqpServer(
     });
     connLogger.debug('connection accepted');
     connection.accept(socket);
-    offerSaslMechanisms(connection, saslMechanismsFor(context.login));
+    offerSaslMechanisms(connection, saslMechanismsFor(context.login), (mechanism) => context.login.unoffered(mechanism));
   };
 
   container.on('connection_open', (ctx: EventContext) => {
@@ -210,6 +223,8 @@ export async function startAmqpServer(
     for (const link of context.coordinators.values()) link.close();
     context.coordinators.clear();
     context.transactions.rollbackAll();
+    for (const topic of context.temporaryTopics) runtime.topics.deleteTemporary(topic);
+    context.temporaryTopics.clear();
   }
 
   const listeners: Server[] = [];
@@ -242,26 +257,41 @@ export async function startAmqpServer(
     reloadTls(credentials: TlsCredentials): void {
       tlsListener?.server.setSecureContext(secureContextOptions(credentials));
     },
+    connections(): ConnectionReport[] {
+      return [...connections].map(([connection, context]) => connectionReport(connection, context));
+    },
+    connectionCount(): number {
+      return connections.size;
+    },
+    closeConnection(id: string, description: string): boolean {
+      for (const [connection, context] of connections) {
+        if (context.id !== id) continue;
+        void forceClose(connection, context, description);
+        return true;
+      }
+      return false;
+    },
     async close(): Promise<void> {
       for (const listener of listeners) listener.close();
       clusterLinks?.close();
-      const sockets: Promise<void>[] = [];
-      for (const [connection, context] of connections) {
-        sockets.push(new Promise((resolve) => {
-          if (context.socket.destroyed) return resolve();
-          context.socket.once('close', () => resolve());
-          const timer = setTimeout(() => context.socket.destroy(), CLOSE_GRACE_MS);
-          timer.unref();
-          try {
-            connection.close({ condition: Condition.connectionForced, description: 'the broker is shutting down' });
-          } catch {
-            context.socket.destroy();
-          }
-        }));
-      }
-      await Promise.all(sockets);
+      await Promise.all([...connections].map(([connection, context]) => forceClose(connection, context, 'the broker is shutting down')));
     },
   };
+}
+
+/** Closes with amqp:connection:forced; a client that does not answer within CLOSE_GRACE_MS loses its socket. */
+function forceClose(connection: Connection, context: ConnectionContext, description: string): Promise<void> {
+  return new Promise((resolve) => {
+    if (context.socket.destroyed) return resolve();
+    context.socket.once('close', () => resolve());
+    const timer = setTimeout(() => context.socket.destroy(), CLOSE_GRACE_MS);
+    timer.unref();
+    try {
+      connection.close({ condition: Condition.connectionForced, description });
+    } catch {
+      context.socket.destroy();
+    }
+  });
 }
 
 /**

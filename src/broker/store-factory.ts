@@ -11,7 +11,11 @@ export interface ClusterJournal {
   readonly beforeWrite: () => void;
 }
 
-export function createStore(options: BrokerOptions, logger: Logger, clusterJournal: ClusterJournal | null = null): MessageStore {
+/**
+ * `onFsync` hears how long each fdatasync of the journal took, in seconds; a cluster node's journal is
+ * where `clusterJournal` says, and checked before each write.
+ */
+export function createStore(options: BrokerOptions, logger: Logger, onFsync?: (seconds: number) => void, clusterJournal: ClusterJournal | null = null): MessageStore {
   if (options.store === 'memory') return new MemoryStore();
   return new JournalStore({
     dir: clusterJournal?.dir ?? join(options.dataDir, 'journal'),
@@ -19,6 +23,7 @@ export function createStore(options: BrokerOptions, logger: Logger, clusterJourn
     segmentBytes: options.segmentBytes,
     logger: logger.child({ component: 'journal' }),
     ...(clusterJournal && { beforeWrite: clusterJournal.beforeWrite }),
+    ...(onFsync !== undefined && { onFsync }),
   });
 }
 

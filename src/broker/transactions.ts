@@ -43,7 +43,8 @@ export class TransactionError extends Error {
 }
 
 interface Send {
-  readonly command: Command;
+  /** The commands that put the message where it goes, made at commit (a topic's: one per subscription it has then). */
+  readonly commands: () => readonly Command[];
   readonly bytes: number;
   readonly durable: boolean;
 }
@@ -114,6 +115,11 @@ export class ConnectionTransactions {
    * changed, when the transaction can only roll back or a limit would be passed.
    */
   send(transaction: Transaction, command: Command, bytes: number, durable: boolean): void {
+    this.sendRouted(transaction, () => [command], bytes, durable);
+  }
+
+  /** A message whose queues are decided at commit: one published to a topic (src/broker/topics.ts). */
+  sendRouted(transaction: Transaction, commands: () => readonly Command[], bytes: number, durable: boolean): void {
     if (transaction.rollbackOnly !== null) throw new TransactionError('rollback', `the transaction can only be rolled back: ${transaction.rollbackOnly.reason}`);
     this.checkOperations(transaction);
     if (this.bytes + bytes > this.limits.maxTransactionBytesPerConnection) {
@@ -122,7 +128,7 @@ export class ConnectionTransactions {
         `the open transactions of this connection hold ${this.bytes} bytes of messages; ${bytes} more would pass maxTransactionBytesPerConnection (${this.limits.maxTransactionBytesPerConnection})`,
       );
     }
-    transaction.sends.push({ command, bytes, durable });
+    transaction.sends.push({ commands, bytes, durable });
     transaction.bytes += bytes;
     this.bytes += bytes;
   }
@@ -158,7 +164,7 @@ export class ConnectionTransactions {
       deliveryId: acknowledgement.deliveryId,
       outcome: acknowledgement.outcome,
     }));
-    for (const send of transaction.sends) commands.push(send.command);
+    for (const send of transaction.sends) commands.push(...send.commands());
     const durable = transaction.sends.some((send) => send.durable) || acknowledged.some(({ durable }) => durable);
     this.runtime.executeAtomically(commands);
     return { durable };

@@ -1,6 +1,7 @@
 import type { QueuesSnapshot } from '../amqp';
 import type { ClusterSnapshot } from '../broker/cluster-services';
 import type { QueueReport } from '../broker/runtime';
+import type { TopicReport } from '../broker/topics';
 import type { GroupView } from '../core/inspect';
 
 /** Plain-text tables for the operator commands. */
@@ -11,14 +12,15 @@ export function renderTable(headers: string[], rows: (string | number)[][]): str
 }
 
 /**
- * The queues of the node asked, with their consumers. On a cluster node a HOME column names the node
- * serving each queue; queues served by another node are listed with their home only (ask that node for
- * their numbers), and a local queue whose home is elsewhere holds messages on their way there.
+ * The queues of the node asked, with their consumers (a subscription's queue is named
+ * `<topic>::<subscription>`), then topics and their subscriptions. On a cluster node a HOME column names
+ * the node serving each queue; queues served by another node are listed with their home only (ask that
+ * node for their numbers), and a local queue whose home is elsewhere holds messages on their way there.
  */
-export function renderQueues(queues: readonly QueueReport[], cluster?: QueuesSnapshot['cluster']): string {
+export function renderQueues(queues: readonly QueueReport[], topics: readonly TopicReport[], cluster?: QueuesSnapshot['cluster']): string {
   const local = new Set(queues.map((q) => q.name));
   const elsewhere = cluster ? Object.keys(cluster.homes).filter((name) => !local.has(name)).sort() : [];
-  if (queues.length === 0 && elsewhere.length === 0) return 'no queues';
+  if (queues.length === 0 && elsewhere.length === 0 && topics.length === 0) return 'no queues';
   const homeOf = (name: string): string => (cluster ? (cluster.homes[name] ?? '(lost)') : '');
   const rows: (string | number)[][] = queues.map((q) => [q.name, q.queued, q.inFlight, q.enqueuedTotal, q.groups, q.consumers.length]);
   const headers = ['QUEUE', 'QUEUED', 'IN FLIGHT', 'ENQUEUED', 'GROUPS', 'CONSUMERS'];
@@ -46,7 +48,25 @@ export function renderQueues(queues: readonly QueueReport[], cluster?: QueuesSna
         ),
     );
   }
+  if (topics.length > 0) sections.push(`\n${renderTopics(topics)}`);
   return sections.join('\n');
+}
+
+function renderTopics(topics: readonly TopicReport[]): string {
+  const table = renderTable(
+    ['TOPIC', 'PUBLISHED', 'SUBSCRIPTIONS'],
+    topics.map((t) => [t.temporary ? `${t.name} (temporary)` : t.name, t.publishedTotal, t.subscriptions.length]),
+  );
+  const subscriptions = topics.flatMap((t) => t.subscriptions.map((s) => ({ topic: t.name, ...s })));
+  if (subscriptions.length === 0) return table;
+  return `${table}\n\n${renderTable(
+    ['SUBSCRIPTION', 'TOPIC', 'NAME', 'CLIENT', 'DURABLE', 'SHARED', 'CONSUMERS', 'QUEUED'],
+    subscriptions.map((s) => [s.queue, s.topic, s.name ?? '-', s.clientId ?? (s.name === null ? '-' : '(global)'), yesNo(s.durable), yesNo(s.shared), s.consumers, s.queued]),
+  )}`;
+}
+
+function yesNo(value: boolean): string {
+  return value ? 'yes' : 'no';
 }
 
 export function renderGroups(queue: QueueReport, groups: readonly GroupView[]): string {

@@ -1,5 +1,6 @@
 import type { QueueOptions } from '../core/types';
 import { checkClusterInput, mergeClusterOptions, type ClusterOptions, type ClusterOptionsInput } from './cluster-options';
+import { DEFAULT_HTTP_OPTIONS, checkHttpOptions, type HttpOptions, type HttpOptionsInput } from './http-options';
 import { readJsonFile } from './json-file';
 import { checkQueueOptions, checkQueuePolicies, type QueuePolicies } from './queue-policies';
 import {
@@ -15,6 +16,7 @@ import {
   type TlsOptions,
   type TlsOptionsInput,
 } from './security-options';
+import { checkTopicPatterns } from './topic-patterns';
 import { ConfigError, checkObject, integerBetween, nonEmptyString, oneOf, positiveInteger, type Check } from './validation';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -58,6 +60,8 @@ export interface BrokerOptions {
   readonly queueDefaults: Partial<QueueOptions>;
   /** Per queue name or pattern (`*` wildcard). */
   readonly queues: QueuePolicies;
+  /** Names and patterns of addresses that are topics (src/config/topic-patterns.ts). */
+  readonly topics: readonly string[];
   readonly auth: AuthOptions;
   /** Role name -> permissions on address patterns. */
   readonly roles: Readonly<Record<string, RoleOptions>>;
@@ -65,10 +69,13 @@ export interface BrokerOptions {
   readonly tls: TlsOptions | null;
   /** Membership of a cluster on etcd; null: a single node (README, "Cluster"). */
   readonly cluster: ClusterOptions | null;
+  /** The HTTP listener (API, metrics, console); on by default, on a loopback address. */
+  readonly http: HttpOptions;
 }
 
 /** Options as a config file or a caller gives them: any subset; `auth` may be partial too. */
-export type BrokerOptionsInput = Partial<Omit<BrokerOptions, 'auth' | 'roles' | 'tls' | 'cluster'>> & {
+export type BrokerOptionsInput = Partial<Omit<BrokerOptions, 'auth' | 'roles' | 'tls' | 'cluster' | 'http'>> & {
+  readonly http?: HttpOptionsInput;
   readonly auth?: Partial<AuthOptions>;
   readonly roles?: Readonly<Record<string, RoleOptionsInput>>;
   readonly tls?: TlsOptionsInput | null;
@@ -97,10 +104,12 @@ export const DEFAULT_BROKER_OPTIONS: BrokerOptions = Object.freeze({
   maxTransactionBytesPerConnection: 64 * 1024 * 1024,
   queueDefaults: {},
   queues: {},
+  topics: [],
   auth: DEFAULT_AUTH_OPTIONS,
   roles: {},
   tls: null,
   cluster: null,
+  http: DEFAULT_HTTP_OPTIONS,
 });
 
 const brokerOptionChecks: { [K in keyof BrokerOptions]-?: Check<BrokerOptions[K]> } = {
@@ -125,10 +134,12 @@ const brokerOptionChecks: { [K in keyof BrokerOptions]-?: Check<BrokerOptions[K]
   maxTransactionBytesPerConnection: positiveInteger,
   queueDefaults: checkQueueOptions,
   queues: checkQueuePolicies,
+  topics: checkTopicPatterns,
   auth: checkAuthOptions as Check<AuthOptions>,
   roles: checkRoles,
   tls: checkTlsOptions,
   cluster: checkClusterInput as Check<ClusterOptions | null>,
+  http: checkHttpOptions as Check<HttpOptions>,
 };
 
 /** Validates options from any source; the error names the offending field. */
@@ -140,12 +151,13 @@ export function readConfigFile(path: string): BrokerOptionsInput {
   return checkBrokerOptions(readJsonFile(path, 'a readable JSON config file'), '');
 }
 
-/** Defaults, then the config file, then command-line flags; the result is frozen. `auth` and `cluster` merge key by key. */
+/** Defaults, then the config file, then command-line flags; the result is frozen. `auth`, `http` and `cluster` merge key by key. */
 export function resolveBrokerOptions(...layers: BrokerOptionsInput[]): BrokerOptions {
   const checked = layers.map((layer) => checkBrokerOptions(layer, ''));
   const auth: AuthOptions = Object.freeze(Object.assign({}, DEFAULT_AUTH_OPTIONS, ...checked.map((layer) => layer.auth ?? {})));
+  const http: HttpOptions = Object.freeze(Object.assign({}, DEFAULT_HTTP_OPTIONS, ...checked.map((layer) => layer.http ?? {})));
   const cluster = mergeClusterOptions(checked.map((layer) => layer.cluster as Partial<ClusterOptions> | null | undefined));
-  const merged: BrokerOptions = Object.assign({}, DEFAULT_BROKER_OPTIONS, ...checked, { auth, cluster });
+  const merged: BrokerOptions = Object.assign({}, DEFAULT_BROKER_OPTIONS, ...checked, { auth, http, cluster });
   checkSecurityOptions(merged);
   if (merged.cluster && merged.auth.usersFile !== null && merged.cluster.user === null) {
     throw new ConfigError('cluster.user', 'the user the nodes log in to each other as (a users file is configured: anonymous nodes would be refused)', null);

@@ -7,8 +7,12 @@ import {
   encodeDelivered,
   encodeDeliveryCount,
   encodeMessage,
+  encodePosition,
   encodeQueue,
+  encodeQueueDeleted,
   encodeRemove,
+  encodeSubscription,
+  encodeTopic,
   readRecord,
   RECORD_HEADER_BYTES,
   RecordType,
@@ -16,17 +20,19 @@ import {
 } from './record-codec';
 import { checkSegmentHeader, Segment, SEGMENT_HEADER_BYTES, segmentNumberOf } from './segment-file';
 import { syncDirectory } from './sync-directory';
-import type { FsyncPolicy, MessageStore, RecoveredQueue, RecoveredStore, StoreEntry } from './types';
+import type { FsyncPolicy, MessageStore, RecoveredQueue, RecoveredStore, StoreEntry, StoredSubscription } from './types';
 import { StoreError } from './types';
 
 /** Where a stored message's record is, and what recovery needs to rebuild it. */
 interface IndexEntry {
   readonly id: number;
   readonly queue: string;
-  readonly seq: number;
+  /** 0 while a scheduled message waits for its time. */
+  seq: number;
   meta: MessageMeta;
   /** Delivered since its delivery-count was last recorded. */
   delivered: boolean;
+  readonly deadLetteredFrom: string | null;
   segment: Segment;
   recordOffset: number;
   recordLength: number;
@@ -56,6 +62,8 @@ export interface JournalOptions {
    * write. A cluster node checks here that its lease still holds (README, "Cluster: fencing").
    */
   readonly beforeWrite?: () => void;
+  /** Told how long each fdatasync took, in seconds (the fsync latency histogram of /metrics). */
+  readonly onFsync?: (seconds: number) => void;
 }
 
 /** The records of an atomic unit being recorded (beginAtomic .. endAtomic), not yet framed. */
@@ -80,6 +88,9 @@ export class JournalStore implements MessageStore {
   private readonly entriesBySegment = new Map<Segment, Set<IndexEntry>>();
   private readonly index = new Map<number, IndexEntry>();
   private readonly queues = new Set<string>();
+  private readonly topics = new Set<string>();
+  /** Durable subscriptions by their queue's name. */
+  private readonly subscriptions = new Map<string, StoredSubscription>();
   private active!: Segment;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
@@ -107,7 +118,7 @@ export class JournalStore implements MessageStore {
       this.intervalTimer = setInterval(() => this.startSync(), this.options.fsync.intervalMs);
       this.intervalTimer.unref();
     }
-    return { queues: this.recoveredQueues(queues, keepInMemoryBytes) };
+    return { queues: this.recoveredQueues(queues, keepInMemoryBytes), topics: [...this.topics], subscriptions: [...this.subscriptions.values()] };
   }
 
   declareQueue(name: string): void {
@@ -116,14 +127,35 @@ export class JournalStore implements MessageStore {
     this.append(encodeQueue(name));
   }
 
+  declareTopic(name: string): void {
+    if (this.topics.has(name)) return;
+    this.topics.add(name);
+    this.append(encodeTopic(name));
+  }
+
+  declareSubscription(subscription: StoredSubscription): void {
+    this.subscriptions.set(subscription.queue, subscription);
+    this.append(encodeSubscription(subscription));
+  }
+
+  deleteQueue(name: string): void {
+    if (!this.queues.has(name) && !this.subscriptions.has(name)) return;
+    this.queues.delete(name);
+    this.subscriptions.delete(name);
+    this.append(encodeQueueDeleted(name));
+    this.dependOnOlderSegments(this.active);
+  }
+
   add(entry: StoreEntry, bytes: Uint8Array, page: boolean): MessageBody {
-    const { record, bodyOffsetInRecord } = encodeMessage(entry.id, entry.seq, entry.queue, entry.meta, false, bytes);
+    const deadLetteredFrom = entry.deadLetteredFrom ?? null;
+    const { record, bodyOffsetInRecord } = encodeMessage(entry.id, entry.seq, entry.queue, entry.meta, false, bytes, deadLetteredFrom);
     const indexed: IndexEntry = {
       id: entry.id,
       queue: entry.queue,
       seq: entry.seq,
       meta: entry.meta,
       delivered: false,
+      deadLetteredFrom,
       segment: this.active,
       recordOffset: 0,
       recordLength: record.length,
@@ -151,6 +183,13 @@ export class JournalStore implements MessageStore {
     entry.meta = { ...entry.meta, deliveryCount };
     entry.delivered = false;
     this.appendAbout(entry, encodeDeliveryCount(id, deliveryCount));
+  }
+
+  setPosition(id: number, seq: number): void {
+    const entry = this.index.get(id);
+    if (!entry || !entry.meta.durable) return;
+    entry.seq = seq;
+    this.appendAbout(entry, encodePosition(id, seq));
   }
 
   markDelivered(id: number): void {
@@ -254,6 +293,14 @@ export class JournalStore implements MessageStore {
     if (entry.segment !== this.active) this.active.refersTo.add(entry.segment);
   }
 
+  /**
+   * A queue deletion cancels its declarations, which every segment since it was declared repeats: the
+   * segment holding the deletion must outlive them all, or the queue would come back after a restart.
+   */
+  private dependOnOlderSegments(segment: Segment): void {
+    for (const older of this.segments.values()) if (older.number < segment.number) segment.refersTo.add(older);
+  }
+
   /** True once every older segment this one's records refer to is gone. */
   private outlivesWhatItRefersTo(segment: Segment): boolean {
     for (const older of segment.refersTo) {
@@ -297,7 +344,7 @@ export class JournalStore implements MessageStore {
 
   private syncEverythingNow(): void {
     this.writePending();
-    this.active.syncNow();
+    this.syncActiveNow();
   }
 
   /** Group commit: one fdatasync for every waiter so far; waiters that arrive meanwhile share the next. */
@@ -308,7 +355,9 @@ export class JournalStore implements MessageStore {
     this.waiters = [];
     // The fdatasync must cover every record its waiters wait for, also when a timer starts it mid-turn.
     this.writePending();
+    const startedMs = performance.now();
     this.active.sync((error) => {
+      this.observeFsync(startedMs);
       this.syncing = false;
       if (error) {
         // The disk failed us: acknowledging anything more would be a lie. Stop the broker.
@@ -320,16 +369,31 @@ export class JournalStore implements MessageStore {
     });
   }
 
+  private syncActiveNow(): void {
+    const startedMs = performance.now();
+    this.active.syncNow();
+    this.observeFsync(startedMs);
+  }
+
+  private observeFsync(startedMs: number): void {
+    this.options.onFsync?.((performance.now() - startedMs) / 1000);
+  }
+
   /**
    * The old segment is synced before the new one takes over, so group commit only ever syncs one file.
-   * Every queue is declared again at the start of the new segment: older segments may be deleted, and
-   * empty queues must still come back after a restart.
+   * Every queue, topic and durable subscription is declared again at the start of the new segment:
+   * older segments may be deleted, and empty queues, topics without messages and subscriptions must
+   * still come back after a restart.
    */
   private roll(): void {
     this.syncEverythingNow();
     this.active = this.newSegment(this.active.number + 1);
-    for (const name of this.queues) {
-      const record = encodeQueue(name);
+    const declarations = [
+      ...[...this.queues].map(encodeQueue),
+      ...[...this.topics].map(encodeTopic),
+      ...[...this.subscriptions.values()].map(encodeSubscription),
+    ];
+    for (const record of declarations) {
       this.pending.push(record);
       this.pendingBytes += record.length;
     }
@@ -357,7 +421,7 @@ export class JournalStore implements MessageStore {
     this.compacting.add(segment);
     for (const entry of [...this.entriesOf(segment)]) {
       const body = segment.read(entry.bodyOffset, entry.bodyLength);
-      const { record, bodyOffsetInRecord } = encodeMessage(entry.id, entry.seq, entry.queue, entry.meta, entry.delivered, body);
+      const { record, bodyOffsetInRecord } = encodeMessage(entry.id, entry.seq, entry.queue, entry.meta, entry.delivered, body, entry.deadLetteredFrom);
       this.entriesOf(segment).delete(entry);
       segment.live--;
       this.placeMessage(entry, record, bodyOffsetInRecord);
@@ -449,6 +513,7 @@ export class JournalStore implements MessageStore {
           seq: message.seq,
           meta: message.meta,
           delivered: message.delivered,
+          deadLetteredFrom: message.deadLetteredFrom,
           segment,
           recordOffset: offset,
           recordLength: length,
@@ -487,20 +552,49 @@ export class JournalStore implements MessageStore {
         }
         break;
       }
+      case RecordType.Position: {
+        const entry = this.index.get(record.id);
+        if (entry) {
+          if (entry.segment !== segment) segment.refersTo.add(entry.segment);
+          entry.seq = record.seq;
+        }
+        break;
+      }
+      case RecordType.Topic:
+        this.topics.add(record.name);
+        break;
+      case RecordType.Subscription:
+        this.subscriptions.set(record.subscription.queue, record.subscription);
+        break;
+      case RecordType.QueueDeleted:
+        // Its messages were removed (earlier records); a later record may declare the name afresh.
+        this.dependOnOlderSegments(segment);
+        this.queues.delete(record.name);
+        this.subscriptions.delete(record.name);
+        queues.delete(record.name);
+        break;
     }
   }
 
   /**
-   * Every message still stored, per queue in position order. A message that had left for a consumer
-   * when the broker stopped comes back with delivery-count + 1 (recorded, so a second crash does not
-   * count it twice).
+   * Every message still stored, per queue in position order (scheduled messages that had not entered
+   * their queue, position 0, first). A message that had left for a consumer when the broker stopped
+   * comes back with delivery-count + 1 (recorded, so a second crash does not count it twice).
    */
   private recoveredQueues(queues: Map<string, RecoveredMessage[]>, keepInMemoryBytes: number): RecoveredQueue[] {
     const entries = [...this.index.values()].sort((a, b) => a.seq - b.seq);
     const bodies = this.loadBodies(entries, keepInMemoryBytes);
     for (const entry of entries) {
       if (entry.delivered) this.setDeliveryCount(entry.id, entry.meta.deliveryCount + 1);
-      queues.get(entry.queue)!.push({ id: entry.id, seq: entry.seq, meta: entry.meta, body: bodies.get(entry) ?? new PagedBody(entry) });
+      let messages = queues.get(entry.queue);
+      if (!messages) queues.set(entry.queue, (messages = []));
+      messages.push({
+        id: entry.id,
+        seq: entry.seq,
+        meta: entry.meta,
+        body: bodies.get(entry) ?? new PagedBody(entry),
+        deadLetteredFrom: entry.deadLetteredFrom,
+      });
     }
     return [...queues].map(([name, messages]) => ({ name, messages }));
   }

@@ -1,17 +1,21 @@
 import type { MessageBody, MessageMeta, StoredBody } from '../core/types';
-import type { MessageStore, RecoveredStore, StoreEntry } from './types';
+import type { MessageStore, RecoveredStore, StoreEntry, StoredSubscription } from './types';
 
 interface MemoryRecord {
   readonly queue: string;
-  readonly seq: number;
+  seq: number;
   meta: MessageMeta;
   delivered: boolean;
   readonly bytes: Uint8Array;
+  readonly deadLetteredFrom: string | null;
 }
 
 /** What an in-memory store keeps across a simulated restart (tests pass the same medium to a new store). */
 export class MemoryMedium {
   readonly queues = new Set<string>();
+  readonly topics = new Set<string>();
+  /** By queue name. */
+  readonly subscriptions = new Map<string, StoredSubscription>();
   readonly records = new Map<number, MemoryRecord>();
 }
 
@@ -52,9 +56,12 @@ export class MemoryStore implements MessageStore {
           .map(({ id, record }) => {
             const keep = inMemory + record.bytes.length <= keepInMemoryBytes;
             if (keep) inMemory += record.bytes.length;
-            return { id, seq: record.seq, meta: record.meta, body: keep ? record.bytes : new MemoryPagedBody(id, record.bytes.length) };
+            const body = keep ? record.bytes : new MemoryPagedBody(id, record.bytes.length);
+            return { id, seq: record.seq, meta: record.meta, body, deadLetteredFrom: record.deadLetteredFrom };
           }),
       })),
+      topics: [...this.medium.topics],
+      subscriptions: [...this.medium.subscriptions.values()],
     };
   }
 
@@ -62,8 +69,28 @@ export class MemoryStore implements MessageStore {
     this.medium.queues.add(name);
   }
 
+  declareTopic(name: string): void {
+    this.medium.topics.add(name);
+  }
+
+  declareSubscription(subscription: StoredSubscription): void {
+    this.medium.subscriptions.set(subscription.queue, subscription);
+  }
+
+  deleteQueue(name: string): void {
+    this.medium.queues.delete(name);
+    this.medium.subscriptions.delete(name);
+  }
+
   add(entry: StoreEntry, bytes: Uint8Array, page: boolean): MessageBody {
-    const record: MemoryRecord = { queue: entry.queue, seq: entry.seq, meta: entry.meta, delivered: false, bytes };
+    const record: MemoryRecord = {
+      queue: entry.queue,
+      seq: entry.seq,
+      meta: entry.meta,
+      delivered: false,
+      bytes,
+      deadLetteredFrom: entry.deadLetteredFrom ?? null,
+    };
     if (this.unit) this.addedInUnit.set(entry.id, record);
     this.change(() => {
       this.medium.queues.add(entry.queue);
@@ -83,6 +110,11 @@ export class MemoryStore implements MessageStore {
       record.meta = { ...record.meta, deliveryCount };
       record.delivered = false;
     });
+  }
+
+  setPosition(id: number, seq: number): void {
+    const record = this.medium.records.get(id);
+    if (record) record.seq = seq;
   }
 
   markDelivered(id: number): void {

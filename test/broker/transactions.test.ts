@@ -46,6 +46,7 @@ function setUp() {
         deliver: (effect: DeliverEffect, bytes: Uint8Array) =>
           delivered.push({ consumer, deliveryId: effect.deliveryId, body: Buffer.from(bytes).toString(), deliveryCount: effect.message.deliveryCount }),
         drained: () => undefined,
+        end: () => undefined,
       },
       consumer,
     );
@@ -149,6 +150,30 @@ describe('ConnectionTransactions', () => {
       ),
       { numRuns: 300 },
     );
+  });
+
+  test('a message published to a topic in a transaction goes to the subscriptions the topic has at the commit', () => {
+    const { runtime, transactions, delivered, attach } = setUp();
+    runtime.topics.declare('t');
+    const subscribe = (consumer: string) => runtime.topics.subscribe({ topic: 't', name: null, clientId: null, durable: false, shared: false, consumerId: consumer, selector: null });
+    const leaving = subscribe('gone');
+    const staying = subscribe('kept');
+    attach('kept', staying.queue, 10);
+    const transaction = transactions.declare({});
+    const meta = { groupId: null, closesGroup: false, expiresAtMs: null, deliveryCount: 0, durable: false };
+    const body = Buffer.from('p1');
+    transactions.sendRouted(transaction, () => runtime.topics.copiesAtCommit('t', meta, body), body.length, false);
+    // The first subscription ends before the commit (its consumer left); a new one starts.
+    runtime.topics.consumerLeft(leaving, false);
+    const joined = subscribe('joined');
+    attach('joined', joined.queue, 10);
+    expect(delivered).toEqual([]);
+    transactions.commit(transaction);
+    expect(delivered.map((d) => [d.consumer, d.body])).toEqual([
+      ['kept', 'p1'],
+      ['joined', 'p1'],
+    ]);
+    expect(runtime.state.queues.has(leaving.queue)).toBe(false);
   });
 
   test('a consumer detaching with acknowledgements in a transaction makes it roll back only, with precondition', () => {

@@ -1,4 +1,4 @@
-import type { Message } from 'rhea';
+import { filter, type Message } from 'rhea';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { fetchAdminSnapshot, type QueuesSnapshot } from '../../src/amqp';
 import { connect, receive, sendAll, sleep, waitFor, type TestClient } from '../support/client';
@@ -158,5 +158,29 @@ describe('a cluster of three nodes', () => {
     expect(queues.stdout).toMatch(/cl\.orders\s+-\s+-\s+-\s+-\s+-\s+n1/);
     expect(queues.stdout).toMatch(/cl\.dead\s+\d+\s+\d+\s+\d+\s+\d+\s+\d+\s+n3/);
     expect(queues.stdout).toMatch(/cl\.payments\s+-\s+-\s+-\s+-\s+-\s+n1/);
+  });
+
+  test('a selector and a browser on a node that is not the home: the home applies them', async () => {
+    const [n1, n2] = nodes as [ConvoyNode, ConvoyNode, ConvoyNode];
+    const home = await client(n1);
+    const colours = ['red', 'blue', 'red', 'blue'];
+    await sendAll(await home.openSender('cl.colours'), colours.map((colour, i) => ({ body: `${colour}${i}`, application_properties: { colour } })));
+    const remote = await client(n2);
+    const browser = await remote.openReceiver({ address: 'cl.colours', distribution_mode: 'copy' }, { snd_settle_mode: 1 });
+    expect((await receive(browser, 4, 5000)).map((r) => r.message.body)).toEqual(['red0', 'blue1', 'red2', 'blue3']);
+    const red = await remote.openReceiver({ address: 'cl.colours', filter: filter.selector("colour = 'red'") });
+    const reds = await receive(red, 2, 5000);
+    expect(reds.map((r) => r.message.body)).toEqual(['red0', 'red2']);
+    // Nothing else matches: the blue messages stay queued at the home for a consumer without a selector.
+    expect(await receive(red, 1, 300)).toEqual([]);
+    const all = await remote.openReceiver('cl.colours');
+    expect((await receive(all, 2, 5000)).map((r) => r.message.body)).toEqual(['blue1', 'blue3']);
+  });
+
+  test('topics are refused on a cluster node (amqp:not-implemented), for subscribers and publishers', async () => {
+    const [n1] = nodes as [ConvoyNode, ConvoyNode, ConvoyNode];
+    const c = await client(n1);
+    await expect(c.openReceiver({ address: 'cl.news', capabilities: ['topic'] })).rejects.toMatchObject({ condition: 'amqp:not-implemented' });
+    await expect(c.openSender({ address: 'cl.news', capabilities: ['topic'] })).rejects.toMatchObject({ condition: 'amqp:not-implemented' });
   });
 });

@@ -16,7 +16,7 @@ const RUNS = Number(process.env.CONVOY_MODEL_RUNS ?? 3000);
 const SEED = Number(process.env.CONVOY_MODEL_SEED ?? 20261207);
 const TIMEOUT_MS = 30_000 + RUNS * 25;
 
-const totals = { logs: 0, steps: 0, deliveries: 0 };
+const totals = { logs: 0, steps: 0, deliveries: 0, purged: 0, retried: 0, released: 0 };
 
 function runLog(options: QueueOptions, moves: Move[]): void {
   const lockstep = new Lockstep(options);
@@ -25,7 +25,10 @@ function runLog(options: QueueOptions, moves: Move[]): void {
     const step = resolveMove(lockstep.state, move, sent + 1);
     if (step === null) continue;
     if (step.op === 'send') sent++;
-    lockstep.run(step);
+    const effects = lockstep.run(step);
+    totals.purged += effects.filter((e) => e.type === 'removed' && e.reason === 'purged').length;
+    totals.retried += effects.filter((e) => e.type === 'retried').length;
+    if (step.op === 'release' && effects.some((e) => e.type === 'group-owner')) totals.released++;
   }
   totals.logs++;
   totals.steps += lockstep.log.length;
@@ -47,7 +50,12 @@ describe('reference model and core in lockstep', () => {
       fc.assert(fc.property(optionsArb(true), logArb(true), runLog), { numRuns: Math.floor(RUNS / 2), seed: SEED + 1 });
       // Guard against a generator that stops exercising dispatch.
       expect(totals.deliveries).toBeGreaterThan(totals.logs * 10);
-      console.log(`model search: ${totals.logs} logs, ${totals.steps} steps, ${totals.deliveries} deliveries, seed ${SEED}`);
+      // ... and the operator commands (purge, release-group, retry of dead letters) to do something.
+      expect(Math.min(totals.purged, totals.retried, totals.released)).toBeGreaterThan(totals.logs / 10);
+      console.log(
+        `model search: ${totals.logs} logs, ${totals.steps} steps, ${totals.deliveries} deliveries, ` +
+          `${totals.purged} purged, ${totals.retried} retried, ${totals.released} groups released, seed ${SEED}`,
+      );
     },
     TIMEOUT_MS,
   );

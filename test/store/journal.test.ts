@@ -6,6 +6,7 @@ import pino from 'pino';
 import { describe, expect, test } from 'vitest';
 import type { MessageMeta } from '../../src/core/types';
 import { JournalStore } from '../../src/store/journal-store';
+import { encodeMessage, readRecord } from '../../src/store/record-codec';
 import type { FsyncPolicy } from '../../src/store/types';
 
 const meta: MessageMeta = { groupId: 'G', closesGroup: false, expiresAtMs: null, deliveryCount: 0, durable: true };
@@ -211,6 +212,38 @@ describe('journal store', () => {
     expect(counts).toEqual({ A: 20, B: 0, C: 0, D: 0 });
   });
 
+  test('topics and subscriptions outlive the segment that declared them; a queue deletion outlives the declarations it cancels', async () => {
+    const dir = freshDir();
+    const { store } = journal(dir, 8192);
+    store.open(Infinity);
+    store.declareTopic('prices');
+    const kept = { queue: 'prices::a.kept', topic: 'prices', name: 'kept', clientId: 'a', shared: false };
+    const gone = { queue: 'prices::a.gone', topic: 'prices', name: 'gone', clientId: 'a', shared: false };
+    for (const subscription of [kept, gone]) {
+      store.declareSubscription(subscription);
+      store.declareQueue(subscription.queue);
+    }
+    store.add({ id: 1, queue: 'old', seq: 1, meta }, Buffer.alloc(200), false); // keeps segment 1 alive
+    let id = 2;
+    const churn = () => {
+      for (let round = 0; round < 40; round++, id++) {
+        store.add({ id, queue: 'q', seq: id, meta }, Buffer.alloc(200), false);
+        store.remove(id);
+      }
+    };
+    churn();
+    store.deleteQueue(gone.queue);
+    churn();
+    await durable(store);
+    store.reclaim();
+    store.close();
+    expect(segmentsIn(dir).length).toBeGreaterThan(1);
+    const recovered = journal(dir).store.open(Infinity);
+    expect(recovered.topics).toEqual(['prices']);
+    expect(recovered.subscriptions).toEqual([kept]);
+    expect(recovered.queues.map((q) => q.name).sort()).toEqual(['old', 'prices::a.kept', 'q']);
+  });
+
   test('a sparse old segment is compacted: its few live messages move and it is deleted', async () => {
     const dir = freshDir();
     const { store } = journal(dir, 8192);
@@ -227,6 +260,28 @@ describe('journal store', () => {
     store.close();
     const recovered = journal(dir).store.open(Infinity);
     expect(recovered.queues[0]!.messages.map((m) => m.id)).toEqual([25, 50, 75, 100]);
+  });
+
+  test('compaction carries a scheduled message over: its delivery time, and the position a later record gave it', async () => {
+    const dir = freshDir();
+    const { store } = journal(dir, 8192);
+    store.open(Infinity);
+    store.add({ id: 1, queue: 'q', seq: 0, meta: { ...meta, deliverAtMs: 7000, priority: 2 } }, Buffer.alloc(200, 1), false);
+    store.add({ id: 2, queue: 'q', seq: 0, meta: { ...meta, deliverAtMs: 9000 } }, Buffer.alloc(200, 2), false);
+    fill(store, 100, 200, 3);
+    store.setPosition(1, 103);
+    for (let id = 3; id <= 102; id++) store.remove(id);
+    store.writePending();
+    store.reclaim();
+    await durable(store);
+    store.reclaim();
+    expect(segmentsIn(dir)).not.toContain('segment-00000001.journal');
+    store.close();
+    const recovered = journal(dir).store.open(Infinity).queues[0]!.messages;
+    expect(recovered.map((m) => [m.id, m.seq, m.meta.deliverAtMs, m.meta.priority ?? 4])).toEqual([
+      [2, 0, 9000, 4],
+      [1, 103, 7000, 2],
+    ]);
   });
 
   test('group commit: many messages are acknowledged by one fdatasync', async () => {
@@ -258,5 +313,20 @@ describe('journal store', () => {
     await durable(store);
     store.close();
     expect(journal(dir).store.open(Infinity).queues[0]!.messages).toHaveLength(3);
+  });
+});
+
+describe('journal record format: the dead-letter origin', () => {
+  test('is written after the body, so the body sits where a reader that predates the field finds it', () => {
+    const plain = encodeMessage(7, 3, 'DLQ', meta, false, Buffer.from('body'), null);
+    const withOrigin = encodeMessage(7, 3, 'DLQ', meta, false, Buffer.from('body'), 'orders');
+    expect(withOrigin.bodyOffsetInRecord).toBe(plain.bodyOffsetInRecord);
+    expect(withOrigin.record.subarray(plain.bodyOffsetInRecord, plain.bodyOffsetInRecord + 4).toString()).toBe('body');
+    const readPlain = readRecord(plain.record, 0);
+    const readOrigin = readRecord(withOrigin.record, 0);
+    if (readPlain.kind !== 'record' || readOrigin.kind !== 'record') throw new Error('unreadable record');
+    const [a, b] = [readPlain.record, readOrigin.record] as { message: { deadLetteredFrom: string | null; bodyOffset: number; bodyLength: number } }[];
+    expect([a!.message.deadLetteredFrom, b!.message.deadLetteredFrom]).toEqual([null, 'orders']);
+    expect([b!.message.bodyOffset, b!.message.bodyLength]).toEqual([a!.message.bodyOffset, a!.message.bodyLength]);
   });
 });

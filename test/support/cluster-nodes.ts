@@ -41,7 +41,8 @@ export async function startConvoyNode(options: NodeOptions): Promise<ConvoyNode>
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), `convoy-${options.id}-`));
   const configDir = mkdtempSync(join(tmpdir(), 'convoy-node-config-'));
   const configFile = join(configDir, 'convoy.json');
-  writeFileSync(configFile, JSON.stringify({ logLevel: 'info', ...options.config }));
+  // No HTTP listener: three nodes on one machine would all want its default port.
+  writeFileSync(configFile, JSON.stringify({ logLevel: 'info', http: { port: null }, ...options.config }));
   const child = spawn(
     process.execPath,
     [CONVOY_BIN, 'start', '--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir, '--config', configFile,

@@ -1,6 +1,8 @@
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import type { RunningBroker } from '../../src/broker/server';
+import { startTestBroker } from './broker';
 
 /**
  * Runs the Qpid JMS scenario client (interop/jms, org.apache.qpid:qpid-jms-client 2.x). It prints one
@@ -99,6 +101,18 @@ export async function runJmsScenario(scenario: string, url: string, env: NodeJS.
     );
   }
   return result;
+}
+
+/** Runs one scenario against a fresh in-process broker; `check` looks at the broker before it stops. */
+export async function runJmsScenarioOnFreshBroker(scenario: string, check?: (broker: RunningBroker) => void): Promise<ScenarioResult> {
+  const broker = await startTestBroker();
+  try {
+    const result = await runJmsScenario(scenario, `amqp://${broker.host}:${broker.port}`);
+    check?.(broker);
+    return result;
+  } finally {
+    await broker.stop();
+  }
 }
 
 /**

@@ -83,7 +83,7 @@ async function startCluster() {
   for (const [id, port] of [['n1', n1], ['n2', n2]]) {
     await startProcess(
       process.execPath,
-      [path.join(ROOT, 'bin', 'convoy'), 'start', '--host', '127.0.0.1', '--port', String(port), '--data-dir', path.join(root, id),
+      [path.join(ROOT, 'bin', 'convoy'), 'start', '--host', '127.0.0.1', '--port', String(port), '--http-port', '0', '--data-dir', path.join(root, id),
         '--log-level', 'warn', '--node-id', id, '--etcd', `http://127.0.0.1:${client}`, '--advertise', `127.0.0.1:${port}`],
       null,
       id,

@@ -37,7 +37,7 @@ export class QueueForwarder implements ConsumerSink {
   ) {
     this.consumerId = `cluster/forward/${queue}`;
     this.home = new HomeTracker(links.cluster, queue, 'produce', (home) => this.route(home));
-    runtime.attachConsumer({ type: 'attach', consumerId: this.consumerId, queue, priority: 0, exclusive: false, settleOnSend: false }, this, 'cluster: forwards to the queue\'s home');
+    runtime.attachConsumer({ type: 'attach', consumerId: this.consumerId, queue, priority: 0, exclusive: false, settleOnSend: false, filter: null, browse: false }, this, 'cluster: forwards to the queue\'s home');
   }
 
   start(): void {
@@ -132,6 +132,11 @@ export class QueueForwarder implements ConsumerSink {
   }
 
   /** The queue's home is this node now (or this node stops): the local queue keeps what is left. */
+  /** The local queue is being deleted: nothing is left to forward. */
+  end(_description: string): void {
+    this.close();
+  }
+
   close(): void {
     if (this.state === 'closed') return;
     this.dropUpstream();

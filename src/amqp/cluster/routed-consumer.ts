@@ -56,6 +56,10 @@ export class RoutedConsumer implements ServedConsumer {
     this.home = new HomeTracker(links.cluster, command.queue, 'consume', (home) => this.route(home));
   }
 
+  get consumerId(): string {
+    return this.command.consumerId;
+  }
+
   start(): void {
     this.home.look();
   }

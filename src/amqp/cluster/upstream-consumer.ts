@@ -6,6 +6,8 @@ import type { ConsumerBackend, ConsumerLink, LinkEnd } from '../consumer-link';
 import type { AttachCommand } from '../core-consumer';
 import { connectionInternals, receiverInternals } from '../rhea';
 import { UpstreamLink, type InterNodeConnection } from './inter-node-connections';
+import { DISTRIBUTION_MODE_COPY } from '../served-termini';
+import { appliedFilterSet, SELECTOR_FILTER_SYMBOL } from '../source-filters';
 import { CLIENT_PROPERTY } from './peer-identity';
 
 /** AMQP 1.0 2.8.2 sender-settle-mode. */
@@ -18,7 +20,8 @@ const SND_UNSETTLED = 0;
  * are (AMQP 1.0 2.6.7: the receiver sets link-credit, and the home counts the transfers still on their
  * way), the home's transfers are forwarded with their bytes unchanged (delivery-count included), and
  * the client's outcomes go back to the home. Exclusivity, priority and groups are then decided by the
- * home's core, for every node's consumers alike.
+ * home's core, for every node's consumers alike; so are selectors and browsing, asked of the home on
+ * the upstream source as the client asked them here.
  */
 export class UpstreamConsumer implements ConsumerBackend {
   private readonly upstream: UpstreamLink<Receiver>;
@@ -40,7 +43,7 @@ export class UpstreamConsumer implements ConsumerBackend {
     this.queue = command.queue;
     this.receiver = connection.openReceiver({
       name: `${nodeId}:${command.consumerId}`,
-      source: { address: command.queue },
+      source: upstreamSource(command),
       snd_settle_mode: command.settleOnSend ? SND_SETTLED : SND_UNSETTLED,
       rcv_settle_mode: 0,
       autoaccept: false,
@@ -110,4 +113,13 @@ export class UpstreamConsumer implements ConsumerBackend {
     this.upstream.end();
     this.onEnded(error ?? null);
   }
+}
+
+/** The source asked of the home: the client's queue, its selector and whether it browses (AMQP 1.0 3.5.3). */
+function upstreamSource(command: AttachCommand): Record<string, unknown> {
+  return {
+    address: command.queue,
+    ...(command.filter && { filter: appliedFilterSet({ name: 'selector', descriptor: SELECTOR_FILTER_SYMBOL, text: command.filter.key }) }),
+    ...(command.browse && { distribution_mode: DISTRIBUTION_MODE_COPY }),
+  };
 }

@@ -1,4 +1,5 @@
 import { message as rheaMessage, type Receiver } from 'rhea';
+import { nextSerial } from '../serial-numbers';
 import { rheaOutcomes } from './internals';
 
 /** rhea's per-session incoming state (session.js Incoming). */
@@ -127,7 +128,7 @@ function onTransfer(incoming: IncomingInternals, frame: IncomingTransferFrame, r
       incoming,
     );
     incoming.deliveries.push(current);
-    incoming.next_delivery_id++;
+    incoming.next_delivery_id = nextSerial(incoming.next_delivery_id);
   } else {
     throw Error(`frame sequence error: expected ${incoming.next_delivery_id}, got ${performative.delivery_id}`);
   }
@@ -140,8 +141,8 @@ function onTransfer(incoming: IncomingInternals, frame: IncomingTransferFrame, r
   const frames = current.frames!;
   const data = frames.length === 1 ? frames[0]! : Buffer.concat(frames);
   current.frames = undefined;
+  // A delivery beyond the credit never gets here: state-checks.ts detaches its link (2.6.7).
   if (link.credit > 0) link.credit--;
-  else console.error('Received transfer when credit was %d', link.credit);
   link.delivery_count++;
   const context =
     current.format === 0 ? { message: rheaMessage.decode(data), delivery: current } : { message: data, delivery: current, format: current.format };

@@ -6,12 +6,14 @@ import { keyLinksByRoleAndName } from './link-keys';
 import { reportDispositionsInFrameOrder } from './disposition-order';
 import { writeDispositionsCorrectly } from './disposition-ranges';
 import { buildDeliveriesOnPrototype } from './incoming-deliveries';
-import { closeOnMalformedInput, guardInput } from './input-guard';
+import { boundDispositionRanges } from './bounded-dispositions';
+import { guardInput } from './input-guard';
 import { connectionInternals } from './internals';
 import { giveFramesTheirOwnEmptyLists } from './own-empty-lists';
 import { deliverRawBytes, type TransferFrameListener } from './raw-message-bytes';
 import { recordReceivedTermini } from './received-termini';
 import { patchSessions, type SessionPatch } from './sessions';
+import { checkFramesAgainstState } from './state-checks';
 import { decodeTransfersDirectly } from './transfer-decoding';
 import { readTransactionalDispositions } from './transactional-dispositions';
 import { encodeTransfersDirectly } from './transfer-encoding';
@@ -50,17 +52,61 @@ export const PINNED_RHEA_VERSION = '3.0.5';
 export const RHEA_PATCHES: readonly RheaPatch[] = [
   {
     file: 'input-guard.ts',
-    what: 'checks the protocol header and every frame size on the raw byte stream before rhea reads it',
-    why: 'rhea buffers whatever frame size a peer declares (up to 4 GiB) and ignores its own max-frame-size on input (AMQP 1.0 2.7.1)',
+    what: 'hands rhea only checked protocol headers and whole frames, each held to the frame schema, max-frame-size and frame order; ends the connection on the first bad one, and on any error rhea throws while reading, with an error of ours',
+    why: 'rhea buffers whatever frame size a peer declares, allocates whatever count a frame declares (2^31 zero-width array elements: out of memory), trusts every field type (a list as max-frame-size aborted the broker), and sends its internal exception text as the close description',
     replaces: { 'connection.input': 'function' },
-    reliesOn: { 'connection._process': 'function' },
-    guardedBy: ['test/amqp/connection.test.ts', 'interop/python/garbage.py'],
+    reliesOn: { 'connection._process': 'function', 'connection.open': 'function', 'connection.close': 'function', 'connection.remote': 'object' },
+    guardedBy: ['test/amqp/connection.test.ts', 'test/amqp/bad-input.test.ts', 'test/amqp/frame-check.test.ts', 'interop/python/garbage.py'],
+  },
+  {
+    file: 'state-checks.ts',
+    what: 'checks every frame that names a channel, handle or delivery against the sessions and links rhea holds, and answers each violation with the AMQP error of its scope: close, end or detach',
+    why: 'rhea throws on unknown channels and handles (its message went to the client), computes NaN credit from a flow without delivery-count, logs and accepts transfers beyond credit, overflows its ring beyond the incoming window, and re-uses a handle still mapped to a detaching link',
+    replaces: {
+      'connection.on_begin': 'function',
+      'connection.on_end': 'function',
+      'connection.on_attach': 'function',
+      'connection.on_detach': 'function',
+      'connection.on_flow': 'function',
+      'connection.on_transfer': 'function',
+      'connection.on_disposition': 'function',
+    },
+    reliesOn: {
+      'connection.remote_channel_map': 'object',
+      'session.state': 'object',
+      'session.remote': 'object',
+      'session.links': 'object',
+      'session.end': 'function',
+      'session.dispatch': 'function',
+      'session._context': 'function',
+      'session.incoming.next_transfer_id': 'number',
+      'session.incoming.deliveries': 'object',
+      'sender.state': 'object',
+      'sender.local': 'object',
+      'receiver.credit': 'number',
+      'receiver.close': 'function',
+      'receiver.is_receiver': 'function',
+    },
+    guardedBy: ['test/amqp/bad-input.test.ts', 'test/fuzz/wire-fuzz.test.ts'],
+  },
+  {
+    file: 'bounded-dispositions.ts',
+    what: "settles the deliveries of a disposition range by visiting only the session's outstanding deliveries in the range",
+    why: 'rhea walks a disposition range id by id: first 0, last 2^32 - 1 froze the broker for about 20 s per frame',
+    replaces: { 'session.outgoing.on_disposition': 'function', 'session.incoming.on_disposition': 'function' },
+    reliesOn: {
+      'session.outgoing.deliveries': 'object',
+      'session.outgoing.updated': 'object',
+      'session.incoming.deliveries': 'object',
+      'rhea.message.unwrap_outcome': 'function',
+    },
+    guardedBy: ['test/amqp/bad-input.test.ts', 'test/amqp/bounded-dispositions.test.ts'],
   },
   {
     file: 'sasl-server.ts',
-    what: "rebuilds one server connection's SASL layer with mechanisms made for that connection",
-    why: "rhea shares one set of SASL mechanisms among a container's connections and creates a mechanism without its connection; who may log in depends on the client's address and TLS certificate",
-    replaces: { 'connection.sasl_transport.transports.3': 'object' },
+    what: "rebuilds one server connection's SASL layer with mechanisms made for that connection, looked up without a prototype, and reports a mechanism it did not offer",
+    why: "rhea shares one set of SASL mechanisms among a container's connections and creates a mechanism without its connection (who may log in depends on the client's address and TLS certificate); it looks a client's mechanism name up in a plain object (`toString` found a function) and refuses an unknown one silently",
+    replaces: { 'connection.sasl_transport.transports.3': 'object', 'lib/sasl.js.Server.prototype.on_sasl_init': 'function' },
     reliesOn: { 'rhea.sasl.Server': 'function', 'lib/sasl.js.Server.prototype.do_step': 'function', 'lib/sasl.js.Server.prototype.on_sasl_response': 'function' },
     guardedBy: ['test/amqp/authentication.test.ts', 'test/amqp/connection.test.ts'],
   },
@@ -143,11 +189,14 @@ export const RHEA_PATCHES: readonly RheaPatch[] = [
   },
   {
     file: 'link-keys.ts',
-    what: "keys a session's links by role and name",
-    why: 'rhea keys links by name alone and fails the connection when a sender and a receiver share a name (Qpid Proton does that)',
+    what: "keys a session's links by role and name; a link detached and attached again in one read gets a new link; a link is removed only from where it still is",
+    why:
+      'rhea keys links by name alone and fails the connection when a sender and a receiver share a name (Qpid Proton does that); it re-opens a ' +
+      'link the peer just detached (the new attach was never answered), and its late removal of the old link unmapped the new one; it never ' +
+      'recorded the remote handle, so removal left every detached link mapped',
     replaces: { 'session.on_attach': 'function', 'session.remove_link': 'function' },
-    reliesOn: { 'session.links': 'object', 'session.create_sender': 'function', 'session.create_receiver': 'function' },
-    guardedBy: ['test/amqp/flow-settlement.test.ts'],
+    reliesOn: { 'session.links': 'object', 'session.create_sender': 'function', 'session.create_receiver': 'function', 'sender.state': 'object', 'sender.remote': 'object' },
+    guardedBy: ['test/amqp/flow-settlement.test.ts', 'test/amqp/bad-input.test.ts'],
   },
   {
     file: 'disposition-order.ts',
@@ -260,9 +309,9 @@ export interface ServerConnectionTargets {
 export function patchServerConnection(connection: Connection, targets: ServerConnectionTargets): void {
   guardInput(connection, targets.socket, targets.logger, targets.maxFrameBytes);
   deliverRawBytes(connection, targets.onTransferFrame);
+  checkFramesAgainstState(connection, targets.logger);
   // readTransactionalDispositions before reportDispositionsInFrameOrder: the latter wraps it and reports what it marked.
   patchFramesAndSessions(connection, targets.socket, targets.turn, [keyLinksByRoleAndName, readTransactionalDispositions]);
-  closeOnMalformedInput(connection, targets.socket, targets.logger);
   recordReceivedTermini(connection);
   // Last, so that it wraps every other frame handler: they all see frames with their own empty lists.
   giveFramesTheirOwnEmptyLists(connection);
@@ -291,7 +340,8 @@ function patchFramesAndSessions(connection: Connection, socket: Socket, turn: Ne
     writeDispositionsCorrectly(session.incoming as never, 'updated');
     writeDispositionsCorrectly(session.outgoing as never, 'pending_dispositions');
   };
-  patchSessions(connection, [...serverPatches, reportDispositionsInFrameOrder, encodeTransfers, buildDeliveries, fixDispositions]);
+  const boundDispositions: SessionPatch = (session) => boundDispositionRanges(session as never);
+  patchSessions(connection, [...serverPatches, reportDispositionsInFrameOrder, encodeTransfers, buildDeliveries, fixDispositions, boundDispositions]);
 }
 
 export { answerDrainWithFlow } from './drain-answer';

@@ -6,7 +6,8 @@ import { message as rheaMessage, types as rheaTypes, type Connection, type Deliv
  */
 export interface LinkInternals {
   local: { attach: Record<string, unknown> };
-  remote: { attach?: Record<string, unknown> };
+  /** The peer's attach and, once it detached, its detach (2.7.3, 2.7.6). */
+  remote: { attach?: Record<string, unknown>; detach?: { closed?: boolean } };
   /** Transfers actually written (AMQP 1.0 2.6.7 delivery-count, sender side). */
   delivery_count: number;
   credit: number;
@@ -48,8 +49,8 @@ export interface ConnectionInternals {
   on_transfer(frame: TransferFrame): void;
   remote_channel_map: Record<number, { remote: { handles: Record<number, Receiver | Sender> } }>;
   local: { close: Record<string, unknown> };
-  /** The peer's open (AMQP 1.0 2.7.1), once received. */
-  remote: { open?: { properties?: unknown } };
+  /** The peer's open and close performatives, once received. */
+  remote: { open?: { properties?: unknown }; close?: unknown };
   is_open(): boolean;
   _process(): void;
   /** Asks rhea to process the connection (write pending frames) on the next tick. */
