@@ -21,6 +21,8 @@ const CYCLES = Number(process.env.CONVOY_CLUSTER_SOAK_CYCLES ?? 2);
 /** What arrives this soon after a kill was on its way from the dead node; the new home's deliveries come later. */
 const IN_FLIGHT_MS = 200;
 const LEASE_TTL_MS = 5000;
+const CONSUMER_CREDIT = 10;
+const CONSUMER_HOLD_MS = 20;
 const QUEUE = 'soak.orders';
 let etcd: EtcdCluster | undefined;
 const nodes = new Map<string, ConvoyNode>();
@@ -62,7 +64,11 @@ test(`failover soak: ${CYCLES} kill -9 of the queue's home under durable grouped
   for (let i = 0; i < 3; i++) {
     const client = await connectWithFailover(rotated(i));
     clients.push(client);
-    holdingConsumer(record, client, await client.openReceiver(QUEUE), `c${i}`, 5, 100);
+    // Each holds what it got for a moment (so a kill finds messages held), and is fast enough to own
+    // several groups' backlog alone: a group stays with its owner, and after a failover one consumer may
+    // own most of what the producers queued during the outage (at credit 5 and 100 ms, 30 cycles left
+    // one consumer draining 4 groups for minutes: the final wait measured that consumer, not failover).
+    holdingConsumer(record, client, await client.openReceiver(QUEUE), `c${i}`, CONSUMER_CREDIT, CONSUMER_HOLD_MS);
   }
   const perProducer = 400 * (CYCLES + 1);
   const producers: GroupProducer[] = [];
