@@ -120,6 +120,33 @@ describe('a cluster of three nodes', () => {
     expect(receiver.credit).toBe(0);
   });
 
+  test('outcomes through a node that is not the home: released, modified and undeliverable-here as on one node', async () => {
+    const [n1, n2, n3] = nodes as [ConvoyNode, ConvoyNode, ConvoyNode];
+    const home = await client(n1);
+    await sendAll(await home.openSender('cl.outcomes'), [{ body: 'm0' }, { body: 'm1' }]);
+    const remote = await client(n2);
+    const receiver = await remote.openReceiver('cl.outcomes');
+    const seen = async (count: number, timeoutMs = 5000): Promise<Awaited<ReturnType<typeof receive>>> => receive(receiver, count, timeoutMs);
+    // released: back at its place, delivery-count unchanged.
+    const [first] = await seen(1);
+    first!.delivery.release();
+    const again = await seen(1);
+    expect([again[0]!.message.body, again[0]!.message.delivery_count ?? 0]).toEqual(['m0', 0]);
+    // modified{delivery-failed}: delivery-count + 1.
+    again[0]!.delivery.modified({ delivery_failed: true });
+    const failed = await seen(1);
+    expect([failed[0]!.message.body, failed[0]!.message.delivery_count]).toEqual(['m0', 1]);
+    // modified{undeliverable-here}: never to this consumer again; a consumer on another node gets it.
+    failed[0]!.delivery.modified({ delivery_failed: true, undeliverable_here: true });
+    const rest = await seen(2, 500);
+    expect(rest.map((r) => r.message.body)).toEqual(['m1']);
+    rest[0]!.delivery.accept();
+    const other = await client(n3);
+    const elsewhere = await receive(await other.openReceiver('cl.outcomes'), 1, 5000);
+    expect([elsewhere[0]!.message.body, elsewhere[0]!.message.delivery_count]).toEqual(['m0', 2]);
+    elsewhere[0]!.delivery.accept();
+  });
+
   test('a message rejected on one node reaches the dead-letter queue served by another', async () => {
     const [n1, n2, n3] = nodes as [ConvoyNode, ConvoyNode, ConvoyNode];
     const dlq = await client(n3);
