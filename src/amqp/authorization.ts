@@ -24,6 +24,8 @@ export class AddressAccess {
   constructor(
     private readonly runtime: BrokerRuntime,
     private readonly limits: UserLimits,
+    /** Queues that may exist at once (maxQueues); clients create no more. */
+    private readonly maxQueues: number,
   ) {}
 
   /** The client logged in (or was let in without SASL) as `principal`. */
@@ -85,6 +87,8 @@ export class AddressAccess {
 
   private checkQueueAllowance(queue: string): void {
     const principal = this.loggedIn();
+    const queues = this.runtime.state.queues.size;
+    if (queues >= this.maxQueues) throw refused(Condition.resourceLimitExceeded, `the broker has ${queues} queues (maxQueues); cannot create "${queue}"`);
     if (!this.limits.mayCreateQueue(principal.user)) {
       throw refused(
         Condition.resourceLimitExceeded,

@@ -2,8 +2,11 @@ import type { Socket } from 'node:net';
 import type { Receiver, Sender } from 'rhea';
 import type { Logger } from '../broker/logger';
 import type { AddressAccess } from './authorization';
+import type { Admission } from './connection-admission';
+import type { ConnectionLinks } from './connection-links';
 import type { ConnectionLogin } from './connection-login';
 import type { ConsumerLink } from './consumer-link';
+import type { HandshakeTimer } from './handshake-timer';
 import type { ProducerLink } from './producer-link';
 
 /** Per-connection bookkeeping; rhea objects never leave src/amqp. */
@@ -17,6 +20,12 @@ export interface ConnectionContext {
   readonly login: ConnectionLogin;
   /** What the client may attach to and send to. */
   readonly access: AddressAccess;
+  /** Whether the connection was within maxConnections and maxConnectionsPerAddress when it came. */
+  readonly admission: Admission;
+  /** handshakeTimeoutMs: stopped when the open arrives. */
+  readonly handshake: HandshakeTimer;
+  /** Every link the client attached, by session (maxLinksPerSession, maxLinksPerConnection). */
+  readonly links: ConnectionLinks;
   /** A broker-wide unique id for a consumer attaching on this connection: `<connection>/<n>`. */
   newConsumerId(): string;
 }

@@ -18,7 +18,7 @@ const OUTCOME_EVENTS = ['accepted', 'released', 'rejected', 'modified', 'settled
  * A client receiver attached (AMQP 1.0 2.6.3): the broker is the sender. Its source names a queue to
  * consume from, or an operator view (`$convoy/...`).
  */
-export function openConsumerLink(sender: Sender, connection: Connection, context: ConnectionContext, runtime: BrokerRuntime): void {
+export function openConsumerLink(sender: Sender, connection: Connection, context: ConnectionContext, runtime: BrokerRuntime, maxUnsettled: number): void {
   try {
     const request = readAttachRequest(sender);
     const source = servedSource(request);
@@ -33,7 +33,7 @@ export function openConsumerLink(sender: Sender, connection: Connection, context
     context.access.checkConsumer(queue, request.source!);
     writeAttachReply(sender, consumerAttachReply(request, source, source.defaultOutcome));
     const consumerId = context.newConsumerId();
-    const link = new ConsumerLink(consumerId, sender, runtime, context.logger, source.defaultOutcome ?? DEFAULT_OUTCOME_ACCEPTED);
+    const link = new ConsumerLink(consumerId, sender, runtime, context.logger, source.defaultOutcome ?? DEFAULT_OUTCOME_ACCEPTED, maxUnsettled);
     context.consumers.set(sender, link);
     listenToConsumerLink(sender, link);
     // Write the attach reply now: a flow that came in the same read may make the core deliver at

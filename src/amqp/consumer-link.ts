@@ -18,9 +18,11 @@ const consumersPerSession = new WeakMap<object, number>();
 export class ConsumerLink implements ConsumerSink {
   /** Deliveries handed to rhea on this link (sent or queued), for the credit formula. */
   private issued = 0;
+  /** Deliveries sent unsettled and not settled yet (maxUnsettledPerLink). */
+  private unsettled = 0;
   private closed = false;
-  /** The credit given to the core was cut to this link's share of the session's ring. */
-  private limitedByRing = false;
+  /** The credit given to the core was cut to what the session's ring or maxUnsettledPerLink leave room for. */
+  private limitedByRoom = false;
   private recheckScheduled = false;
 
   constructor(
@@ -29,6 +31,7 @@ export class ConsumerLink implements ConsumerSink {
     private readonly runtime: BrokerRuntime,
     private readonly logger: Logger,
     private readonly defaultOutcome: Outcome,
+    private readonly maxUnsettled: number,
   ) {
     answerDrainWithFlow(sender);
     consumersPerSession.set(sender.session, (consumersPerSession.get(sender.session) ?? 0) + 1);
@@ -47,8 +50,8 @@ export class ConsumerLink implements ConsumerSink {
     const link = linkInternals(this.sender);
     const queuedInRhea = this.issued - link.delivery_count;
     const linkCredit = Math.max(0, link.credit - queuedInRhea);
-    const room = this.ringShare();
-    this.limitedByRing = room < linkCredit;
+    const room = Math.min(this.ringShare(), this.maxUnsettled - this.unsettled);
+    this.limitedByRoom = room < linkCredit;
     this.runtime.execute({ type: 'credit', consumerId: this.consumerId, credit: Math.min(linkCredit, room), drain: link._draining === true });
   }
 
@@ -63,9 +66,12 @@ export class ConsumerLink implements ConsumerSink {
     return Math.floor(free / (consumersPerSession.get(session) ?? 1));
   }
 
-  /** After rhea has freed ring slots (it does so when it processes the session, on the next tick). */
-  private recheckRingLater(): void {
-    if (!this.limitedByRing || this.recheckScheduled) return;
+  /**
+   * After rhea has freed ring slots (it does so when it processes the session, on the next tick), or
+   * settled deliveries made room under maxUnsettledPerLink.
+   */
+  private recheckRoomLater(): void {
+    if (!this.limitedByRoom || this.recheckScheduled) return;
     this.recheckScheduled = true;
     setImmediate(() => {
       this.recheckScheduled = false;
@@ -80,8 +86,14 @@ export class ConsumerLink implements ConsumerSink {
     }
     const delivery = this.sender.send(bytes, undefined, 0);
     this.issued++;
-    tagOf(delivery).convoyDeliveryId = effect.deliveryId;
-    if (effect.settled) this.recheckRingLater();
+    const tag = tagOf(delivery);
+    tag.convoyDeliveryId = effect.deliveryId;
+    if (effect.settled) {
+      tag.convoySettled = true;
+      this.recheckRoomLater();
+    } else {
+      this.unsettled++;
+    }
   }
 
   drained(): void {
@@ -98,10 +110,11 @@ export class ConsumerLink implements ConsumerSink {
     const tag = tagOf(delivery);
     if (tag.convoySettled || tag.convoyDeliveryId === undefined || this.closed) return;
     tag.convoySettled = true;
+    this.unsettled--;
     const outcome = outcomeOf(delivery.remote_state, this.defaultOutcome);
     if (!delivery.remote_settled) delivery.update(true);
     this.runtime.execute({ type: 'settle', consumerId: this.consumerId, deliveryId: tag.convoyDeliveryId, outcome });
-    this.recheckRingLater();
+    this.recheckRoomLater();
   }
 
   /** Detach, session end, connection close or loss: unsettled messages go back to the queue. */

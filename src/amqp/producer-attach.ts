@@ -28,7 +28,7 @@ export function openProducerLink(receiver: Receiver, context: ConnectionContext,
       context.logger,
       options.producerCreditWindow,
       options.maxMessageBytes,
-      options.diskFullPolicy === 'block',
+      { disk: options.diskFullPolicy, memory: options.memoryFullPolicy },
       context.access,
     );
     context.producers.set(receiver, link);

@@ -1,11 +1,11 @@
 import type { Delivery, Receiver } from 'rhea';
-import type { BrokerRuntime } from '../broker/runtime';
+import type { BrokerRuntime, Fullness } from '../broker/runtime';
 import type { Logger } from '../broker/logger';
 import { AddressError, checkNameLength, parseTargetAddress } from './address';
 import type { AddressAccess } from './authorization';
 import { Condition, type AmqpError } from './conditions';
 import { MalformedMessageError, readMessageInfo } from './message-sections';
-import { linkInternals } from './rhea';
+import { grantCredit, linkInternals, revokeCredit } from './rhea';
 
 /** A message the broker will not take; the delivery is rejected with this error. */
 class RefusedMessageError extends Error {
@@ -14,10 +14,19 @@ class RefusedMessageError extends Error {
   }
 }
 
+/** What a producer meets at a full store or full memory: held back by credit, or its messages refused. */
+export interface FullPolicies {
+  /** diskFullPolicy, at maxDiskBytes. */
+  readonly disk: 'block' | 'fail';
+  /** memoryFullPolicy, at maxMemoryBytes or the queue's own maxMemoryBytes. */
+  readonly memory: 'block' | 'fail';
+}
+
 /**
  * The broker's side of a client sender: an incoming link (AMQP 1.0 2.6). Credit is granted in windows
  * (2.6.7); each message is enqueued before its delivery is accepted (3.4.2), so an accepted message is
- * always in a queue.
+ * always in a queue. When the store or message memory is full the link is held back: its credit is
+ * taken back and granted again once there is room (or, with the `fail` policies, messages are refused).
  */
 export class ProducerLink {
   /** The message being received was aborted (2.7.5 transfer.aborted): discard it. */
@@ -25,7 +34,11 @@ export class ProducerLink {
   /** The message being received is over maxMessageBytes: the link is being closed. */
   oversized = false;
   private bytesOfCurrentMessage = 0;
-  private waitingForSpace = false;
+  /** Bytes of the message being received counted as arriving in the broker's memory budget. */
+  private arrivingBytes = 0;
+  /** Held back: credit taken back, waiting for room; calling it stops waiting. */
+  private stopWaiting: (() => void) | null = null;
+  private closed = false;
 
   constructor(
     private readonly receiver: Receiver,
@@ -35,14 +48,23 @@ export class ProducerLink {
     private readonly logger: Logger,
     private readonly creditWindow: number,
     private readonly maxMessageBytes: number,
-    /** diskFullPolicy `block`: hold producers back at maxDiskBytes; otherwise refuse their messages. */
-    private readonly blockWhenFull: boolean,
+    private readonly policies: FullPolicies,
     /** Authorisation of the connection: relayed messages and queue creation are checked per message. */
     private readonly access: AddressAccess,
   ) {}
 
   open(): void {
-    this.receiver.add_credit(this.creditWindow);
+    // No credit yet when full; the attach reply goes out before any flow (AMQP 1.0 2.6.3).
+    if (!this.holdBackIfFull(false)) this.receiver.add_credit(this.creditWindow);
+  }
+
+  /** Detached, its session ended or its connection gone. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.stopWaiting?.();
+    this.stopWaiting = null;
+    this.releaseArrivingBytes();
   }
 
   /** Called for every transfer frame on this link, before rhea assembles it. */
@@ -60,8 +82,22 @@ export class ProducerLink {
       // Keep nothing of a message we will refuse.
       const incomplete = linkInternals(this.receiver)._incomplete;
       if (incomplete?.frames) incomplete.frames.length = 0;
+      this.releaseArrivingBytes();
+    } else if (more && !aborted) {
+      // The frames of a message in several transfers are held in memory until the last one arrives.
+      this.arrivingBytes += payloadBytes;
+      this.runtime.messageArriving(payloadBytes);
     }
-    if (!more) this.bytesOfCurrentMessage = 0;
+    if (!more || aborted) {
+      this.bytesOfCurrentMessage = 0;
+      this.releaseArrivingBytes();
+    }
+  }
+
+  private releaseArrivingBytes(): void {
+    if (this.arrivingBytes === 0) return;
+    this.runtime.messageArriving(-this.arrivingBytes);
+    this.arrivingBytes = 0;
   }
 
   onMessage(bytes: Buffer, format: number | null | undefined, delivery: Delivery): void {
@@ -125,10 +161,23 @@ export class ProducerLink {
     if (format !== 0) {
       throw new RefusedMessageError({ condition: Condition.notImplemented, description: `message-format ${format} is not supported (only 0, AMQP 1.0 2.7.5)` });
     }
-    if (!this.blockWhenFull && this.runtime.diskFull()) {
-      throw new RefusedMessageError({ condition: Condition.resourceLimitExceeded, description: 'the broker store is full (maxDiskBytes)' });
+    const queue = this.fixedQueue ?? this.queueFromTo(bytes);
+    const full = this.runtime.fullFor(queue);
+    if (full !== null && this.refuses(full)) {
+      throw new RefusedMessageError({ condition: Condition.resourceLimitExceeded, description: full.description });
     }
-    return this.fixedQueue ?? this.queueFromTo(bytes);
+    return queue;
+  }
+
+  /**
+   * Whether a message meeting `full` is refused rather than taken. With the `block` policies a message
+   * that arrives anyway was sent on credit granted before, and is taken; a link that routes by `to`
+   * cannot be held back for one queue, so its messages to a full queue are refused.
+   */
+  private refuses(full: Fullness): boolean {
+    if (full.resource === 'disk') return this.policies.disk === 'fail';
+    if (full.resource === 'queue-memory' && this.fixedQueue === null) return true;
+    return this.policies.memory === 'fail';
   }
 
   /** ANONYMOUS-RELAY: a link with a null target routes each message by its `to` (AMQP 1.0 3.2.4). */
@@ -140,21 +189,27 @@ export class ProducerLink {
     return parseTargetAddress(info.to);
   }
 
-  /**
-   * Credit comes in windows. At maxDiskBytes with diskFullPolicy `block`, no new credit is granted
-   * until space frees up: producers wait instead of being refused (AMQP 1.0 2.6.7 flow control).
-   */
+  /** Credit comes in windows, topped up at half (AMQP 1.0 2.6.7 flow control). */
   private topUpCredit(): void {
-    if (this.waitingForSpace) return;
-    if (this.blockWhenFull && this.runtime.diskFull()) {
-      this.waitingForSpace = true;
-      this.runtime.onSpaceAvailable(() => {
-        this.waitingForSpace = false;
-        this.topUpCredit();
-      });
-      return;
-    }
+    if (this.stopWaiting !== null || this.closed || this.holdBackIfFull(true)) return;
     const credit = linkInternals(this.receiver).credit;
     if (credit <= this.creditWindow / 2) this.receiver.add_credit(this.creditWindow - credit);
+  }
+
+  /**
+   * At maxDiskBytes or maxMemoryBytes (or the fixed queue's own maxMemoryBytes) under the `block`
+   * policies, the credit is taken back and the link waits for room; then it gets a whole window afresh.
+   */
+  private holdBackIfFull(revoke: boolean): boolean {
+    const full = this.runtime.fullFor(this.fixedQueue);
+    if (full === null || this.refuses(full)) return false;
+    if (revoke) revokeCredit(this.receiver);
+    this.logger.debug({ queue: this.fixedQueue, reason: full.description }, 'producer held back');
+    this.stopWaiting = this.runtime.whenRoom(this.fixedQueue, () => {
+      this.stopWaiting = null;
+      if (this.closed || this.holdBackIfFull(false)) return;
+      grantCredit(this.receiver, this.creditWindow);
+    });
+    return true;
   }
 }

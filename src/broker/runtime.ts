@@ -4,6 +4,8 @@ import { createCoreState } from '../core/state';
 import type { Command, ConsumerId, CoreState, Effect, QueuedMessage, QueueOptions } from '../core/types';
 import type { MessageStore } from '../store/types';
 import type { Logger } from './logger';
+import { MemoryBudget, type MemoryLimits } from './memory-budget';
+import { RoomForMessages, type Fullness } from './room-for-messages';
 import { BrokerTurn } from './turn';
 
 export type DeliverEffect = Extract<Effect, { type: 'deliver' }>;
@@ -18,9 +20,9 @@ export interface ConsumerSink {
 /** A queue as operators see it: each consumer with the client it belongs to. */
 export type QueueReport = Omit<QueueView, 'consumers'> & { readonly consumers: readonly (ConsumerView & { readonly client: string })[] };
 
-export interface StorageLimits {
-  /** Bodies kept in memory; beyond this, new messages are paged to the store. */
-  readonly maxMemoryBytes: number;
+export type { Fullness } from './room-for-messages';
+
+export interface StorageLimits extends MemoryLimits {
   /** Past this, producers are held back or refused (diskFullPolicy). */
   readonly maxDiskBytes: number;
 }
@@ -40,9 +42,9 @@ export class BrokerRuntime {
   /** Who each consumer is, for operators: client container, address, link name. */
   private readonly clients = new Map<ConsumerId, string>();
   private readonly optionsCache = new Map<string, QueueOptions>();
-  private readonly spaceWaiters = new Set<() => void>();
+  private readonly memory: MemoryBudget;
+  private readonly room: RoomForMessages;
   private tickTimer: NodeJS.Timeout | null = null;
-  private memoryBytes = 0;
 
   constructor(
     private readonly resolveQueueOptions: (queueName: string) => QueueOptions,
@@ -53,6 +55,8 @@ export class BrokerRuntime {
   ) {
     this.state = createCoreState((name) => this.queueOptions(name));
     this.turn = new BrokerTurn(store);
+    this.memory = new MemoryBudget(limits);
+    this.room = new RoomForMessages(this.memory, { full: () => this.diskFull(), maxBytes: limits.maxDiskBytes }, (queue) => this.queueOptions(queue).maxMemoryBytes);
   }
 
   now(): number {
@@ -74,12 +78,12 @@ export class BrokerRuntime {
 
   /** Loads what the store kept: queues and their messages, in order. Before any client connects. */
   recover(): { queues: number; messages: number } {
-    const recovered = this.store.open(this.limits.maxMemoryBytes);
+    const recovered = this.store.open(this.limits.maxMemoryBytes * this.limits.memoryPagingRatio);
     let messages = 0;
     for (const queue of recovered.queues) {
       this.execute({ type: 'declare', queue: queue.name });
       for (const message of queue.messages) {
-        if (message.body instanceof Uint8Array) this.memoryBytes += message.body.length;
+        this.memory.add(queue.name, bytesInMemory(message.body));
         this.execute({ type: 'recover', queue: queue.name, message });
         messages++;
       }
@@ -129,6 +133,7 @@ export class BrokerRuntime {
   execute(command: Command): void {
     const effects = apply(this.state, command, this.clock());
     for (const effect of effects) this.perform(effect);
+    if (command.type === 'enqueue') ownBodiesLeftQueued(effects);
     if (effects.length > 0) this.turn.request();
   }
 
@@ -143,20 +148,32 @@ export class BrokerRuntime {
     return this.store.diskBytes() >= this.limits.maxDiskBytes;
   }
 
-  /** Calls back once when disk space is available again. */
-  onSpaceAvailable(callback: () => void): void {
-    this.spaceWaiters.add(callback);
+  /** Why a message to `queue` (null: to no queue in particular) cannot be taken now (store, memory); null when it can. */
+  fullFor(queue: string | null): Fullness | null {
+    return this.room.fullFor(queue);
+  }
+
+  /** Calls back once when there is room for messages to `queue` again; returns how to stop waiting. */
+  whenRoom(queue: string | null, callback: () => void): () => void {
+    return this.room.whenRoom(queue, callback);
+  }
+
+  /** Bytes of messages still arriving in several frames: in memory already (negative once done). */
+  messageArriving(deltaBytes: number): void {
+    this.memory.arriving(deltaBytes);
+    if (deltaBytes < 0) this.room.freed();
+  }
+
+  /** Message memory in use and per queue (README "Limits"). */
+  memoryUsed(queue?: string): number {
+    return queue === undefined ? this.memory.used : this.memory.queueBytes(queue);
   }
 
   private tick(): void {
     this.execute({ type: 'tick' });
     this.store.reclaim();
     this.turn.request();
-    if (this.spaceWaiters.size > 0 && !this.diskFull()) {
-      const waiters = [...this.spaceWaiters];
-      this.spaceWaiters.clear();
-      for (const waiter of waiters) waiter();
-    }
+    this.room.freed();
   }
 
   private perform(effect: Effect): void {
@@ -176,14 +193,14 @@ export class BrokerRuntime {
         this.stored(effect.queue, effect.message);
         break;
       case 'removed':
-        this.forget(effect.message);
+        this.forget(effect.queue, effect.message);
         if (effect.reason === 'expired') this.logger.debug({ queue: effect.queue, messageId: effect.message.id }, 'message expired');
         if (effect.reason === 'dead-letter-loop') {
           this.logger.warn({ queue: effect.queue, messageId: effect.message.id }, 'message dropped: it failed in its own dead-letter queue');
         }
         break;
       case 'dead-lettered':
-        this.forget(effect.message);
+        this.forget(effect.queue, effect.message);
         this.logger.info(
           { queue: effect.queue, deadLetterQueue: effect.deadLetterQueue, reason: effect.reason, deliveryCount: effect.message.deliveryCount },
           'message dead-lettered',
@@ -206,12 +223,13 @@ export class BrokerRuntime {
   }
 
   /**
-   * A new message in a queue: durable ones are written to the store; beyond the memory budget any
-   * message's body moves to the store (paging) and only a reference stays in memory.
+   * A new message in a queue: durable ones are written to the store; past the paging threshold any
+   * message's body moves to the store (paging) and only a reference stays in memory. Its memory is
+   * counted either way (README "Limits").
    */
   private stored(queue: string, message: QueuedMessage): void {
     const bytes = message.body instanceof Uint8Array ? message.body : this.store.readBody(message.body);
-    const page = this.memoryBytes + bytes.length > this.limits.maxMemoryBytes;
+    const page = !this.store.keepsBodiesInMemory && this.memory.shouldPage(bytes.length);
     if (message.durable || page) {
       message.body = this.store.add(
         {
@@ -230,12 +248,34 @@ export class BrokerRuntime {
         page,
       );
     }
-    if (message.body instanceof Uint8Array) this.memoryBytes += message.body.length;
+    this.memory.add(queue, bytesInMemory(message.body));
   }
 
-  /** A message left the broker (consumed, expired, dead-lettered away from its queue). */
-  private forget(message: QueuedMessage): void {
-    if (message.body instanceof Uint8Array) this.memoryBytes -= message.body.length;
+  /** A message left `queue` (consumed, expired, dead-lettered away, deleted with the queue). */
+  private forget(queue: string, message: QueuedMessage): void {
+    this.memory.remove(queue, bytesInMemory(message.body));
     if (message.durable || !(message.body instanceof Uint8Array)) this.store.remove(message.id);
+    this.room.freed();
   }
+}
+
+/**
+ * A body read from the socket is a view into the chunk it arrived in, and keeps that whole chunk (up to
+ * 64 KiB) alive; one message left in a queue among many consumed would hold far more memory than it is
+ * counted for. A message that stays queued gets a copy of its own; one delivered at once does not.
+ */
+function ownBodiesLeftQueued(effects: readonly Effect[]): void {
+  for (const effect of effects) {
+    if (effect.type !== 'enqueued') continue;
+    const body = effect.message.body;
+    if (!(body instanceof Uint8Array) || body.byteLength === body.buffer.byteLength) continue;
+    if (effects.some((other) => other.type === 'deliver' && other.message === effect.message)) continue;
+    const own = Buffer.allocUnsafeSlow(body.byteLength);
+    own.set(body);
+    effect.message.body = own;
+  }
+}
+
+function bytesInMemory(body: QueuedMessage['body']): number {
+  return body instanceof Uint8Array ? body.length : 0;
 }

@@ -24,6 +24,7 @@ class MemoryPagedBody implements StoredBody {
  * the journal is tested against: both pass the same contract suite.
  */
 export class MemoryStore implements MessageStore {
+  readonly keepsBodiesInMemory = true;
   private readonly waiters: (() => void)[] = [];
 
   constructor(private readonly medium: MemoryMedium = new MemoryMedium()) {}

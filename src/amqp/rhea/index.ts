@@ -3,6 +3,7 @@ import type { Connection } from 'rhea';
 import type { Logger } from '../../broker/logger';
 import { batchSocketWrites, type NetworkTurn } from './batched-writes';
 import { keyLinksByRoleAndName } from './link-keys';
+import { processOnlyLinksWithWork } from './links-with-work';
 import { reportDispositionsInFrameOrder } from './disposition-order';
 import { writeDispositionsCorrectly } from './disposition-ranges';
 import { buildDeliveriesOnPrototype } from './incoming-deliveries';
@@ -12,6 +13,7 @@ import { giveFramesTheirOwnEmptyLists } from './own-empty-lists';
 import { deliverRawBytes, type TransferFrameListener } from './raw-message-bytes';
 import { recordReceivedTermini } from './received-termini';
 import { patchSessions, type SessionPatch } from './sessions';
+import { announceHandleMax, limitSessionChannels } from './session-limits';
 import { decodeTransfersDirectly } from './transfer-decoding';
 import { encodeTransfersDirectly } from './transfer-encoding';
 
@@ -149,6 +151,43 @@ export const RHEA_PATCHES: readonly RheaPatch[] = [
     guardedBy: ['test/amqp/flow-settlement.test.ts'],
   },
   {
+    file: 'links-with-work.ts',
+    what: 'processes only the links of a session that have a frame to write, and reuses freed link handles',
+    why:
+      'rhea asks every link of a session for frames each time the connection is processed, and walks up from handle 0 for a free handle: ' +
+      'attaching was O(links already there), 10,000 attaches on one connection took 49.6 s and stalled every other client',
+    replaces: { 'session._process': 'function', 'session.create_link': 'function', 'session.remove_link': 'function' },
+    reliesOn: {
+      'session.links': 'object',
+      'session.local.handles': 'object',
+      'session.each_sender': 'function',
+      'session.output': 'function',
+      'sender.state.open': 'function',
+      'sender.state.close': 'function',
+      'sender.state.has_settled': 'function',
+      'sender.issue_flow': 'boolean',
+      'sender._process': 'function',
+      'receiver.issue_flow': 'boolean',
+    },
+    guardedBy: ['test/amqp/link-scaling.test.ts'],
+  },
+  {
+    file: 'session-limits.ts',
+    what: 'closes a connection whose peer begins a session on a channel above channel-max, and announces handle-max in every begin',
+    why: 'rhea advertises channel-max but begins a session on any channel: 10,000 begins on one connection were all answered although channel-max is 1023',
+    replaces: { 'connection.on_begin': 'function' },
+    reliesOn: { 'connection._process': 'function', 'connection.input': 'function', 'session.local.begin': 'object' },
+    guardedBy: ['test/amqp/connection-limits.test.ts'],
+  },
+  {
+    file: 'producer-credit.ts',
+    what: "takes a producer's credit back with a flow of link-credit 0, and grants it afresh",
+    why: 'rhea can only add credit; at maxMemoryBytes producers are held back at once (AMQP 1.0 2.6.7), not after the window they already have',
+    replaces: {},
+    reliesOn: { 'receiver.credit': 'number', 'receiver.issue_flow': 'boolean', 'session._write_flow': 'function', 'connection._register': 'function' },
+    guardedBy: ['test/amqp/memory-limits.test.ts'],
+  },
+  {
     file: 'disposition-order.ts',
     what: "reports a consumer's outcomes as their disposition frame is read",
     why: 'rhea reports dispositions a tick after flow and detach frames, so an accept followed by a detach redelivered the message',
@@ -243,6 +282,9 @@ export interface ServerConnectionTargets {
   readonly maxFrameBytes: number;
   readonly onTransferFrame: TransferFrameListener;
   readonly turn: NetworkTurn;
+  /** channel-max, enforced on begin; handle-max + 1, announced in every begin (AMQP 1.0 2.7.1, 2.7.2). */
+  readonly channelMax: number;
+  readonly maxLinksPerSession: number;
 }
 
 /** Installs every connection and session patch of this folder on one server-side connection. */
@@ -257,7 +299,16 @@ export function patchServerConnection(connection: Connection, targets: ServerCon
     writeDispositionsCorrectly(session.incoming as never, 'updated');
     writeDispositionsCorrectly(session.outgoing as never, 'pending_dispositions');
   };
-  patchSessions(connection, [keyLinksByRoleAndName, reportDispositionsInFrameOrder, encodeTransfers, buildDeliveries, fixDispositions]);
+  patchSessions(connection, [
+    keyLinksByRoleAndName,
+    processOnlyLinksWithWork,
+    reportDispositionsInFrameOrder,
+    encodeTransfers,
+    buildDeliveries,
+    fixDispositions,
+    announceHandleMax(targets.maxLinksPerSession),
+  ]);
+  limitSessionChannels(connection, targets.socket, targets.logger, targets.channelMax);
   closeOnMalformedInput(connection, targets.socket, targets.logger);
   recordReceivedTermini(connection);
   // Last, so that it wraps every other frame handler: they all see frames with their own empty lists.
@@ -265,6 +316,7 @@ export function patchServerConnection(connection: Connection, targets: ServerCon
 }
 
 export { answerDrainWithFlow } from './drain-answer';
+export { grantCredit, revokeCredit } from './producer-credit';
 export { skipDisabledRheaLogging } from './quiet-logging';
 export { offerSaslMechanisms, type SaslServerMechanism, type SaslServerMechanisms } from './sasl-server';
 export { connectionInternals, linkInternals, rheaOutcomes, rheaValueReader, tagOf, unwrapRheaOutcome } from './internals';

@@ -1,0 +1,79 @@
+/**
+ * What a message costs in memory besides its body, whether the body is in memory or paged out: the
+ * core's QueuedMessage and its slot in the queue, the store's index entry and paged-body reference, the
+ * Buffer object of the body. Measured with `node --expose-gc interop/bench/message-bookkeeping.mjs`
+ * (heap and array buffers after a full GC, per message, bodies subtracted; README "Limits"): the
+ * largest of its cases (a durable message with its body in memory, about 545 B), with room for the
+ * variation between runs.
+ */
+export const MESSAGE_BOOKKEEPING_BYTES = 640;
+
+export interface MemoryLimits {
+  /** Memory for messages: bookkeeping of every message plus the bodies kept in memory. */
+  readonly maxMemoryBytes: number;
+  /** Share of maxMemoryBytes above which new bodies are paged out (when the store can keep them). */
+  readonly memoryPagingRatio: number;
+}
+
+/**
+ * The broker's account of message memory (README "Limits"): in total and per queue, each message
+ * costs MESSAGE_BOOKKEEPING_BYTES plus its body while the body is in memory. Bytes of messages still
+ * arriving in several transfer frames count too, from their first frame on: they are in memory.
+ */
+export class MemoryBudget {
+  private usedBytes = 0;
+  private arrivingBytes = 0;
+  private readonly byQueue = new Map<string, number>();
+
+  constructor(private readonly limits: MemoryLimits) {}
+
+  /** Message memory in use: stored messages plus the ones still arriving. */
+  get used(): number {
+    return this.usedBytes + this.arrivingBytes;
+  }
+
+  get max(): number {
+    return this.limits.maxMemoryBytes;
+  }
+
+  queueBytes(queue: string): number {
+    return this.byQueue.get(queue) ?? 0;
+  }
+
+  /** A body of this size would go past the paging threshold: it should live in the store only. */
+  shouldPage(bodyBytes: number): boolean {
+    return this.used + MESSAGE_BOOKKEEPING_BYTES + bodyBytes > this.limits.maxMemoryBytes * this.limits.memoryPagingRatio;
+  }
+
+  /** At maxMemoryBytes: new messages are held back or refused. */
+  full(): boolean {
+    return this.used >= this.limits.maxMemoryBytes;
+  }
+
+  /** The queue has reached its own limit (queue option maxMemoryBytes). */
+  queueFull(queue: string, maxQueueBytes: number | null): boolean {
+    return maxQueueBytes !== null && this.queueBytes(queue) >= maxQueueBytes;
+  }
+
+  /** A message is now in `queue`; `bodyBytesInMemory` is 0 for a paged body. */
+  add(queue: string, bodyBytesInMemory: number): void {
+    this.adjust(queue, MESSAGE_BOOKKEEPING_BYTES + bodyBytesInMemory);
+  }
+
+  /** A message left `queue` (consumed, expired, dead-lettered away, deleted with the queue). */
+  remove(queue: string, bodyBytesInMemory: number): void {
+    this.adjust(queue, -(MESSAGE_BOOKKEEPING_BYTES + bodyBytesInMemory));
+  }
+
+  /** Frames of messages not complete yet: counted while they arrive, uncounted once complete or dropped. */
+  arriving(deltaBytes: number): void {
+    this.arrivingBytes += deltaBytes;
+  }
+
+  private adjust(queue: string, deltaBytes: number): void {
+    this.usedBytes += deltaBytes;
+    const bytes = (this.byQueue.get(queue) ?? 0) + deltaBytes;
+    if (bytes > 0) this.byQueue.set(queue, bytes);
+    else this.byQueue.delete(queue);
+  }
+}
