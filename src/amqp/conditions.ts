@@ -6,6 +6,7 @@ export const Condition = {
   invalidField: 'amqp:invalid-field',
   notImplemented: 'amqp:not-implemented',
   resourceLimitExceeded: 'amqp:resource-limit-exceeded',
+  resourceDeleted: 'amqp:resource-deleted',
   unauthorizedAccess: 'amqp:unauthorized-access',
   connectionForced: 'amqp:connection:forced',
   framingError: 'amqp:connection:framing-error',

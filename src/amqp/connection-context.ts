@@ -7,7 +7,9 @@ import type { ConnectionLinks } from './connection-links';
 import type { ConnectionLogin } from './connection-login';
 import type { ConsumerLink } from './consumer-link';
 import type { HandshakeTimer } from './handshake-timer';
+import type { QueueProducers } from './queue-producers';
 import type { ProducerLink } from './producer-link';
+import type { TemporaryQueues } from './temporary-queues';
 
 /** Per-connection bookkeeping; rhea objects never leave src/amqp. */
 export interface ConnectionContext {
@@ -26,6 +28,10 @@ export interface ConnectionContext {
   readonly handshake: HandshakeTimer;
   /** Every link the client attached, by session (maxLinksPerSession, maxLinksPerConnection). */
   readonly links: ConnectionLinks;
+  /** The temporary queues its links created, deleted with them. */
+  readonly temporaryQueues: TemporaryQueues;
+  /** Broker-wide: producer links by their queue, detached when it is deleted. */
+  readonly queueProducers: QueueProducers;
   /** A broker-wide unique id for a consumer attaching on this connection: `<connection>/<n>`. */
   newConsumerId(): string;
 }

@@ -67,7 +67,10 @@ export class ConnectionLinks {
   }
 }
 
-/** A link is gone (detached, its session ended): its consumer returns what it holds, its producer stops. */
+/**
+ * A link is gone (detached, its session ended): its consumer returns what it holds, its producer stops,
+ * its temporary queue is deleted.
+ */
 export function forgetLink(context: ConnectionContext, link: Link): void {
   const consumer = context.consumers.get(link as Sender);
   if (consumer) {
@@ -79,6 +82,7 @@ export function forgetLink(context: ConnectionContext, link: Link): void {
     producer.close();
     context.producers.delete(link as Receiver);
   }
+  context.temporaryQueues.released(link);
 }
 
 /** The connection is closing or gone: every link of it. */

@@ -9,7 +9,8 @@ import { describeClient, type ConnectionContext } from './connection-context';
 import { ConsumerLink } from './consumer-link';
 import { connectionInternals } from './rhea';
 import { checkDynamic, checkSourceServed, servedCapabilities } from './served-termini';
-import { refuseLink, temporaryQueueName } from './termini';
+import { temporaryQueueName } from './temporary-queues';
+import { refuseLink } from './termini';
 
 const DEFAULT_OUTCOME_ACCEPTED: Outcome = { type: 'accepted' };
 const OUTCOME_EVENTS = ['accepted', 'released', 'rejected', 'modified', 'settled'] as const;
@@ -32,6 +33,7 @@ export function openConsumerLink(sender: Sender, connection: Connection, context
     const { queue, exclusive, priority } = consumerTerms(source.address, request);
     context.access.checkConsumer(queue, request.source!);
     writeAttachReply(sender, consumerAttachReply(request, source, source.defaultOutcome));
+    if (source.dynamic) context.temporaryQueues.own(sender, queue);
     const consumerId = context.newConsumerId();
     const link = new ConsumerLink(consumerId, sender, runtime, context.logger, source.defaultOutcome ?? DEFAULT_OUTCOME_ACCEPTED, maxUnsettled);
     context.consumers.set(sender, link);

@@ -2,6 +2,7 @@ import type { Delivery, Sender } from 'rhea';
 import type { Outcome } from '../core/types';
 import type { BrokerRuntime, ConsumerSink, DeliverEffect } from '../broker/runtime';
 import type { Logger } from '../broker/logger';
+import { Condition } from './conditions';
 import { withDeliveryCount } from './message-sections';
 import { answerDrainWithFlow, linkInternals, tagOf } from './rhea';
 
@@ -117,13 +118,26 @@ export class ConsumerLink implements ConsumerSink {
     this.recheckRoomLater();
   }
 
+  /** The queue was deleted: the link is detached with amqp:resource-deleted (AMQP 1.0 2.8.15). */
+  queueDeleted(queue: string): void {
+    if (!this.stop()) return;
+    this.sender.close({ condition: Condition.resourceDeleted, description: `queue "${queue}" was deleted` });
+    this.logger.info({ consumer: this.consumerId, queue }, 'consumer detached: its queue was deleted');
+  }
+
   /** Detach, session end, connection close or loss: unsettled messages go back to the queue. */
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    consumersPerSession.set(this.sender.session, (consumersPerSession.get(this.sender.session) ?? 1) - 1);
+    if (!this.stop()) return;
     this.runtime.detachConsumer(this.consumerId);
     this.logger.debug({ consumer: this.consumerId }, 'consumer detached');
+  }
+
+  /** Stops the link's part in its session's ring; false when it had stopped already. */
+  private stop(): boolean {
+    if (this.closed) return false;
+    this.closed = true;
+    consumersPerSession.set(this.sender.session, (consumersPerSession.get(this.sender.session) ?? 1) - 1);
+    return true;
   }
 }
 

@@ -8,7 +8,8 @@ import type { ConnectionContext } from './connection-context';
 import { ProducerLink } from './producer-link';
 import { linkInternals } from './rhea';
 import { checkDynamic, servedCapabilities } from './served-termini';
-import { refuseLink, temporaryQueueName } from './termini';
+import { temporaryQueueName } from './temporary-queues';
+import { refuseLink } from './termini';
 
 /**
  * A client sender attached (AMQP 1.0 2.6.3): the broker is the receiver. Its target names the queue, is
@@ -18,7 +19,7 @@ export function openProducerLink(receiver: Receiver, context: ConnectionContext,
   try {
     const request = readAttachRequest(receiver);
     const target = servedTarget(request);
-    context.access.checkProducer(target.address);
+    context.access.checkProducer(target.address, target.dynamic);
     writeAttachReply(receiver, producerAttachReply(request, target));
     linkInternals(receiver).local.attach.max_message_size = options.maxMessageBytes;
     const link = new ProducerLink(
@@ -30,7 +31,9 @@ export function openProducerLink(receiver: Receiver, context: ConnectionContext,
       options.maxMessageBytes,
       { disk: options.diskFullPolicy, memory: options.memoryFullPolicy },
       context.access,
+      context.queueProducers,
     );
+    if (target.dynamic) context.temporaryQueues.own(receiver, target.address!);
     context.producers.set(receiver, link);
     receiver.on('message', (ctx: EventContext) => {
       const raw = ctx as unknown as { message: Buffer; format?: number | null };

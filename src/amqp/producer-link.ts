@@ -5,6 +5,7 @@ import { AddressError, checkNameLength, parseTargetAddress } from './address';
 import type { AddressAccess } from './authorization';
 import { Condition, type AmqpError } from './conditions';
 import { MalformedMessageError, readMessageInfo } from './message-sections';
+import type { QueueProducer, QueueProducers } from './queue-producers';
 import { grantCredit, linkInternals, revokeCredit } from './rhea';
 
 /** A message the broker will not take; the delivery is rejected with this error. */
@@ -28,7 +29,7 @@ export interface FullPolicies {
  * always in a queue. When the store or message memory is full the link is held back: its credit is
  * taken back and granted again once there is room (or, with the `fail` policies, messages are refused).
  */
-export class ProducerLink {
+export class ProducerLink implements QueueProducer {
   /** The message being received was aborted (2.7.5 transfer.aborted): discard it. */
   aborted = false;
   /** The message being received is over maxMessageBytes: the link is being closed. */
@@ -38,6 +39,8 @@ export class ProducerLink {
   private arrivingBytes = 0;
   /** Held back: credit taken back, waiting for room; calling it stops waiting. */
   private stopWaiting: (() => void) | null = null;
+  /** Registered for the deletion of the fixed queue; calling it unregisters. */
+  private stopWatchingQueue: (() => void) | null = null;
   private closed = false;
 
   constructor(
@@ -51,9 +54,11 @@ export class ProducerLink {
     private readonly policies: FullPolicies,
     /** Authorisation of the connection: relayed messages and queue creation are checked per message. */
     private readonly access: AddressAccess,
+    private readonly queueProducers: QueueProducers,
   ) {}
 
   open(): void {
+    if (this.fixedQueue !== null) this.stopWatchingQueue = this.queueProducers.add(this.fixedQueue, this);
     // No credit yet when full; the attach reply goes out before any flow (AMQP 1.0 2.6.3).
     if (!this.holdBackIfFull(false)) this.receiver.add_credit(this.creditWindow);
   }
@@ -64,7 +69,17 @@ export class ProducerLink {
     this.closed = true;
     this.stopWaiting?.();
     this.stopWaiting = null;
+    this.stopWatchingQueue?.();
+    this.stopWatchingQueue = null;
     this.releaseArrivingBytes();
+  }
+
+  /** The target queue was deleted: the link is detached with amqp:resource-deleted (AMQP 1.0 2.8.15). */
+  queueDeleted(queue: string): void {
+    if (this.closed) return;
+    this.close();
+    this.receiver.close({ condition: Condition.resourceDeleted, description: `queue "${queue}" was deleted` });
+    this.logger.info({ queue, link: this.receiver.name }, 'producer detached: its queue was deleted');
   }
 
   /** Called for every transfer frame on this link, before rhea assembles it. */

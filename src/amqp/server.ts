@@ -15,8 +15,10 @@ import { ConnectionLogin, type LoginServices } from './connection-login';
 import { openConsumerLink } from './consumer-attach';
 import { HandshakeTimer } from './handshake-timer';
 import { openProducerLink } from './producer-attach';
+import { QueueProducers } from './queue-producers';
 import { offerSaslMechanisms, patchServerConnection, skipDisabledRheaLogging } from './rhea';
 import { saslMechanismsFor } from './sasl';
+import { TemporaryQueues } from './temporary-queues';
 import { refuseLink } from './termini';
 
 export interface AmqpServer {
@@ -44,6 +46,7 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
   const container = create_container({ id: 'convoy' });
   const connections = new Map<Connection, ConnectionContext>();
   const admission = new ConnectionAdmission(options);
+  const queueProducers = new QueueProducers(runtime);
   let nextConnection = 1;
   let nextConsumer = 1;
 
@@ -82,6 +85,8 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
       admission: admitted,
       handshake,
       links: new ConnectionLinks(options),
+      temporaryQueues: new TemporaryQueues(runtime),
+      queueProducers,
       access: new AddressAccess(runtime, security.limits, options.maxQueues),
       newConsumerId: () => `${id}/${nextConsumer++}`,
     };

@@ -15,6 +15,8 @@ export interface ConsumerSink {
   /** `bytes` is the message as stored (read back from the store when it was paged out). */
   deliver(effect: DeliverEffect, bytes: Uint8Array): void;
   drained(): void;
+  /** The consumer's queue was deleted: the consumer is gone (its deliveries with the queue). */
+  queueDeleted(queue: string): void;
 }
 
 /** A queue as operators see it: each consumer with the client it belongs to. */
@@ -44,6 +46,7 @@ export class BrokerRuntime {
   private readonly optionsCache = new Map<string, QueueOptions>();
   private readonly memory: MemoryBudget;
   private readonly room: RoomForMessages;
+  private readonly queueDeletedListeners = new Set<(queue: string) => void>();
   private tickTimer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -112,6 +115,22 @@ export class BrokerRuntime {
     if (!this.sinks.delete(consumerId)) return;
     this.clients.delete(consumerId);
     this.execute({ type: 'detach', consumerId });
+  }
+
+  /**
+   * Deletes a queue with its messages, queued and in flight, and its consumers (README "Queue lifetime");
+   * false when there is no such queue.
+   */
+  deleteQueue(queue: string): boolean {
+    if (!this.state.queues.has(queue)) return false;
+    this.execute({ type: 'delete-queue', queue });
+    return true;
+  }
+
+  /** Told of every queue deleted (by deleteQueue or auto-delete); returns how to stop listening. */
+  onQueueDeleted(listener: (queue: string) => void): () => void {
+    this.queueDeletedListeners.add(listener);
+    return () => this.queueDeletedListeners.delete(listener);
   }
 
   /** Every queue with its consumers (`convoy queues`). */
@@ -213,6 +232,9 @@ export class BrokerRuntime {
         this.store.declareQueue(effect.queue);
         this.logger.info({ queue: effect.queue, options: effect.options }, 'queue created');
         break;
+      case 'queue-deleted':
+        this.queueDeleted(effect);
+        break;
       case 'exclusive-active':
         this.logger.info({ queue: effect.queue, consumer: effect.consumerId }, 'active exclusive consumer');
         break;
@@ -220,6 +242,21 @@ export class BrokerRuntime {
         this.logger.debug({ queue: effect.queue, group: effect.groupId, consumer: effect.consumerId }, 'group owner');
         break;
     }
+  }
+
+  /** The queue's messages are forgotten (and removed from the store), then the queue; its consumers are told. */
+  private queueDeleted(effect: Extract<Effect, { type: 'queue-deleted' }>): void {
+    for (const message of effect.messages) this.forget(effect.queue, message);
+    this.store.deleteQueue(effect.queue);
+    for (const consumerId of effect.consumers) {
+      const sink = this.sinks.get(consumerId);
+      this.sinks.delete(consumerId);
+      this.clients.delete(consumerId);
+      sink?.queueDeleted(effect.queue);
+    }
+    for (const listener of this.queueDeletedListeners) listener(effect.queue);
+    this.optionsCache.delete(effect.queue);
+    this.logger.info({ queue: effect.queue, reason: effect.reason, messages: effect.messages.length, consumers: effect.consumers.length }, 'queue deleted');
   }
 
   /**

@@ -48,7 +48,9 @@ export const limitOptionChecks: { [K in keyof LimitOptions]-?: Check<LimitOption
   handshakeTimeoutMs: positiveInteger,
   maxConnections: positiveInteger,
   maxConnectionsPerAddress: positiveInteger,
-  maxLinksPerSession: integerBetween(1, 4294967296, 'AMQP 1.0 2.7.2 handle-max is a uint'),
+  // Every consumer of a session needs at least one of the session's 8192 slots for unsettled
+  // deliveries (src/amqp/server.ts session_buffer_size; src/amqp/consumer-link.ts ringShare).
+  maxLinksPerSession: integerBetween(1, 8192, "each consumer link needs one of its session's 8192 slots for unsettled deliveries"),
   maxLinksPerConnection: positiveInteger,
   maxUnsettledPerLink: positiveInteger,
   maxQueues: positiveInteger,

@@ -11,6 +11,7 @@ import {
   wakeGroupsAwaitingCredit,
   wakeGroupsWithExpiredHead,
 } from './group-lifecycle';
+import { deleteQueue, deleteUnusedQueues } from './queue-lifetime';
 import { queueFor } from './state';
 import type {
   Command,
@@ -59,6 +60,11 @@ export function apply(state: CoreState, command: Command, nowMs: number): Effect
     case 'tick':
       tick(state, effects);
       break;
+    case 'delete-queue': {
+      const queue = state.queues.get(command.queue);
+      if (queue) deleteQueue(state, queue, 'requested', effects);
+      break;
+    }
   }
   return effects;
 }
@@ -215,6 +221,7 @@ function tick(state: CoreState, effects: Effect[]): void {
     if (queue.holdsExpiringMessages) wakeGroupsWithExpiredHead(queue, (message) => isExpired(state, message));
     dispatch(state, queue, effects);
   }
+  deleteUnusedQueues(state, effects);
 }
 
 /** Back to the queue (delivery-count + 1 when the attempt failed), or dead-lettered once attempts run out. */

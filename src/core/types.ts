@@ -159,6 +159,8 @@ export interface Queue {
   inFlightCount: number;
   enqueuedTotal: number;
   removedTotal: number;
+  /** Queue option autoDelete: since when ticks have seen it without consumers and messages; null while used. */
+  unusedSinceMs: number | null;
 }
 
 export interface CoreState {
@@ -202,6 +204,8 @@ export type Command =
   /** AMQP 1.0 2.6.7: `credit` is what the consumer may receive from now on. */
   | { readonly type: 'credit'; readonly consumerId: ConsumerId; readonly credit: number; readonly drain: boolean }
   | { readonly type: 'settle'; readonly consumerId: ConsumerId; readonly deliveryId: number; readonly outcome: Outcome }
+  /** Deletes the queue, its messages and its consumers (src/core/queue-lifetime.ts); nothing when there is no such queue. */
+  | { readonly type: 'delete-queue'; readonly queue: string }
   | { readonly type: 'tick' };
 
 export type RemovalReason = 'accepted' | 'expired' | 'dead-letter-loop';
@@ -232,5 +236,16 @@ export type Effect =
   /** The consumer asked to drain and nothing more is available: its remaining credit is used up. */
   | { readonly type: 'drained'; readonly consumerId: ConsumerId }
   | { readonly type: 'queue-created'; readonly queue: string; readonly options: QueueOptions }
+  /**
+   * The queue is gone with every message it held, queued or in flight (`messages`), and its consumers
+   * (`consumers`); `unused`: queue option autoDelete.
+   */
+  | {
+      readonly type: 'queue-deleted';
+      readonly queue: string;
+      readonly reason: 'requested' | 'unused';
+      readonly consumers: readonly ConsumerId[];
+      readonly messages: readonly QueuedMessage[];
+    }
   | { readonly type: 'exclusive-active'; readonly queue: string; readonly consumerId: ConsumerId | null }
   | { readonly type: 'group-owner'; readonly queue: string; readonly groupId: string; readonly consumerId: ConsumerId | null };

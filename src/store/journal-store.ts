@@ -7,6 +7,7 @@ import {
   encodeDeliveryCount,
   encodeMessage,
   encodeQueue,
+  encodeQueueDeleted,
   encodeRemove,
   readRecord,
   RecordType,
@@ -95,6 +96,16 @@ export class JournalStore implements MessageStore {
     if (this.queues.has(name)) return;
     this.queues.add(name);
     this.append(encodeQueue(name));
+  }
+
+  /**
+   * Every segment begins by declaring every queue (roll), so older segments may all declare this one:
+   * the segment holding the deletion is kept until all of them are gone, or the queue would come back.
+   */
+  deleteQueue(name: string): void {
+    if (!this.queues.delete(name)) return;
+    this.append(encodeQueueDeleted(name));
+    for (const segment of this.segments.values()) if (segment !== this.active) this.active.refersTo.add(segment);
   }
 
   add(entry: StoreEntry, bytes: Uint8Array, page: boolean): MessageBody {
@@ -350,6 +361,10 @@ export class JournalStore implements MessageStore {
       case RecordType.Queue:
         this.queues.add(record.name);
         if (!queues.has(record.name)) queues.set(record.name, []);
+        break;
+      case RecordType.QueueDeleted:
+        this.queues.delete(record.name);
+        queues.delete(record.name);
         break;
       case RecordType.Message: {
         const message = record.message;

@@ -59,6 +59,10 @@ export class MemoryStore implements MessageStore {
     this.medium.queues.add(name);
   }
 
+  deleteQueue(name: string): void {
+    this.medium.queues.delete(name);
+  }
+
   add(entry: StoreEntry, bytes: Uint8Array, page: boolean): MessageBody {
     this.medium.queues.add(entry.queue);
     this.medium.records.set(entry.id, { queue: entry.queue, seq: entry.seq, meta: entry.meta, delivered: false, bytes });

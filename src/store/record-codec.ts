@@ -14,6 +14,8 @@ export const enum RecordType {
   Remove = 3,
   DeliveryCount = 4,
   Delivered = 5,
+  /** The queue was deleted with its messages (each removed by its own Remove record before this one). */
+  QueueDeleted = 6,
 }
 
 const FLAG_DURABLE = 1;
@@ -39,7 +41,8 @@ export type DecodedRecord =
   | { readonly type: RecordType.Message; readonly message: MessageRecord }
   | { readonly type: RecordType.Remove; readonly id: number }
   | { readonly type: RecordType.DeliveryCount; readonly id: number; readonly deliveryCount: number }
-  | { readonly type: RecordType.Delivered; readonly id: number };
+  | { readonly type: RecordType.Delivered; readonly id: number }
+  | { readonly type: RecordType.QueueDeleted; readonly name: string };
 
 function frame(type: RecordType, payload: Buffer): Buffer {
   const out = Buffer.allocUnsafe(RECORD_HEADER_BYTES + payload.length);
@@ -52,6 +55,10 @@ function frame(type: RecordType, payload: Buffer): Buffer {
 
 export function encodeQueue(name: string): Buffer {
   return frame(RecordType.Queue, Buffer.from(name, 'utf8'));
+}
+
+export function encodeQueueDeleted(name: string): Buffer {
+  return frame(RecordType.QueueDeleted, Buffer.from(name, 'utf8'));
 }
 
 /** The body's offset inside the encoded record is returned so paged bodies can be read back directly. */
@@ -128,6 +135,7 @@ export function readRecord(bytes: Buffer, offset: number): ReadResult {
   let record: DecodedRecord;
   switch (type) {
     case RecordType.Queue:
+    case RecordType.QueueDeleted:
       record = { type, name: payload.toString('utf8') };
       break;
     case RecordType.Message:

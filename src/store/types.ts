@@ -43,6 +43,11 @@ export interface MessageStore {
   open(keepInMemoryBytes: number): RecoveredStore;
   declareQueue(name: string): void;
   /**
+   * The queue is deleted (its messages each removed before): it does not come back at the next start,
+   * unless declared again.
+   */
+  deleteQueue(name: string): void;
+  /**
    * Records a message. With `page`, the body is kept only in the store and the returned StoredBody
    * replaces it in memory; otherwise the bytes are returned as they are.
    */

@@ -21,7 +21,8 @@ export type Move =
   | { kind: 'detach'; consumer: number }
   | { kind: 'credit'; consumer: number; credit: number; drain: boolean }
   | { kind: 'settle'; consumer: number; pick: number; outcome: Outcome }
-  | { kind: 'tick'; ms: number };
+  | { kind: 'tick'; ms: number }
+  | { kind: 'delete'; deadLetterQueue: boolean };
 
 const outcomeArb: fc.Arbitrary<Outcome> = fc.oneof(
   { weight: 6, arbitrary: fc.constant<Outcome>({ type: 'accepted' }) },
@@ -72,6 +73,7 @@ export function moveArb(withExclusive: boolean): fc.Arbitrary<Move> {
     },
     { weight: 7, arbitrary: fc.record({ kind: fc.constant('settle' as const), consumer: consumerArb, pick: fc.nat(20), outcome: outcomeArb }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('tick' as const), ms: fc.integer({ min: 1, max: 400 }) }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('delete' as const), deadLetterQueue: fc.boolean() }) },
   );
 }
 
@@ -85,6 +87,9 @@ export function optionsArb(withExclusive: boolean): fc.Arbitrary<QueueOptions> {
     exclusive: withExclusive ? fc.boolean().chain((b) => (b ? fc.boolean() : fc.constant(false))) : fc.constant(false),
     maxDeliveryAttempts: fc.integer({ min: 2, max: 5 }),
     deadLetterQueue: fc.constant('DLQ'),
+    maxMemoryBytes: fc.constant(null),
+    autoDelete: fc.boolean(),
+    autoDeleteDelayMs: fc.constantFrom(0, 100, 500),
   });
 }
 
@@ -121,5 +126,9 @@ export function resolveMove(state: CoreState, move: Move, sent: number): Step | 
     }
     case 'tick':
       return { op: 'tick', ms: move.ms };
+    case 'delete': {
+      const queue = move.deadLetterQueue ? 'DLQ' : 'q';
+      return state.queues.has(queue) ? { op: 'delete', queue } : null;
+    }
   }
 }

@@ -33,7 +33,14 @@ export class InvariantWatch {
       check(effects.some((e) => e.type === 'drained' && e.consumerId === command.consumerId), () => `drain of ${command.consumerId} not answered`);
     }
     for (const queue of this.state.queues.values()) checkQueue(this.state, queue);
+    for (const effect of effects) if (effect.type === 'queue-deleted') checkDeleted(this.state, effect.queue);
   }
+}
+
+/** A deleted queue leaves nothing behind: no queue of that name (until used again), none of its consumers. */
+function checkDeleted(state: CoreState, name: string): void {
+  const left = [...state.consumers.values()].filter((c) => c.queue.name === name && state.queues.get(name) !== c.queue);
+  check(left.length === 0, () => `${name}: consumers of the deleted queue are still attached: ${left.map((c) => c.id)}`);
 }
 
 /** Every message the queue holds, wherever it waits. */

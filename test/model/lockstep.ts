@@ -87,6 +87,9 @@ export class Lockstep {
       case 'tick':
         model.tick();
         break;
+      case 'delete-queue':
+        model.deleteQueue(command.queue);
+        break;
       case 'declare':
       case 'recover':
         throw new Error(`${command.type} is not part of the model`);
@@ -124,6 +127,8 @@ export function coreCommand(state: CoreState, step: Step, nowMs: number): Comman
     }
     case 'tick':
       return { type: 'tick' };
+    case 'delete':
+      return { type: 'delete-queue', queue: step.queue };
   }
 }
 
@@ -183,6 +188,15 @@ function outcomesOf(effects: readonly Effect[]): ModelOutcome[] {
         break;
       case 'exclusive-active':
         out.push({ type: 'exclusive-active', queue: effect.queue, consumerId: effect.consumerId });
+        break;
+      case 'queue-deleted':
+        out.push({
+          type: 'queue-deleted',
+          queue: effect.queue,
+          reason: effect.reason,
+          consumers: [...effect.consumers].sort(),
+          messageIds: effect.messages.map((m) => m.id).sort((a, b) => a - b),
+        });
         break;
       default:
         break;

@@ -70,6 +70,8 @@ export interface ModelQueue {
   readonly groups: Map<string, ModelGroup>;
   rotationCursor: number;
   active: ModelConsumer | null;
+  /** autoDelete: since when ticks have seen the queue without consumers and messages; null while used. */
+  unusedSinceMs: number | null;
 }
 
 /** What the model reports besides deliveries, to be compared with the core's effects. */
@@ -78,7 +80,8 @@ export type ModelOutcome =
   | { type: 'dead-lettered'; messageId: number; reason: 'rejected' | 'max-delivery-attempts' }
   | { type: 'delivery-count'; messageId: number; deliveryCount: number }
   | { type: 'drained'; consumerId: string }
-  | { type: 'exclusive-active'; queue: string; consumerId: string | null };
+  | { type: 'exclusive-active'; queue: string; consumerId: string | null }
+  | { type: 'queue-deleted'; queue: string; reason: 'requested' | 'unused'; consumers: string[]; messageIds: number[] };
 
 /** The implementation's next dispatch step in a queue, as it happened. */
 export type DispatchStep =
@@ -199,6 +202,36 @@ export class ReferenceModel {
       }
       this.dispatch(queue);
     }
+    // README "Queue lifetime", autoDelete: unused (no consumer, nothing queued or in flight) at every tick
+    // for autoDeleteDelayMs, counted from the first tick that saw it unused.
+    for (const queue of [...this.queues.values()]) {
+      if (!queue.options.autoDelete) continue;
+      const holders = [...this.consumers.values()].filter((c) => c.queue === queue.name);
+      const unused = holders.length === 0 && queue.messages.length === 0;
+      if (!unused) queue.unusedSinceMs = null;
+      else if (queue.unusedSinceMs === null) queue.unusedSinceMs = this.nowMs;
+      if (queue.unusedSinceMs !== null && this.nowMs - queue.unusedSinceMs >= queue.options.autoDeleteDelayMs) this.remove(queue, 'unused');
+    }
+  }
+
+  /** README "Queue lifetime": the queue goes with its messages, queued and in flight, and its consumers. */
+  deleteQueue(name: string): void {
+    const queue = this.queues.get(name);
+    if (queue) this.remove(queue, 'requested');
+  }
+
+  private remove(queue: ModelQueue, reason: 'requested' | 'unused'): void {
+    const consumers = [...this.consumers.values()].filter((c) => c.queue === queue.name);
+    const messages = [...queue.messages, ...consumers.flatMap((c) => c.deliveries.map((d) => d.message))];
+    for (const consumer of consumers) this.consumers.delete(consumer.id);
+    this.queues.delete(queue.name);
+    this.outcomes.push({
+      type: 'queue-deleted',
+      queue: queue.name,
+      reason,
+      consumers: consumers.map((c) => c.id).sort(),
+      messageIds: messages.map((m) => m.id).sort((a, b) => a - b),
+    });
   }
 
   // ---- Dispatch ----
@@ -469,7 +502,7 @@ export class ReferenceModel {
   queue(name: string): ModelQueue {
     let queue = this.queues.get(name);
     if (!queue) {
-      queue = { name, options: this.optionsFor(name), nextSeq: 1, messages: [], groups: new Map(), rotationCursor: 0, active: null };
+      queue = { name, options: this.optionsFor(name), nextSeq: 1, messages: [], groups: new Map(), rotationCursor: 0, active: null, unusedSinceMs: null };
       this.queues.set(name, queue);
     }
     return queue;

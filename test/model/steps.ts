@@ -8,6 +8,7 @@ import type { Outcome } from '../../src/core/types';
  *   credit c1 5 drain
  *   settle c1 A1 modified:failed:here      accepted | released | rejected | modified[:failed][:here]
  *   tick 100                               the clock moves on 100 ms, then a tick
+ *   delete q                               the queue is deleted (README "Queue lifetime")
  * The queue defaults to `q`. A settle names the consumer's unsettled delivery by its message's label.
  */
 export type Step =
@@ -16,7 +17,8 @@ export type Step =
   | { op: 'detach'; consumer: string }
   | { op: 'credit'; consumer: string; credit: number; drain: boolean }
   | { op: 'settle'; consumer: string; label: string; outcome: Outcome }
-  | { op: 'tick'; ms: number };
+  | { op: 'tick'; ms: number }
+  | { op: 'delete'; queue: string };
 
 export const DEFAULT_QUEUE = 'q';
 
@@ -54,6 +56,8 @@ export function parseStep(line: string): Step {
       return { op, consumer: words[0] ?? fail(), label: words[1] ?? fail(), outcome: parseOutcome(words[2] ?? fail()) };
     case 'tick':
       return { op, ms: Number(words[0] ?? fail()) };
+    case 'delete':
+      return { op, queue: words[0] ?? fail() };
     default:
       return fail();
   }
@@ -91,6 +95,8 @@ export function formatStep(step: Step): string {
       return `settle ${step.consumer} ${step.label} ${formatOutcome(step.outcome)}`;
     case 'tick':
       return `tick ${step.ms}`;
+    case 'delete':
+      return `delete ${step.queue}`;
   }
 }
 
