@@ -110,12 +110,17 @@ describe('everything a closed connection held is released', () => {
     return process.memoryUsage().heapUsed;
   };
 
-  /** One connection with 500 consumers and 500 producers (some with unsettled and queued messages), then closed. */
+  /**
+   * One connection with 400 consumers, 100 of them on temporary queues (dynamic sources) and 500
+   * producers, some with unsettled and queued messages; then closed.
+   */
   async function busyConnection(): Promise<number> {
     const client = await connect(broker.port);
-    const receivers = await openReceivers(client, 500, (i) => `released.${i % 5}`);
-    const senders = await Promise.all(Array.from({ length: 500 }, (_, i) => client.openSender(`released.${i % 5}`)));
-    await Promise.all(senders.slice(0, 20).map((sender) => sendAll(sender, [{ body: 'x' }, { body: 'y' }])));
+    const receivers = await openReceivers(client, 400, (i) => `released.${i % 5}`);
+    const temporary = await Promise.all(Array.from({ length: 100 }, () => client.openReceiver({ dynamic: true })));
+    const temporaryAddress = (receiver: Receiver): string => (receiver as unknown as { remote: { attach: { source: { address: string } } } }).remote.attach.source.address;
+    const senders = await Promise.all(Array.from({ length: 500 }, (_, i) => client.openSender(i < 100 ? temporaryAddress(temporary[i]!) : `released.${i % 5}`)));
+    await Promise.all(senders.slice(0, 120).map((sender) => sendAll(sender, [{ body: 'x' }, { body: Buffer.alloc(2000) }])));
     for (const receiver of receivers.slice(0, 20)) receiver.add_credit(1);
     await new Promise((resolve) => setTimeout(resolve, 100));
     const held = process.memoryUsage().heapUsed;
@@ -123,7 +128,7 @@ describe('everything a closed connection held is released', () => {
     return held;
   }
 
-  test('heap after 20 connections of 1,000 links each, opened and closed, is back at its baseline', async () => {
+  test('heap after 20 connections of 1,000 links each (temporary queues too), opened and closed, is back at its baseline', async () => {
     await busyConnection(); // warm-up: code, queues, caches
     const before = heapUsed();
     let peak = 0;
@@ -131,6 +136,7 @@ describe('everything a closed connection held is released', () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     const after = heapUsed();
     expect(broker.runtime.state.consumers.size).toBe(0);
+    expect([...broker.runtime.state.queues.keys()].filter((name) => name.startsWith('temp.'))).toEqual([]);
     // A connection of 1,000 links holds megabytes; 20 of them left behind would be tens.
     expect(peak - before).toBeGreaterThan(5 * 1024 * 1024);
     expect(after - before).toBeLessThan(1024 * 1024);
