@@ -6,7 +6,7 @@ import type { AddressAccess } from './authorization';
 import { Condition, type AmqpError } from './conditions';
 import { MalformedMessageError, readMessageInfo } from './message-sections';
 import type { QueueProducer, QueueProducers } from './queue-producers';
-import { grantCredit, linkInternals, revokeCredit } from './rhea';
+import { linkInternals } from './rhea';
 
 /** A message the broker will not take; the delivery is rejected with this error. */
 class RefusedMessageError extends Error {
@@ -26,8 +26,8 @@ export interface FullPolicies {
 /**
  * The broker's side of a client sender: an incoming link (AMQP 1.0 2.6). Credit is granted in windows
  * (2.6.7); each message is enqueued before its delivery is accepted (3.4.2), so an accepted message is
- * always in a queue. When the store or message memory is full the link is held back: its credit is
- * taken back and granted again once there is room (or, with the `fail` policies, messages are refused).
+ * always in a queue. When the store or message memory is full the link is held back: it gets no new
+ * credit until there is room (or, with the `fail` policies, its messages are refused).
  */
 export class ProducerLink implements QueueProducer {
   /** The message being received was aborted (2.7.5 transfer.aborted): discard it. */
@@ -37,7 +37,7 @@ export class ProducerLink implements QueueProducer {
   private bytesOfCurrentMessage = 0;
   /** Bytes of the message being received counted as arriving in the broker's memory budget. */
   private arrivingBytes = 0;
-  /** Held back: credit taken back, waiting for room; calling it stops waiting. */
+  /** Held back: no new credit, waiting for room; calling it stops waiting. */
   private stopWaiting: (() => void) | null = null;
   /** Registered for the deletion of the fixed queue; calling it unregisters. */
   private stopWatchingQueue: (() => void) | null = null;
@@ -59,8 +59,7 @@ export class ProducerLink implements QueueProducer {
 
   open(): void {
     if (this.fixedQueue !== null) this.stopWatchingQueue = this.queueProducers.add(this.fixedQueue, this);
-    // No credit yet when full; the attach reply goes out before any flow (AMQP 1.0 2.6.3).
-    if (!this.holdBackIfFull(false)) this.receiver.add_credit(this.creditWindow);
+    if (!this.holdBackIfFull()) this.receiver.add_credit(this.creditWindow);
   }
 
   /** Detached, its session ended or its connection gone. */
@@ -206,24 +205,24 @@ export class ProducerLink implements QueueProducer {
 
   /** Credit comes in windows, topped up at half (AMQP 1.0 2.6.7 flow control). */
   private topUpCredit(): void {
-    if (this.stopWaiting !== null || this.closed || this.holdBackIfFull(true)) return;
+    if (this.stopWaiting !== null || this.closed || this.holdBackIfFull()) return;
     const credit = linkInternals(this.receiver).credit;
     if (credit <= this.creditWindow / 2) this.receiver.add_credit(this.creditWindow - credit);
   }
 
   /**
    * At maxDiskBytes or maxMemoryBytes (or the fixed queue's own maxMemoryBytes) under the `block`
-   * policies, the credit is taken back and the link waits for room; then it gets a whole window afresh.
+   * policies, no new credit is granted and the link waits for room. Credit it has already is not taken
+   * back: a client may have sent on it already, and rhea clients keep sending when a flow leaves their
+   * credit below zero. So a producer may finish its window, at most producerCreditWindow messages.
    */
-  private holdBackIfFull(revoke: boolean): boolean {
+  private holdBackIfFull(): boolean {
     const full = this.runtime.fullFor(this.fixedQueue);
     if (full === null || this.refuses(full)) return false;
-    if (revoke) revokeCredit(this.receiver);
     this.logger.debug({ queue: this.fixedQueue, reason: full.description }, 'producer held back');
     this.stopWaiting = this.runtime.whenRoom(this.fixedQueue, () => {
       this.stopWaiting = null;
-      if (this.closed || this.holdBackIfFull(false)) return;
-      grantCredit(this.receiver, this.creditWindow);
+      this.topUpCredit();
     });
     return true;
   }

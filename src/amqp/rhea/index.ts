@@ -180,14 +180,6 @@ export const RHEA_PATCHES: readonly RheaPatch[] = [
     guardedBy: ['test/amqp/connection-limits.test.ts'],
   },
   {
-    file: 'producer-credit.ts',
-    what: "takes a producer's credit back with a flow of link-credit 0, and grants it afresh",
-    why: 'rhea can only add credit; at maxMemoryBytes producers are held back at once (AMQP 1.0 2.6.7), not after the window they already have',
-    replaces: {},
-    reliesOn: { 'receiver.credit': 'number', 'receiver.issue_flow': 'boolean', 'session._write_flow': 'function', 'connection._register': 'function' },
-    guardedBy: ['test/amqp/memory-limits.test.ts'],
-  },
-  {
     file: 'disposition-order.ts',
     what: "reports a consumer's outcomes as their disposition frame is read",
     why: 'rhea reports dispositions a tick after flow and detach frames, so an accept followed by a detach redelivered the message',
@@ -316,7 +308,6 @@ export function patchServerConnection(connection: Connection, targets: ServerCon
 }
 
 export { answerDrainWithFlow } from './drain-answer';
-export { grantCredit, revokeCredit } from './producer-credit';
 export { skipDisabledRheaLogging } from './quiet-logging';
 export { offerSaslMechanisms, type SaslServerMechanism, type SaslServerMechanisms } from './sasl-server';
 export { connectionInternals, linkInternals, rheaOutcomes, rheaValueReader, tagOf, unwrapRheaOutcome } from './internals';
