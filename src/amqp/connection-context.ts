@@ -7,6 +7,7 @@ import type { ConnectionLinks } from './connection-links';
 import type { ConnectionLogin } from './connection-login';
 import type { ConsumerLink } from './consumer-link';
 import type { HandshakeTimer } from './handshake-timer';
+import type { OutputGate } from './output-gate';
 import type { QueueProducers } from './queue-producers';
 import type { ProducerLink } from './producer-link';
 import type { TemporaryQueues } from './temporary-queues';
@@ -28,6 +29,8 @@ export interface ConnectionContext {
   readonly handshake: HandshakeTimer;
   /** Every link the client attached, by session (maxLinksPerSession, maxLinksPerConnection). */
   readonly links: ConnectionLinks;
+  /** What the client has not read yet (maxOutputBytesPerConnection): its consumers wait while it is above. */
+  readonly output: OutputGate;
   /** The temporary queues its links created, deleted with them. */
   readonly temporaryQueues: TemporaryQueues;
   /** Broker-wide: producer links by their queue, detached when it is deleted. */

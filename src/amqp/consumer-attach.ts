@@ -35,7 +35,7 @@ export function openConsumerLink(sender: Sender, connection: Connection, context
     writeAttachReply(sender, consumerAttachReply(request, source, source.defaultOutcome));
     if (source.dynamic) context.temporaryQueues.own(sender, queue);
     const consumerId = context.newConsumerId();
-    const link = new ConsumerLink(consumerId, sender, runtime, context.logger, source.defaultOutcome ?? DEFAULT_OUTCOME_ACCEPTED, maxUnsettled);
+    const link = new ConsumerLink(consumerId, sender, runtime, context.logger, source.defaultOutcome ?? DEFAULT_OUTCOME_ACCEPTED, maxUnsettled, context.output);
     context.consumers.set(sender, link);
     listenToConsumerLink(sender, link);
     // Write the attach reply now: a flow that came in the same read may make the core deliver at

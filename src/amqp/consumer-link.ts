@@ -4,6 +4,7 @@ import type { BrokerRuntime, ConsumerSink, DeliverEffect } from '../broker/runti
 import type { Logger } from '../broker/logger';
 import { Condition } from './conditions';
 import { withDeliveryCount } from './message-sections';
+import type { OutputGate } from './output-gate';
 import { answerDrainWithFlow, linkInternals, tagOf } from './rhea';
 
 const SETTLE_MODE_SETTLED = 1; // AMQP 1.0 2.8.2 sender-settle-mode "settled"
@@ -21,10 +22,13 @@ export class ConsumerLink implements ConsumerSink {
   private issued = 0;
   /** Deliveries sent unsettled and not settled yet (maxUnsettledPerLink). */
   private unsettled = 0;
+  /** Of those, the bytes of paged bodies read back from the store to send them. */
+  private unsettledReadBackBytes = 0;
   private closed = false;
   /** The credit given to the core was cut to what the session's ring or maxUnsettledPerLink leave room for. */
   private limitedByRoom = false;
   private recheckScheduled = false;
+  private readonly flowAgain = (): void => this.onFlow();
 
   constructor(
     readonly consumerId: string,
@@ -33,6 +37,8 @@ export class ConsumerLink implements ConsumerSink {
     private readonly logger: Logger,
     private readonly defaultOutcome: Outcome,
     private readonly maxUnsettled: number,
+    /** The connection's socket backlog (maxOutputBytesPerConnection). */
+    private readonly output: OutputGate,
   ) {
     answerDrainWithFlow(sender);
     consumersPerSession.set(sender.session, (consumersPerSession.get(sender.session) ?? 0) + 1);
@@ -44,14 +50,17 @@ export class ConsumerLink implements ConsumerSink {
 
   /**
    * AMQP 1.0 2.6.7: link-credit(snd) = delivery-count(rcv) + link-credit(rcv) - delivery-count(snd).
-   * rhea counts only transfers already written; deliveries queued in rhea count as used too.
+   * rhea counts only transfers already written; deliveries queued in rhea count as used too. The core
+   * gets at most maxUnsettledPerLink of it at a time (settled deliveries too: the rest follows in later
+   * turns, after the socket write), and none while the client is not reading its socket.
    */
   onFlow(): void {
     if (this.closed) return;
     const link = linkInternals(this.sender);
     const queuedInRhea = this.issued - link.delivery_count;
     const linkCredit = Math.max(0, link.credit - queuedInRhea);
-    const room = Math.min(this.ringShare(), this.maxUnsettled - this.unsettled);
+    const room = this.output.open ? Math.min(this.ringShare(), this.maxUnsettled - this.unsettled) : 0;
+    if (!this.output.open && linkCredit > 0) this.output.whenOpen(this.flowAgain);
     this.limitedByRoom = room < linkCredit;
     this.runtime.execute({ type: 'credit', consumerId: this.consumerId, credit: Math.min(linkCredit, room), drain: link._draining === true });
   }
@@ -93,7 +102,12 @@ export class ConsumerLink implements ConsumerSink {
       tag.convoySettled = true;
       this.recheckRoomLater();
     } else {
+      // A paged body was read back from the store for this delivery: rhea holds that copy until it is sent.
+      const readBack = effect.message.body instanceof Uint8Array ? 0 : bytes.length;
+      tag.convoyReadBackBytes = readBack;
       this.unsettled++;
+      this.unsettledReadBackBytes += readBack;
+      this.runtime.deliveriesInFlight(1, readBack);
     }
   }
 
@@ -111,7 +125,10 @@ export class ConsumerLink implements ConsumerSink {
     const tag = tagOf(delivery);
     if (tag.convoySettled || tag.convoyDeliveryId === undefined || this.closed) return;
     tag.convoySettled = true;
+    const readBack = tag.convoyReadBackBytes ?? 0;
     this.unsettled--;
+    this.unsettledReadBackBytes -= readBack;
+    this.runtime.deliveriesInFlight(-1, -readBack);
     const outcome = outcomeOf(delivery.remote_state, this.defaultOutcome);
     if (!delivery.remote_settled) delivery.update(true);
     this.runtime.execute({ type: 'settle', consumerId: this.consumerId, deliveryId: tag.convoyDeliveryId, outcome });
@@ -136,6 +153,9 @@ export class ConsumerLink implements ConsumerSink {
   private stop(): boolean {
     if (this.closed) return false;
     this.closed = true;
+    this.runtime.deliveriesInFlight(-this.unsettled, -this.unsettledReadBackBytes);
+    this.unsettled = 0;
+    this.unsettledReadBackBytes = 0;
     consumersPerSession.set(this.sender.session, (consumersPerSession.get(this.sender.session) ?? 1) - 1);
     return true;
   }

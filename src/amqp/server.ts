@@ -14,6 +14,7 @@ import { ConnectionLinks, forgetAllLinks, forgetLink, type Link } from './connec
 import { ConnectionLogin, type LoginServices } from './connection-login';
 import { openConsumerLink } from './consumer-attach';
 import { HandshakeTimer } from './handshake-timer';
+import { OutputGate } from './output-gate';
 import { openProducerLink } from './producer-attach';
 import { QueueProducers } from './queue-producers';
 import { offerSaslMechanisms, patchServerConnection, skipDisabledRheaLogging } from './rhea';
@@ -85,6 +86,7 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
       admission: admitted,
       handshake,
       links: new ConnectionLinks(options),
+      output: new OutputGate(socket, options.maxOutputBytesPerConnection),
       temporaryQueues: new TemporaryQueues(runtime),
       queueProducers,
       access: new AddressAccess(runtime, security.limits, options.maxQueues),

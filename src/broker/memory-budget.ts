@@ -1,12 +1,20 @@
 /**
  * What a message costs in memory besides its body, whether the body is in memory or paged out: the
- * core's QueuedMessage and its slot in the queue, the store's index entry and paged-body reference, the
- * Buffer object of the body. Measured with `node --expose-gc interop/bench/message-bookkeeping.mjs`
- * (heap and array buffers after a full GC, per message, bodies subtracted; README "Limits"): the
- * largest of its cases (a durable message with its body in memory, about 545 B), with room for the
- * variation between runs.
+ * core's QueuedMessage and its slot in the queue, its group when it is the group's only message, the
+ * store's index entry and paged-body reference, the body's own buffer. Measured with
+ * `node --expose-gc interop/bench/message-bookkeeping.mjs` (heap and array buffers after a full GC,
+ * per message, bodies subtracted, each case in a fresh process; README "Limits"): the largest case is
+ * a durable message with its body in memory and a group id of its own, 753-756 B with 100 B and 1 KiB
+ * bodies; rounded up.
  */
-export const MESSAGE_BOOKKEEPING_BYTES = 640;
+export const MESSAGE_BOOKKEEPING_BYTES = 768;
+
+/**
+ * What a delivery sent unsettled costs on top of its message until it is settled or returned: the
+ * core's Delivery, rhea's delivery record and its slot in the session, the tag. Measured by the same
+ * command (case "delivered and held unsettled", less the same message queued): 466-467 B; rounded up.
+ */
+export const DELIVERY_BOOKKEEPING_BYTES = 512;
 
 export interface MemoryLimits {
   /** Memory for messages: bookkeeping of every message plus the bodies kept in memory. */
@@ -18,18 +26,20 @@ export interface MemoryLimits {
 /**
  * The broker's account of message memory (README "Limits"): in total and per queue, each message
  * costs MESSAGE_BOOKKEEPING_BYTES plus its body while the body is in memory. Bytes of messages still
- * arriving in several transfer frames count too, from their first frame on: they are in memory.
+ * arriving in several transfer frames count too, from their first frame on: they are in memory; so do
+ * deliveries in flight (DELIVERY_BOOKKEEPING_BYTES each, and a paged body read back to send it).
  */
 export class MemoryBudget {
   private usedBytes = 0;
   private arrivingBytes = 0;
+  private deliveryBytes = 0;
   private readonly byQueue = new Map<string, number>();
 
   constructor(private readonly limits: MemoryLimits) {}
 
   /** Message memory in use: stored messages plus the ones still arriving. */
   get used(): number {
-    return this.usedBytes + this.arrivingBytes;
+    return this.usedBytes + this.arrivingBytes + this.deliveryBytes;
   }
 
   get max(): number {
@@ -68,6 +78,11 @@ export class MemoryBudget {
   /** Frames of messages not complete yet: counted while they arrive, uncounted once complete or dropped. */
   arriving(deltaBytes: number): void {
     this.arrivingBytes += deltaBytes;
+  }
+
+  /** Deliveries sent unsettled (positive) or settled or returned (negative), with paged bodies read back to send them. */
+  deliveries(count: number, readBackBytes: number): void {
+    this.deliveryBytes += count * DELIVERY_BOOKKEEPING_BYTES + readBackBytes;
   }
 
   private adjust(queue: string, deltaBytes: number): void {

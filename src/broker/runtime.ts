@@ -152,7 +152,7 @@ export class BrokerRuntime {
   execute(command: Command): void {
     const effects = apply(this.state, command, this.clock());
     for (const effect of effects) this.perform(effect);
-    if (command.type === 'enqueue') ownBodiesLeftQueued(effects);
+    if (command.type === 'enqueue') ownBodiesKept(effects);
     if (effects.length > 0) this.turn.request();
   }
 
@@ -181,6 +181,15 @@ export class BrokerRuntime {
   messageArriving(deltaBytes: number): void {
     this.memory.arriving(deltaBytes);
     if (deltaBytes < 0) this.room.freed();
+  }
+
+  /**
+   * Deliveries sent unsettled and not settled yet, each costing DELIVERY_BOOKKEEPING_BYTES, plus the
+   * bodies read back from the store to send them (negative: settled or returned).
+   */
+  deliveriesInFlight(count: number, readBackBytes: number): void {
+    this.memory.deliveries(count, readBackBytes);
+    if (count < 0) this.room.freed();
   }
 
   /** Message memory in use and per queue (README "Limits"). */
@@ -297,16 +306,17 @@ export class BrokerRuntime {
 }
 
 /**
- * A body read from the socket is a view into the chunk it arrived in, and keeps that whole chunk (up to
- * 64 KiB) alive; one message left in a queue among many consumed would hold far more memory than it is
- * counted for. A message that stays queued gets a copy of its own; one delivered at once does not.
+ * A body read from the socket is a view into the buffer it arrived in, and keeps all of that buffer
+ * alive (other messages, frame headers, bytes rhea copied when a frame spanned two reads): a message
+ * kept among many gone would hold more memory than it is counted for. A message the broker keeps (queued,
+ * or delivered unsettled) gets a copy of its own; one sent settled at once does not.
  */
-function ownBodiesLeftQueued(effects: readonly Effect[]): void {
+function ownBodiesKept(effects: readonly Effect[]): void {
   for (const effect of effects) {
     if (effect.type !== 'enqueued') continue;
     const body = effect.message.body;
     if (!(body instanceof Uint8Array) || body.byteLength === body.buffer.byteLength) continue;
-    if (effects.some((other) => other.type === 'deliver' && other.message === effect.message)) continue;
+    if (effects.some((other) => other.type === 'deliver' && other.message === effect.message && other.settled)) continue;
     const own = Buffer.allocUnsafeSlow(body.byteLength);
     own.set(body);
     effect.message.body = own;

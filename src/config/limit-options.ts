@@ -18,6 +18,8 @@ export interface LimitOptions {
   readonly maxLinksPerConnection: number;
   /** Deliveries a consumer link holds unsettled; beyond, it gets nothing more until it settles some. */
   readonly maxUnsettledPerLink: number;
+  /** Bytes written to a connection that its client has not read yet; beyond, its consumers get nothing more until it reads. */
+  readonly maxOutputBytesPerConnection: number;
   /** Queues that may exist; a client that would create one more (on first use, or a dynamic node) is refused. */
   readonly maxQueues: number;
   /** At maxMemoryBytes (or a queue's own maxMemoryBytes): `block` withholds producer credit; `fail` rejects messages. */
@@ -33,6 +35,7 @@ export const DEFAULT_LIMIT_OPTIONS: LimitOptions = Object.freeze({
   maxLinksPerSession: 1024,
   maxLinksPerConnection: 4096,
   maxUnsettledPerLink: 5000,
+  maxOutputBytesPerConnection: 4 * 1024 * 1024,
   maxQueues: 10_000,
   memoryFullPolicy: 'block',
   memoryPagingRatio: 0.5,
@@ -53,6 +56,7 @@ export const limitOptionChecks: { [K in keyof LimitOptions]-?: Check<LimitOption
   maxLinksPerSession: integerBetween(1, 8192, "each consumer link needs one of its session's 8192 slots for unsettled deliveries"),
   maxLinksPerConnection: positiveInteger,
   maxUnsettledPerLink: positiveInteger,
+  maxOutputBytesPerConnection: positiveInteger,
   maxQueues: positiveInteger,
   memoryFullPolicy: oneOf(['block', 'fail'] as const),
   memoryPagingRatio: ratio,

@@ -61,6 +61,8 @@ export function connectionInternals(connection: Connection): ConnectionInternals
 export interface DeliveryTag {
   convoyDeliveryId?: number;
   convoySettled?: boolean;
+  /** Bytes of a paged body read back from the store for this delivery, counted until it is settled. */
+  convoyReadBackBytes?: number;
 }
 
 export function tagOf(delivery: Delivery): DeliveryTag {

@@ -10,7 +10,8 @@ interface BeginHandler {
   on_begin(frame: { channel: number; performative: unknown }): void;
 }
 
-const SOCKET_GRACE_MS = 100;
+/** After the close frame: the broker ends its side, and drops the socket if the client has not closed by then. */
+const SOCKET_GRACE_MS = 2000;
 
 /**
  * channel-max (AMQP 1.0 2.7.1) is the highest channel a peer may begin a session on, so it bounds the
@@ -58,5 +59,8 @@ function closeNow(connection: Connection, socket: Socket, error: AmqpError): voi
     // The connection is in no state to write a close frame; dropping it is all that is left.
   }
   internals.input = () => undefined;
+  // After the turn's network step has written the close (src/broker/turn.ts): a FIN, not a reset, so
+  // that a client still sending reads the close instead of losing it.
+  setTimeout(() => socket.end(), 0).unref();
   setTimeout(() => socket.destroy(), SOCKET_GRACE_MS).unref();
 }
