@@ -104,6 +104,12 @@ async function sessionFlood(host, port, { connections: count = 10, sessions = 10
   return { connections: count, sessionsAsked: sessions, answered: results.map((r) => r.answered), closedWith: results.map((r) => r.closedWith) };
 }
 
+/** A refused link is answered with a null source (rhea: null, or a typed null), then a detach with the error (AMQP 1.0 2.6.3). */
+function refusedAttach(receiver) {
+  const source = receiver.remote.attach?.source;
+  return source === null || source === undefined || source.type?.name === 'Null';
+}
+
 /** One connection attaching many consumer links, spread over sessions. */
 async function linkFlood(host, port, { links = 10000, perSession = 1000, seconds = 60 }) {
   const { connection, error } = await open(host, port);
@@ -123,14 +129,13 @@ async function linkFlood(host, port, { links = 10000, perSession = 1000, seconds
         session.begin();
       }
       const receiver = session.open_receiver({ source: `flood.links.${i % 100}`, credit_window: 0, autoaccept: false });
-      // A refused link is answered with a null source, then a detach with the error (AMQP 1.0 2.6.3).
       receiver.once('receiver_open', () => {
-        if (receiver.remote.attach.source == null) return;
+        if (refusedAttach(receiver)) return;
         attached++;
         answer();
       });
       receiver.once('receiver_close', () => {
-        if (receiver.remote.attach && receiver.remote.attach.source != null) return;
+        if (!refusedAttach(receiver)) return;
         const condition = receiver.error?.condition ?? 'detached';
         refused[condition] = (refused[condition] ?? 0) + 1;
         answer();
