@@ -1,39 +1,20 @@
 import net from 'node:net';
-import { afterEach, describe, expect, test } from 'vitest';
-import type { RunningBroker } from '../../src/broker/server';
-import type { BrokerOptionsInput } from '../../src/config/options';
+import { describe, expect, test } from 'vitest';
 import { AMQP_HEADER, attach, encode, Performative, performative, RawConnection, terminus } from '../support/amqp-frames';
-import { startTestBroker } from '../support/broker';
-import { connect, sendAll, sleep, waitFor, type TestClient } from '../support/client';
+import { brokerPerTest } from '../support/broker-per-test';
+import { sendAll, sleep, waitFor, type TestClient } from '../support/client';
 
 /**
  * README "Limits", per connection: handshake time, connections in total and per address, sessions
  * (channel-max) and links. Each limit reached gives that client the standard condition, and every other
  * client carries on.
  */
-let broker: RunningBroker | null = null;
-const opened: { close(): unknown }[] = [];
-afterEach(async () => {
-  for (const item of opened.splice(0)) await item.close();
-  await broker?.stop();
-  broker = null;
-});
-
-async function start(options: BrokerOptionsInput): Promise<RunningBroker> {
-  broker = await startTestBroker(options);
-  return broker;
-}
-
-async function client(port: number): Promise<TestClient> {
-  const made = await connect(port);
-  opened.push(made);
-  return made;
-}
+const { start, client, track } = brokerPerTest();
 
 /** A client whose open is answered by a close: the error it carries. */
 async function refusedOpen(port: number): Promise<{ condition?: string; description?: string }> {
   const raw = await RawConnection.connect(port, AMQP_HEADER);
-  opened.push(raw);
+  track(raw);
   raw.send(performative(Performative.open, [encode.string('refused')]));
   await raw.expect(Performative.open);
   const close = await raw.expect(Performative.close);
@@ -48,7 +29,7 @@ function silentSocket(port: number, firstBytes: Buffer = Buffer.alloc(0)): { clo
   socket.on('error', () => undefined);
   socket.on('connect', () => socket.write(firstBytes));
   socket.resume(); // read what the broker answers, so that its close is seen
-  opened.push({ close: () => socket.destroy() });
+  track({ close: () => socket.destroy() });
   return { socket, closed: new Promise((resolve) => socket.once('close', () => resolve(Date.now() - started))) };
 }
 
@@ -112,7 +93,7 @@ describe('sessions: channel-max', () => {
     const { port } = await start({ channelMax: 3 });
     const healthy = await client(port!);
     const raw = await RawConnection.open(port!);
-    opened.push(raw);
+    track(raw);
     for (const channel of [1, 2, 3]) {
       raw.send(performative(Performative.begin, [undefined, encode.uint(0), encode.uint(2048), encode.uint(2048)]), channel);
       await raw.expect(Performative.begin);
@@ -127,7 +108,7 @@ describe('sessions: channel-max', () => {
   test('10,000 begins on one connection: those within channel-max are answered, then the connection is closed', async () => {
     const { port } = await start({});
     const raw = await RawConnection.open(port!);
-    opened.push(raw);
+    track(raw);
     const begin = performative(Performative.begin, [undefined, encode.uint(0), encode.uint(2048), encode.uint(2048)]);
     for (let channel = 1; channel < 10_000; channel++) raw.send(begin, channel);
     let begins = 1;
@@ -155,7 +136,7 @@ describe('links: maxLinksPerSession and maxLinksPerConnection', () => {
   test('the link beyond a limit is refused with amqp:resource-limit-exceeded; a detach makes room; handle-max tells the client', async () => {
     const { port } = await start({ maxLinksPerSession: 2, maxLinksPerConnection: 3 });
     const raw = await RawConnection.connect(port!, AMQP_HEADER);
-    opened.push(raw);
+    track(raw);
     raw.send(performative(Performative.open, [encode.string('links')]));
     raw.send(performative(Performative.begin, [undefined, encode.uint(0), encode.uint(2048), encode.uint(2048)]));
     await raw.expect(Performative.open);

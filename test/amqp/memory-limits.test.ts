@@ -1,11 +1,9 @@
 import type { Receiver, Sender } from 'rhea';
-import { afterEach, describe, expect, test } from 'vitest';
-import type { RunningBroker } from '../../src/broker/server';
+import { describe, expect, test } from 'vitest';
 import { MESSAGE_BOOKKEEPING_BYTES } from '../../src/broker/memory-budget';
-import type { BrokerOptionsInput } from '../../src/config/options';
 import { attach, encode, Performative, performative, RawConnection, terminus } from '../support/amqp-frames';
-import { startTestBroker } from '../support/broker';
-import { connect, receive, sendAll, sleep, waitFor, type TestClient } from '../support/client';
+import { brokerPerTest } from '../support/broker-per-test';
+import { receive, sendAll, sleep, waitFor } from '../support/client';
 
 /**
  * README "Limits", message memory: every message counts its bookkeeping besides its body; at
@@ -13,24 +11,8 @@ import { connect, receive, sendAll, sleep, waitFor, type TestClient } from '../s
  * `block`) or their messages refused (`fail`), and they go on once consumers make room. Also
  * maxUnsettledPerLink.
  */
-let broker: RunningBroker | null = null;
-const clients: { close(): unknown }[] = [];
-afterEach(async () => {
-  for (const client of clients.splice(0)) await client.close();
-  await broker?.stop();
-  broker = null;
-});
-
-async function start(options: BrokerOptionsInput): Promise<RunningBroker> {
-  broker = await startTestBroker(options);
-  return broker;
-}
-
-async function client(port: number): Promise<TestClient> {
-  const made = await connect(port);
-  clients.push(made);
-  return made;
-}
+const brokers = brokerPerTest();
+const { start, client, track } = brokers;
 
 /**
  * Sends 100-byte non-durable messages as fast as credit allows until stopped; counts what was accepted
@@ -65,16 +47,16 @@ describe('maxMemoryBytes counts every message with its bookkeeping', () => {
     const producer = await client(port!);
     const sender = await producer.openSender('memory.flood');
     const run = flood(sender);
-    await waitFor(() => broker!.runtime.memoryUsed() >= maxMemoryBytes, 'message memory to fill', 20_000);
+    await waitFor(() => brokers.broker.runtime.memoryUsed() >= maxMemoryBytes, 'message memory to fill', 20_000);
     await sleep(300);
-    const queued = broker!.runtime.state.queues.get('memory.flood')!.queuedCount;
+    const queued = brokers.broker.runtime.state.queues.get('memory.flood')!.queuedCount;
     // Held back: at most what had already been sent on its credit when memory became full.
-    expect(broker!.runtime.memoryUsed()).toBeLessThanOrEqual(maxMemoryBytes + 100 * PER_MESSAGE);
+    expect(brokers.broker.runtime.memoryUsed()).toBeLessThanOrEqual(maxMemoryBytes + 100 * PER_MESSAGE);
     expect(queued).toBeLessThanOrEqual(Math.ceil(maxMemoryBytes / PER_MESSAGE) + 100);
     expect(queued).toBeGreaterThan(maxMemoryBytes / PER_MESSAGE / 2);
     expect(run.rejected()).toEqual([]);
     await sleep(500);
-    expect(broker!.runtime.state.queues.get('memory.flood')!.queuedCount, 'still held back').toBe(queued);
+    expect(brokers.broker.runtime.state.queues.get('memory.flood')!.queuedCount, 'still held back').toBe(queued);
     // A consumer makes room; the producer goes on.
     const consumer = await client(port!);
     const receiver = await consumer.openReceiver('memory.flood', { credit_window: 500, autoaccept: true });
@@ -111,7 +93,7 @@ describe("a queue's own maxMemoryBytes", () => {
     await sleep(1000);
     small.stop();
     other.stop();
-    expect(broker!.runtime.memoryUsed('small.q')).toBeLessThanOrEqual(64 * 1024 + 20 * PER_MESSAGE);
+    expect(brokers.broker.runtime.memoryUsed('small.q')).toBeLessThanOrEqual(64 * 1024 + 20 * PER_MESSAGE);
     expect(other.accepted()).toBeGreaterThan(small.accepted() * 2);
     const relay = await producer.openSender(null);
     const refused = await new Promise<string>((resolve) => {
@@ -130,7 +112,7 @@ describe('messages arriving in several transfer frames', () => {
   /** A producer link over raw frames; `frame` sends one transfer frame of delivery 0. */
   async function rawProducer(port: number): Promise<{ raw: RawConnection; frame(bytes: number, fields: { more: boolean; aborted?: boolean; first?: boolean }): void }> {
     const raw = await RawConnection.open(port);
-    clients.push(raw);
+    track(raw);
     raw.send(attach({ name: 'frames', handle: 0, role: false, source: terminus('source', []), target: terminus('target', [encode.string('memory.frames')]) }));
     await raw.expect(Performative.attach);
     await raw.expect(Performative.flow);
@@ -149,12 +131,12 @@ describe('messages arriving in several transfer frames', () => {
   test('count from their first frame, and stop counting when they are aborted', async () => {
     const { port } = await start({});
     const producer = await rawProducer(port!);
-    const before = broker!.runtime.memoryUsed();
+    const before = brokers.broker.runtime.memoryUsed();
     producer.frame(30_000, { more: true, first: true });
     producer.frame(30_000, { more: true });
-    await waitFor(() => broker!.runtime.memoryUsed() - before >= 60_000, 'the frames to count');
+    await waitFor(() => brokers.broker.runtime.memoryUsed() - before >= 60_000, 'the frames to count');
     producer.frame(10, { more: false, aborted: true });
-    await waitFor(() => broker!.runtime.memoryUsed() === before, 'the aborted message to count no more');
+    await waitFor(() => brokers.broker.runtime.memoryUsed() === before, 'the aborted message to count no more');
   });
 });
 

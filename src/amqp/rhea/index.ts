@@ -15,6 +15,7 @@ import { recordReceivedTermini } from './received-termini';
 import { patchSessions, type SessionPatch } from './sessions';
 import { announceHandleMax, limitSessionChannels } from './session-limits';
 import { decodeTransfersDirectly } from './transfer-decoding';
+import { shareInputFairly } from './fair-input';
 import { encodeTransfersDirectly } from './transfer-encoding';
 
 /**
@@ -56,6 +57,14 @@ export const RHEA_PATCHES: readonly RheaPatch[] = [
     replaces: { 'connection.input': 'function' },
     reliesOn: { 'connection._process': 'function' },
     guardedBy: ['test/amqp/connection.test.ts', 'interop/python/garbage.py'],
+  },
+  {
+    file: 'fair-input.ts',
+    what: "hands each socket read to rhea in slices, and leaves the rest of a read to the next turn once the connection has used its time",
+    why: 'rhea reads all frames of a read before it returns: during a flood of attaches one client held every other one for up to a second',
+    replaces: { 'connection.input': 'function' },
+    reliesOn: {},
+    guardedBy: ['test/amqp/fair-input.test.ts', 'test/exhaustion/exhaustion.test.ts'],
   },
   {
     file: 'sasl-server.ts',
@@ -282,6 +291,7 @@ export interface ServerConnectionTargets {
 /** Installs every connection and session patch of this folder on one server-side connection. */
 export function patchServerConnection(connection: Connection, targets: ServerConnectionTargets): void {
   guardInput(connection, targets.socket, targets.logger, targets.maxFrameBytes);
+  shareInputFairly(connection, targets.socket);
   deliverRawBytes(connection, targets.onTransferFrame);
   decodeTransfersDirectly(connectionInternals(connection).amqp_transport, connectionInternals(connection));
   const output = batchSocketWrites(connection, targets.socket, targets.turn);
