@@ -236,7 +236,7 @@ class Convoy extends Broker {
     this.port = await freePort();
     this.dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'convoy-bench-'));
     const proc = this.spawnLogged(process.execPath,
-      [path.join(ROOT, 'bin', 'convoy'), 'start', '--host', '127.0.0.1', '--port', String(this.port),
+      [path.join(ROOT, 'bin', 'convoy'), 'start', '--host', '127.0.0.1', '--port', String(this.port), '--http-port', '0',
         '--data-dir', this.dataDir, '--log-level', 'warn'], {});
     await waitPort(this.port, 30000, proc, 'convoy');
   }

@@ -1,3 +1,5 @@
+import { SUBSCRIPTION_SEPARATOR } from '../broker/topics';
+
 /**
  * Source addresses may carry consumer options after `?` (DESIGN §3), the way JMS users write
  * `session.createQueue("orders?consumer.exclusive=true")`. The queue is the part before `?`.
@@ -18,8 +20,17 @@ export class AddressError extends Error {}
 /** Broker-owned addresses (operator views); never a queue. */
 const RESERVED_PREFIX = '$convoy/';
 
+
 /** Queue names and group ids are stored with a 16-bit length (src/store/record-codec.ts). */
 export const MAX_NAME_BYTES = 65535;
+
+/** Queue and topic names a client may use: `::` belongs to subscription queues (`prices::app.audit`). */
+function checkNodeName(name: string): void {
+  if (name.includes(SUBSCRIPTION_SEPARATOR)) {
+    throw new AddressError(`"${name}" contains "${SUBSCRIPTION_SEPARATOR}", which is reserved: it separates a topic from its subscription in subscription queue names`);
+  }
+  checkNameLength('the queue name', name);
+}
 
 /** Throws when `name` (a queue name or group id) is longer than the store can record. */
 export function checkNameLength(what: string, name: string): void {
@@ -28,18 +39,27 @@ export function checkNameLength(what: string, name: string): void {
   }
 }
 
+/** An option name or value is percent-encoded (RFC 3986 2.1); a malformed escape is a bad address. */
+function decodeOption(text: string, address: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw new AddressError(`malformed percent-encoding "${text}" in address "${address}"`);
+  }
+}
+
 export function parseSourceAddress(address: string): ParsedAddress {
   const questionMark = address.indexOf('?');
   const queue = questionMark < 0 ? address : address.slice(0, questionMark);
   if (queue.length === 0) throw new AddressError(`address "${address}" names no queue`);
-  checkNameLength('the queue name', queue);
+  checkNodeName(queue);
   const options: { exclusive?: boolean; priority?: number } = {};
   if (questionMark < 0) return { queue, options };
   for (const pair of address.slice(questionMark + 1).split('&')) {
     if (pair === '') continue;
     const equals = pair.indexOf('=');
-    const name = decodeURIComponent(equals < 0 ? pair : pair.slice(0, equals));
-    const value = equals < 0 ? '' : decodeURIComponent(pair.slice(equals + 1));
+    const name = decodeOption(equals < 0 ? pair : pair.slice(0, equals), address);
+    const value = equals < 0 ? '' : decodeOption(pair.slice(equals + 1), address);
     switch (name) {
       case 'consumer.exclusive':
       case 'exclusive':
@@ -63,7 +83,7 @@ export function parseTargetAddress(address: string): string {
   if (address.startsWith(RESERVED_PREFIX)) throw new AddressError(`addresses starting with ${RESERVED_PREFIX} are reserved for the broker`);
   if (address.includes('?')) throw new AddressError(`target address "${address}" takes no options`);
   if (address.length === 0) throw new AddressError('target address is empty');
-  checkNameLength('the queue name', address);
+  checkNodeName(address);
   return address;
 }
 

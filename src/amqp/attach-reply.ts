@@ -3,6 +3,7 @@ import type { Outcome } from '../core/types';
 import type { AttachRequest, RequestedTerminus } from './attach-request';
 import { linkInternals, rheaOutcomes } from './rhea';
 import { DISTRIBUTION_MODE_MOVE } from './served-termini';
+import { appliedFilterSet, type SourceSelector } from './source-filters';
 
 /**
  * The broker's attach (AMQP 1.0 2.6.3, 2.7.3), built from scratch out of plain values: never from a
@@ -24,6 +25,15 @@ export interface ServedTerminus {
   readonly address: string | null;
   readonly dynamic: boolean;
   readonly capabilities: readonly string[];
+  /** A durable topic subscription: its terminus outlives the link (else the broker's default, below). */
+  readonly durableSubscription?: boolean;
+  /**
+   * 3.5.7: `copy` for a browser, or for a subscription whose client asked for it (the topic copies); the
+   * default is `move`.
+   */
+  readonly distributionMode?: string;
+  /** 3.5.3 filter: the selector in place on a consumer's source, as the client sent it. */
+  readonly selector?: SourceSelector | null;
 }
 
 /**
@@ -33,6 +43,14 @@ export interface ServedTerminus {
 const OUR_DURABILITY = 0;
 const OUR_EXPIRY_POLICY = 'link-detach';
 const OUR_TIMEOUT = 0;
+
+/**
+ * A durable subscription's terminus: its configuration (topic, name) and messages are kept (3.5.5
+ * configuration; unsettled deliveries return to the subscription rather than being resumed), and it
+ * never expires (3.5.6): it ends only when a link closes it or the client unsubscribes.
+ */
+const DURABLE_SUBSCRIPTION_DURABILITY = 1;
+const DURABLE_SUBSCRIPTION_EXPIRY_POLICY = 'never';
 
 /** 3.5.3 outcomes: every terminal outcome of 3.4 is honoured on a consumer link. */
 const SUPPORTED_OUTCOMES = ['amqp:accepted:list', 'amqp:rejected:list', 'amqp:released:list', 'amqp:modified:list'];
@@ -50,9 +68,10 @@ const RCV_SETTLE_MODE_FIRST = 0;
 export function consumerAttachReply(request: AttachRequest, source: ServedTerminus, defaultOutcome: Outcome | null): AttachReply {
   const fields: Record<string, unknown> = {
     ...servedTerminusFields(source),
-    distribution_mode: DISTRIBUTION_MODE_MOVE,
+    distribution_mode: source.distributionMode ?? DISTRIBUTION_MODE_MOVE,
     outcomes: [...SUPPORTED_OUTCOMES],
   };
+  if (source.selector) fields.filter = appliedFilterSet(source.selector);
   if (defaultOutcome) fields.default_outcome = describedOutcome(defaultOutcome);
   return {
     source: fields,
@@ -90,7 +109,9 @@ export function writeAttachReply(link: Sender | Receiver, reply: AttachReply): v
 }
 
 function servedTerminusFields(terminus: ServedTerminus): Record<string, unknown> {
-  const fields: Record<string, unknown> = { durable: OUR_DURABILITY, expiry_policy: OUR_EXPIRY_POLICY, timeout: OUR_TIMEOUT };
+  const fields: Record<string, unknown> = terminus.durableSubscription
+    ? { durable: DURABLE_SUBSCRIPTION_DURABILITY, expiry_policy: DURABLE_SUBSCRIPTION_EXPIRY_POLICY, timeout: OUR_TIMEOUT }
+    : { durable: OUR_DURABILITY, expiry_policy: OUR_EXPIRY_POLICY, timeout: OUR_TIMEOUT };
   if (terminus.address !== null) fields.address = terminus.address;
   if (terminus.dynamic) fields.dynamic = true;
   if (terminus.capabilities.length > 0) fields.capabilities = [...terminus.capabilities];

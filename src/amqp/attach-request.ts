@@ -3,7 +3,7 @@ import type { Outcome } from '../core/types';
 import { AddressError } from './address';
 import { outcomeOf } from './consumer-link';
 import { linkInternals, receivedTermini, unwrapRheaOutcome, type TerminusKind } from './rhea';
-import { NotImplementedError } from './termini';
+import { readFilters, type RequestedFilter } from './source-filters';
 
 /**
  * A client's attach (AMQP 1.0 2.7.3), copied out of rhea's decoded frame into plain values and checked
@@ -17,8 +17,10 @@ export interface AttachRequest {
   readonly rcvSettleMode: 0 | 1 | null;
   /** null: no source (absent or null). */
   readonly source: RequestedSource | null;
-  /** null: no target (absent or null). */
+  /** null: no target (absent or null), or a coordinator. */
   readonly target: RequestedTerminus | null;
+  /** A transaction coordinator target (AMQP 1.0 4.5.1): only on a link the client sends on; null otherwise. */
+  readonly coordinator: RequestedCoordinator | null;
   /** Link properties (2.7.3 properties), keys as sent. */
   readonly properties: Readonly<Record<string, unknown>>;
 }
@@ -33,12 +35,19 @@ export interface RequestedTerminus {
   readonly capabilities: readonly string[];
 }
 
+export interface RequestedCoordinator {
+  /** 4.5.7 txn-capability symbols the client asked for. */
+  readonly capabilities: readonly string[];
+}
+
 export interface RequestedSource extends RequestedTerminus {
   readonly distributionMode: string | null;
-  /** Names of the filters asked for (3.5.3 filter-set); none is applied. */
-  readonly filters: readonly string[];
+  /** The filters asked for (3.5.3 filter-set); source-filters.ts says which the broker applies. */
+  readonly filters: readonly RequestedFilter[];
   /** The default-outcome asked for, or null when none was given. */
   readonly defaultOutcome: Outcome | null;
+  /** 3.5.3 outcomes: the descriptors of the outcomes the client's source supports; empty when not given. */
+  readonly outcomes: readonly string[];
 }
 
 /** 3.5.6 terminus-expiry-policy. */
@@ -54,15 +63,18 @@ interface DecodedTerminus {
   distribution_mode?: unknown;
   filter?: unknown;
   default_outcome?: unknown;
+  outcomes?: unknown;
   capabilities?: unknown;
 }
 
-/** Reads the attach a client sent on `link`; throws AddressError (amqp:invalid-field) or NotImplementedError. */
+/** Reads the attach a client sent on `link`; throws AddressError (amqp:invalid-field). */
 export function readAttachRequest(link: Sender | Receiver): AttachRequest {
   const attach = (linkInternals(link).remote.attach ?? {}) as Record<string, unknown>;
   const kinds = receivedTermini(attach);
   expectKind('source', kinds.source);
-  expectKind('target', kinds.target);
+  // A coordinator is the target of a controller's sending link (4.2): the broker's receiver.
+  const coordinator = kinds.target === 'coordinator' && link.is_receiver();
+  if (!coordinator) expectKind('target', kinds.target);
   // rhea leaves a typed null where a terminus was absent or null: the recorded kind tells which it was.
   const source = kinds.source === 'source' ? (attach.source as DecodedTerminus) : null;
   const target = kinds.target === 'target' ? (attach.target as DecodedTerminus) : null;
@@ -71,6 +83,7 @@ export function readAttachRequest(link: Sender | Receiver): AttachRequest {
     rcvSettleMode: settleMode('rcv-settle-mode', attach.rcv_settle_mode, 1) as 0 | 1 | null,
     source: source ? readSource(source) : null,
     target: target ? readTerminus('target', target) : null,
+    coordinator: coordinator ? { capabilities: symbols('coordinator capabilities', kinds.coordinatorCapabilities) } : null,
     properties: readProperties(attach.properties),
   };
 }
@@ -78,11 +91,7 @@ export function readAttachRequest(link: Sender | Receiver): AttachRequest {
 function expectKind(field: 'source' | 'target', kind: TerminusKind): void {
   if (kind === 'none' || kind === field) return;
   if (kind === 'coordinator') {
-    throw new NotImplementedError(
-      field === 'target'
-        ? 'transactions are not implemented: a coordinator target (AMQP 1.0 4.5.1) cannot be attached'
-        : 'a coordinator (AMQP 1.0 4.5.1) can only be a target, and transactions are not implemented',
-    );
+    throw new AddressError(`a coordinator (AMQP 1.0 4.5.1) can only be the target of a link the client sends on, not its ${field === 'source' ? 'source' : "receiver's target"}`);
   }
   const found = kind === 'other' ? 'is not a source or target' : `holds a ${kind}`;
   throw new AddressError(`the attach's ${field} field ${found} (AMQP 1.0 2.7.3)`);
@@ -129,8 +138,9 @@ function readSource(decoded: DecodedTerminus): RequestedSource {
   return {
     ...readTerminus('source', decoded),
     distributionMode,
-    filters: filter ? Object.keys(filter) : [],
+    filters: filter ? readFilters(filter) : [],
     defaultOutcome: defaultOutcome(decoded.default_outcome),
+    outcomes: symbols('source outcomes', decoded.outcomes),
   };
 }
 

@@ -4,6 +4,7 @@ import type { Principal } from '../security/authenticator';
 import type { UserLimits } from '../security/user-limits';
 import type { RequestedSource } from './attach-request';
 import { Condition, type AmqpError } from './conditions';
+import { isBrowser } from './served-termini';
 import { isTemporaryQueueName } from './temporary-queues';
 
 /** A link or message the client's rights or limits do not allow; refused with this error. */
@@ -36,8 +37,27 @@ export class AddressAccess {
 
   /** A receiver consuming from `queue`, or browsing it (source distribution-mode `copy`, AMQP 1.0 3.5.3). */
   checkConsumer(queue: string, source: RequestedSource): void {
-    this.require(source.distributionMode === 'copy' ? 'browse' : 'consume', queue);
+    this.require(isBrowser(source) ? 'browse' : 'consume', queue);
     this.createIfMissing(queue, source.dynamic);
+  }
+
+  /**
+   * A receiver subscribing to `topic` needs `consume` on the topic's name, whatever its distribution
+   * mode (Qpid JMS asks `copy` for a durable subscription: that is subscribing, not browsing). Creating
+   * the topic counts as creating a queue, and so does a new durable subscription (it outlives the link).
+   */
+  checkSubscriber(topic: string, createsDurableSubscription: boolean, dynamic = false): void {
+    this.require('consume', topic);
+    this.createIfMissing(topic, dynamic);
+    if (createsDurableSubscription) {
+      this.checkQueueAllowance(topic, false);
+      this.limits.queueCreated(this.loggedIn().user);
+    }
+  }
+
+  /** Removing a durable subscription of `topic` (JMS unsubscribe) needs `consume` on the topic. */
+  checkUnsubscribe(topic: string): void {
+    this.require('consume', topic);
   }
 
   /** The `$convoy/...` operator sources need `manage`. */
@@ -50,7 +70,7 @@ export class AddressAccess {
   checkProducer(queue: string | null, dynamic = false): void {
     if (queue === null) return;
     this.require('send', queue);
-    if (!this.runtime.state.queues.has(queue)) this.checkQueueAllowance(queue, dynamic);
+    if (!this.exists(queue)) this.checkQueueAllowance(queue, dynamic);
   }
 
   /**
@@ -75,9 +95,14 @@ export class AddressAccess {
     }
   }
 
-  /** Creating a queue on first use needs `send` or `consume` on its name, and the user's allowance. */
+  /** A queue or a topic of that name exists. */
+  private exists(name: string): boolean {
+    return this.runtime.state.queues.has(name) || this.runtime.topics.isTopic(name);
+  }
+
+  /** Creating a queue or topic on first use needs `send` or `consume` on its name, and the user's allowance. */
   private createIfMissing(queue: string, dynamic: boolean): void {
-    if (this.runtime.state.queues.has(queue)) return;
+    if (this.exists(queue)) return;
     const principal = this.loggedIn();
     if (!principal.rights.mayCreateQueue(queue)) {
       throw refused(Condition.unauthorizedAccess, `user "${principal.user}" may not create queue "${queue}" (needs send or consume permission on it)`);

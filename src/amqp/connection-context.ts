@@ -1,11 +1,13 @@
 import type { Socket } from 'node:net';
 import type { Receiver, Sender } from 'rhea';
 import type { Logger } from '../broker/logger';
+import type { ConnectionTransactions } from '../broker/transactions';
 import type { AddressAccess } from './authorization';
 import type { Admission } from './connection-admission';
 import type { ConnectionLinks } from './connection-links';
 import type { ConnectionLogin } from './connection-login';
 import type { ConsumerLink } from './consumer-link';
+import type { CoordinatorLink } from './coordinator-link';
 import type { HandshakeTimer } from './handshake-timer';
 import type { OutputGate } from './output-gate';
 import type { QueueProducers } from './queue-producers';
@@ -17,8 +19,16 @@ export interface ConnectionContext {
   readonly id: string;
   readonly logger: Logger;
   readonly socket: Socket;
+  /** When the socket was accepted (broker clock). */
+  readonly openedAtMs: number;
   readonly consumers: Map<Sender, ConsumerLink>;
   readonly producers: Map<Receiver, ProducerLink>;
+  /** Temporary topics this connection created: they go when it closes (or when their creating link does). */
+  readonly temporaryTopics: Set<string>;
+  /** Transaction controllers' links (AMQP 1.0 4.2). */
+  readonly coordinators: Map<Receiver, CoordinatorLink>;
+  /** The connection's open transactions: any of its links may work in them (AMQP 1.0 4.4). */
+  readonly transactions: ConnectionTransactions;
   /** Who the client logged in as (SASL), and the limits that go with it. */
   readonly login: ConnectionLogin;
   /** What the client may attach to and send to. */
@@ -31,6 +41,8 @@ export interface ConnectionContext {
   readonly links: ConnectionLinks;
   /** What the client has not read yet (maxOutputBytesPerConnection): its consumers wait while it is above. */
   readonly output: OutputGate;
+  /** Deliveries each consumer link may hold unsettled (maxUnsettledPerLink). */
+  readonly maxUnsettledPerLink: number;
   /** The temporary queues its links created, deleted with them. */
   readonly temporaryQueues: TemporaryQueues;
   /** Broker-wide: producer links by their queue, detached when it is deleted. */

@@ -68,24 +68,22 @@ export class ConnectionLinks {
 }
 
 /**
- * A link is gone (detached, its session ended): its consumer returns what it holds, its producer stops,
- * its temporary queue is deleted.
+ * Links that are gone (detached, their session ended, their connection closed): consumers first, so
+ * that their unsettled messages go back before their transaction coordinators stop; then producers and
+ * coordinators; last, the temporary queues the links created are deleted, with what came back to them.
  */
-export function forgetLink(context: ConnectionContext, link: Link): void {
-  const consumer = context.consumers.get(link as Sender);
-  if (consumer) {
+export function forgetLinks(context: ConnectionContext, links: readonly Link[]): void {
+  for (const link of links) {
+    const consumer = context.consumers.get(link as Sender);
+    if (!consumer) continue;
     consumer.close();
     context.consumers.delete(link as Sender);
   }
-  const producer = context.producers.get(link as Receiver);
-  if (producer) {
-    producer.close();
+  for (const link of links) {
+    context.producers.get(link as Receiver)?.close();
     context.producers.delete(link as Receiver);
+    context.coordinators.get(link as Receiver)?.close();
+    context.coordinators.delete(link as Receiver);
   }
-  context.temporaryQueues.released(link);
-}
-
-/** The connection is closing or gone: every link of it. */
-export function forgetAllLinks(context: ConnectionContext): void {
-  for (const link of context.links.removeAll()) forgetLink(context, link);
+  for (const link of links) context.temporaryQueues.released(link);
 }

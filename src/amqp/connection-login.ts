@@ -87,6 +87,11 @@ export class ConnectionLogin {
     return false;
   }
 
+  /** A sasl-init naming a mechanism this connection was not offered: the login fails like a wrong password. */
+  unoffered(mechanism: string): void {
+    this.malformed(mechanism, `SASL mechanism ${mechanism} is not offered`);
+  }
+
   /** A malformed SASL message: the login fails like a wrong password. */
   malformed(mechanism: string, reason: string): false {
     const address = this.clientAddress ?? '?';

@@ -2,10 +2,12 @@ import type { Delivery, Sender } from 'rhea';
 import type { Outcome } from '../core/types';
 import type { BrokerRuntime, ConsumerSink, DeliverEffect } from '../broker/runtime';
 import type { Logger } from '../broker/logger';
+import type { ConnectionTransactions } from '../broker/transactions';
 import { Condition } from './conditions';
 import { withDeliveryCount } from './message-sections';
 import type { OutputGate } from './output-gate';
 import { answerDrainWithFlow, linkInternals, tagOf } from './rhea';
+import { TransactionCondition, describeTxnId, transactionNumberOf } from './transaction-types';
 
 const SETTLE_MODE_SETTLED = 1; // AMQP 1.0 2.8.2 sender-settle-mode "settled"
 
@@ -36,9 +38,16 @@ export class ConsumerLink implements ConsumerSink {
     private readonly runtime: BrokerRuntime,
     private readonly logger: Logger,
     private readonly defaultOutcome: Outcome,
+    /** The connection's open transactions, which acknowledgements may belong to (AMQP 1.0 4.4.2). */
+    private readonly transactions: ConnectionTransactions,
     private readonly maxUnsettled: number,
     /** The connection's socket backlog (maxOutputBytesPerConnection). */
     private readonly output: OutputGate,
+    /**
+     * Runs once the consumer has detached from the core; `closed` is true when the client closed the
+     * link (detach closed=true, AMQP 1.0 2.6.6) rather than detaching it or losing its session.
+     */
+    private readonly afterClose: (closed: boolean) => void = () => undefined,
   ) {
     answerDrainWithFlow(sender);
     consumersPerSession.set(sender.session, (consumersPerSession.get(sender.session) ?? 0) + 1);
@@ -131,33 +140,49 @@ export class ConsumerLink implements ConsumerSink {
     this.runtime.deliveriesInFlight(-1, -readBack);
     const outcome = outcomeOf(delivery.remote_state, this.defaultOutcome);
     if (!delivery.remote_settled) delivery.update(true);
-    this.runtime.execute({ type: 'settle', consumerId: this.consumerId, deliveryId: tag.convoyDeliveryId, outcome });
+    if (tag.convoyTxnId !== undefined) this.acknowledgeInTransaction(tag.convoyTxnId, tag.convoyDeliveryId, outcome);
+    else this.runtime.execute({ type: 'settle', consumerId: this.consumerId, deliveryId: tag.convoyDeliveryId, outcome });
     this.recheckRoomLater();
   }
 
-  /** The queue was deleted: the link is detached with amqp:resource-deleted (AMQP 1.0 2.8.15). */
-  queueDeleted(queue: string): void {
-    if (!this.stop()) return;
-    this.sender.close({ condition: Condition.resourceDeleted, description: `queue "${queue}" was deleted` });
-    this.logger.info({ consumer: this.consumerId, queue }, 'consumer detached: its queue was deleted');
+  /**
+   * AMQP 1.0 4.4.2: the outcome takes effect when the transaction commits; until then the message stays
+   * acquired by this consumer. The client has settled the delivery, so an acknowledgement naming no open
+   * transaction cannot be answered on the delivery: the link is detached with amqp:transaction:unknown-id,
+   * and its unsettled messages go back to their queue.
+   */
+  private acknowledgeInTransaction(txnId: unknown, deliveryId: number, outcome: Outcome): void {
+    const id = transactionNumberOf(txnId);
+    const transaction = id === null ? undefined : this.transactions.find(id);
+    if (transaction) {
+      this.transactions.acknowledge(transaction, this.consumerId, deliveryId, outcome);
+      return;
+    }
+    const description = `a delivery was settled in transaction ${describeTxnId(txnId)}, which is not open on this connection`;
+    this.logger.info({ consumer: this.consumerId, reason: description }, 'consumer detached');
+    this.sender.close({ condition: TransactionCondition.unknownId, description });
+    this.close();
   }
 
   /** Detach, session end, connection close or loss: unsettled messages go back to the queue. */
   close(): void {
-    if (!this.stop()) return;
-    this.runtime.detachConsumer(this.consumerId);
-    this.logger.debug({ consumer: this.consumerId }, 'consumer detached');
-  }
-
-  /** Stops the link's part in its session's ring; false when it had stopped already. */
-  private stop(): boolean {
-    if (this.closed) return false;
+    if (this.closed) return;
     this.closed = true;
     this.runtime.deliveriesInFlight(-this.unsettled, -this.unsettledReadBackBytes);
     this.unsettled = 0;
     this.unsettledReadBackBytes = 0;
     consumersPerSession.set(this.sender.session, (consumersPerSession.get(this.sender.session) ?? 1) - 1);
-    return true;
+    this.transactions.consumerDetached(this.consumerId);
+    this.runtime.detachConsumer(this.consumerId);
+    this.logger.debug({ consumer: this.consumerId }, 'consumer detached');
+    this.afterClose(linkInternals(this.sender).remote.detach?.closed === true);
+  }
+
+  /** The broker ends the link: its node is being deleted (AMQP 1.0 2.8.15 amqp:resource-deleted). */
+  end(description: string): void {
+    if (this.closed) return;
+    this.sender.close({ condition: Condition.resourceDeleted, description });
+    this.close();
   }
 }
 

@@ -5,12 +5,14 @@ import type { BrokerOptions } from '../config/options';
 import type { TlsOptions } from '../config/security-options';
 import type { BrokerRuntime } from '../broker/runtime';
 import type { Logger } from '../broker/logger';
+import { ConnectionTransactions } from '../broker/transactions';
 import { secureContextOptions, type TlsCredentials } from '../security/tls-files';
 import { AccessRefusedError, AddressAccess } from './authorization';
 import { Condition } from './conditions';
 import { ConnectionAdmission, REFUSALS_UNDER_WAY_MAX } from './connection-admission';
 import type { ConnectionContext } from './connection-context';
-import { ConnectionLinks, forgetAllLinks, forgetLink, type Link } from './connection-links';
+import { ConnectionLinks, forgetLinks, type Link } from './connection-links';
+import { connectionReport, type ConnectionReport } from './connection-reports';
 import { ConnectionLogin, type LoginServices } from './connection-login';
 import { openConsumerLink } from './consumer-attach';
 import { HandshakeTimer } from './handshake-timer';
@@ -30,6 +32,14 @@ export interface AmqpServer {
   readonly host: string;
   /** New TLS connections use these; open ones keep theirs. */
   reloadTls(credentials: TlsCredentials): void;
+  /** Every open connection with its links (operators: `convoy connections`). */
+  connections(): ConnectionReport[];
+  connectionCount(): number;
+  /**
+   * Closes the connection with amqp:connection:forced and `description` (AMQP 1.0 2.7.9); its consumers'
+   * unsettled messages return as on any connection loss. False when there is no such connection.
+   */
+  closeConnection(id: string, description: string): boolean;
   /** Stops accepting, closes every connection with amqp:connection:forced. */
   close(): Promise<void>;
 }
@@ -50,6 +60,7 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
   const queueProducers = new QueueProducers(runtime);
   let nextConnection = 1;
   let nextConsumer = 1;
+  let nextTransaction = 1;
 
   const contextOf = (connection: Connection): ConnectionContext | undefined => connections.get(connection);
 
@@ -71,7 +82,9 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
       channel_max: options.channelMax,
       // rhea drops a peer after twice its advertised idle-time-out; advertise half of ours (AMQP 1.0 2.4.5).
       idle_time_out: Math.max(1, Math.floor(options.idleTimeoutMs / 2)),
-      offered_capabilities: ['ANONYMOUS-RELAY'],
+      // ANONYMOUS-RELAY: a sender with a null target routes by `to`; DELAYED_DELIVERY: x-opt-delivery-time /
+      // -delay are honoured; SHARED-SUBS: Qpid JMS refuses shared subscriptions to a peer that does not offer it.
+      offered_capabilities: ['ANONYMOUS-RELAY', 'DELAYED_DELIVERY', 'SHARED-SUBS'],
       session_buffer_size: 8192,
       receiver_options: { autoaccept: false, credit_window: 0 },
       sender_options: { autosettle: true, treat_modified_as_released: false },
@@ -80,16 +93,21 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
       id,
       logger: connLogger,
       socket,
+      openedAtMs: Date.now(),
       consumers: new Map(),
       producers: new Map(),
+      coordinators: new Map(),
+      transactions: new ConnectionTransactions(runtime, options, () => nextTransaction++),
+      temporaryTopics: new Set(),
       login: new ConnectionLogin(security, socket, connLogger, (waitMs) => handshake.extend(waitMs)),
+      access: new AddressAccess(runtime, security.limits, options.maxQueues),
       admission: admitted,
       handshake,
       links: new ConnectionLinks(options),
       output: new OutputGate(socket, options.maxOutputBytesPerConnection),
+      maxUnsettledPerLink: options.maxUnsettledPerLink,
       temporaryQueues: new TemporaryQueues(runtime),
       queueProducers,
-      access: new AddressAccess(runtime, security.limits, options.maxQueues),
       newConsumerId: () => `${id}/${nextConsumer++}`,
     };
     connections.set(connection, context);
@@ -97,7 +115,8 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
       socket,
       logger: connLogger,
       maxFrameBytes: options.maxFrameBytes,
-      onTransferFrame: (receiver, bytes, more, aborted) => context.producers.get(receiver)?.onTransferFrame(bytes, more, aborted),
+      onTransferFrame: (receiver, bytes, more, aborted) =>
+        (context.producers.get(receiver) ?? context.coordinators.get(receiver))?.onTransferFrame(bytes, more, aborted),
       turn: runtime.turn,
       channelMax: options.channelMax,
       maxLinksPerSession: options.maxLinksPerSession,
@@ -105,14 +124,14 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
     socket.on('close', () => {
       handshake.stop();
       admitted.release();
-      forgetAllLinks(context);
+      closeAllLinks(context);
       context.login.closed();
       connections.delete(connection);
       connLogger.debug('socket closed');
     });
     connLogger.debug('connection accepted');
     connection.accept(socket);
-    offerSaslMechanisms(connection, saslMechanismsFor(context.login));
+    offerSaslMechanisms(connection, saslMechanismsFor(context.login), (mechanism) => context.login.unoffered(mechanism));
   };
 
   container.on('connection_open', (ctx: EventContext) => {
@@ -138,18 +157,18 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
   });
   container.on('connection_close', (ctx: EventContext) => {
     const context = contextOf(ctx.connection);
-    if (context) forgetAllLinks(context);
+    if (context) closeAllLinks(context);
   });
   container.on('disconnected', (ctx: EventContext) => {
     const context = contextOf(ctx.connection);
     if (!context) return;
-    forgetAllLinks(context);
+    closeAllLinks(context);
     context.logger.info({ error: ctx.error ? String(ctx.error) : undefined }, 'connection closed');
   });
   container.on('session_close', (ctx: EventContext) => {
     const context = contextOf(ctx.connection);
     if (!context || !ctx.session) return;
-    for (const link of context.links.removeSession(ctx.session)) forgetLink(context, link);
+    forgetLinks(context, context.links.removeSession(ctx.session));
   });
   container.on('protocol_error', (error: Error) => logger.warn({ error: error.message }, 'protocol error'));
   container.on('error', (error: Error) => logger.warn({ error: error.message }, 'connection error'));
@@ -162,11 +181,11 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
   // unanswered: the close that is on its way says why.
   container.on('sender_open', (ctx: EventContext) => {
     const context = contextOf(ctx.connection);
-    if (context && ctx.connection.is_open() && admitLink(context, ctx.sender!)) openConsumerLink(ctx.sender!, ctx.connection, context, runtime, options.maxUnsettledPerLink);
+    if (context && ctx.connection.is_open() && admitLink(context, ctx.sender!)) openConsumerLink(ctx.sender!, ctx.connection, context, runtime);
   });
   container.on('sender_close', (ctx: EventContext) => {
     const context = contextOf(ctx.connection);
-    if (context && context.links.remove(ctx.sender!)) forgetLink(context, ctx.sender!);
+    if (context && context.links.remove(ctx.sender!)) forgetLinks(context, [ctx.sender!]);
   });
   container.on('receiver_open', (ctx: EventContext) => {
     const context = contextOf(ctx.connection);
@@ -174,7 +193,7 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
   });
   container.on('receiver_close', (ctx: EventContext) => {
     const context = contextOf(ctx.connection);
-    if (context && context.links.remove(ctx.receiver!)) forgetLink(context, ctx.receiver!);
+    if (context && context.links.remove(ctx.receiver!)) forgetLinks(context, [ctx.receiver!]);
   });
 
   /** maxLinksPerSession, maxLinksPerConnection: a link beyond them is refused (AMQP 1.0 2.6.3). */
@@ -182,6 +201,17 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
     const refusal = context.links.admit(link);
     if (refusal) refuseLink(link, new AccessRefusedError(refusal), context.logger);
     return refusal === null;
+  }
+
+  /**
+   * Consumers first: their unsettled messages, transactionally acknowledged ones too, go back with the
+   * detach; then every open transaction rolls back (AMQP 1.0 4.2), which leaves nothing else to return.
+   */
+  function closeAllLinks(context: ConnectionContext): void {
+    forgetLinks(context, context.links.removeAll());
+    context.transactions.rollbackAll();
+    for (const topic of context.temporaryTopics) runtime.topics.deleteTemporary(topic);
+    context.temporaryTopics.clear();
   }
 
   const listeners: Server[] = [];
@@ -217,25 +247,40 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
     reloadTls(credentials: TlsCredentials): void {
       tlsListener?.server.setSecureContext(secureContextOptions(credentials));
     },
+    connections(): ConnectionReport[] {
+      return [...connections].map(([connection, context]) => connectionReport(connection, context));
+    },
+    connectionCount(): number {
+      return connections.size;
+    },
+    closeConnection(id: string, description: string): boolean {
+      for (const [connection, context] of connections) {
+        if (context.id !== id) continue;
+        void forceClose(connection, context, description);
+        return true;
+      }
+      return false;
+    },
     async close(): Promise<void> {
       for (const listener of listeners) listener.close();
-      const sockets: Promise<void>[] = [];
-      for (const [connection, context] of connections) {
-        sockets.push(new Promise((resolve) => {
-          if (context.socket.destroyed) return resolve();
-          context.socket.once('close', () => resolve());
-          const timer = setTimeout(() => context.socket.destroy(), CLOSE_GRACE_MS);
-          timer.unref();
-          try {
-            connection.close({ condition: Condition.connectionForced, description: 'the broker is shutting down' });
-          } catch {
-            context.socket.destroy();
-          }
-        }));
-      }
-      await Promise.all(sockets);
+      await Promise.all([...connections].map(([connection, context]) => forceClose(connection, context, 'the broker is shutting down')));
     },
   };
+}
+
+/** Closes with amqp:connection:forced; a client that does not answer within CLOSE_GRACE_MS loses its socket. */
+function forceClose(connection: Connection, context: ConnectionContext, description: string): Promise<void> {
+  return new Promise((resolve) => {
+    if (context.socket.destroyed) return resolve();
+    context.socket.once('close', () => resolve());
+    const timer = setTimeout(() => context.socket.destroy(), CLOSE_GRACE_MS);
+    timer.unref();
+    try {
+      connection.close({ condition: Condition.connectionForced, description });
+    } catch {
+      context.socket.destroy();
+    }
+  });
 }
 
 /**

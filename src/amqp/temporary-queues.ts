@@ -4,12 +4,12 @@ import type { Link } from './connection-links';
 
 const TEMPORARY_PREFIX = 'temp.';
 
-/** A dynamic source or target (AMQP 1.0 3.5.3, 3.5.4) gets a queue with a fresh name. */
+/** A dynamic source or target (AMQP 1.0 3.5.3, 3.5.4) gets a queue, or a temporary topic, with a fresh name. */
 export function temporaryQueueName(): string {
   return `${TEMPORARY_PREFIX}${randomUUID()}`;
 }
 
-/** Names of temporary queues are the broker's: no client creates such a queue by using the name. */
+/** Names of temporary queues and topics are the broker's: no client creates one by using the name. */
 export function isTemporaryQueueName(queue: string): boolean {
   return queue.startsWith(TEMPORARY_PREFIX);
 }

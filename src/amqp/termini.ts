@@ -1,5 +1,6 @@
 import type { Receiver, Sender } from 'rhea';
 import type { Logger } from '../broker/logger';
+import { NodeKindError, SubscriptionError, type SubscriptionRefusal } from '../broker/topics';
 import { AddressError } from './address';
 import { AccessRefusedError } from './authorization';
 import { Condition, type AmqpError } from './conditions';
@@ -22,9 +23,22 @@ export function refuseLink(link: Sender | Receiver, error: unknown, logger: Logg
   link.close(amqpError);
 }
 
-function refusalOf(error: unknown): AmqpError {
+/**
+ * AMQP 1.0 2.8.15 conditions for a subscription that cannot be served. Qpid JMS raises amqp:not-found
+ * as InvalidDestinationException (an unknown subscription, a topic that is a queue), the others as
+ * JMSException.
+ */
+const SUBSCRIPTION_CONDITIONS: Record<SubscriptionRefusal, string> = {
+  'not-found': Condition.notFound,
+  'in-use': Condition.resourceLocked,
+  'not-allowed': Condition.notAllowed,
+};
+
+export function refusalOf(error: unknown): AmqpError {
   if (error instanceof AddressError) return { condition: Condition.invalidField, description: error.message };
   if (error instanceof NotImplementedError) return { condition: Condition.notImplemented, description: error.message };
   if (error instanceof AccessRefusedError) return error.amqpError;
+  if (error instanceof NodeKindError) return { condition: Condition.notFound, description: error.message };
+  if (error instanceof SubscriptionError) return { condition: SUBSCRIPTION_CONDITIONS[error.refusal], description: error.message };
   return { condition: Condition.internalError, description: (error as Error).message ?? String(error) };
 }

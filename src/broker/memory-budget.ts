@@ -65,14 +65,18 @@ export class MemoryBudget {
     return maxQueueBytes !== null && this.queueBytes(queue) >= maxQueueBytes;
   }
 
-  /** A message is now in `queue`; `bodyBytesInMemory` is 0 for a paged body. */
-  add(queue: string, bodyBytesInMemory: number): void {
-    this.adjust(queue, MESSAGE_BOOKKEEPING_BYTES + bodyBytesInMemory);
+  /**
+   * A message is now in `queue`; `bodyBytesInMemory` is 0 for a paged body. A topic's copies share one
+   * body (`bodyCountedAlready` for every copy but the first): it counts once in total, in full for
+   * each queue that holds it.
+   */
+  add(queue: string, bodyBytesInMemory: number, bodyCountedAlready = false): void {
+    this.adjust(queue, MESSAGE_BOOKKEEPING_BYTES + bodyBytesInMemory, bodyCountedAlready ? bodyBytesInMemory : 0);
   }
 
-  /** A message left `queue` (consumed, expired, dead-lettered away, deleted with the queue). */
-  remove(queue: string, bodyBytesInMemory: number): void {
-    this.adjust(queue, -(MESSAGE_BOOKKEEPING_BYTES + bodyBytesInMemory));
+  /** A message left `queue` (consumed, expired, dead-lettered away, deleted with the queue); `bodyStillHeld` by another copy. */
+  remove(queue: string, bodyBytesInMemory: number, bodyStillHeld = false): void {
+    this.adjust(queue, -(MESSAGE_BOOKKEEPING_BYTES + bodyBytesInMemory), bodyStillHeld ? -bodyBytesInMemory : 0);
   }
 
   /** Frames of messages not complete yet: counted while they arrive, uncounted once complete or dropped. */
@@ -85,8 +89,9 @@ export class MemoryBudget {
     this.deliveryBytes += count * DELIVERY_BOOKKEEPING_BYTES + readBackBytes;
   }
 
-  private adjust(queue: string, deltaBytes: number): void {
-    this.usedBytes += deltaBytes;
+  /** `sharedBytes`: part of the queue's change that the total has already (or still) counted. */
+  private adjust(queue: string, deltaBytes: number, sharedBytes: number): void {
+    this.usedBytes += deltaBytes - sharedBytes;
     const bytes = (this.byQueue.get(queue) ?? 0) + deltaBytes;
     if (bytes > 0) this.byQueue.set(queue, bytes);
     else this.byQueue.delete(queue);

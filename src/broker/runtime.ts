@@ -1,11 +1,14 @@
 import { apply } from '../core/apply';
 import { groupViews, queueView, queueViews, type ConsumerView, type GroupView, type QueueView } from '../core/inspect';
+import { nextDueMs } from '../core/schedule';
 import { createCoreState } from '../core/state';
-import type { Command, ConsumerId, CoreState, Effect, QueuedMessage, QueueOptions } from '../core/types';
+import type { Command, ConsumerId, CoreState, Effect, MessageMeta, QueuedMessage, QueueOptions } from '../core/types';
 import type { MessageStore } from '../store/types';
 import type { Logger } from './logger';
 import { MemoryBudget, type MemoryLimits } from './memory-budget';
+import { QueueCounters } from './queue-counters';
 import { RoomForMessages, type Fullness } from './room-for-messages';
+import { topicOfQueue, Topics, type SubscriptionSelectorCompiler, type TopicReport } from './topics';
 import { BrokerTurn } from './turn';
 
 export type DeliverEffect = Extract<Effect, { type: 'deliver' }>;
@@ -15,8 +18,8 @@ export interface ConsumerSink {
   /** `bytes` is the message as stored (read back from the store when it was paged out). */
   deliver(effect: DeliverEffect, bytes: Uint8Array): void;
   drained(): void;
-  /** The consumer's queue was deleted: the consumer is gone (its deliveries with the queue). */
-  queueDeleted(queue: string): void;
+  /** The broker ends the link (its subscription is going away); the sink detaches from the runtime. */
+  end(description: string): void;
 }
 
 /** A queue as operators see it: each consumer with the client it belongs to. */
@@ -31,6 +34,13 @@ export interface StorageLimits extends MemoryLimits {
 
 const TICK_INTERVAL_MS = 1000;
 
+/** Without the AMQP layer's compiler (a runtime built bare, in tests), a stored selector cannot be served. */
+const refuseStoredSelector: SubscriptionSelectorCompiler = (text) => {
+  throw new Error(`no selector compiler: the stored subscription selector "${text}" cannot be applied`);
+};
+/** setTimeout's longest delay (2^31 - 1 ms); a later delivery time is reached in steps of it. */
+const MAX_TIMER_MS = 2_147_483_647;
+
 /**
  * Owns the dispatch core's state, the clock and the store. Commands from the AMQP layer are applied
  * one at a time and their effects carried out in order; what they write reaches the disk and then the
@@ -40,6 +50,10 @@ export class BrokerRuntime {
   readonly state: CoreState;
   /** The end of every turn: store step, then network step. Connections write through it. */
   readonly turn: BrokerTurn;
+  /** What happened to each queue's messages since start (metrics, operator views). */
+  readonly counters = new QueueCounters();
+  /** Topics and their subscriptions: which queues a message published to a topic enters. */
+  readonly topics: Topics;
   private readonly sinks = new Map<ConsumerId, ConsumerSink>();
   /** Who each consumer is, for operators: client container, address, link name. */
   private readonly clients = new Map<ConsumerId, string>();
@@ -48,6 +62,14 @@ export class BrokerRuntime {
   private readonly room: RoomForMessages;
   private readonly queueDeletedListeners = new Set<(queue: string) => void>();
   private tickTimer: NodeJS.Timeout | null = null;
+  /** The one timer for scheduled messages (README "Delayed delivery"), armed for the earliest due time. */
+  private scheduleTimer: NodeJS.Timeout | null = null;
+  private scheduleTimerDueMs: number | null = null;
+  /**
+   * Bodies that several messages hold (a topic's copies), with how many of them hold it in memory: it
+   * counts once against maxMemoryBytes, from the first holder until the last is forgotten.
+   */
+  private readonly sharedBodies = new Map<Uint8Array, number>();
 
   constructor(
     private readonly resolveQueueOptions: (queueName: string) => QueueOptions,
@@ -55,9 +77,14 @@ export class BrokerRuntime {
     private readonly limits: StorageLimits,
     private readonly logger: Logger,
     private readonly clock: () => number = Date.now,
+    /** The `topics` option: whether the configuration makes a name a topic. */
+    configuredTopic: (name: string) => boolean = () => false,
+    /** Compiles the selectors of stored subscriptions at start-up (the AMQP layer's; README "Selectors"). */
+    compileSubscriptionSelector: SubscriptionSelectorCompiler = refuseStoredSelector,
   ) {
     this.state = createCoreState((name) => this.queueOptions(name));
     this.turn = new BrokerTurn(store);
+    this.topics = new Topics(this, store, configuredTopic, compileSubscriptionSelector);
     this.memory = new MemoryBudget(limits);
     this.room = new RoomForMessages(this.memory, { full: () => this.diskFull(), maxBytes: limits.maxDiskBytes }, (queue) => this.queueOptions(queue).maxMemoryBytes);
   }
@@ -66,13 +93,19 @@ export class BrokerRuntime {
     return this.clock();
   }
 
-  /** A queue's options (from the configuration), whether or not the queue exists yet. */
+  /**
+   * A queue's options (from the configuration), whether or not the queue exists yet. A topic's name
+   * resolves like a queue's, and each of its subscriptions (`<topic>::<subscription>`) takes its topic's.
+   */
   queueOptions(queueName: string): QueueOptions {
     const existing = this.state.queues.get(queueName);
     if (existing) return existing.options;
     let options = this.optionsCache.get(queueName);
     if (!options) {
-      options = this.resolveQueueOptions(queueName);
+      const topic = topicOfQueue(queueName);
+      options = this.resolveQueueOptions(topic ?? queueName);
+      // A subscription's queue lives as long as its subscription (topics.ts), whatever its topic's options say.
+      if (topic !== null && options.autoDelete) options = Object.freeze({ ...options, autoDelete: false });
       if (this.optionsCache.size > 10_000) this.optionsCache.clear();
       this.optionsCache.set(queueName, options);
     }
@@ -80,8 +113,10 @@ export class BrokerRuntime {
   }
 
   /** Loads what the store kept: queues and their messages, in order. Before any client connects. */
-  recover(): { queues: number; messages: number } {
+  recover(): { queues: number; messages: number; topics: number; subscriptions: number } {
     const recovered = this.store.open(this.limits.maxMemoryBytes * this.limits.memoryPagingRatio);
+    this.topics.recover(recovered);
+    for (const subscription of recovered.subscriptions) this.execute({ type: 'declare', queue: subscription.queue });
     let messages = 0;
     for (const queue of recovered.queues) {
       this.execute({ type: 'declare', queue: queue.name });
@@ -91,7 +126,12 @@ export class BrokerRuntime {
         messages++;
       }
     }
-    return { queues: recovered.queues.length, messages };
+    for (const queue of recovered.queues) {
+      if (topicOfQueue(queue.name) === null && !this.topics.isTopic(queue.name) && this.topics.isConfiguredTopic(queue.name)) {
+        this.logger.warn({ queue: queue.name }, 'a stored queue matches the "topics" option: it stays a queue while it exists, and topic clients are refused');
+      }
+    }
+    return { queues: recovered.queues.length, messages, topics: recovered.topics.length, subscriptions: recovered.subscriptions.length };
   }
 
   start(): void {
@@ -102,6 +142,8 @@ export class BrokerRuntime {
   stop(): void {
     if (this.tickTimer) clearInterval(this.tickTimer);
     this.tickTimer = null;
+    if (this.scheduleTimer) clearTimeout(this.scheduleTimer);
+    this.scheduleTimer = null;
     this.store.close();
   }
 
@@ -117,25 +159,40 @@ export class BrokerRuntime {
     this.execute({ type: 'detach', consumerId });
   }
 
+  /** The broker ends a consumer's link (its sink detaches it, as a client's detach would). */
+  endConsumer(consumerId: ConsumerId, description: string): void {
+    this.sinks.get(consumerId)?.end(description);
+  }
+
   /**
-   * Deletes a queue with its messages, queued and in flight, and its consumers (README "Queue lifetime");
-   * false when there is no such queue.
+   * Deletes a queue with its messages (README "Queue lifetime"): its consumers and browsers are detached
+   * first with amqp:resource-deleted (their unsettled messages return to it, and go with it). False when
+   * there is no such queue.
    */
-  deleteQueue(queue: string): boolean {
-    if (!this.state.queues.has(queue)) return false;
-    this.execute({ type: 'delete-queue', queue });
+  deleteQueue(queueName: string): boolean {
+    const queue = this.state.queues.get(queueName);
+    if (!queue) return false;
+    const description = `queue "${queueName}" was deleted`;
+    for (const consumer of [...queue.consumers]) this.endConsumer(consumer.id, description);
+    for (const browser of [...this.state.browsers.values()]) if (browser.queue === queue) this.endConsumer(browser.id, description);
+    this.execute({ type: 'delete-queue', queue: queueName });
     return true;
   }
 
-  /** Told of every queue deleted (by deleteQueue or auto-delete); returns how to stop listening. */
+  /** Told of every queue deleted (here, by an operator, with its subscription, or auto-deleted); returns how to stop listening. */
   onQueueDeleted(listener: (queue: string) => void): () => void {
     this.queueDeletedListeners.add(listener);
     return () => this.queueDeletedListeners.delete(listener);
   }
 
-  /** Every queue with its consumers (`convoy queues`). */
+  /** Every queue with its consumers (`convoy queues`); subscription queues are named `<topic>::<subscription>`. */
   queueReports(): QueueReport[] {
     return queueViews(this.state).map((view) => this.withClients(view));
+  }
+
+  /** Every topic with its subscriptions (`convoy queues`). */
+  topicReports(): TopicReport[] {
+    return this.topics.reports();
   }
 
   /** One queue with its groups (`convoy groups`); null when there is no such queue. */
@@ -149,22 +206,55 @@ export class BrokerRuntime {
     return { ...view, consumers: view.consumers.map((consumer) => ({ ...consumer, client: this.clients.get(consumer.id) ?? '' })) };
   }
 
-  execute(command: Command): void {
+  /** A message published to a topic: one enqueue per subscription queue, every copy holding the same bytes. */
+  enqueueCopies(copies: readonly { readonly queue: string; readonly meta: MessageMeta }[], received: Uint8Array): void {
+    // The copies keep the bytes: one buffer of their own for all of them (see ownBodiesKept).
+    const body = copies.length > 1 ? ownBuffer(received) : received;
+    if (copies.length > 1) this.sharedBodies.set(body, 0);
+    for (const { queue, meta } of copies) this.execute({ type: 'enqueue', queue, meta, body });
+    if (this.sharedBodies.get(body) === 0) this.sharedBodies.delete(body);
+  }
+
+  execute(command: Command): readonly Effect[] {
     const effects = apply(this.state, command, this.clock());
-    for (const effect of effects) this.perform(effect);
+    for (const effect of effects) {
+      this.counters.count(effect);
+      this.perform(effect);
+    }
     if (command.type === 'enqueue') ownBodiesKept(effects);
     if (effects.length > 0) this.turn.request();
+    this.armScheduleTimer();
+    return effects;
   }
 
-  /** Calls back once everything stored so far is durable (fsync policy): producers are accepted then. */
-  whenDurable(callback: () => void): void {
-    this.store.whenDurable(callback);
-    this.turn.request();
+  /** The message's bytes as stored: in memory, or read back from the store when it was paged out. */
+  messageBytes(message: QueuedMessage): Uint8Array {
+    return message.body instanceof Uint8Array ? message.body : this.store.readBody(message.body);
   }
 
-  /** The store has reached maxDiskBytes. */
-  diskFull(): boolean {
-    return this.store.diskBytes() >= this.limits.maxDiskBytes;
+  /** One timer for the earliest scheduled message; when it fires, the core lets due messages in. */
+  private armScheduleTimer(): void {
+    const dueMs = nextDueMs(this.state);
+    if (dueMs === this.scheduleTimerDueMs) return;
+    if (this.scheduleTimer) clearTimeout(this.scheduleTimer);
+    this.scheduleTimer = null;
+    this.scheduleTimerDueMs = dueMs;
+    if (dueMs === null) return;
+    const delayMs = Math.min(MAX_TIMER_MS, Math.max(0, dueMs - this.clock()));
+    this.scheduleTimer = setTimeout(() => {
+      this.scheduleTimer = null;
+      this.scheduleTimerDueMs = null;
+      this.execute({ type: 'clock' });
+    }, delayMs);
+    this.scheduleTimer.unref();
+  }
+
+  /**
+   * Message memory in use (README "Limits"): bodies held in memory (the rest are paged to the store),
+   * and the bookkeeping of every message and unsettled delivery; with `queue`, that queue's share.
+   */
+  memoryBytesInUse(queue?: string): number {
+    return queue === undefined ? this.memory.used : this.memory.queueBytes(queue);
   }
 
   /** Why a message to `queue` (null: to no queue in particular) cannot be taken now (store, memory); null when it can. */
@@ -192,9 +282,34 @@ export class BrokerRuntime {
     if (count < 0) this.room.freed();
   }
 
-  /** Message memory in use and per queue (README "Limits"). */
-  memoryUsed(queue?: string): number {
-    return queue === undefined ? this.memory.used : this.memory.queueBytes(queue);
+  /** Bytes the store occupies on disk. */
+  diskBytes(): number {
+    return this.store.diskBytes();
+  }
+
+  /**
+   * Applies the commands one after another, their store records forming one atomic unit: after a crash
+   * all of them are recovered or none (a committed transaction, src/broker/transactions.ts). They run
+   * in this one call, so no other client's command falls between them.
+   */
+  executeAtomically(commands: readonly Command[]): void {
+    this.store.beginAtomic();
+    try {
+      for (const command of commands) this.execute(command);
+    } finally {
+      this.store.endAtomic();
+    }
+  }
+
+  /** Calls back once everything stored so far is durable (fsync policy): producers are accepted then. */
+  whenDurable(callback: () => void): void {
+    this.store.whenDurable(callback);
+    this.turn.request();
+  }
+
+  /** The store has reached maxDiskBytes. */
+  diskFull(): boolean {
+    return this.store.diskBytes() >= this.limits.maxDiskBytes;
   }
 
   private tick(): void {
@@ -208,7 +323,7 @@ export class BrokerRuntime {
     switch (effect.type) {
       case 'deliver': {
         const message = effect.message;
-        const bytes = message.body instanceof Uint8Array ? message.body : this.store.readBody(message.body);
+        const bytes = this.messageBytes(message);
         // The turn's store step writes this record before its network step sends the transfer.
         if (message.durable && !effect.settled) this.store.markDelivered(message.id);
         this.sinks.get(effect.consumerId)?.deliver(effect, bytes);
@@ -219,6 +334,9 @@ export class BrokerRuntime {
         break;
       case 'enqueued':
         this.stored(effect.queue, effect.message);
+        break;
+      case 'scheduled-due':
+        if (effect.message.durable) this.store.setPosition(effect.message.id, effect.message.seq);
         break;
       case 'removed':
         this.forget(effect.queue, effect.message);
@@ -234,15 +352,22 @@ export class BrokerRuntime {
           'message dead-lettered',
         );
         break;
+      case 'retried':
+        this.forget(effect.queue, effect.message);
+        break;
       case 'delivery-count':
         if (effect.message.durable) this.store.setDeliveryCount(effect.message.id, effect.message.deliveryCount);
         break;
       case 'queue-created':
-        this.store.declareQueue(effect.queue);
+        // A non-durable subscription's queue is never stored: after a restart it must not come back.
+        if (!this.topics.isVolatileQueue(effect.queue)) this.store.declareQueue(effect.queue);
         this.logger.info({ queue: effect.queue, options: effect.options }, 'queue created');
         break;
       case 'queue-deleted':
-        this.queueDeleted(effect);
+        this.store.deleteQueue(effect.queue);
+        this.optionsCache.delete(effect.queue);
+        for (const listener of this.queueDeletedListeners) listener(effect.queue);
+        this.logger.info({ queue: effect.queue }, 'queue deleted');
         break;
       case 'exclusive-active':
         this.logger.info({ queue: effect.queue, consumer: effect.consumerId }, 'active exclusive consumer');
@@ -253,29 +378,16 @@ export class BrokerRuntime {
     }
   }
 
-  /** The queue's messages are forgotten (and removed from the store), then the queue; its consumers are told. */
-  private queueDeleted(effect: Extract<Effect, { type: 'queue-deleted' }>): void {
-    for (const message of effect.messages) this.forget(effect.queue, message);
-    this.store.deleteQueue(effect.queue);
-    for (const consumerId of effect.consumers) {
-      const sink = this.sinks.get(consumerId);
-      this.sinks.delete(consumerId);
-      this.clients.delete(consumerId);
-      sink?.queueDeleted(effect.queue);
-    }
-    for (const listener of this.queueDeletedListeners) listener(effect.queue);
-    this.optionsCache.delete(effect.queue);
-    this.logger.info({ queue: effect.queue, reason: effect.reason, messages: effect.messages.length, consumers: effect.consumers.length }, 'queue deleted');
-  }
-
   /**
    * A new message in a queue: durable ones are written to the store; past the paging threshold any
    * message's body moves to the store (paging) and only a reference stays in memory. Its memory is
    * counted either way (README "Limits").
    */
   private stored(queue: string, message: QueuedMessage): void {
-    const bytes = message.body instanceof Uint8Array ? message.body : this.store.readBody(message.body);
-    const page = !this.store.keepsBodiesInMemory && this.memory.shouldPage(bytes.length);
+    const bytes = this.messageBytes(message);
+    const holders = this.sharedBodies.get(bytes);
+    // Another copy holds these bytes in memory already: this one costs no memory, and paging it saves none.
+    const page = (holders === undefined || holders === 0) && !this.store.keepsBodiesInMemory && this.memory.shouldPage(bytes.length);
     if (message.durable || page) {
       message.body = this.store.add(
         {
@@ -288,20 +400,37 @@ export class BrokerRuntime {
             expiresAtMs: message.expiresAtMs,
             deliveryCount: message.deliveryCount,
             durable: message.durable,
+            priority: message.priority,
+            deliverAtMs: message.deliverAtMs,
           },
+          deadLetteredFrom: message.deadLetteredFrom,
         },
         bytes,
         page,
       );
     }
-    this.memory.add(queue, bytesInMemory(message.body));
+    const inMemory = bytesInMemory(message.body);
+    if (inMemory > 0 && holders !== undefined) this.sharedBodies.set(bytes, holders + 1);
+    this.memory.add(queue, inMemory, inMemory > 0 && holders !== undefined && holders > 0);
   }
 
   /** A message left `queue` (consumed, expired, dead-lettered away, deleted with the queue). */
   private forget(queue: string, message: QueuedMessage): void {
-    this.memory.remove(queue, bytesInMemory(message.body));
-    if (message.durable || !(message.body instanceof Uint8Array)) this.store.remove(message.id);
+    const inMemory = bytesInMemory(message.body);
+    this.memory.remove(queue, inMemory, inMemory > 0 && this.release(message.body as Uint8Array));
+    if (message.durable || inMemory === 0) this.store.remove(message.id);
     this.room.freed();
+  }
+
+  /** One holder fewer of `body` in memory; true while other holders keep it (its bytes still count). */
+  private release(body: Uint8Array): boolean {
+    const holders = this.sharedBodies.get(body);
+    if (holders !== undefined && holders > 1) {
+      this.sharedBodies.set(body, holders - 1);
+      return true;
+    }
+    this.sharedBodies.delete(body);
+    return false;
   }
 }
 
@@ -317,10 +446,16 @@ function ownBodiesKept(effects: readonly Effect[]): void {
     const body = effect.message.body;
     if (!(body instanceof Uint8Array) || body.byteLength === body.buffer.byteLength) continue;
     if (effects.some((other) => other.type === 'deliver' && other.message === effect.message && other.settled)) continue;
-    const own = Buffer.allocUnsafeSlow(body.byteLength);
-    own.set(body);
-    effect.message.body = own;
+    effect.message.body = ownBuffer(body);
   }
+}
+
+/** The bytes in a buffer of their own (a view shares, and keeps alive, the buffer it is a view of). */
+function ownBuffer(bytes: Uint8Array): Uint8Array {
+  if (bytes.byteLength === bytes.buffer.byteLength) return bytes;
+  const own = Buffer.allocUnsafeSlow(bytes.byteLength);
+  own.set(bytes);
+  return own;
 }
 
 function bytesInMemory(body: QueuedMessage['body']): number {

@@ -1,5 +1,7 @@
-import { startAmqpServer } from '../amqp';
+import { compileStoredSelector, startAmqpServer } from '../amqp';
+import { BrokerMetrics, startHttpServer, type HttpServer } from '../http';
 import { queueOptionsResolver } from '../config/queue-policies';
+import { topicMatcher } from '../config/topic-patterns';
 import { resolveBrokerOptions, type BrokerOptions, type BrokerOptionsInput } from '../config/options';
 import { readTlsCredentials } from '../security/tls-files';
 import { createLogger, type Logger } from './logger';
@@ -13,6 +15,8 @@ export interface RunningBroker {
   readonly port: number | null;
   /** The amqps port; null without tls. */
   readonly tlsPort: number | null;
+  /** The HTTP (API, metrics, console) listener's port; null when it is off. */
+  readonly httpPort: number | null;
   readonly options: BrokerOptions;
   readonly runtime: BrokerRuntime;
   /** SIGHUP: reads the TLS certificate, key and CA files again; open connections are not touched. */
@@ -26,7 +30,16 @@ export async function startBroker(input: BrokerOptionsInput, logger?: Logger): P
   const options = resolveBrokerOptions(input);
   const log = logger ?? createLogger(options.logLevel);
   const security = createSecurity(options, log);
-  const runtime = new BrokerRuntime(queueOptionsResolver(options.queueDefaults, options.queues), createStore(options, log), options, log);
+  const metrics = new BrokerMetrics();
+  const runtime = new BrokerRuntime(
+    queueOptionsResolver(options.queueDefaults, options.queues),
+    createStore(options, log, metrics.observeFsync),
+    options,
+    log,
+    Date.now,
+    topicMatcher(options.topics),
+    compileStoredSelector,
+  );
   const startedMs = Date.now();
   const recovered = runtime.recover();
   if (options.store === 'journal') {
@@ -41,28 +54,49 @@ export async function startBroker(input: BrokerOptionsInput, logger?: Logger): P
     throw error;
   }
   log.info({ host: options.host, ...(amqp.tlsPort !== null && { tlsPort: amqp.tlsPort }), ...(amqp.port !== null && { port: amqp.port }) }, 'listening');
+  metrics.watch({ runtime, connectionCount: () => amqp.connectionCount() });
+  let httpServer: HttpServer | null = null;
+  if (options.http.port !== null) {
+    try {
+      httpServer = await startHttpServer(options.http, security.tls, { runtime, connections: amqp, logger: log, metrics, security });
+    } catch (error) {
+      await amqp.close();
+      runtime.stop();
+      throw error;
+    }
+    const scheme = httpServer.tls ? 'https' : 'http';
+    log.info({ host: httpServer.host, httpPort: httpServer.port, url: `${scheme}://${hostForUrl(httpServer.host)}:${httpServer.port}/` }, 'console and API listening');
+  }
   log.info({ plain: amqp.port === null ? 'off' : 'on', tls: tlsMode(options) }, `security: ${security.authenticator.describeMode()}`);
   return {
     host: options.host,
     port: amqp.port,
     tlsPort: amqp.tlsPort,
+    httpPort: httpServer?.port ?? null,
     options,
     runtime,
     reload() {
       if (!options.tls) return;
       try {
-        amqp.reloadTls(readTlsCredentials(options.tls));
+        const credentials = readTlsCredentials(options.tls);
+        amqp.reloadTls(credentials);
+        httpServer?.reloadTls(credentials);
         log.info({ certFile: options.tls.certFile }, 'TLS certificates reloaded: new connections use them');
       } catch (error) {
         log.error({ error: (error as Error).message }, 'TLS certificates not reloaded: the previous ones stay in force');
       }
     },
     async stop() {
+      await httpServer?.close();
       await amqp.close();
       runtime.stop();
       log.info('stopped');
     },
   };
+}
+
+function hostForUrl(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
 }
 
 function tlsMode(options: BrokerOptions): string {

@@ -9,6 +9,9 @@ import { createLogger } from '../broker/logger';
 import { AdminError, fetchAdminSnapshot, type AdminTarget } from '../amqp';
 import type { GroupView } from '../core/inspect';
 import type { QueueReport } from '../broker/runtime';
+import { addActionCommands } from './actions';
+import { HttpAdminError } from './http-admin';
+import type { TopicReport } from '../broker/topics';
 import { PasswordInputError, readPassword } from './password-input';
 import { renderGroups, renderQueues } from './tables';
 import { UsersCommandError, usersCommand } from './users';
@@ -28,6 +31,7 @@ function integerFlag(name: string) {
 interface StartFlags {
   host?: string;
   port?: number;
+  httpPort?: number;
   dataDir?: string;
   config?: string;
   logLevel?: string;
@@ -38,6 +42,7 @@ async function start(flags: StartFlags): Promise<void> {
   const fromFlags: BrokerOptionsInput = {
     ...(flags.host !== undefined && { host: flags.host }),
     ...(flags.port !== undefined && { port: flags.port }),
+    ...(flags.httpPort !== undefined && { http: { port: flags.httpPort } }),
     ...(flags.dataDir !== undefined && { dataDir: flags.dataDir }),
     ...(flags.logLevel !== undefined && { logLevel: flags.logLevel as LogLevel }),
   };
@@ -77,8 +82,8 @@ interface AdminFlags {
 }
 
 async function showQueues(flags: AdminFlags): Promise<void> {
-  const snapshot = (await fetchAdminSnapshot(await adminTarget(flags), 'queues')) as { queues: QueueReport[] };
-  process.stdout.write(`${flags.json ? JSON.stringify(snapshot, null, 2) : renderQueues(snapshot.queues)}\n`);
+  const snapshot = (await fetchAdminSnapshot(await adminTarget(flags), 'queues')) as { queues: QueueReport[]; topics: TopicReport[] };
+  process.stdout.write(`${flags.json ? JSON.stringify(snapshot, null, 2) : renderQueues(snapshot.queues, snapshot.topics)}\n`);
 }
 
 async function showGroups(queue: string, flags: AdminFlags): Promise<void> {
@@ -136,14 +141,20 @@ export function buildProgram(): Command {
     .description('start the broker')
     .option('--host <host>', 'address to listen on (default 0.0.0.0)')
     .option('--port <port>', 'AMQP port, 0 for any free port (default 5672)', integerFlag('--port'))
+    .option('--http-port <port>', 'HTTP port of the API, metrics and web console, 0 for any free port (default 8161)', integerFlag('--http-port'))
     .option('--data-dir <dir>', 'directory for broker data (default ./data)')
     .option('--config <file>', 'JSON configuration file; flags override it')
     .option('--log-level <level>', `one of ${LOG_LEVELS.join(', ')} (default info)`)
     .action(start);
-  adminOptions(program.command('queues').description('show queues and their consumers (which exclusive consumer is active)')).action(showQueues);
   adminOptions(
-    program.command('groups <queue>').description('show which consumer owns which group of a queue, with queued and in-flight counts'),
+    program.command('queues').description('show queues and their consumers (which exclusive consumer is active), topics and their subscriptions'),
+  ).action(showQueues);
+  adminOptions(
+    program
+      .command('groups <queue>')
+      .description('show which consumer owns which group of a queue (a subscription: <topic>::<subscription>), with queued and in-flight counts'),
   ).action(showGroups);
+  addActionCommands(program);
   program.addCommand(usersCommand());
   return program;
 }
@@ -155,6 +166,7 @@ export function main(argv: string[]): void {
       if (
         error instanceof ConfigError ||
         error instanceof AdminError ||
+        error instanceof HttpAdminError ||
         error instanceof StoreError ||
         error instanceof UsersCommandError ||
         error instanceof PasswordInputError ||

@@ -1,4 +1,5 @@
 import type { QueueReport } from '../broker/runtime';
+import type { TopicReport } from '../broker/topics';
 import type { GroupView } from '../core/inspect';
 
 /** Plain-text tables for the operator commands. */
@@ -8,8 +9,9 @@ export function renderTable(headers: string[], rows: (string | number)[][]): str
   return cells.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n');
 }
 
-export function renderQueues(queues: readonly QueueReport[]): string {
-  if (queues.length === 0) return 'no queues';
+/** Queues (a subscription's queue is named `<topic>::<subscription>`), then topics and their subscriptions. */
+export function renderQueues(queues: readonly QueueReport[], topics: readonly TopicReport[]): string {
+  if (queues.length === 0 && topics.length === 0) return 'no queues';
   const sections = [
     renderTable(
       ['QUEUE', 'QUEUED', 'IN FLIGHT', 'ENQUEUED', 'GROUPS', 'CONSUMERS'],
@@ -34,7 +36,25 @@ export function renderQueues(queues: readonly QueueReport[]): string {
         ),
     );
   }
+  if (topics.length > 0) sections.push(`\n${renderTopics(topics)}`);
   return sections.join('\n');
+}
+
+function renderTopics(topics: readonly TopicReport[]): string {
+  const table = renderTable(
+    ['TOPIC', 'PUBLISHED', 'SUBSCRIPTIONS'],
+    topics.map((t) => [t.temporary ? `${t.name} (temporary)` : t.name, t.publishedTotal, t.subscriptions.length]),
+  );
+  const subscriptions = topics.flatMap((t) => t.subscriptions.map((s) => ({ topic: t.name, ...s })));
+  if (subscriptions.length === 0) return table;
+  return `${table}\n\n${renderTable(
+    ['SUBSCRIPTION', 'TOPIC', 'NAME', 'CLIENT', 'DURABLE', 'SHARED', 'CONSUMERS', 'QUEUED'],
+    subscriptions.map((s) => [s.queue, s.topic, s.name ?? '-', s.clientId ?? (s.name === null ? '-' : '(global)'), yesNo(s.durable), yesNo(s.shared), s.consumers, s.queued]),
+  )}`;
+}
+
+function yesNo(value: boolean): string {
+  return value ? 'yes' : 'no';
 }
 
 export function renderGroups(queue: QueueReport, groups: readonly GroupView[]): string {

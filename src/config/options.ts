@@ -1,4 +1,5 @@
 import type { QueueOptions } from '../core/types';
+import { DEFAULT_HTTP_OPTIONS, checkHttpOptions, type HttpOptions, type HttpOptionsInput } from './http-options';
 import { readJsonFile } from './json-file';
 import { DEFAULT_LIMIT_OPTIONS, limitOptionChecks, type LimitOptions } from './limit-options';
 import { checkQueueOptions, checkQueuePolicies, type QueuePolicies } from './queue-policies';
@@ -15,6 +16,7 @@ import {
   type TlsOptions,
   type TlsOptionsInput,
 } from './security-options';
+import { checkTopicPatterns } from './topic-patterns';
 import { checkObject, integerBetween, nonEmptyString, oneOf, positiveInteger, type Check } from './validation';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -53,18 +55,29 @@ export interface BrokerOptions extends LimitOptions {
   readonly maxDiskBytes: number;
   /** At maxDiskBytes: `block` withholds producer credit until space frees up; `fail` rejects with amqp:resource-limit-exceeded. */
   readonly diskFullPolicy: 'block' | 'fail';
+  /** Local transactions (AMQP 1.0 4) open at once on one connection. */
+  readonly maxTransactionsPerConnection: number;
+  /** Sends and acknowledgements in one transaction. */
+  readonly maxTransactionOperations: number;
+  /** Bytes of messages sent in a connection's open transactions, together (held in memory until commit). */
+  readonly maxTransactionBytesPerConnection: number;
   readonly queueDefaults: Partial<QueueOptions>;
   /** Per queue name or pattern (`*` wildcard). */
   readonly queues: QueuePolicies;
+  /** Names and patterns of addresses that are topics (src/config/topic-patterns.ts). */
+  readonly topics: readonly string[];
   readonly auth: AuthOptions;
   /** Role name -> permissions on address patterns. */
   readonly roles: Readonly<Record<string, RoleOptions>>;
   /** The TLS (amqps) listener; null: none. */
   readonly tls: TlsOptions | null;
+  /** The HTTP listener (API, metrics, console); on by default, on a loopback address. */
+  readonly http: HttpOptions;
 }
 
 /** Options as a config file or a caller gives them: any subset; `auth` may be partial too. */
-export type BrokerOptionsInput = Partial<Omit<BrokerOptions, 'auth' | 'roles' | 'tls'>> & {
+export type BrokerOptionsInput = Partial<Omit<BrokerOptions, 'auth' | 'roles' | 'tls' | 'http'>> & {
+  readonly http?: HttpOptionsInput;
   readonly auth?: Partial<AuthOptions>;
   readonly roles?: Readonly<Record<string, RoleOptionsInput>>;
   readonly tls?: TlsOptionsInput | null;
@@ -87,11 +100,16 @@ export const DEFAULT_BROKER_OPTIONS: BrokerOptions = Object.freeze({
   maxMemoryBytes: 256 * 1024 * 1024,
   maxDiskBytes: 10 * 1024 * 1024 * 1024,
   diskFullPolicy: 'block',
+  maxTransactionsPerConnection: 128,
+  maxTransactionOperations: 10_000,
+  maxTransactionBytesPerConnection: 64 * 1024 * 1024,
   queueDefaults: {},
   queues: {},
+  topics: [],
   auth: DEFAULT_AUTH_OPTIONS,
   roles: {},
   tls: null,
+  http: DEFAULT_HTTP_OPTIONS,
   ...DEFAULT_LIMIT_OPTIONS,
 });
 
@@ -112,11 +130,16 @@ const brokerOptionChecks: { [K in keyof BrokerOptions]-?: Check<BrokerOptions[K]
   maxMemoryBytes: positiveInteger,
   maxDiskBytes: positiveInteger,
   diskFullPolicy: oneOf(['block', 'fail'] as const),
+  maxTransactionsPerConnection: positiveInteger,
+  maxTransactionOperations: positiveInteger,
+  maxTransactionBytesPerConnection: positiveInteger,
   queueDefaults: checkQueueOptions,
   queues: checkQueuePolicies,
+  topics: checkTopicPatterns,
   auth: checkAuthOptions as Check<AuthOptions>,
   roles: checkRoles,
   tls: checkTlsOptions,
+  http: checkHttpOptions as Check<HttpOptions>,
   ...limitOptionChecks,
 };
 
@@ -129,11 +152,12 @@ export function readConfigFile(path: string): BrokerOptionsInput {
   return checkBrokerOptions(readJsonFile(path, 'a readable JSON config file'), '');
 }
 
-/** Defaults, then the config file, then command-line flags; the result is frozen. `auth` merges key by key. */
+/** Defaults, then the config file, then command-line flags; the result is frozen. `auth` and `http` merge key by key. */
 export function resolveBrokerOptions(...layers: BrokerOptionsInput[]): BrokerOptions {
   const checked = layers.map((layer) => checkBrokerOptions(layer, ''));
   const auth: AuthOptions = Object.freeze(Object.assign({}, DEFAULT_AUTH_OPTIONS, ...checked.map((layer) => layer.auth ?? {})));
-  const merged: BrokerOptions = Object.assign({}, DEFAULT_BROKER_OPTIONS, ...checked, { auth });
+  const http: HttpOptions = Object.freeze(Object.assign({}, DEFAULT_HTTP_OPTIONS, ...checked.map((layer) => layer.http ?? {})));
+  const merged: BrokerOptions = Object.assign({}, DEFAULT_BROKER_OPTIONS, ...checked, { auth, http });
   checkSecurityOptions(merged);
   return Object.freeze(merged);
 }

@@ -1,5 +1,10 @@
+import type { BinaryHeap } from './binary-heap';
 import type { GroupState, WakeList } from './group-lifecycle';
 import type { OrderedBuffer } from './ordered-buffer';
+import type { GroupLevels } from './priority';
+import type { PriorityBuffer } from './priority-buffer';
+import type { Browser } from './browsing';
+import type { MessageSelection, SelectorClass } from './selection';
 
 /** Per-queue options, resolved from the configuration when the queue is first used. */
 export interface QueueOptions {
@@ -34,18 +39,42 @@ export interface MessageMeta {
   /** header.delivery-count as the producer sent it. */
   readonly deliveryCount: number;
   readonly durable: boolean;
+  /** header.priority 0-9 (AMQP 1.0 3.2.1; larger values count as 9); absent: 4. */
+  readonly priority?: number;
+  /** Delayed delivery (x-opt-delivery-time / x-opt-delivery-delay): the message enters its queue at this time; absent or null: at once. */
+  readonly deliverAtMs?: number | null;
 }
+
+/**
+ * Where a message is: `scheduled` (not in its queue yet), `queued` (waiting to be looked at or held back
+ * with its group), `waiting` (no consumer whose selector matches it has credit: selection.ts),
+ * `in-flight` (delivered, unsettled), `gone` (accepted, expired, dead-lettered, sent pre-settled).
+ */
+export type MessageStatus = 'scheduled' | 'queued' | 'waiting' | 'in-flight' | 'gone';
 
 export interface QueuedMessage {
   /** Broker-wide unique, never reused. */
   readonly id: number;
-  /** Position in its queue: the order every rule preserves. */
-  readonly seq: number;
+  /** Position in its queue: the order every rule preserves. A scheduled message gets it when it enters the queue. */
+  seq: number;
   readonly groupId: string | null;
   readonly closesGroup: boolean;
   readonly expiresAtMs: number | null;
   readonly durable: boolean;
+  /** The queue this message was dead-lettered from (dead-letter queues only): where a retry sends it back. */
+  readonly deadLetteredFrom: string | null;
   deliveryCount: number;
+  /** header.priority, 0-9. */
+  readonly priority: number;
+  /** The priority level it is dispatched at (priority.ts); set when it enters its queue. */
+  level: number;
+  /** Its group's level record while it is queued or in flight (priority.ts); null for ungrouped messages. */
+  levels: GroupLevels | null;
+  status: MessageStatus;
+  /** When a scheduled message enters its queue; null: it entered when it arrived. */
+  readonly deliverAtMs: number | null;
+  /** What selectors said about it while it waits for a matching consumer (selection.ts); null otherwise. */
+  selection: MessageSelection | null;
   /** Consumers that answered modified{undeliverable-here}; null while none did. */
   excludedConsumers: Set<ConsumerId> | null;
   /**
@@ -69,6 +98,8 @@ export interface RecoveredMessage {
   readonly seq: number;
   readonly meta: MessageMeta;
   readonly body: MessageBody;
+  /** See QueuedMessage.deadLetteredFrom; absent in stores written before it was recorded. */
+  readonly deadLetteredFrom?: string | null;
 }
 
 export type ConsumerId = string;
@@ -79,9 +110,21 @@ export interface Delivery {
   readonly group: Group | null;
 }
 
+/**
+ * A consumer's message selector as the core sees it: opaque, and deterministic. `matches` gives the same
+ * answer for the same message bytes and delivery-count; filters with equal keys are equal (consumers
+ * with equal keys share one selector class and its verdicts, selection.ts).
+ */
+export interface MessageFilter {
+  readonly key: string;
+  matches(message: QueuedMessage): boolean;
+}
+
 export interface Consumer {
   readonly id: ConsumerId;
   readonly queue: Queue;
+  /** The consumers with this consumer's selector (selection.ts); consumers without one share the match-all class. */
+  readonly selectorClass: SelectorClass;
   readonly priority: number;
   readonly exclusive: boolean;
   /** The link settles on send (at-most-once): a delivery is settled the moment it is sent. */
@@ -120,27 +163,56 @@ export interface Group {
   queued: number;
   /** Unsettled deliveries of this group made while groups applied; all held by `owner`. */
   inFlight: number;
+  /**
+   * The priority levels of its messages queued or in flight, exclusive-mode deliveries included
+   * (priority.ts); null while it has none (an idle group keeps no record).
+   */
+  levels: GroupLevels | null;
   idleSinceMs: number;
+  /** The groups of a queue in the order it came to know them (operators page through them): neighbours. */
+  older: Group | null;
+  newer: Group | null;
 }
 
 export interface Queue {
   readonly name: string;
   readonly options: QueueOptions;
   nextSeq: number;
-  /** Messages not yet looked at by dispatch (or returned to their position), in seq order. */
-  readonly main: OrderedBuffer<QueuedMessage>;
+  /** Messages not yet looked at by dispatch (or returned to their position), in queue order: priority level, then seq. */
+  readonly main: PriorityBuffer<QueuedMessage>;
   /**
-   * Ungrouped messages refused (undeliverable-here) by every consumer that had credit, or in exclusive
-   * mode by the active one; looked at again when a consumer's credit rises from zero or the active
-   * exclusive consumer changes.
+   * Exclusive mode: messages the active exclusive consumer refused (undeliverable-here) or whose
+   * selector does not match them; looked at again when the active exclusive consumer changes.
    */
   readonly deferred: OrderedBuffer<QueuedMessage>;
+  /** Selector classes of the attached consumers, by filter key (null: consumers without a selector); selection.ts. */
+  readonly selectorClasses: Map<string | null, SelectorClass>;
+  nextSelectorClassSerial: number;
+  /** Shared mode: ungrouped messages no consumer with credit may take (status `waiting`); selection.ts files them per selector class. */
+  readonly waiting: Set<QueuedMessage>;
+  /** Groups whose next message no consumer with credit may take (wake list `eligible-consumer`); filed per selector class too. */
+  readonly groupsAwaitingMatch: Set<Group>;
+  /** Level records of forgotten groups whose messages sent in exclusive mode are still in flight (priority.ts). */
+  readonly orphanLevels: Map<string, GroupLevels>;
+  /** Scheduled messages that will enter this queue. */
+  scheduledCount: number;
   readonly groups: Map<string, Group>;
+  /**
+   * Both ends of the list of `groups` (linked through Group.older/newer) in the order the queue came to
+   * know them: operators page through a million groups from any group on, at no cost per page but the page.
+   */
+  oldestGroup: Group | null;
+  newestGroup: Group | null;
+  /**
+   * Groups with messages queued. After every command each of them is blocked (README "Why a group
+   * waits"): dispatch has handed on everything that could go.
+   */
+  groupsWithQueued: number;
   /** Groups with parked messages that dispatch has to look at again (wake list `ready`), in wake order. */
   readonly readyGroups: Set<Group>;
   /**
-   * Groups whose next message was refused (undeliverable-here) by the owner or by every consumer with
-   * credit (wake list `refusal`).
+   * Groups whose owner refused their next message (undeliverable-here, or its selector does not match)
+   * while it holds others of the group (wake list `refusal`).
    */
   readonly groupsAwaitingConsumer: Set<Group>;
   /** Groups in state `idle`, the one idle longest first (LRU). */
@@ -166,11 +238,20 @@ export interface Queue {
 export interface CoreState {
   readonly queues: Map<string, Queue>;
   readonly consumers: Map<ConsumerId, Consumer>;
+  /** Receivers with source distribution-mode `copy` (browsing.ts); not consumers of their queue. */
+  readonly browsers: Map<ConsumerId, Browser>;
+  /** Messages waiting for their delivery time, the earliest first (schedule.ts). */
+  readonly scheduled: BinaryHeap<ScheduledMessage>;
   readonly resolveQueueOptions: (queueName: string) => QueueOptions;
   nextMessageId: number;
   nextDeliveryId: number;
   nextAttachOrder: number;
   nowMs: number;
+}
+
+export interface ScheduledMessage {
+  readonly queue: Queue;
+  readonly message: QueuedMessage;
 }
 
 /** Outcomes a consumer can give (AMQP 1.0 3.4). */
@@ -198,17 +279,37 @@ export type Command =
       readonly priority: number;
       readonly exclusive: boolean;
       readonly settleOnSend: boolean;
+      /** The consumer's selector (README "Selectors"); absent or null: every message. */
+      readonly filter?: MessageFilter | null;
+      /** A browser (source distribution-mode copy): shows messages without taking them (browsing.ts). */
+      readonly browse?: boolean;
     }
   /** Detach, connection loss and idle time-out all mean the same to the core. */
   | { readonly type: 'detach'; readonly consumerId: ConsumerId }
   /** AMQP 1.0 2.6.7: `credit` is what the consumer may receive from now on. */
   | { readonly type: 'credit'; readonly consumerId: ConsumerId; readonly credit: number; readonly drain: boolean }
   | { readonly type: 'settle'; readonly consumerId: ConsumerId; readonly deliveryId: number; readonly outcome: Outcome }
-  /** Deletes the queue, its messages and its consumers (src/core/queue-lifetime.ts); nothing when there is no such queue. */
-  | { readonly type: 'delete-queue'; readonly queue: string }
-  | { readonly type: 'tick' };
+  | { readonly type: 'tick' }
+  /** The clock moved: scheduled messages due by now enter their queues (every command does that first). */
+  | { readonly type: 'clock' }
+  /** Operator: removes every queued message of the queue; deliveries in flight are left to settle. */
+  | { readonly type: 'purge'; readonly queue: string }
+  /**
+   * Operator: the group leaves its owner, through the move of the group lifecycle: at once when nothing
+   * of it is in flight, else once its in-flight messages are settled or returned; its next message is
+   * then assigned afresh.
+   */
+  | { readonly type: 'release-group'; readonly queue: string; readonly groupId: string }
+  /**
+   * Operator: queued messages of the dead-letter queue `queue` go back to the queue each was
+   * dead-lettered from (only those from `from` when it is set; at most `limit`), in dead-letter order,
+   * with delivery-count 0. Messages whose origin is unknown stay.
+   */
+  | { readonly type: 'retry-dead-letters'; readonly queue: string; readonly from: string | null; readonly limit: number | null }
+  /** Removes a queue with every message it holds; it must have no consumer attached (queue-deletion.ts). */
+  | { readonly type: 'delete-queue'; readonly queue: string };
 
-export type RemovalReason = 'accepted' | 'expired' | 'dead-letter-loop';
+export type RemovalReason = 'accepted' | 'expired' | 'dead-letter-loop' | 'purged' | 'queue-deleted';
 export type DeadLetterReason = 'rejected' | 'max-delivery-attempts';
 
 export type Effect =
@@ -218,10 +319,15 @@ export type Effect =
       readonly consumerId: ConsumerId;
       readonly deliveryId: number;
       readonly message: QueuedMessage;
-      /** Settled on send: the consumer's link is at-most-once. */
+      /** Settled on send: the consumer's link is at-most-once, or the receiver is a browser. */
       readonly settled: boolean;
+      /** Shown to a browser: the message stays queued, nothing about it changes. */
+      readonly browsed?: true;
     }
+  /** A new message; with status `scheduled` it enters the queue later (`scheduled-due`). */
   | { readonly type: 'enqueued'; readonly queue: string; readonly message: QueuedMessage }
+  /** A scheduled message's time came: it entered its queue at position `message.seq` (store must record it). */
+  | { readonly type: 'scheduled-due'; readonly queue: string; readonly message: QueuedMessage }
   | { readonly type: 'removed'; readonly queue: string; readonly message: QueuedMessage; readonly reason: RemovalReason }
   /** The message left `queue` for `deadLetterQueue`; an `enqueued` effect for its copy there follows. */
   | {
@@ -231,21 +337,14 @@ export type Effect =
       readonly message: QueuedMessage;
       readonly reason: DeadLetterReason;
     }
+  /** An operator retry moved the message from the dead-letter queue `queue` back to `originQueue`; an `enqueued` effect for its copy there follows. */
+  | { readonly type: 'retried'; readonly queue: string; readonly originQueue: string; readonly message: QueuedMessage }
   /** delivery-count changed while the message stays queued (store must record it). */
   | { readonly type: 'delivery-count'; readonly queue: string; readonly message: QueuedMessage }
   /** The consumer asked to drain and nothing more is available: its remaining credit is used up. */
   | { readonly type: 'drained'; readonly consumerId: ConsumerId }
   | { readonly type: 'queue-created'; readonly queue: string; readonly options: QueueOptions }
-  /**
-   * The queue is gone with every message it held, queued or in flight (`messages`), and its consumers
-   * (`consumers`); `unused`: queue option autoDelete.
-   */
-  | {
-      readonly type: 'queue-deleted';
-      readonly queue: string;
-      readonly reason: 'requested' | 'unused';
-      readonly consumers: readonly ConsumerId[];
-      readonly messages: readonly QueuedMessage[];
-    }
+  /** The queue is gone; a `removed` effect for each message it held came before. */
+  | { readonly type: 'queue-deleted'; readonly queue: string }
   | { readonly type: 'exclusive-active'; readonly queue: string; readonly consumerId: ConsumerId | null }
   | { readonly type: 'group-owner'; readonly queue: string; readonly groupId: string; readonly consumerId: ConsumerId | null };

@@ -3,28 +3,35 @@ import type { Logger } from 'pino';
 import type { MessageBody, MessageMeta, RecoveredMessage, StoredBody } from '../core/types';
 import { acquireLock, releaseLock } from './lock-file';
 import {
+  encodeAtomicUnit,
   encodeDelivered,
   encodeDeliveryCount,
   encodeMessage,
+  encodePosition,
   encodeQueue,
   encodeQueueDeleted,
   encodeRemove,
+  encodeSubscription,
+  encodeTopic,
   readRecord,
+  RECORD_HEADER_BYTES,
   RecordType,
   type DecodedRecord,
 } from './record-codec';
 import { checkSegmentHeader, Segment, SEGMENT_HEADER_BYTES, segmentNumberOf } from './segment-file';
-import type { FsyncPolicy, MessageStore, RecoveredQueue, RecoveredStore, StoreEntry } from './types';
+import type { FsyncPolicy, MessageStore, RecoveredQueue, RecoveredStore, StoreEntry, StoredSubscription } from './types';
 import { StoreError } from './types';
 
 /** Where a stored message's record is, and what recovery needs to rebuild it. */
 interface IndexEntry {
   readonly id: number;
   readonly queue: string;
-  readonly seq: number;
+  /** 0 while a scheduled message waits for its time. */
+  seq: number;
   meta: MessageMeta;
   /** Delivered since its delivery-count was last recorded. */
   delivered: boolean;
+  readonly deadLetteredFrom: string | null;
   segment: Segment;
   recordOffset: number;
   recordLength: number;
@@ -47,6 +54,16 @@ export interface JournalOptions {
   /** A segment is closed and a new one started past this size. */
   readonly segmentBytes: number;
   readonly logger: Logger;
+  /** Told how long each fdatasync took, in seconds (the fsync latency histogram of /metrics). */
+  readonly onFsync?: (seconds: number) => void;
+}
+
+/** The records of an atomic unit being recorded (beginAtomic .. endAtomic), not yet framed. */
+interface OpenUnit {
+  readonly records: Buffer[];
+  bytes: number;
+  /** A durable message was added in the unit (the per-message fsync policy syncs at its end). */
+  durable: boolean;
 }
 
 /** A segment with fewer live messages than this share of what it holds is rewritten (compaction). */
@@ -64,6 +81,9 @@ export class JournalStore implements MessageStore {
   private readonly entriesBySegment = new Map<Segment, Set<IndexEntry>>();
   private readonly index = new Map<number, IndexEntry>();
   private readonly queues = new Set<string>();
+  private readonly topics = new Set<string>();
+  /** Durable subscriptions by their queue's name. */
+  private readonly subscriptions = new Map<string, StoredSubscription>();
   private active!: Segment;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
@@ -72,6 +92,7 @@ export class JournalStore implements MessageStore {
   private intervalTimer: NodeJS.Timeout | null = null;
   private readonly compacting = new Set<Segment>();
   private closed = false;
+  private unit: OpenUnit | null = null;
 
   constructor(private readonly options: JournalOptions) {}
 
@@ -89,7 +110,7 @@ export class JournalStore implements MessageStore {
       this.intervalTimer = setInterval(() => this.startSync(), this.options.fsync.intervalMs);
       this.intervalTimer.unref();
     }
-    return { queues: this.recoveredQueues(queues, keepInMemoryBytes) };
+    return { queues: this.recoveredQueues(queues, keepInMemoryBytes), topics: [...this.topics], subscriptions: [...this.subscriptions.values()] };
   }
 
   declareQueue(name: string): void {
@@ -98,24 +119,35 @@ export class JournalStore implements MessageStore {
     this.append(encodeQueue(name));
   }
 
-  /**
-   * Every segment begins by declaring every queue (roll), so older segments may all declare this one:
-   * the segment holding the deletion is kept until all of them are gone, or the queue would come back.
-   */
+  declareTopic(name: string): void {
+    if (this.topics.has(name)) return;
+    this.topics.add(name);
+    this.append(encodeTopic(name));
+  }
+
+  declareSubscription(subscription: StoredSubscription): void {
+    this.subscriptions.set(subscription.queue, subscription);
+    this.append(encodeSubscription(subscription));
+  }
+
   deleteQueue(name: string): void {
-    if (!this.queues.delete(name)) return;
+    if (!this.queues.has(name) && !this.subscriptions.has(name)) return;
+    this.queues.delete(name);
+    this.subscriptions.delete(name);
     this.append(encodeQueueDeleted(name));
-    for (const segment of this.segments.values()) if (segment !== this.active) this.active.refersTo.add(segment);
+    this.dependOnOlderSegments(this.active);
   }
 
   add(entry: StoreEntry, bytes: Uint8Array, page: boolean): MessageBody {
-    const { record, bodyOffsetInRecord } = encodeMessage(entry.id, entry.seq, entry.queue, entry.meta, false, bytes);
+    const deadLetteredFrom = entry.deadLetteredFrom ?? null;
+    const { record, bodyOffsetInRecord } = encodeMessage(entry.id, entry.seq, entry.queue, entry.meta, false, bytes, deadLetteredFrom);
     const indexed: IndexEntry = {
       id: entry.id,
       queue: entry.queue,
       seq: entry.seq,
       meta: entry.meta,
       delivered: false,
+      deadLetteredFrom,
       segment: this.active,
       recordOffset: 0,
       recordLength: record.length,
@@ -123,10 +155,8 @@ export class JournalStore implements MessageStore {
       bodyLength: bytes.length,
     };
     this.placeMessage(indexed, record, bodyOffsetInRecord);
-    if (this.options.fsync.mode === 'per-message' && entry.meta.durable) {
-      this.writePending();
-      this.active.syncNow();
-    }
+    if (this.unit) this.unit.durable ||= entry.meta.durable;
+    else if (this.options.fsync.mode === 'per-message' && entry.meta.durable) this.syncEverythingNow();
     return page ? new PagedBody(indexed) : bytes;
   }
 
@@ -147,6 +177,13 @@ export class JournalStore implements MessageStore {
     this.appendAbout(entry, encodeDeliveryCount(id, deliveryCount));
   }
 
+  setPosition(id: number, seq: number): void {
+    const entry = this.index.get(id);
+    if (!entry || !entry.meta.durable) return;
+    entry.seq = seq;
+    this.appendAbout(entry, encodePosition(id, seq));
+  }
+
   markDelivered(id: number): void {
     const entry = this.index.get(id);
     if (!entry || !entry.meta.durable || entry.delivered) return;
@@ -156,9 +193,31 @@ export class JournalStore implements MessageStore {
 
   readBody(body: StoredBody): Uint8Array {
     const entry = (body as PagedBody).entry;
+    if (this.unit && entry.bodyOffset >= this.unitStart()) return this.readFromUnit(entry.bodyOffset, entry.bodyLength);
     const inPending = entry.bodyOffset >= entry.segment.size;
     if (inPending) this.writePending();
     return entry.segment.read(entry.bodyOffset, entry.bodyLength);
+  }
+
+  /**
+   * The unit's records are buffered apart and framed as one record at its end, at the logical end of the
+   * active segment: offsets handed out meanwhile assume that place, so the segment does not roll inside
+   * a unit (a unit may make its segment overshoot segmentBytes, as one large message does).
+   */
+  beginAtomic(): void {
+    if (this.unit) throw new Error('atomic units do not nest');
+    this.unit = { records: [], bytes: 0, durable: false };
+  }
+
+  endAtomic(): void {
+    const unit = this.unit;
+    if (!unit) throw new Error('endAtomic without beginAtomic');
+    this.unit = null;
+    if (unit.records.length === 0) return;
+    const record = encodeAtomicUnit(unit.records, unit.bytes);
+    this.pending.push(record);
+    this.pendingBytes += record.length;
+    if (this.options.fsync.mode === 'per-message' && unit.durable) this.syncEverythingNow();
   }
 
   whenDurable(callback: () => void): void {
@@ -202,8 +261,7 @@ export class JournalStore implements MessageStore {
     if (this.closed) return;
     this.closed = true;
     if (this.intervalTimer) clearInterval(this.intervalTimer);
-    this.writePending();
-    this.active.syncNow();
+    this.syncEverythingNow();
     for (const waiter of this.waiters.splice(0)) waiter();
     for (const segment of this.segments.values()) segment.close();
     releaseLock(this.options.dir);
@@ -226,6 +284,14 @@ export class JournalStore implements MessageStore {
     if (entry.segment !== this.active) this.active.refersTo.add(entry.segment);
   }
 
+  /**
+   * A queue deletion cancels its declarations, which every segment since it was declared repeats: the
+   * segment holding the deletion must outlive them all, or the queue would come back after a restart.
+   */
+  private dependOnOlderSegments(segment: Segment): void {
+    for (const older of this.segments.values()) if (older.number < segment.number) segment.refersTo.add(older);
+  }
+
   /** True once every older segment this one's records refer to is gone. */
   private outlivesWhatItRefersTo(segment: Segment): boolean {
     for (const older of segment.refersTo) {
@@ -237,12 +303,39 @@ export class JournalStore implements MessageStore {
   /** Buffers a record for the next write; returns its offset in the active segment. */
   private append(record: Buffer): number {
     if (this.closed) throw new StoreError('the store is closed');
+    const unit = this.unit;
+    if (unit) {
+      const offset = this.unitStart() + unit.bytes;
+      unit.records.push(record);
+      unit.bytes += record.length;
+      return offset;
+    }
     const logicalSize = this.active.size + this.pendingBytes;
     if (logicalSize > SEGMENT_HEADER_BYTES && logicalSize + record.length > this.options.segmentBytes) this.roll();
     const offset = this.active.size + this.pendingBytes;
     this.pending.push(record);
     this.pendingBytes += record.length;
     return offset;
+  }
+
+  /** Where the open unit's first record will be: inside its frame, at the logical end of the active segment. */
+  private unitStart(): number {
+    return this.active.size + this.pendingBytes + RECORD_HEADER_BYTES;
+  }
+
+  /** A body recorded in the open unit, which is not written yet. */
+  private readFromUnit(offset: number, length: number): Buffer {
+    let at = this.unitStart();
+    for (const record of this.unit!.records) {
+      if (offset < at + record.length) return Buffer.from(record.subarray(offset - at, offset - at + length));
+      at += record.length;
+    }
+    throw new Error(`no record of the open atomic unit holds offset ${offset}`);
+  }
+
+  private syncEverythingNow(): void {
+    this.writePending();
+    this.syncActiveNow();
   }
 
   /** Group commit: one fdatasync for every waiter so far; waiters that arrive meanwhile share the next. */
@@ -253,7 +346,9 @@ export class JournalStore implements MessageStore {
     this.waiters = [];
     // The fdatasync must cover every record its waiters wait for, also when a timer starts it mid-turn.
     this.writePending();
+    const startedMs = performance.now();
     this.active.sync((error) => {
+      this.observeFsync(startedMs);
       this.syncing = false;
       if (error) {
         // The disk failed us: acknowledging anything more would be a lie. Stop the broker.
@@ -265,17 +360,31 @@ export class JournalStore implements MessageStore {
     });
   }
 
+  private syncActiveNow(): void {
+    const startedMs = performance.now();
+    this.active.syncNow();
+    this.observeFsync(startedMs);
+  }
+
+  private observeFsync(startedMs: number): void {
+    this.options.onFsync?.((performance.now() - startedMs) / 1000);
+  }
+
   /**
    * The old segment is synced before the new one takes over, so group commit only ever syncs one file.
-   * Every queue is declared again at the start of the new segment: older segments may be deleted, and
-   * empty queues must still come back after a restart.
+   * Every queue, topic and durable subscription is declared again at the start of the new segment:
+   * older segments may be deleted, and empty queues, topics without messages and subscriptions must
+   * still come back after a restart.
    */
   private roll(): void {
-    this.writePending();
-    this.active.syncNow();
+    this.syncEverythingNow();
     this.active = this.newSegment(this.active.number + 1);
-    for (const name of this.queues) {
-      const record = encodeQueue(name);
+    const declarations = [
+      ...[...this.queues].map(encodeQueue),
+      ...[...this.topics].map(encodeTopic),
+      ...[...this.subscriptions.values()].map(encodeSubscription),
+    ];
+    for (const record of declarations) {
       this.pending.push(record);
       this.pendingBytes += record.length;
     }
@@ -302,7 +411,7 @@ export class JournalStore implements MessageStore {
     this.compacting.add(segment);
     for (const entry of [...this.entriesOf(segment)]) {
       const body = segment.read(entry.bodyOffset, entry.bodyLength);
-      const { record, bodyOffsetInRecord } = encodeMessage(entry.id, entry.seq, entry.queue, entry.meta, entry.delivered, body);
+      const { record, bodyOffsetInRecord } = encodeMessage(entry.id, entry.seq, entry.queue, entry.meta, entry.delivered, body, entry.deadLetteredFrom);
       this.entriesOf(segment).delete(entry);
       segment.live--;
       this.placeMessage(entry, record, bodyOffsetInRecord);
@@ -344,6 +453,20 @@ export class JournalStore implements MessageStore {
         segment.size = offset;
         break;
       }
+      if (result.record.type === RecordType.AtomicUnit) this.replayUnit(bytes, result.payloadOffset, offset + result.length, segment, queues);
+      else this.replayRecord(result.record, segment, offset, result.length, result.payloadOffset, queues);
+      offset += result.length;
+    }
+  }
+
+  /** An intact atomic unit (its one checksum covers every record in it): its records, applied in order. */
+  private replayUnit(bytes: Buffer, from: number, end: number, segment: Segment, queues: Map<string, RecoveredMessage[]>): void {
+    const unitBytes = bytes.subarray(0, end);
+    for (let offset = from; offset < end; ) {
+      const result = readRecord(unitBytes, offset);
+      if (result.kind !== 'record' || result.record.type === RecordType.AtomicUnit) {
+        throw new StoreError(`${segment.path} is damaged: the atomic unit at byte ${from - RECORD_HEADER_BYTES} holds no whole record at byte ${offset}`);
+      }
       this.replayRecord(result.record, segment, offset, result.length, result.payloadOffset, queues);
       offset += result.length;
     }
@@ -362,10 +485,6 @@ export class JournalStore implements MessageStore {
         this.queues.add(record.name);
         if (!queues.has(record.name)) queues.set(record.name, []);
         break;
-      case RecordType.QueueDeleted:
-        this.queues.delete(record.name);
-        queues.delete(record.name);
-        break;
       case RecordType.Message: {
         const message = record.message;
         segment.messages++;
@@ -383,6 +502,7 @@ export class JournalStore implements MessageStore {
           seq: message.seq,
           meta: message.meta,
           delivered: message.delivered,
+          deadLetteredFrom: message.deadLetteredFrom,
           segment,
           recordOffset: offset,
           recordLength: length,
@@ -421,20 +541,49 @@ export class JournalStore implements MessageStore {
         }
         break;
       }
+      case RecordType.Position: {
+        const entry = this.index.get(record.id);
+        if (entry) {
+          if (entry.segment !== segment) segment.refersTo.add(entry.segment);
+          entry.seq = record.seq;
+        }
+        break;
+      }
+      case RecordType.Topic:
+        this.topics.add(record.name);
+        break;
+      case RecordType.Subscription:
+        this.subscriptions.set(record.subscription.queue, record.subscription);
+        break;
+      case RecordType.QueueDeleted:
+        // Its messages were removed (earlier records); a later record may declare the name afresh.
+        this.dependOnOlderSegments(segment);
+        this.queues.delete(record.name);
+        this.subscriptions.delete(record.name);
+        queues.delete(record.name);
+        break;
     }
   }
 
   /**
-   * Every message still stored, per queue in position order. A message that had left for a consumer
-   * when the broker stopped comes back with delivery-count + 1 (recorded, so a second crash does not
-   * count it twice).
+   * Every message still stored, per queue in position order (scheduled messages that had not entered
+   * their queue, position 0, first). A message that had left for a consumer when the broker stopped
+   * comes back with delivery-count + 1 (recorded, so a second crash does not count it twice).
    */
   private recoveredQueues(queues: Map<string, RecoveredMessage[]>, keepInMemoryBytes: number): RecoveredQueue[] {
     const entries = [...this.index.values()].sort((a, b) => a.seq - b.seq);
     const bodies = this.loadBodies(entries, keepInMemoryBytes);
     for (const entry of entries) {
       if (entry.delivered) this.setDeliveryCount(entry.id, entry.meta.deliveryCount + 1);
-      queues.get(entry.queue)!.push({ id: entry.id, seq: entry.seq, meta: entry.meta, body: bodies.get(entry) ?? new PagedBody(entry) });
+      let messages = queues.get(entry.queue);
+      if (!messages) queues.set(entry.queue, (messages = []));
+      messages.push({
+        id: entry.id,
+        seq: entry.seq,
+        meta: entry.meta,
+        body: bodies.get(entry) ?? new PagedBody(entry),
+        deadLetteredFrom: entry.deadLetteredFrom,
+      });
     }
     return [...queues].map(([name, messages]) => ({ name, messages }));
   }

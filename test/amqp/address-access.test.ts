@@ -6,8 +6,11 @@ import { AccessRights } from '../../src/security/access-rights';
 import { UserLimits } from '../../src/security/user-limits';
 
 /** AddressAccess on its own: which permission each attach needs, and queue creation. */
-function accessFor(rights: AccessRights, existingQueues: string[] = [], maxQueuesPerUser: number | null = null, maxQueues = 10_000) {
-  const runtime = { state: { queues: new Map(existingQueues.map((name) => [name, {}])) } } as unknown as BrokerRuntime;
+function accessFor(rights: AccessRights, existingQueues: string[] = [], maxQueuesPerUser: number | null = null, existingTopics: string[] = [], maxQueues = 10_000) {
+  const runtime = {
+    state: { queues: new Map(existingQueues.map((name) => [name, {}])) },
+    topics: { isTopic: (name: string) => existingTopics.includes(name) },
+  } as unknown as BrokerRuntime;
   const limits = new UserLimits({ maxConnectionsPerUser: null, maxQueuesPerUser });
   const access = new AddressAccess(runtime, limits, maxQueues);
   access.grant({ user: 'u', anonymous: false, rights });
@@ -46,8 +49,27 @@ describe('address access', () => {
     expect(consumer.limits.queuesCreatedBy('u')).toBe(1);
   });
 
+  test('a subscriber needs consume on the topic, whatever its distribution mode; a new topic and a new durable subscription count as queues', () => {
+    const { access, limits } = accessFor(AccessRights.of([role({ consume: ['prices.*'], browse: ['*'] })]), [], 3, ['prices.old']);
+    access.checkSubscriber('prices.old', false);
+    expect(limits.queuesCreatedBy('u')).toBe(0);
+    access.checkSubscriber('prices.new', false);
+    expect(limits.queuesCreatedBy('u')).toBe(1);
+    access.checkSubscriber('prices.old', true);
+    expect(limits.queuesCreatedBy('u')).toBe(2);
+    expect(refusal(() => access.checkSubscriber('orders', false))).toBe('amqp:unauthorized-access: user "u" has no consume permission on "orders"');
+    expect(refusal(() => access.checkUnsubscribe('orders'))).toBe('amqp:unauthorized-access: user "u" has no consume permission on "orders"');
+    expect(refusal(() => access.checkUnsubscribe('prices.old'))).toBe('allowed');
+  });
+
+  test('a message to an existing topic creates nothing; to a new one it counts', () => {
+    const { access, limits } = accessFor(AccessRights.of([role({ send: ['*'] })]), [], null, ['prices']);
+    expect(access.admitMessage('prices', true)).toBeNull();
+    expect(limits.queuesCreatedBy('u')).toBe(0);
+  });
+
   test('a connection that never logged in may do nothing', () => {
-    const runtime = { state: { queues: new Map() } } as unknown as BrokerRuntime;
+    const runtime = { state: { queues: new Map() }, topics: { isTopic: () => false } } as unknown as BrokerRuntime;
     const access = new AddressAccess(runtime, new UserLimits({ maxConnectionsPerUser: null, maxQueuesPerUser: null }), 10_000);
     expect(refusal(() => access.checkProducer('q'))).toBe('amqp:unauthorized-access: the connection is not logged in');
     expect(access.admitMessage('q', true)).toEqual({ condition: 'amqp:unauthorized-access', description: 'the connection is not logged in' });
@@ -63,7 +85,7 @@ describe('address access', () => {
   });
 
   test('maxQueues: a client creates no queue once that many exist, whoever created them; existing ones stay usable', () => {
-    const { access, limits } = accessFor(AccessRights.of([role({ send: ['*'], consume: ['*'] })]), ['a', 'b'], null, 2);
+    const { access, limits } = accessFor(AccessRights.of([role({ send: ['*'], consume: ['*'] })]), ['a', 'b'], null, [], 2);
     const refused = 'amqp:resource-limit-exceeded: the broker has 2 queues (maxQueues); cannot create "c"';
     expect(refusal(() => access.checkConsumer('c', source(null)))).toBe(refused);
     expect(refusal(() => access.checkProducer('c'))).toBe(refused);

@@ -14,6 +14,9 @@ describe('addresses', () => {
     expect(() => parseSourceAddress('q?colour=red')).toThrow(/unknown address option "colour"/);
     expect(() => parseSourceAddress('q?consumer.priority=high')).toThrow(/consumer.priority must be an integer/);
     expect(() => parseSourceAddress('?exclusive=true')).toThrow(AddressError);
+    // Found by the wire fuzzer: decodeURIComponent's URIError refused the link as an internal error.
+    expect(() => parseSourceAddress('q?exclusive=tr%e')).toThrow(AddressError);
+    expect(() => parseSourceAddress('q?%zz=true')).toThrow(/malformed percent-encoding "%zz"/);
   });
 
   test('names longer than 65535 bytes are refused (the journal stores them with a 16-bit length)', () => {

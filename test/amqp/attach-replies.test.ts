@@ -24,7 +24,7 @@ const producerTarget = (fields: Record<string, unknown>): Record<string, unknown
 const TEMPORARY = expect.stringMatching(/^temp\./);
 
 /** How a terminus reads in a reply: null, or its kind with its non-null fields (an empty one has none). */
-type TerminusView = null | { kind: 'source' | 'target'; fields: Record<string, unknown> };
+type TerminusView = null | { kind: 'source' | 'target' | 'coordinator'; fields: Record<string, unknown> };
 
 interface Row {
   readonly name: string;
@@ -49,6 +49,8 @@ const emptySource = encode.described(0x28, encode.list0());
 const ok = (snd: number, rcv: number, sourceView: TerminusView, targetView: TerminusView): Row['reply'] => ({ snd, rcv, source: sourceView, target: targetView });
 const asSource = (fields: Record<string, unknown>): TerminusView => ({ kind: 'source', fields });
 const asTarget = (fields: Record<string, unknown>): TerminusView => ({ kind: 'target', fields });
+/** The broker's coordinator (AMQP 1.0 4.5.1): every transaction capability it has, whatever was asked. */
+const OUR_COORDINATOR: TerminusView = { kind: 'coordinator', fields: { capabilities: ['amqp:local-transactions', 'amqp:multi-txns-per-ssn', 'amqp:multi-ssns-per-txn'] } };
 const coordinator = (descriptor: number | string): Buffer => encode.described(descriptor, encode.list([encode.symbolArray(['amqp:local-transactions'])]));
 const modifiedFailed = encode.described(0x27, encode.list([encode.boolean(true)]));
 
@@ -86,8 +88,9 @@ function settleModeRows(): Row[] {
 }
 
 const CONSUMER_TERMINI: Row[] = [
-  { name: 'consumer: source and target absent', role: 'consumer', reply: { refused: 'amqp:invalid-field' } },
-  { name: 'consumer: source null', role: 'consumer', source: encode.null(), target: emptyTarget, reply: { refused: 'amqp:invalid-field' } },
+  // No source: the durable subscription the link name names (Qpid JMS unsubscribe); there is none.
+  { name: 'consumer: source and target absent', role: 'consumer', reply: { refused: 'amqp:not-found' } },
+  { name: 'consumer: source null', role: 'consumer', source: encode.null(), target: emptyTarget, reply: { refused: 'amqp:not-found' } },
   { name: 'consumer: source empty (list0)', role: 'consumer', source: emptySource, target: emptyTarget, reply: { refused: 'amqp:invalid-field' } },
   { name: 'consumer: source empty (list8)', role: 'consumer', source: source(), target: emptyTarget, reply: { refused: 'amqp:invalid-field' } },
   { name: 'consumer: target absent', role: 'consumer', source: queue('attach.q'), reply: ok(2, 0, asSource(consumerSource({ address: 'attach.q' })), null) },
@@ -126,23 +129,148 @@ const CONSUMER_TERMINI: Row[] = [
     reply: ok(2, 0, asSource(consumerSource({ address: 'attach.q', capabilities: ['queue'] })), null),
   },
   {
-    name: 'consumer: capability topic',
+    name: 'consumer: capability topic: a subscription, ended with the link',
+    role: 'consumer',
+    source: source(str('attach.t'), none, none, none, none, none, none, none, none, none, encode.symbolArray(['topic'])),
+    reply: ok(2, 0, asSource(consumerSource({ address: 'attach.t', capabilities: ['topic'] })), null),
+  },
+  {
+    name: 'consumer: capability topic on a queue: one name is never both',
     role: 'consumer',
     source: source(str('attach.q'), none, none, none, none, none, none, none, none, none, encode.symbolArray(['topic'])),
-    reply: { refused: 'amqp:not-implemented' },
+    reply: { refused: 'amqp:not-found' },
   },
   {
-    name: 'consumer: capability shared (shared subscription)',
+    name: 'consumer: capability queue on a topic',
+    role: 'consumer',
+    source: source(str('attach.t'), none, none, none, none, none, none, none, none, none, encode.symbolArray(['queue'])),
+    reply: { refused: 'amqp:not-found' },
+  },
+  {
+    name: 'consumer: capabilities queue and topic at once',
+    role: 'consumer',
+    source: source(str('attach.both'), none, none, none, none, none, none, none, none, none, encode.symbolArray(['queue', 'topic'])),
+    reply: { refused: 'amqp:invalid-field' },
+  },
+  {
+    name: 'consumer: a durable subscription (Qpid JMS: unsettled-state, expiry never, copy, topic): the broker keeps its configuration, never expiring',
+    role: 'consumer',
+    source: source(str('attach.t'), encode.uint(2), sym('never'), none, none, none, sym('copy'), none, none, none, encode.symbolArray(['topic'])),
+    reply: ok(2, 0, asSource(consumerSource({ address: 'attach.t', durable: 1, expiry_policy: 'never', distribution_mode: 'copy', capabilities: ['topic'] })), null),
+  },
+  {
+    name: 'consumer: capabilities topic, shared and global (a shared subscription)',
+    role: 'consumer',
+    source: source(str('attach.t'), none, none, none, none, none, none, none, none, none, encode.symbolArray(['topic', 'shared', 'global'])),
+    reply: ok(2, 0, asSource(consumerSource({ address: 'attach.t', capabilities: ['topic', 'shared', 'global'] })), null),
+  },
+  {
+    name: 'consumer: a topic subscription with a selector: applied to what enters the subscription, and echoed',
+    role: 'consumer',
+    source: source(str('attach.t'), none, none, none, none, none, none, encode.map([[sym('jms-selector'), encode.described('apache.org:selector-filter:string', str("colour = 'red'"))]]), none, none, encode.symbolArray(['topic'])),
+    reply: ok(
+      2,
+      0,
+      asSource(
+        consumerSource({
+          address: 'attach.t',
+          capabilities: ['topic'],
+          filter: new Map([['jms-selector', new Described('apache.org:selector-filter:string', "colour = 'red'")]]),
+        }),
+      ),
+      null,
+    ),
+  },
+  {
+    name: 'consumer: a topic subscription with an invalid selector',
+    role: 'consumer',
+    source: source(str('attach.t'), none, none, none, none, none, none, encode.map([[sym('jms-selector'), encode.described('apache.org:selector-filter:string', str('colour ='))]]), none, none, encode.symbolArray(['topic'])),
+    reply: { refused: 'amqp:invalid-field' },
+  },
+  {
+    name: 'consumer: capability shared on a queue: a queue is shared anyway',
     role: 'consumer',
     source: source(str('attach.q'), none, none, none, none, none, none, none, none, none, encode.symbolArray(['queue', 'shared'])),
-    reply: { refused: 'amqp:not-implemented' },
+    reply: ok(2, 0, asSource(consumerSource({ address: 'attach.q', capabilities: ['queue', 'shared'] })), null),
   },
-  { name: 'consumer: distribution-mode copy (browser)', role: 'consumer', source: source(str('attach.q'), none, none, none, none, none, sym('copy')), reply: { refused: 'amqp:not-implemented' } },
+  {
+    name: 'consumer: dynamic source with temporary-topic: a new temporary topic',
+    role: 'consumer',
+    source: source(none, none, none, none, encode.boolean(true), none, none, none, none, none, encode.symbolArray(['temporary-topic'])),
+    reply: ok(2, 0, asSource(consumerSource({ address: TEMPORARY, dynamic: true, capabilities: ['temporary-topic'] })), null),
+  },
+  {
+    name: 'consumer: distribution-mode copy (browser)',
+    role: 'consumer',
+    source: source(str('attach.q'), none, none, none, none, none, sym('copy')),
+    reply: ok(2, 0, asSource(consumerSource({ address: 'attach.q', distribution_mode: 'copy' })), null),
+  },
+  { name: 'consumer: distribution-mode other than move and copy', role: 'consumer', source: source(str('attach.q'), none, none, none, none, none, sym('fan')), reply: { refused: 'amqp:not-implemented' } },
   { name: 'consumer: distribution-mode move', role: 'consumer', source: source(str('attach.q'), none, none, none, none, none, sym('move')), reply: ok(2, 0, asSource(consumerSource({ address: 'attach.q' })), null) },
   {
-    name: 'consumer: a selector filter',
+    name: 'consumer: a selector filter (symbolic descriptor): applied and echoed',
     role: 'consumer',
     source: source(str('attach.q'), none, none, none, none, none, none, encode.map([[sym('jms-selector'), encode.described('apache.org:selector-filter:string', str("colour = 'red'"))]])),
+    reply: ok(
+      2,
+      0,
+      asSource(consumerSource({ address: 'attach.q', filter: new Map([['jms-selector', new Described('apache.org:selector-filter:string', "colour = 'red'")]]) })),
+      null,
+    ),
+  },
+  {
+    name: 'consumer: a selector filter (descriptor code 0x0000468C00000004, as Qpid JMS sends it) in a browser',
+    role: 'consumer',
+    source: source(str('attach.q'), none, none, none, none, none, sym('copy'), encode.map([[sym('apache.org:selector-filter:string'), encode.described(0x0000468c00000004, str('n > 3'))]])),
+    reply: ok(
+      2,
+      0,
+      asSource(
+        consumerSource({ address: 'attach.q', distribution_mode: 'copy', filter: new Map([['apache.org:selector-filter:string', new Described(0x0000468c00000004, 'n > 3')]]) }),
+      ),
+      null,
+    ),
+  },
+  {
+    name: 'consumer: a blank selector is no selector (none echoed)',
+    role: 'consumer',
+    source: source(str('attach.q'), none, none, none, none, none, none, encode.map([[sym('jms-selector'), encode.described('apache.org:selector-filter:string', str('  '))]])),
+    reply: ok(2, 0, asSource(consumerSource({ address: 'attach.q' })), null),
+  },
+  {
+    name: 'consumer: an invalid selector',
+    role: 'consumer',
+    source: source(str('attach.q'), none, none, none, none, none, none, encode.map([[sym('jms-selector'), encode.described('apache.org:selector-filter:string', str('colour = '))]])),
+    reply: { refused: 'amqp:invalid-field' },
+  },
+  {
+    name: 'consumer: a selector that is not a string',
+    role: 'consumer',
+    source: source(str('attach.q'), none, none, none, none, none, none, encode.map([[sym('jms-selector'), encode.described('apache.org:selector-filter:string', encode.uint(3))]])),
+    reply: { refused: 'amqp:invalid-field' },
+  },
+  {
+    name: 'consumer: two selectors',
+    role: 'consumer',
+    source: source(
+      str('attach.q'),
+      none,
+      none,
+      none,
+      none,
+      none,
+      none,
+      encode.map([
+        [sym('a'), encode.described('apache.org:selector-filter:string', str('x = 1'))],
+        [sym('b'), encode.described('apache.org:selector-filter:string', str('y = 1'))],
+      ]),
+    ),
+    reply: { refused: 'amqp:invalid-field' },
+  },
+  {
+    name: 'consumer: a filter other than the selector (no-local)',
+    role: 'consumer',
+    source: source(str('attach.q'), none, none, none, none, none, none, encode.map([[sym('no-local'), encode.described('apache.org:no-local-filter:list', encode.list0())]])),
     reply: { refused: 'amqp:not-implemented' },
   },
   { name: 'consumer: an empty filter map', role: 'consumer', source: source(str('attach.q'), none, none, none, none, none, none, encode.map([])), reply: ok(2, 0, asSource(consumerSource({ address: 'attach.q' })), null) },
@@ -165,7 +293,8 @@ const CONSUMER_TERMINI: Row[] = [
     reply: { refused: 'amqp:invalid-field' },
   },
   { name: 'consumer: a target in the source field', role: 'consumer', source: target(str('attach.q')), reply: { refused: 'amqp:invalid-field' } },
-  { name: 'consumer: a coordinator in the source field', role: 'consumer', source: coordinator(0x30), reply: { refused: 'amqp:not-implemented' } },
+  { name: 'consumer: a coordinator in the source field', role: 'consumer', source: coordinator(0x30), reply: { refused: 'amqp:invalid-field' } },
+  { name: "consumer: a coordinator as the client receiver's target", role: 'consumer', source: queue('attach.q'), target: coordinator(0x30), reply: { refused: 'amqp:invalid-field' } },
   { name: 'consumer: source not a described list', role: 'consumer', source: str('attach.q'), reply: { refused: 'amqp:invalid-field' } },
   { name: 'consumer: source address not a string', role: 'consumer', source: source(encode.uint(7)), reply: { refused: 'amqp:invalid-field' } },
   { name: 'consumer: unknown expiry-policy', role: 'consumer', source: source(str('attach.q'), none, sym('sometimes')), reply: { refused: 'amqp:invalid-field' } },
@@ -212,15 +341,35 @@ const PRODUCER_TERMINI: Row[] = [
     target: target(str('attach.p'), none, none, none, none, none, encode.symbolArray(['queue'])),
     reply: ok(2, 0, null, asTarget(producerTarget({ address: 'attach.p', capabilities: ['queue'] }))),
   },
-  { name: 'producer: capability topic', role: 'producer', target: target(str('attach.p'), none, none, none, none, none, encode.symbolArray(['topic'])), reply: { refused: 'amqp:not-implemented' } },
   {
-    name: 'producer: dynamic temporary-topic',
+    name: 'producer: capability topic',
+    role: 'producer',
+    target: target(str('attach.pt'), none, none, none, none, none, encode.symbolArray(['topic'])),
+    reply: ok(2, 0, null, asTarget(producerTarget({ address: 'attach.pt', capabilities: ['topic'] }))),
+  },
+  { name: 'producer: capability queue on a topic', role: 'producer', target: target(str('attach.t'), none, none, none, none, none, encode.symbolArray(['queue'])), reply: { refused: 'amqp:not-found' } },
+  {
+    name: 'producer: capability temporary-topic on a name that is no temporary topic',
+    role: 'producer',
+    target: target(str('attach.gone'), none, none, none, none, none, encode.symbolArray(['temporary-topic'])),
+    reply: { refused: 'amqp:not-found' },
+  },
+  {
+    name: 'producer: dynamic temporary-topic (Qpid JMS createTemporaryTopic)',
     role: 'producer',
     target: target(none, none, none, none, encode.boolean(true), none, encode.symbolArray(['temporary-topic'])),
-    reply: { refused: 'amqp:not-implemented' },
+    reply: ok(2, 0, null, asTarget(producerTarget({ address: TEMPORARY, dynamic: true, capabilities: ['temporary-topic'] }))),
   },
-  { name: 'producer: coordinator target (transactions)', role: 'producer', source: emptySource, target: coordinator(0x30), reply: { refused: 'amqp:not-implemented' } },
-  { name: 'producer: coordinator target, symbolic descriptor', role: 'producer', target: coordinator('amqp:coordinator:list'), reply: { refused: 'amqp:not-implemented' } },
+  { name: 'producer: coordinator target (transactions)', role: 'producer', source: emptySource, target: coordinator(0x30), reply: ok(2, 0, asSource({}), OUR_COORDINATOR) },
+  { name: 'producer: coordinator target, symbolic descriptor', role: 'producer', target: coordinator('amqp:coordinator:list'), reply: ok(2, 0, null, OUR_COORDINATOR) },
+  {
+    name: 'producer: coordinator asking for distributed transactions: the reply says what it has',
+    role: 'producer',
+    snd: 0,
+    target: encode.described(0x30, encode.list([encode.symbolArray(['amqp:distributed-transactions'])])),
+    reply: ok(0, 0, null, OUR_COORDINATOR),
+  },
+  { name: 'producer: coordinator with capabilities that are not symbols', role: 'producer', target: encode.described(0x30, encode.list([encode.uint(1)])), reply: { refused: 'amqp:invalid-field' } },
   { name: 'producer: a source in the target field', role: 'producer', target: source(str('attach.p')), reply: { refused: 'amqp:invalid-field' } },
   { name: 'producer: a terminus with an unknown descriptor', role: 'producer', target: encode.described(0x99, encode.list([str('attach.p')])), reply: { refused: 'amqp:invalid-field' } },
 ];
@@ -265,9 +414,9 @@ async function frameWhere(predicate: (frame: Frame) => boolean, what: string): P
 function viewOf(value: unknown): TerminusView {
   if (value === null || value === undefined) return null;
   if (!(value instanceof Described)) throw new Error(`terminus is not described: ${JSON.stringify(value)}`);
-  const kind = value.descriptor === 0x28 ? 'source' : value.descriptor === 0x29 ? 'target' : null;
+  const kind = value.descriptor === 0x28 ? 'source' : value.descriptor === 0x29 ? 'target' : value.descriptor === 0x30 ? 'coordinator' : null;
   if (!kind) throw new Error(`terminus descriptor ${String(value.descriptor)}`);
-  const names = kind === 'source' ? SOURCE_FIELDS : TARGET_FIELDS;
+  const names = kind === 'source' ? SOURCE_FIELDS : kind === 'target' ? TARGET_FIELDS : ['capabilities'];
   const items = value.value as unknown[];
   expect(items.length, `${kind} has at most ${names.length} fields`).toBeLessThanOrEqual(names.length);
   const fields: Record<string, unknown> = {};

@@ -1,6 +1,7 @@
 import { copyFileSync, rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { RunningBroker } from '../../src/broker/server';
+import { encode, performative, RawConnection, SASL_HEADER } from '../support/amqp-frames';
 import { makeTestCertificates, type TestCertificates } from '../support/certificates';
 import { receive, sendAll } from '../support/client';
 import type { CapturedLog } from '../support/log-capture';
@@ -24,6 +25,10 @@ beforeAll(() => {
 const plain = (user: string, password: string): Login => ({ mechanism: 'PLAIN', user, password });
 const scram = (user: string, password: string): Login => ({ mechanism: 'SCRAM-SHA-256', user, password });
 const AUTH_FAILED = 'Failed to authenticate: 1';
+// SASL performatives (AMQP 1.0 5.3.3).
+const SASL_MECHANISMS = 0x40;
+const SASL_INIT = 0x41;
+const SASL_OUTCOME = 0x44;
 
 function logLines(log: CapturedLog, msg: string): Record<string, unknown>[] {
   return log.lines().filter((line) => line.msg === msg);
@@ -325,4 +330,33 @@ describe('TLS', () => {
       /invalid configuration: tls: expected certFile, keyFile and caFile holding a certificate, its private key/,
     );
   });
+});
+
+describe('a sasl-init naming a mechanism the broker did not offer', () => {
+  let broker: RunningBroker;
+  let log: CapturedLog;
+
+  beforeAll(async () => {
+    ({ broker, log } = await startLoggedBroker({ host: '127.0.0.1', auth: { failedLoginDelayMs: 0 } }));
+  });
+  afterAll(() => broker.stop());
+
+  // AMQP 1.0 5.3.3.6: the outcome is `auth` (code 1). Names that are members of every JavaScript object
+  // once reached rhea's mechanism lookup and closed the connection with an internal error instead.
+  for (const mechanism of ['CRAM-MD5', 'toString', '__proto__', 'constructor', 'hasOwnProperty']) {
+    test(`"${mechanism}" gets the SASL outcome auth, logged as a failed login; the broker goes on`, async () => {
+      const raw = await RawConnection.connect(broker.port!, SASL_HEADER);
+      const mechanisms = await raw.next();
+      expect(mechanisms.descriptor).toBe(SASL_MECHANISMS);
+      raw.sendSasl(performative(SASL_INIT, [encode.symbol(mechanism), encode.binary(Buffer.from('\0guest\0guest'))]));
+      const outcome = await raw.next();
+      expect(outcome.descriptor).toBe(SASL_OUTCOME);
+      expect(outcome.fields[0]).toBe(1);
+      raw.close();
+      expect(logLines(log, 'login failed').at(-1)).toMatchObject({ mechanism, reason: `SASL mechanism ${mechanism} is not offered` });
+      const client = await login({ port: broker.port! }, { mechanism: 'ANONYMOUS' });
+      await roundTrip(client, `sasl.unoffered.${mechanism}`);
+      await client.close();
+    });
+  }
 });

@@ -2,7 +2,7 @@ import type { Receiver, Sender } from 'rhea';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { RunningBroker } from '../../src/broker/server';
 import { makeTestCertificates } from '../support/certificates';
-import { receive, sendAll, type TestClient } from '../support/client';
+import { receive, sendAll, waitFor, type TestClient } from '../support/client';
 import type { CapturedLog } from '../support/log-capture';
 import { startLoggedBroker } from '../support/logged-broker';
 import { login, type Endpoint } from '../support/login';
@@ -32,6 +32,7 @@ beforeAll(async () => {
     both: { password: 'both-pw', roles: ['producer', 'consumer'] },
     root: { password: 'root-pw', roles: ['admin'] },
     limited: { password: 'limited-pw', roles: ['producer', 'consumer'] },
+    sub: { password: 'sub-pw', roles: ['consumer'] },
   });
   const certificates = makeTestCertificates();
   ({ broker, log } = await startLoggedBroker({ auth: { usersFile, maxQueuesPerUser: 3 }, roles: ROLES, tls: { port: 0, ...certificates.server } }));
@@ -104,12 +105,19 @@ describe('permissions', () => {
     await client.close();
   });
 
-  test('browse does not cover consuming (browsers themselves are refused with amqp:not-implemented until browsing exists)', async () => {
+  test('browse covers browsing (distribution-mode copy), not consuming; consume does not cover browsing', async () => {
     const owner = await as('both');
-    await owner.openReceiver('in.browsed');
+    await sendAll(await owner.openSender('in.browsed'), [{ body: 'seen' }]);
     const bea = await as('bea');
     await expect(bea.openReceiver('in.browsed')).rejects.toMatchObject({ condition: 'amqp:unauthorized-access', message: 'user "bea" has no consume permission on "in.browsed"' });
-    await expect(bea.openReceiver({ address: 'in.browsed', distribution_mode: 'copy' })).rejects.toMatchObject({ condition: 'amqp:not-implemented' });
+    const browser = await bea.openReceiver({ address: 'in.browsed', distribution_mode: 'copy' });
+    expect((await receive(browser, 1)).map((r) => r.message.body)).toEqual(['seen']);
+    await expect(owner.openReceiver({ address: 'out.browsed', distribution_mode: 'copy' })).rejects.toMatchObject({
+      condition: 'amqp:unauthorized-access',
+      message: 'user "both" has no browse permission on "out.browsed"',
+    });
+    // Browsing took nothing: the consumer still gets the message.
+    expect((await receive(await owner.openReceiver('in.browsed'), 1)).map((r) => r.message.body)).toEqual(['seen']);
     await Promise.all([owner.close(), bea.close()]);
   });
 
@@ -133,6 +141,40 @@ describe('permissions', () => {
     const pat = await as('pat');
     await expect(pat.openReceiver({ dynamic: true })).rejects.toMatchObject({ condition: 'amqp:unauthorized-access', message: expect.stringMatching(/^user "pat" has no consume permission on "temp\./) });
     await Promise.all([cora.close(), pat.close()]);
+  });
+});
+
+describe('topics', () => {
+  test('a subscription needs consume on the topic, durable ones (distribution-mode copy) too: browse does not do; publishing needs send', async () => {
+    const durable = { address: 'in.prices', capabilities: ['topic'], durable: 2, expiry_policy: 'never', distribution_mode: 'copy' };
+    const sub = await as('sub');
+    const subscriber = await sub.openReceiver(durable, { name: 'audit' });
+    const bea = await as('bea');
+    await expect(bea.openReceiver(durable, { name: 'audit' })).rejects.toMatchObject({
+      condition: 'amqp:unauthorized-access',
+      message: 'user "bea" has no consume permission on "in.prices"',
+    });
+    await expect(sub.openSender({ address: 'in.prices', capabilities: ['topic'] })).rejects.toMatchObject({ message: 'user "sub" has no send permission on "in.prices"' });
+    const pat = await as('pat');
+    expect(await sendAll(await pat.openSender({ address: 'in.prices', capabilities: ['topic'] }), [{ body: 'p' }])).toEqual(['accepted']);
+    expect((await receive(subscriber, 1)).map((r) => r.message.body)).toEqual(['p']);
+    await Promise.all([sub.close(), bea.close(), pat.close()]);
+  });
+
+  test('unsubscribing (a receiver without a source) needs consume on the subscription\'s topic', async () => {
+    // A global shared subscription (no client id: Qpid JMS names its links "<name>|global"), so another user can name it.
+    const root = await as('root');
+    const source = { address: 'out.topic', capabilities: ['topic', 'shared', 'global'], durable: 2, expiry_policy: 'never' };
+    (await root.openReceiver(source, { name: 'kept|global' })).detach();
+    const cora = await as('cora');
+    await expect(cora.openReceiver(null as never, { name: 'kept|global', target: {} })).rejects.toMatchObject({
+      condition: 'amqp:unauthorized-access',
+      message: 'user "cora" has no consume permission on "out.topic"',
+    });
+    const lookup = await root.openReceiver(null as never, { name: 'kept|global', target: {} });
+    lookup.close();
+    await waitFor(() => broker.runtime.topicReports().find((t) => t.name === 'out.topic')!.subscriptions.length === 0, 'the unsubscribe');
+    await Promise.all([root.close(), cora.close()]);
   });
 });
 

@@ -47,11 +47,11 @@ describe('maxMemoryBytes counts every message with its bookkeeping', () => {
     const producer = await client(port!);
     const sender = await producer.openSender('memory.flood');
     const run = flood(sender);
-    await waitFor(() => brokers.broker.runtime.memoryUsed() >= maxMemoryBytes, 'message memory to fill', 20_000);
+    await waitFor(() => brokers.broker.runtime.memoryBytesInUse() >= maxMemoryBytes, 'message memory to fill', 20_000);
     await sleep(300);
     const queued = brokers.broker.runtime.state.queues.get('memory.flood')!.queuedCount;
     // Held back: at most what had already been sent on its credit when memory became full.
-    expect(brokers.broker.runtime.memoryUsed()).toBeLessThanOrEqual(maxMemoryBytes + 100 * PER_MESSAGE);
+    expect(brokers.broker.runtime.memoryBytesInUse()).toBeLessThanOrEqual(maxMemoryBytes + 100 * PER_MESSAGE);
     expect(queued).toBeLessThanOrEqual(Math.ceil(maxMemoryBytes / PER_MESSAGE) + 100);
     expect(queued).toBeGreaterThan(maxMemoryBytes / PER_MESSAGE / 2);
     expect(run.rejected()).toEqual([]);
@@ -93,7 +93,7 @@ describe("a queue's own maxMemoryBytes", () => {
     await sleep(1000);
     small.stop();
     other.stop();
-    expect(brokers.broker.runtime.memoryUsed('small.q')).toBeLessThanOrEqual(64 * 1024 + 20 * PER_MESSAGE);
+    expect(brokers.broker.runtime.memoryBytesInUse('small.q')).toBeLessThanOrEqual(64 * 1024 + 20 * PER_MESSAGE);
     expect(other.accepted()).toBeGreaterThan(small.accepted() * 2);
     const relay = await producer.openSender(null);
     const refused = await new Promise<string>((resolve) => {
@@ -131,12 +131,12 @@ describe('messages arriving in several transfer frames', () => {
   test('count from their first frame, and stop counting when they are aborted', async () => {
     const { port } = await start({});
     const producer = await rawProducer(port!);
-    const before = brokers.broker.runtime.memoryUsed();
+    const before = brokers.broker.runtime.memoryBytesInUse();
     producer.frame(30_000, { more: true, first: true });
     producer.frame(30_000, { more: true });
-    await waitFor(() => brokers.broker.runtime.memoryUsed() - before >= 60_000, 'the frames to count');
+    await waitFor(() => brokers.broker.runtime.memoryBytesInUse() - before >= 60_000, 'the frames to count');
     producer.frame(10, { more: false, aborted: true });
-    await waitFor(() => brokers.broker.runtime.memoryUsed() === before, 'the aborted message to count no more');
+    await waitFor(() => brokers.broker.runtime.memoryBytesInUse() === before, 'the aborted message to count no more');
   });
 });
 

@@ -43,7 +43,7 @@ describe('temporary queues', () => {
     expect(queueNames()).toContain(temporary);
     await closeLink(receiver);
     await waitFor(() => !queueNames().includes(temporary), 'the temporary queue to be deleted');
-    expect(broker.runtime.memoryUsed(temporary)).toBe(0);
+    expect(broker.runtime.memoryBytesInUse(temporary)).toBe(0);
   });
 
   test('... and when its connection closes, or its socket just drops', async () => {
@@ -100,7 +100,7 @@ describe('deleting a queue', () => {
     expect(await consumerDetached).toMatchObject({ condition: 'amqp:resource-deleted', description: 'queue "lifetime.deleted" was deleted' });
     expect(await senderDetached).toMatchObject({ condition: 'amqp:resource-deleted' });
     expect(queueNames()).not.toContain('lifetime.deleted');
-    expect(broker.runtime.memoryUsed('lifetime.deleted')).toBe(0);
+    expect(broker.runtime.memoryBytesInUse('lifetime.deleted')).toBe(0);
     // Settling a delivery of the deleted queue afterwards is harmless.
     inFlight!.delivery.accept();
     // The relay is not tied to a queue: it goes on, and its next message makes the queue again, empty.

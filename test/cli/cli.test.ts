@@ -34,7 +34,7 @@ describe('convoy CLI', () => {
     const version = await convoy(['--version']);
     expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
     const startHelp = await convoy(['start', '--help']);
-    for (const flag of ['--host', '--port', '--data-dir', '--config', '--log-level']) expect(startHelp.stdout).toContain(flag);
+    for (const flag of ['--host', '--port', '--http-port', '--data-dir', '--config', '--log-level']) expect(startHelp.stdout).toContain(flag);
   });
 
   test('an invalid option in the config file stops the start with a message naming the field', async () => {
@@ -119,6 +119,33 @@ describe('operator views', () => {
       const missing = await convoy(['groups', 'nope', '--port', String(broker.port)]);
       expect(missing.code).toBe(1);
       expect(missing.stderr).toContain('no queue named "nope"');
+    } finally {
+      await client.close();
+      broker.child.kill('SIGTERM');
+      await broker.exited;
+    }
+  });
+
+  test('convoy queues shows topics and their subscriptions; convoy groups reads a subscription by its queue name', async () => {
+    const broker = await startBrokerProcess();
+    const client = await connect(broker.port, { container_id: 'app1' } as never);
+    try {
+      const topic = (fields: Record<string, unknown> = {}) => ({ address: 'ops.prices', capabilities: ['topic'], ...fields });
+      await client.openReceiver(topic({ durable: 2, expiry_policy: 'never' }), { name: 'audit' });
+      await client.openReceiver(topic({ capabilities: ['topic', 'shared', 'global'] }), { name: 'pool|global-volatile1' });
+      await client.openReceiver(topic());
+      await sendAll(await client.openSender(topic()), [{ body: 1, group_id: 'A' }, { body: 2, group_id: 'B' }]);
+      const queues = await convoy(['queues', '--port', String(broker.port)]);
+      expect(queues.code).toBe(0);
+      expect(queues.stdout).toMatch(/TOPIC\s+PUBLISHED\s+SUBSCRIPTIONS\nops\.prices\s+2\s+3/);
+      expect(queues.stdout).toMatch(/ops\.prices::app1\.audit\s+ops\.prices\s+audit\s+app1\s+yes\s+no\s+1\s+2/);
+      expect(queues.stdout).toMatch(/ops\.prices::pool\s+ops\.prices\s+pool\s+\(global\)\s+no\s+yes\s+1\s+2/);
+      expect(queues.stdout).toMatch(/ops\.prices::c\d+\/\d+\s+ops\.prices\s+-\s+-\s+no\s+no\s+1\s+2/);
+      const json = JSON.parse((await convoy(['queues', '--json', '--port', String(broker.port)])).stdout);
+      expect(json.topics[0].subscriptions.map((s: { queue: string }) => s.queue)).toContain('ops.prices::app1.audit');
+      const groups = await convoy(['groups', 'ops.prices::app1.audit', '--port', String(broker.port)]);
+      expect(groups.code).toBe(0);
+      expect(groups.stdout).toMatch(/^ops\.prices::app1\.audit: 2 groups, 2 queued/);
     } finally {
       await client.close();
       broker.child.kill('SIGTERM');

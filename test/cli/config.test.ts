@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { resolveBrokerOptions } from '../../src/config/options';
+import { topicMatcher } from '../../src/config/topic-patterns';
 
 describe('config validation', () => {
   test('bounded integers name the field and the bounds', () => {
@@ -14,6 +15,22 @@ describe('config validation', () => {
     const options = resolveBrokerOptions({ maxFrameBytes: 512, channelMax: 65535, queues: { 'a.*': { maxGroups: 5 } } });
     expect(options.maxFrameBytes).toBe(512);
     expect(Object.isFrozen(options)).toBe(true);
+  });
+});
+
+describe('topics option', () => {
+  test('names and patterns; a bad entry names its index', () => {
+    expect(resolveBrokerOptions({ topics: ['prices.*', 'news'] }).topics).toEqual(['prices.*', 'news']);
+    expect(resolveBrokerOptions({}).topics).toEqual([]);
+    expect(() => resolveBrokerOptions({ topics: 'prices' as never })).toThrow(/topics: expected an array of topic names or patterns, got "prices"/);
+    expect(() => resolveBrokerOptions({ topics: ['ok', ''] })).toThrow(/topics\[1\]: expected a non-empty string, got ""/);
+    expect(() => resolveBrokerOptions({ topics: ['a::b'] })).toThrow(/topics\[0\]: expected a name without "::"/);
+  });
+
+  test('the matcher: exact names and `*` patterns', () => {
+    const isTopic = topicMatcher(['news', 'prices.*']);
+    expect(['news', 'prices.eu', 'prices.eu.north'].every(isTopic)).toBe(true);
+    expect(['prices', 'newsroom', 'orders'].some(isTopic)).toBe(false);
   });
 });
 

@@ -158,7 +158,7 @@ describe('operator views with security', () => {
       const target = ['--port', String(broker.port), '--ca-file', certificates.caFile, '--host', 'localhost'];
       const ok = await convoy(['queues', ...target, '--user', 'root', '--json'], { env: { CONVOY_PASSWORD: 'root-pw' } });
       expect(ok.stderr).toBe('');
-      expect(JSON.parse(ok.stdout)).toEqual({ queues: [] });
+      expect(JSON.parse(ok.stdout)).toEqual({ queues: [], topics: [] });
       const fromStdin = await convoy(['queues', ...target, '--user', 'root'], { stdin: 'root-pw\n' });
       expect(fromStdin.stdout).toContain('no queues');
       const wrong = await convoy(['queues', ...target, '--user', 'root'], { env: { CONVOY_PASSWORD: 'nope' } });

@@ -181,6 +181,18 @@ describe('Qpid Proton Python interop', () => {
     }
   });
 
+  describe('j. operator views', () => {
+    const broker = useBroker();
+    it(
+      '$convoy/queues and $convoy/groups/<queue> read with a blocking receiver, twice on one connection',
+      async () => {
+        const r = await runScenario('admin_views.py', broker(), ['--queue', 'interop.j.admin']);
+        expect(r.reads).toBe(4);
+      },
+      TEST_TIMEOUT_MS,
+    );
+  });
+
   describe('h. group close', () => {
     const broker = useBroker();
     it(

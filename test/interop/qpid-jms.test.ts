@@ -9,8 +9,7 @@
  * the client's stdout) and prints the client's output; CONVOY_JMS_LOG=debug raises client logging.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { startTestBroker } from '../support/broker';
-import { BUILD_TIMEOUT_MS, buildJmsClient, runJmsScenario, type ScenarioResult } from '../support/qpid-jms';
+import { BUILD_TIMEOUT_MS, buildJmsClient, runJmsScenarioOnFreshBroker as runScenario } from '../support/qpid-jms';
 
 interface Received {
   body: string;
@@ -18,16 +17,6 @@ interface Received {
   dc: number;
   redelivered: boolean;
   group?: string;
-}
-
-/** Runs one scenario against a fresh broker. */
-async function runScenario(scenario: string): Promise<ScenarioResult> {
-  const broker = await startTestBroker();
-  try {
-    return await runJmsScenario(scenario, `amqp://${broker.host}:${broker.port}`);
-  } finally {
-    await broker.stop();
-  }
 }
 
 describe('Qpid JMS interop', () => {

@@ -77,6 +77,24 @@ for (const backend of backends) {
       expect([a2.id, a2.seq, a2.meta.groupId, a2.meta.closesGroup, a2.meta.expiresAtMs]).toEqual([2, 2, 'G', true, 123]);
     });
 
+    test('a dead-letter queue message keeps the queue it was dead-lettered from, also after compaction moved it', () => {
+      const { store, restart } = backend.create();
+      store.add({ id: 1, queue: 'DLQ', seq: 1, meta: meta(), deadLetteredFrom: 'orders.eu' }, Buffer.from('d1'), false);
+      store.add({ id: 2, queue: 'DLQ', seq: 2, meta: meta() }, Buffer.from('d2'), false);
+      // Enough traffic after them that the journal compacts their segment (4 KiB segments).
+      for (let id = 3; id < 60; id++) store.add({ id, queue: 'q', seq: id, meta: meta() }, Buffer.alloc(200), false);
+      for (let id = 3; id < 60; id++) store.remove(id);
+      store.reclaim();
+      const first = restart();
+      first.store.reclaim();
+      const { recovered } = restart();
+      const dlq = recovered.queues.find((q) => q.name === 'DLQ')!.messages;
+      expect(dlq.map((m) => [m.id, m.deadLetteredFrom ?? null])).toEqual([
+        [1, 'orders.eu'],
+        [2, null],
+      ]);
+    });
+
     test('removed messages do not come back; empty declared queues do', () => {
       const { store, restart } = backend.create();
       store.declareQueue('empty');
@@ -136,6 +154,112 @@ for (const backend of backends) {
       const messages = recovered.queues[0]!.messages;
       expect(messages.map((m) => m.body instanceof Uint8Array)).toEqual([true, true, false, false]);
       expect(Buffer.from(next.readBody(messages[3]!.body as StoredBody))).toEqual(Buffer.alloc(100, 4));
+    });
+
+    test('priority and delivery time come back; a scheduled message keeps position 0 until setPosition gives it one', () => {
+      const { store, restart } = backend.create();
+      store.add({ id: 1, queue: 'q', seq: 1, meta: meta({ priority: 8 }) }, Buffer.from('high'), false);
+      store.add({ id: 2, queue: 'q', seq: 0, meta: meta({ deliverAtMs: 5000 }) }, Buffer.from('later'), false);
+      store.add({ id: 3, queue: 'q', seq: 0, meta: meta({ deliverAtMs: 6000, priority: 1 }) }, Buffer.from('due'), false);
+      store.setPosition(3, 2);
+      const { store: next, recovered } = restart();
+      const messages = recovered.queues.find((q) => q.name === 'q')!.messages;
+      expect(messages.map((m) => [m.id, m.seq, m.meta.priority ?? 4, m.meta.deliverAtMs ?? null])).toEqual([
+        [2, 0, 4, 5000],
+        [1, 1, 8, null],
+        [3, 2, 1, 6000],
+      ]);
+      next.setPosition(2, 3);
+      const { recovered: again } = restart();
+      expect(again.queues.find((q) => q.name === 'q')!.messages.map((m) => [m.id, m.seq])).toEqual([
+        [1, 1],
+        [3, 2],
+        [2, 3],
+      ]);
+    });
+
+    test('topics and durable subscriptions come back; a deleted queue does not, nor its subscription', () => {
+      const { store, restart } = backend.create();
+      const audit = { queue: 'prices::app.audit', topic: 'prices', name: 'audit', clientId: 'app', shared: false };
+      const shared = { queue: 'prices::all', topic: 'prices', name: 'all', clientId: null, shared: true };
+      store.declareTopic('prices');
+      store.declareTopic('news');
+      for (const subscription of [audit, shared]) {
+        store.declareSubscription(subscription);
+        store.declareQueue(subscription.queue);
+      }
+      store.add({ id: 1, queue: audit.queue, seq: 1, meta: meta() }, Buffer.from('p1'), false);
+      store.add({ id: 2, queue: shared.queue, seq: 1, meta: meta() }, Buffer.from('p1'), false);
+      store.remove(2);
+      store.deleteQueue(shared.queue);
+      const { store: next, recovered } = restart();
+      expect([...recovered.topics].sort()).toEqual(['news', 'prices']);
+      expect(recovered.subscriptions).toEqual([audit]);
+      expect(recovered.queues.map((q) => q.name)).toEqual([audit.queue]);
+      expect(bodiesOf(recovered, audit.queue, next)).toEqual(['p1']);
+    });
+
+    test('a deleted name declared again comes back as declared the second time', () => {
+      const { store, restart } = backend.create();
+      const first = { queue: 't::s', topic: 't', name: 's', clientId: 'c', shared: false };
+      store.declareSubscription(first);
+      store.declareQueue(first.queue);
+      store.deleteQueue(first.queue);
+      const second = { ...first, shared: true };
+      store.declareSubscription(second);
+      store.declareQueue(second.queue);
+      const { recovered } = restart();
+      expect(recovered.subscriptions).toEqual([second]);
+      expect(recovered.queues.map((q) => q.name)).toEqual(['t::s']);
+    });
+
+    test('an atomic unit comes back whole: the messages it added, the ones it removed, the counts it changed', () => {
+      const { store, restart } = backend.create();
+      store.add({ id: 1, queue: 'in', seq: 1, meta: meta() }, Buffer.from('in1'), false);
+      store.add({ id: 2, queue: 'in', seq: 2, meta: meta() }, Buffer.from('in2'), false);
+      store.beginAtomic();
+      store.remove(1);
+      store.setDeliveryCount(2, 3);
+      store.add({ id: 3, queue: 'out', seq: 1, meta: meta() }, Buffer.from('out1'), false);
+      store.add({ id: 4, queue: 'out', seq: 2, meta: meta({ groupId: 'G' }) }, Buffer.from('out2'), false);
+      store.endAtomic();
+      const { store: next, recovered } = restart({ crash: true });
+      expect(bodiesOf(recovered, 'in', next)).toEqual(['in2']);
+      expect(recovered.queues.find((q) => q.name === 'in')!.messages[0]!.meta.deliveryCount).toBe(3);
+      expect(bodiesOf(recovered, 'out', next)).toEqual(['out1', 'out2']);
+    });
+
+    test('a unit that had not ended when the broker stopped leaves nothing of itself; what came before stays', () => {
+      const { store, restart } = backend.create();
+      store.add({ id: 1, queue: 'in', seq: 1, meta: meta() }, Buffer.from('in1'), false);
+      store.beginAtomic();
+      store.remove(1);
+      store.add({ id: 2, queue: 'out', seq: 1, meta: meta() }, Buffer.from('out1'), false);
+      store.markDelivered(2);
+      const { store: next, recovered } = restart({ crash: true });
+      expect(bodiesOf(recovered, 'in', next)).toEqual(['in1']);
+      expect(recovered.queues.find((q) => q.name === 'in')!.messages[0]!.meta.deliveryCount).toBe(0);
+      expect(bodiesOf(recovered, 'out', next)).toEqual([]);
+    });
+
+    test('a body paged in a unit is readable before the unit ends, and after', () => {
+      const { store, restart } = backend.create();
+      store.beginAtomic();
+      const body = store.add({ id: 1, queue: 'q', seq: 1, meta: meta() }, Buffer.from('paged in a unit'), true);
+      expect(body instanceof Uint8Array).toBe(false);
+      expect(Buffer.from(store.readBody(body as StoredBody)).toString()).toBe('paged in a unit');
+      store.endAtomic();
+      expect(Buffer.from(store.readBody(body as StoredBody)).toString()).toBe('paged in a unit');
+      const { store: next, recovered } = restart();
+      expect(bodiesOf(recovered, 'q', next)).toEqual(['paged in a unit']);
+    });
+
+    test('units do not nest', () => {
+      const { store } = backend.create();
+      store.beginAtomic();
+      expect(() => store.beginAtomic()).toThrow(/do not nest/);
+      store.endAtomic();
+      expect(() => store.endAtomic()).toThrow(/without beginAtomic/);
     });
 
     test('whenDurable calls back once the store is flushed, not before', async () => {

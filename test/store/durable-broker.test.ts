@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import type { BrokerOptionsInput } from '../../src/config/options';
 import type { RunningBroker } from '../../src/broker/server';
+import { retryDeadLetters } from '../../src/broker/admin-actions';
 import { startTestBroker } from '../support/broker';
 import { connect, receive, sendAll, sleep, waitFor } from '../support/client';
 
@@ -62,6 +63,38 @@ describe('durable queues', () => {
     await b.stop();
   });
 
+  test('priorities survive a restart: the queue order after it is the same', async () => {
+    const b = await durableBroker();
+    await produce(b.broker.port, 'd.prio', [
+      { body: 'low', priority: 1, durable: true },
+      { body: 'high', priority: 9, durable: true },
+      { body: 'mid', durable: true },
+    ]);
+    const broker = await b.restart();
+    expect((await consume(broker.port, 'd.prio', 3)).map((m) => m.body)).toEqual(['high', 'mid', 'low']);
+    await b.stop();
+  });
+
+  test('scheduled durable messages survive a restart, before and after their time: each enters its queue (and group) once, when due', async () => {
+    const b = await durableBroker();
+    const now = Date.now();
+    await produce(b.broker.port, 'd.delay', [
+      { body: 'due-before-restart', group_id: 'G', durable: true, message_annotations: { 'x-opt-delivery-delay': 100 } },
+      { body: 'due-after-restart', group_id: 'G', durable: true, message_annotations: { 'x-opt-delivery-time': now + 1500 } },
+      { body: 'transient', durable: false, message_annotations: { 'x-opt-delivery-delay': 100 } },
+    ]);
+    await waitFor(() => b.broker.runtime.state.queues.get('d.delay')!.queuedCount === 2, 'the first two due');
+    await produce(b.broker.port, 'd.delay', [{ body: 'sent-after-the-first-was-due', group_id: 'G', durable: true }]);
+    const broker = await b.restart();
+    expect(broker.runtime.state.queues.get('d.delay')!.scheduledCount).toBe(1);
+    const got = await consume(broker.port, 'd.delay', 3, 'accept', 3000);
+    expect(got.map((m) => m.body)).toEqual(['due-before-restart', 'sent-after-the-first-was-due', 'due-after-restart']);
+    expect(Date.now() - now).toBeGreaterThanOrEqual(1500);
+    const again = await b.restart();
+    expect(again.runtime.state.queues.get('d.delay')!.queuedCount + again.runtime.state.queues.get('d.delay')!.scheduledCount).toBe(0);
+    await b.stop();
+  });
+
   test('accepted messages are not resurrected by a restart', async () => {
     const b = await durableBroker();
     await produce(b.broker.port, 'd.acked', [1, 2, 3].map((n) => ({ body: n, durable: true })));
@@ -95,6 +128,24 @@ describe('durable queues', () => {
     await b.stop();
   });
 
+  test('a dead letter remembers its queue across a restart: a retry after it sends it back there', async () => {
+    const b = await durableBroker();
+    await produce(b.broker.port, 'd.origin', [{ body: 'poison', group_id: 'G', durable: true }]);
+    const client = await connect(b.broker.port);
+    const [got] = await receive(await client.openReceiver('d.origin'), 1);
+    got!.delivery.reject();
+    await waitFor(() => b.broker.runtime.state.queues.get('DLQ')?.queuedCount === 1, 'the dead-lettering');
+    await client.close();
+    const broker = await b.restart();
+    expect(retryDeadLetters(broker.runtime, 'DLQ', null, null)).toEqual({ retried: 1, remaining: 0 });
+    expect(await consume(broker.port!, 'd.origin', 1)).toEqual([{ body: 'poison', group: 'G', count: 0 }]);
+    // The retried message is a new durable message of d.origin: it survives a restart there too.
+    const again = await b.restart();
+    expect(again.runtime.state.queues.get('DLQ')!.queuedCount).toBe(0);
+    expect(again.runtime.state.queues.get('d.origin')!.queuedCount).toBe(0);
+    await b.stop();
+  });
+
   test('a backlog larger than the memory budget is paged to the store and delivered intact, in order', async () => {
     // Bodies stay in memory up to half (memoryPagingRatio) of maxMemoryBytes; every message's bookkeeping counts too.
     const b = await durableBroker({ maxMemoryBytes: 512 * 1024 });
@@ -105,7 +156,7 @@ describe('durable queues', () => {
     expect(queued.length).toBe(400);
     expect(bodiesInMemory).toBeGreaterThan(0);
     expect(bodiesInMemory).toBeLessThanOrEqual(256 * 1024);
-    expect(b.broker.runtime.memoryUsed()).toBeLessThanOrEqual(512 * 1024);
+    expect(b.broker.runtime.memoryBytesInUse()).toBeLessThanOrEqual(512 * 1024);
     const client = await connect(b.broker.port);
     const got = await receive(await client.openReceiver('d.paged'), 400, 5000);
     for (const r of got) r.delivery.accept();

@@ -48,9 +48,13 @@ export const encode = {
     const items = Buffer.concat(values.map((value) => Buffer.concat([Buffer.from([Buffer.byteLength(value, 'ascii')]), Buffer.from(value, 'ascii')])));
     return Buffer.concat([Buffer.from([0xe0, items.length + 2, values.length, 0xa3]), items]);
   },
-  /** A described value with a small-ulong descriptor (code < 256) or a symbolic one. */
+  /** A described value with a ulong descriptor (small-ulong below 256) or a symbolic one. */
   described(descriptor: number | string, value: Buffer): Buffer {
-    const head = typeof descriptor === 'number' ? Buffer.from([0x00, 0x53, descriptor]) : Buffer.concat([Buffer.from([0x00]), encode.symbol(descriptor)]);
+    if (typeof descriptor === 'string') return Buffer.concat([Buffer.from([0x00]), encode.symbol(descriptor), value]);
+    if (descriptor < 256) return Buffer.concat([Buffer.from([0x00, 0x53, descriptor]), value]);
+    const head = Buffer.alloc(10);
+    head[1] = 0x80;
+    head.writeBigUInt64BE(BigInt(descriptor), 2);
     return Buffer.concat([head, value]);
   },
 };
@@ -371,4 +375,117 @@ export class RawConnection {
     }
     this.waiting?.();
   }
+}
+
+export interface FlowFields {
+  readonly handle: number;
+  readonly deliveryCount: number;
+  readonly linkCredit: number;
+  /** The session's next-outgoing-id (2.5.6): transfers the client has sent on the session so far. */
+  readonly nextOutgoingId: number;
+  readonly drain?: boolean;
+}
+
+/** A link flow (2.7.4) with session windows of 2048. */
+export function flow(fields: FlowFields): Buffer {
+  return performative(Performative.flow, [
+    undefined,
+    encode.uint(2048),
+    encode.uint(fields.nextOutgoingId),
+    encode.uint(2048),
+    encode.uint(fields.handle),
+    encode.uint(fields.deliveryCount),
+    encode.uint(fields.linkCredit),
+    undefined,
+    fields.drain === undefined ? undefined : encode.boolean(fields.drain),
+  ]);
+}
+
+export interface TransferFields {
+  readonly handle: number;
+  readonly deliveryId: number;
+  readonly settled?: boolean;
+  /** The delivery state (2.7.5 state), encoded. */
+  readonly state?: Buffer;
+  readonly more?: boolean;
+  /** The message bytes (sections, 3.2). */
+  readonly payload: Buffer;
+}
+
+/** A transfer (2.7.5) with tag `tag-<delivery-id>`. */
+export function transfer(fields: TransferFields): Buffer {
+  const head = performative(Performative.transfer, [
+    encode.uint(fields.handle),
+    encode.uint(fields.deliveryId),
+    encode.binary(Buffer.from(`tag-${fields.deliveryId}`)),
+    encode.uint(0),
+    encode.boolean(fields.settled ?? false),
+    fields.more === undefined ? undefined : encode.boolean(fields.more),
+    undefined,
+    fields.state,
+  ]);
+  return Buffer.concat([head, fields.payload]);
+}
+
+export interface DispositionFields {
+  /** true: the client is the receiver of these deliveries (it acknowledges what the broker sent). */
+  readonly role: boolean;
+  readonly first: number;
+  readonly last?: number;
+  readonly settled: boolean;
+  readonly state?: Buffer;
+}
+
+export function disposition(fields: DispositionFields): Buffer {
+  return performative(Performative.disposition, [
+    encode.boolean(fields.role),
+    encode.uint(fields.first),
+    fields.last === undefined ? undefined : encode.uint(fields.last),
+    encode.boolean(fields.settled),
+    fields.state,
+  ]);
+}
+
+/** Outcomes (3.4) as a client encodes them. */
+export const outcome = {
+  accepted: (): Buffer => encode.described(0x24, encode.list0()),
+  released: (): Buffer => encode.described(0x26, encode.list0()),
+  modified: (deliveryFailed: boolean): Buffer => encode.described(0x27, encode.list([encode.boolean(deliveryFailed)])),
+};
+
+export interface MessageFields {
+  readonly durable?: boolean;
+  readonly groupId?: string;
+  /** Application properties with string values (3.2.5). */
+  readonly properties?: Readonly<Record<string, string>>;
+  /** A data section (3.2.6) with these bytes, or an amqp-value (3.2.8) with this encoded value. */
+  readonly data?: string;
+  readonly value?: Buffer;
+}
+
+/** A bare message: header, properties, application-properties and one body section, each when given. */
+export function message(fields: MessageFields): Buffer {
+  const sections: Buffer[] = [];
+  if (fields.durable !== undefined) sections.push(encode.described(0x70, encode.list([encode.boolean(fields.durable)])));
+  if (fields.groupId !== undefined) {
+    sections.push(encode.described(0x73, encode.list([...Array<Buffer>(10).fill(encode.null()), encode.string(fields.groupId)])));
+  }
+  if (fields.properties) {
+    sections.push(encode.described(0x74, encode.map(Object.entries(fields.properties).map(([key, value]) => [encode.string(key), encode.string(value)] as const))));
+  }
+  if (fields.data !== undefined) sections.push(encode.described(0x75, encode.binary(Buffer.from(fields.data, 'utf8'))));
+  if (fields.value !== undefined) sections.push(encode.described(0x77, fields.value));
+  return Buffer.concat(sections);
+}
+
+/** The sections of a message the broker sent, decoded: descriptor code -> value. */
+export function sectionsOf(payload: Buffer): Map<number, unknown> {
+  const sections = new Map<number, unknown>();
+  for (let offset = 0; offset < payload.length; ) {
+    const section = decodeValue(payload, offset);
+    const described = section.value as Described;
+    sections.set(described.descriptor as number, described.value);
+    offset = section.end;
+  }
+  return sections;
 }

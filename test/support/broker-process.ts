@@ -21,7 +21,7 @@ export interface BrokerProcess {
  */
 export function startBrokerProcess(args: string[] = [], listening = /"port":(\d+),"msg":"listening"/): Promise<BrokerProcess> {
   const dataDir = args.includes('--data-dir') ? [] : ['--data-dir', mkdtempSync(join(tmpdir(), 'convoy-process-'))];
-  const child = spawn(process.execPath, [CONVOY_BIN, 'start', '--host', '127.0.0.1', '--port', '0', ...dataDir, ...args], {
+  const child = spawn(process.execPath, [CONVOY_BIN, 'start', '--host', '127.0.0.1', '--port', '0', '--http-port', '0', ...dataDir, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

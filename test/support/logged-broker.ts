@@ -7,7 +7,7 @@ import { EXAMPLE_ROLES, writeTestUsers } from './users';
 /** An in-process broker (memory store, 127.0.0.1, free port unless `options` say otherwise) whose log the test reads. */
 export async function startLoggedBroker(options: BrokerOptionsInput): Promise<{ broker: RunningBroker; log: CapturedLog }> {
   const log = captureLog();
-  const broker = await startBroker({ host: '127.0.0.1', port: 0, store: 'memory', ...options }, log.logger);
+  const broker = await startBroker({ host: '127.0.0.1', port: 0, store: 'memory', http: { port: null }, ...options }, log.logger);
   return { broker, log };
 }
 

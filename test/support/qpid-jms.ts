@@ -1,6 +1,8 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import type { RunningBroker } from '../../src/broker/server';
+import { startTestBroker } from './broker';
 
 /**
  * Runs the Qpid JMS scenario client (interop/jms, org.apache.qpid:qpid-jms-client 2.x). It prints one
@@ -99,4 +101,43 @@ export async function runJmsScenario(scenario: string, url: string, env: NodeJS.
     );
   }
   return result;
+}
+
+/** Runs one scenario against a fresh in-process broker; `check` looks at the broker before it stops. */
+export async function runJmsScenarioOnFreshBroker(scenario: string, check?: (broker: RunningBroker) => void): Promise<ScenarioResult> {
+  const broker = await startTestBroker();
+  try {
+    const result = await runJmsScenario(scenario, `amqp://${broker.host}:${broker.port}`);
+    check?.(broker);
+    return result;
+  } finally {
+    await broker.stop();
+  }
+}
+
+/**
+ * Starts a scenario that reports its result and then keeps running (e.g. holding a transaction open):
+ * `reported` resolves with the result line; `stop` kills the client.
+ */
+export function startJmsScenario(scenario: string, url: string): { reported: Promise<ScenarioResult>; stop(): void } {
+  const child = spawn('java', ['-jar', JAR, scenario, url], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const reported = new Promise<ScenarioResult>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`scenario ${scenario} reported nothing within ${SCENARIO_TIMEOUT_MS} ms\n${tail(stderr)}`)), SCENARIO_TIMEOUT_MS);
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      const result = stdout.includes('\n') ? parseResult(stdout) : undefined;
+      if (!result) return;
+      clearTimeout(timer);
+      if (result.ok) resolve(result);
+      else reject(new Error(`scenario ${scenario} failed: ${result.error}\nclient stderr (tail):\n${tail(stderr, 25)}`));
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`scenario ${scenario} exited with ${code} before reporting\n${tail(stdout)}\n${tail(stderr)}`));
+    });
+  });
+  return { reported, stop: () => child.kill('SIGKILL') };
 }

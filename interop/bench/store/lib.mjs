@@ -79,7 +79,7 @@ export function startBroker({ root, dataDir, config = {}, logFile, timeoutMs = 3
   const configFile = join(dataDir + '.config.json');
   writeFileSync(configFile, JSON.stringify(config));
   const t0 = performance.now();
-  const proc = spawn(process.execPath, [join(root, 'bin/convoy'), 'start', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, '--config', configFile, '--log-level', 'info'], {
+  const proc = spawn(process.execPath, [join(root, 'bin/convoy'), 'start', '--host', '127.0.0.1', '--port', '0', '--http-port', '0', '--data-dir', dataDir, '--config', configFile, '--log-level', 'info'], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { message as rheaMessage } from 'rhea';
+import { SERIAL_MODULUS } from '../serial-numbers';
 
 /** rhea's delivery record, as far as a disposition needs it. */
 interface DispositionDelivery {
@@ -62,6 +63,6 @@ export function writeDispositions(deliveries: DispositionDelivery[]): void {
 
 function writeRange(first: DispositionDelivery, last: DispositionDelivery): void {
   first.link.session.output(
-    frames.disposition({ role: first.link.is_receiver(), first: first.id, last: last.id, state: first.state, settled: first.settled }),
+    frames.disposition({ role: first.link.is_receiver(), first: first.id % SERIAL_MODULUS, last: last.id % SERIAL_MODULUS, state: first.state, settled: first.settled }),
   );
 }

@@ -23,10 +23,6 @@ export function shareInputFairly(connection: Connection, socket: Socket): void {
   const feed = (chunk: Buffer): void => {
     const started = performance.now();
     for (let offset = 0; offset < chunk.length; ) {
-      // rhea reads the socket through the input it had when it accepted it: this one. Code that stops a
-      // connection's input replaces it afterwards (input-guard.ts, session-limits.ts); from then on the
-      // rest is dropped here.
-      if (internals.input !== fairInput) return;
       const end = Math.min(chunk.length, offset + SLICE_BYTES);
       input(chunk.subarray(offset, end));
       offset = end;

@@ -1,4 +1,5 @@
 import { message as rheaMessage, type Receiver } from 'rhea';
+import { nextSerial } from '../serial-numbers';
 import { rheaOutcomes } from './internals';
 
 /** rhea's per-session incoming state (session.js Incoming). */
@@ -82,6 +83,20 @@ export class IncomingDelivery {
   }
 }
 
+/** Index of the state field among a transfer's fields (AMQP 1.0 2.7.5). */
+const TRANSFER_STATE_FIELD = 7;
+
+/**
+ * The transfer's delivery state with its descriptor. rhea's getter for a transfer's state unwraps it to
+ * its bare fields, and then a transactional-state (4.5.6) cannot be told from any other list; the
+ * composite keeps the decoded field itself in its list of fields.
+ */
+function stateOf(performative: IncomingTransferFrame['performative']): unknown {
+  const fields = (performative as { value?: unknown }).value;
+  const raw = Array.isArray(fields) ? (fields[TRANSFER_STATE_FIELD] as { descriptor?: unknown } | undefined) : undefined;
+  return raw?.descriptor !== undefined ? raw : performative.state;
+}
+
 /** Replaces one session's `incoming.on_transfer` with the same logic using IncomingDelivery. */
 export function buildDeliveriesOnPrototype(incoming: IncomingInternals): void {
   incoming.on_transfer = (frame, receiver) => onTransfer(incoming, frame, receiver);
@@ -108,12 +123,12 @@ function onTransfer(incoming: IncomingInternals, frame: IncomingTransferFrame, r
       performative.message_format,
       receiver,
       performative.settled === undefined ? false : performative.settled,
-      performative.state,
+      stateOf(performative),
       frame.payload,
       incoming,
     );
     incoming.deliveries.push(current);
-    incoming.next_delivery_id++;
+    incoming.next_delivery_id = nextSerial(incoming.next_delivery_id);
   } else {
     throw Error(`frame sequence error: expected ${incoming.next_delivery_id}, got ${performative.delivery_id}`);
   }
@@ -126,8 +141,8 @@ function onTransfer(incoming: IncomingInternals, frame: IncomingTransferFrame, r
   const frames = current.frames!;
   const data = frames.length === 1 ? frames[0]! : Buffer.concat(frames);
   current.frames = undefined;
+  // A delivery beyond the credit never gets here: state-checks.ts detaches its link (2.6.7).
   if (link.credit > 0) link.credit--;
-  else console.error('Received transfer when credit was %d', link.credit);
   link.delivery_count++;
   const context =
     current.format === 0 ? { message: rheaMessage.decode(data), delivery: current } : { message: data, delivery: current, format: current.format };

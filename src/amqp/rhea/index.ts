@@ -7,14 +7,17 @@ import { processOnlyLinksWithWork } from './links-with-work';
 import { reportDispositionsInFrameOrder } from './disposition-order';
 import { writeDispositionsCorrectly } from './disposition-ranges';
 import { buildDeliveriesOnPrototype } from './incoming-deliveries';
-import { closeOnMalformedInput, guardInput } from './input-guard';
+import { boundDispositionRanges } from './bounded-dispositions';
+import { guardInput } from './input-guard';
 import { connectionInternals } from './internals';
 import { giveFramesTheirOwnEmptyLists } from './own-empty-lists';
 import { deliverRawBytes, type TransferFrameListener } from './raw-message-bytes';
 import { recordReceivedTermini } from './received-termini';
 import { patchSessions, type SessionPatch } from './sessions';
 import { announceHandleMax, limitSessionChannels } from './session-limits';
+import { checkFramesAgainstState } from './state-checks';
 import { decodeTransfersDirectly } from './transfer-decoding';
+import { readTransactionalDispositions } from './transactional-dispositions';
 import { shareInputFairly } from './fair-input';
 import { encodeTransfersDirectly } from './transfer-encoding';
 
@@ -52,11 +55,55 @@ export const PINNED_RHEA_VERSION = '3.0.5';
 export const RHEA_PATCHES: readonly RheaPatch[] = [
   {
     file: 'input-guard.ts',
-    what: 'checks the protocol header and every frame size on the raw byte stream before rhea reads it',
-    why: 'rhea buffers whatever frame size a peer declares (up to 4 GiB) and ignores its own max-frame-size on input (AMQP 1.0 2.7.1)',
+    what: 'hands rhea only checked protocol headers and whole frames, each held to the frame schema, max-frame-size and frame order; ends the connection on the first bad one, and on any error rhea throws while reading, with an error of ours',
+    why: 'rhea buffers whatever frame size a peer declares, allocates whatever count a frame declares (2^31 zero-width array elements: out of memory), trusts every field type (a list as max-frame-size aborted the broker), and sends its internal exception text as the close description',
     replaces: { 'connection.input': 'function' },
-    reliesOn: { 'connection._process': 'function' },
-    guardedBy: ['test/amqp/connection.test.ts', 'interop/python/garbage.py'],
+    reliesOn: { 'connection._process': 'function', 'connection.open': 'function', 'connection.close': 'function', 'connection.remote': 'object' },
+    guardedBy: ['test/amqp/connection.test.ts', 'test/amqp/bad-input.test.ts', 'test/amqp/frame-check.test.ts', 'interop/python/garbage.py'],
+  },
+  {
+    file: 'state-checks.ts',
+    what: 'checks every frame that names a channel, handle or delivery against the sessions and links rhea holds, and answers each violation with the AMQP error of its scope: close, end or detach',
+    why: 'rhea throws on unknown channels and handles (its message went to the client), computes NaN credit from a flow without delivery-count, logs and accepts transfers beyond credit, overflows its ring beyond the incoming window, and re-uses a handle still mapped to a detaching link',
+    replaces: {
+      'connection.on_begin': 'function',
+      'connection.on_end': 'function',
+      'connection.on_attach': 'function',
+      'connection.on_detach': 'function',
+      'connection.on_flow': 'function',
+      'connection.on_transfer': 'function',
+      'connection.on_disposition': 'function',
+    },
+    reliesOn: {
+      'connection.remote_channel_map': 'object',
+      'session.state': 'object',
+      'session.remote': 'object',
+      'session.links': 'object',
+      'session.end': 'function',
+      'session.dispatch': 'function',
+      'session._context': 'function',
+      'session.incoming.next_transfer_id': 'number',
+      'session.incoming.deliveries': 'object',
+      'sender.state': 'object',
+      'sender.local': 'object',
+      'receiver.credit': 'number',
+      'receiver.close': 'function',
+      'receiver.is_receiver': 'function',
+    },
+    guardedBy: ['test/amqp/bad-input.test.ts', 'test/fuzz/wire-fuzz.test.ts'],
+  },
+  {
+    file: 'bounded-dispositions.ts',
+    what: "settles the deliveries of a disposition range by visiting only the session's outstanding deliveries in the range",
+    why: 'rhea walks a disposition range id by id: first 0, last 2^32 - 1 froze the broker for about 20 s per frame',
+    replaces: { 'session.outgoing.on_disposition': 'function', 'session.incoming.on_disposition': 'function' },
+    reliesOn: {
+      'session.outgoing.deliveries': 'object',
+      'session.outgoing.updated': 'object',
+      'session.incoming.deliveries': 'object',
+      'rhea.message.unwrap_outcome': 'function',
+    },
+    guardedBy: ['test/amqp/bad-input.test.ts', 'test/amqp/bounded-dispositions.test.ts'],
   },
   {
     file: 'fair-input.ts',
@@ -68,9 +115,9 @@ export const RHEA_PATCHES: readonly RheaPatch[] = [
   },
   {
     file: 'sasl-server.ts',
-    what: "rebuilds one server connection's SASL layer with mechanisms made for that connection",
-    why: "rhea shares one set of SASL mechanisms among a container's connections and creates a mechanism without its connection; who may log in depends on the client's address and TLS certificate",
-    replaces: { 'connection.sasl_transport.transports.3': 'object' },
+    what: "rebuilds one server connection's SASL layer with mechanisms made for that connection, looked up without a prototype, and reports a mechanism it did not offer",
+    why: "rhea shares one set of SASL mechanisms among a container's connections and creates a mechanism without its connection (who may log in depends on the client's address and TLS certificate); it looks a client's mechanism name up in a plain object (`toString` found a function) and refuses an unknown one silently",
+    replaces: { 'connection.sasl_transport.transports.3': 'object', 'lib/sasl.js.Server.prototype.on_sasl_init': 'function' },
     reliesOn: { 'rhea.sasl.Server': 'function', 'lib/sasl.js.Server.prototype.do_step': 'function', 'lib/sasl.js.Server.prototype.on_sasl_response': 'function' },
     guardedBy: ['test/amqp/authentication.test.ts', 'test/amqp/connection.test.ts'],
   },
@@ -92,8 +139,8 @@ export const RHEA_PATCHES: readonly RheaPatch[] = [
   },
   {
     file: 'incoming-deliveries.ts',
-    what: "rhea's incoming-transfer assembly with the delivery methods on a prototype",
-    why: 'rhea allocates six closures per received delivery',
+    what: "rhea's incoming-transfer assembly with the delivery methods on a prototype; a delivery's remote_state keeps its descriptor",
+    why: "rhea allocates six closures per received delivery; and its transfer state getter strips the descriptor, so a transactional-state (AMQP 1.0 4.5.6) looked like any other list",
     replaces: { 'session.incoming.on_transfer': 'function' },
     reliesOn: {
       'session.incoming.next_transfer_id': 'number',
@@ -105,7 +152,7 @@ export const RHEA_PATCHES: readonly RheaPatch[] = [
       'receiver.dispatch': 'function',
       'receiver._context': 'function',
     },
-    guardedBy: ['test/amqp/messages.test.ts', 'test/amqp/flow-settlement.test.ts'],
+    guardedBy: ['test/amqp/messages.test.ts', 'test/amqp/flow-settlement.test.ts', 'test/amqp/transactions.test.ts'],
   },
   {
     file: 'batched-writes.ts',
@@ -153,11 +200,14 @@ export const RHEA_PATCHES: readonly RheaPatch[] = [
   },
   {
     file: 'link-keys.ts',
-    what: "keys a session's links by role and name",
-    why: 'rhea keys links by name alone and fails the connection when a sender and a receiver share a name (Qpid Proton does that)',
+    what: "keys a session's links by role and name; a link detached and attached again in one read gets a new link; a link is removed only from where it still is",
+    why:
+      'rhea keys links by name alone and fails the connection when a sender and a receiver share a name (Qpid Proton does that); it re-opens a ' +
+      'link the peer just detached (the new attach was never answered), and its late removal of the old link unmapped the new one; it never ' +
+      'recorded the remote handle, so removal left every detached link mapped',
     replaces: { 'session.on_attach': 'function', 'session.remove_link': 'function' },
-    reliesOn: { 'session.links': 'object', 'session.create_sender': 'function', 'session.create_receiver': 'function' },
-    guardedBy: ['test/amqp/flow-settlement.test.ts'],
+    reliesOn: { 'session.links': 'object', 'session.create_sender': 'function', 'session.create_receiver': 'function', 'sender.state': 'object', 'sender.remote': 'object' },
+    guardedBy: ['test/amqp/flow-settlement.test.ts', 'test/amqp/bad-input.test.ts'],
   },
   {
     file: 'links-with-work.ts',
@@ -185,7 +235,7 @@ export const RHEA_PATCHES: readonly RheaPatch[] = [
     what: 'closes a connection whose peer begins a session on a channel above channel-max, and announces handle-max in every begin',
     why: 'rhea advertises channel-max but begins a session on any channel: 10,000 begins on one connection were all answered although channel-max is 1023',
     replaces: { 'connection.on_begin': 'function' },
-    reliesOn: { 'connection._process': 'function', 'connection.input': 'function', 'session.local.begin': 'object' },
+    reliesOn: { 'session.local.begin': 'object' },
     guardedBy: ['test/amqp/connection-limits.test.ts'],
   },
   {
@@ -203,6 +253,14 @@ export const RHEA_PATCHES: readonly RheaPatch[] = [
     replaces: { 'session.incoming.process': 'function', 'session.outgoing.process': 'function' },
     reliesOn: { 'session.incoming.updated': 'object', 'session.outgoing.pending_dispositions': 'object', 'lib/frames.js.disposition': 'function' },
     guardedBy: ['test/amqp/disposition-ranges.test.ts'],
+  },
+  {
+    file: 'transactional-dispositions.ts',
+    what: 'reads a disposition whose state is a transactional-state as the outcome inside it, and marks the deliveries it settled with the txn-id',
+    why: 'rhea does not know transactional-state (AMQP 1.0 4.5.6): it wrote "unrecognised outcome" to the console and reported no outcome for a transactional acknowledgement',
+    replaces: { 'session.on_disposition': 'function' },
+    reliesOn: { 'session.outgoing.updated': 'object' },
+    guardedBy: ['test/amqp/transactions.test.ts'],
   },
   {
     file: 'drain-answer.ts',
@@ -242,13 +300,13 @@ export const RHEA_PATCHES: readonly RheaPatch[] = [
   },
   {
     file: 'received-termini.ts',
-    what: "records what each attach's source and target fields hold (nothing, a source, a target, a coordinator, something else) before rhea unwraps them",
+    what: "records what each attach's source and target fields hold (nothing, a source, a target, a coordinator and its capabilities, something else) before rhea unwraps them",
     why:
       'rhea turns a coordinator target (a transacted session) into null after a console warning, so it looked like a sender without a target; ' +
       'and it accepts a target in the source field',
     replaces: { 'connection.on_attach': 'function' },
     reliesOn: {},
-    guardedBy: ['test/amqp/attach-replies.test.ts'],
+    guardedBy: ['test/amqp/attach-replies.test.ts', 'test/amqp/transactions.test.ts'],
   },
   {
     file: 'internals.ts',
@@ -293,6 +351,7 @@ export function patchServerConnection(connection: Connection, targets: ServerCon
   guardInput(connection, targets.socket, targets.logger, targets.maxFrameBytes);
   shareInputFairly(connection, targets.socket);
   deliverRawBytes(connection, targets.onTransferFrame);
+  checkFramesAgainstState(connection, targets.logger);
   decodeTransfersDirectly(connectionInternals(connection).amqp_transport, connectionInternals(connection));
   const output = batchSocketWrites(connection, targets.socket, targets.turn);
   const encodeTransfers: SessionPatch = (session) => encodeTransfersDirectly(session.outgoing, session, output.frames, output.requestOutput);
@@ -301,17 +360,20 @@ export function patchServerConnection(connection: Connection, targets: ServerCon
     writeDispositionsCorrectly(session.incoming as never, 'updated');
     writeDispositionsCorrectly(session.outgoing as never, 'pending_dispositions');
   };
+  const boundDispositions: SessionPatch = (session) => boundDispositionRanges(session as never);
+  // readTransactionalDispositions before reportDispositionsInFrameOrder: the latter wraps it and reports what it marked.
   patchSessions(connection, [
     keyLinksByRoleAndName,
     processOnlyLinksWithWork,
+    readTransactionalDispositions,
     reportDispositionsInFrameOrder,
     encodeTransfers,
     buildDeliveries,
     fixDispositions,
+    boundDispositions,
     announceHandleMax(targets.maxLinksPerSession),
   ]);
-  limitSessionChannels(connection, targets.socket, targets.logger, targets.channelMax);
-  closeOnMalformedInput(connection, targets.socket, targets.logger);
+  limitSessionChannels(connection, targets.channelMax);
   recordReceivedTermini(connection);
   // Last, so that it wraps every other frame handler: they all see frames with their own empty lists.
   giveFramesTheirOwnEmptyLists(connection);
@@ -324,3 +386,4 @@ export { connectionInternals, linkInternals, rheaOutcomes, rheaValueReader, tagO
 export type { LinkInternals, RheaOutcome } from './internals';
 export { receivedTermini, type ReceivedTermini, type TerminusKind } from './received-termini';
 export { IncomingDelivery } from './incoming-deliveries';
+export { readTransactionalState, TRANSACTIONAL_STATE, type TransactionalState } from './transactional-dispositions';

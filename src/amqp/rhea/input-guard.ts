@@ -1,51 +1,71 @@
 import type { Socket } from 'node:net';
 import type { Connection } from 'rhea';
 import type { Logger } from '../../broker/logger';
-import { Condition } from '../conditions';
-import { FrameGuard, refuseProtocolHeader } from '../connection-guards';
+import { Condition, ConnectionViolation, type AmqpError } from '../conditions';
+import { endSaslExchange, FrameGuard, refuseProtocolHeader } from '../connection-guards';
 import { connectionInternals } from './internals';
 
+/** How long a connection closed for bad input may take to read our close before its socket is destroyed. */
+const CLOSE_GRACE_MS = 100;
+
 /**
- * Header check and max-frame-size enforcement on the raw stream (AMQP 1.0 2.2, 2.7.1), before rhea
- * reads a byte: rhea itself buffers whatever frame size a peer declares.
+ * rhea reads the raw stream only through the frame guard (connection-guards.ts): protocol headers and
+ * whole frames, each checked against the frame schema (AMQP 1.0 2.2, 2.3, 2.7, 5.3) and held to the
+ * advertised max-frame-size (2.7.1). rhea itself buffers whatever frame size a peer declares and trusts
+ * every count it reads. The first bad unit ends the connection: a bad protocol header is answered with
+ * the header we support, a bad SASL frame with the sasl-outcome sys-perm, a bad AMQP frame with a close
+ * carrying the error; nothing after it is read.
+ *
+ * A frame that passes the guard but breaks the protocol state (state-checks.ts throws a
+ * ConnectionViolation) ends the same way, with that violation's error. Anything else rhea throws while
+ * reading is the broker's own failure: amqp:internal-error, with a description of ours, never rhea's
+ * message (which is logged).
  */
 export function guardInput(connection: Connection, socket: Socket, logger: Logger, maxFrameBytes: number): void {
   const internals = connectionInternals(connection);
   const guard = new FrameGuard(maxFrameBytes);
   const input = internals.input.bind(connection);
+  let stopped = false;
+
   internals.input = (chunk: Buffer) => {
-    const verdict = guard.feed(chunk);
-    if (verdict.ok) {
-      input(chunk);
+    if (stopped) return;
+    const verdict = guard.feed(chunk, input);
+    if (verdict.ok || stopped) return;
+    stopped = true;
+    logger.warn({ condition: verdict.error.condition, reason: verdict.error.description }, 'closing connection: bad input');
+    if (verdict.problem === 'protocol-header') refuseProtocolHeader(socket);
+    else if (verdict.problem === 'sasl') endSaslExchange(socket, guard.saslInitTaken);
+    else closeWithError(connection, socket, verdict.error);
+  };
+
+  const onError = (error: Error): void => {
+    if (stopped) return;
+    stopped = true;
+    if (error instanceof ConnectionViolation) {
+      logger.warn({ condition: error.amqpError.condition, reason: error.message }, 'closing connection: protocol violation');
+      closeWithError(connection, socket, error.amqpError);
       return;
     }
-    logger.warn({ reason: verdict.reason }, 'closing connection: bad input');
-    internals.input = () => undefined;
-    if (verdict.badHeader) refuseProtocolHeader(socket);
-    else closeWithError(connection, socket, Condition.framingError, verdict.reason);
-  };
-}
-
-/**
- * A frame rhea cannot decode: answer with a close carrying amqp:decode-error (AMQP 1.0 2.8.15) before
- * rhea ends the socket, instead of dropping the connection silently.
- */
-export function closeOnMalformedInput(connection: Connection, socket: Socket, logger: Logger): void {
-  const onError = (error: Error): void => {
-    logger.warn({ error: error.message }, 'closing connection: malformed input');
-    closeWithError(connection, socket, Condition.decodeError, error.message);
+    logger.error({ err: error }, 'closing connection: failed to process its input');
+    closeWithError(connection, socket, { condition: Condition.internalError, description: 'the broker failed to process a frame of this connection' });
   };
   connection.on('protocol_error', onError);
   connection.on('error', onError);
 }
 
-function closeWithError(connection: Connection, socket: Socket, condition: string, description: string): void {
+/**
+ * Writes a close with the error (AMQP 1.0 2.7.9), preceded by our open if the connection was not open
+ * yet (2.4.1: a close always follows an open), ends the socket, and destroys it shortly after.
+ */
+function closeWithError(connection: Connection, socket: Socket, error: AmqpError): void {
   const internals = connectionInternals(connection);
   try {
-    connection.close({ condition, description });
+    if (!internals.remote.open) connection.open(); // rhea opens on the peer's open; without one, we open here
+    connection.close(error);
     internals._process();
   } catch {
     // The connection is in no state to write a close frame; dropping it is all that is left.
   }
-  setTimeout(() => socket.destroy(), 100).unref();
+  socket.end();
+  setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
 }

@@ -6,7 +6,8 @@ import { message as rheaMessage, types as rheaTypes, type Connection, type Deliv
  */
 export interface LinkInternals {
   local: { attach: Record<string, unknown> };
-  remote: { attach?: Record<string, unknown> };
+  /** The peer's attach and, once it detached, its detach (2.7.3, 2.7.6). */
+  remote: { attach?: Record<string, unknown>; detach?: { closed?: boolean } };
   /** Transfers actually written (AMQP 1.0 2.6.7 delivery-count, sender side). */
   delivery_count: number;
   credit: number;
@@ -33,6 +34,8 @@ export interface ConnectionInternals {
   on_transfer(frame: TransferFrame): void;
   remote_channel_map: Record<number, { remote: { handles: Record<number, Receiver | Sender> } }>;
   local: { close: Record<string, unknown> };
+  /** The peer's open and close performatives, once received. */
+  remote: { open?: unknown; close?: unknown };
   is_open(): boolean;
   _process(): void;
   socket?: { destroy(): void; end(): void };
@@ -61,6 +64,8 @@ export function connectionInternals(connection: Connection): ConnectionInternals
 export interface DeliveryTag {
   convoyDeliveryId?: number;
   convoySettled?: boolean;
+  /** The txn-id of the transactional-state the client settled it with (AMQP 1.0 4.4.2); undefined outside a transaction. */
+  convoyTxnId?: unknown;
   /** Bytes of a paged body read back from the store for this delivery, counted until it is settled. */
   convoyReadBackBytes?: number;
 }

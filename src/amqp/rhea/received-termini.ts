@@ -1,4 +1,4 @@
-import type { Connection } from 'rhea';
+import { types as rheaTypes, type Connection } from 'rhea';
 
 /**
  * What a peer put in an attach's source or target field (AMQP 1.0 2.7.3): nothing (absent or null), a
@@ -9,6 +9,8 @@ export type TerminusKind = 'none' | 'source' | 'target' | 'coordinator' | 'other
 export interface ReceivedTermini {
   readonly source: TerminusKind;
   readonly target: TerminusKind;
+  /** A coordinator target's capabilities field (4.5.1) as decoded: a symbol, symbols, or null; null for any other target. */
+  readonly coordinatorCapabilities: unknown;
 }
 
 /** Descriptors by code and by name (AMQP 1.0 3.5.3, 3.5.4, 4.5.1). */
@@ -42,7 +44,8 @@ export function recordReceivedTermini(connection: Connection): void {
   const onAttach = internals.on_attach.bind(connection);
   internals.on_attach = (frame) => {
     const attach = frame.performative;
-    const termini = { source: kindOf(attach.source), target: kindOf(attach.target) };
+    const target = kindOf(attach.target);
+    const termini = { source: kindOf(attach.source), target, coordinatorCapabilities: target === 'coordinator' ? capabilitiesOf(attach.target) : null };
     if (termini.source === 'coordinator' || termini.source === 'other') attach.source = null;
     if (termini.target === 'coordinator' || termini.target === 'other') attach.target = null;
     received.set(attach, termini);
@@ -55,6 +58,12 @@ export function receivedTermini(attach: object | undefined): ReceivedTermini {
   const termini = attach && received.get(attach);
   if (!termini) throw new Error('the attach did not pass through recordReceivedTermini');
   return termini;
+}
+
+/** 4.5.1 coordinator: its one field, capabilities. */
+function capabilitiesOf(coordinator: unknown): unknown {
+  const fields = (coordinator as { value?: unknown }).value;
+  return Array.isArray(fields) && fields.length > 0 ? rheaTypes.unwrap(fields[0]) : null;
 }
 
 function kindOf(field: unknown): TerminusKind {

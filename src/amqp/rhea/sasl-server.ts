@@ -20,7 +20,11 @@ interface SelectiveSaslInternals {
   sasl_transport?: { transports?: Record<number, unknown> };
 }
 
-type SaslServerConstructor = new (connection: Connection, mechanisms: SaslServerMechanisms) => unknown;
+interface SaslServerInternals {
+  on_sasl_init(frame: { performative: { mechanism: unknown } }): void;
+}
+
+type SaslServerConstructor = new (connection: Connection, mechanisms: SaslServerMechanisms) => SaslServerInternals;
 
 /**
  * Gives one server connection its own SASL mechanisms. rhea takes a server's mechanisms from the
@@ -30,10 +34,25 @@ type SaslServerConstructor = new (connection: Connection, mechanisms: SaslServer
  * lets a client skip SASL) is rebuilt with this connection's mechanisms; rhea's SaslServer encodes
  * the sasl-mechanisms frame from them.
  */
-export function offerSaslMechanisms(connection: Connection, mechanisms: SaslServerMechanisms): void {
+export function offerSaslMechanisms(
+  connection: Connection,
+  mechanisms: SaslServerMechanisms,
+  onUnoffered: (mechanism: string) => void,
+): void {
   const selector = (connection as unknown as SelectiveSaslInternals).sasl_transport;
   if (!selector?.transports) throw new Error('rhea set up no SASL protocol selector on the server connection');
   const SaslServer = sasl.Server as unknown as SaslServerConstructor;
+  // rhea looks the client's mechanism up by name in this object: without a prototype, a name such as
+  // `toString` or `__proto__` finds nothing instead of a member every object has.
+  const offered: SaslServerMechanisms = Object.assign(Object.create(null) as SaslServerMechanisms, mechanisms);
+  const server = new SaslServer(connection, offered);
+  // rhea answers a mechanism it was not offered with the outcome auth (AMQP 1.0 5.3.3.6) and tells no one.
+  const onSaslInit = server.on_sasl_init.bind(server);
+  server.on_sasl_init = (frame) => {
+    const name = frame.performative.mechanism;
+    if (typeof name !== 'string' || !Object.hasOwn(offered, name)) onUnoffered(String(name));
+    onSaslInit(frame);
+  };
   // AMQP 1.0 5.2: protocol id 3 is the SASL layer.
-  selector.transports[3] = new SaslServer(connection, mechanisms);
+  selector.transports[3] = server;
 }

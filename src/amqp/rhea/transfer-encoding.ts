@@ -1,3 +1,4 @@
+import { SERIAL_MODULUS } from '../serial-numbers';
 import type { FrameBuffer } from './frame-buffer';
 
 /** rhea's outgoing delivery record (session.js Outgoing.send). */
@@ -68,7 +69,7 @@ function sendPending(outgoing: OutgoingInternals, channel: number, frames: Frame
         channel,
         {
           handle: delivery.link.local.handle,
-          deliveryId: delivery.id,
+          deliveryId: delivery.id % SERIAL_MODULUS, // rhea counts on past 2^32; the wire wraps (2.8.8)
           deliveryTag: delivery.tag,
           messageFormat: delivery.format,
           settled: delivery.settled,

@@ -70,7 +70,7 @@ public final class Scenario {
         System.setProperty("org.slf4j.simpleLogger.logFile", "System.err");
 
         if (args.length != 2) {
-            System.err.println("usage: Scenario <basic|groups|group-close|exclusive-failover|group-failover|security-login|security-refused|security-authorization> <amqp-url>");
+            System.err.println("usage: Scenario <basic|groups|group-close|exclusive-failover|group-failover|security-*|topic-*> <amqp-url>");
             emit(false, "usage: Scenario <scenario> <amqp-url>");
             Runtime.getRuntime().halt(2);
         }
@@ -103,6 +103,35 @@ public final class Scenario {
                 case "security-login" -> SecurityScenarios.login(url);
                 case "security-refused" -> SecurityScenarios.refused(url);
                 case "security-authorization" -> SecurityScenarios.authorization(url);
+                case "topic-fanout" -> TopicScenarios.fanout(url);
+                case "topic-durable" -> TopicScenarios.durable(url);
+                case "topic-durable-restart-1" -> TopicScenarios.durableRestart(url, 1);
+                case "topic-durable-restart-2" -> TopicScenarios.durableRestart(url, 2);
+                case "topic-durable-restart-3" -> TopicScenarios.durableRestart(url, 3);
+                case "topic-durable-restart-4" -> TopicScenarios.durableRestart(url, 4);
+                case "topic-shared" -> TopicScenarios.shared(url);
+                case "topic-shared-groups" -> TopicScenarios.sharedGroups(url);
+                case "topic-exclusive" -> TopicScenarios.exclusive(url);
+                case "topic-temporary" -> TopicScenarios.temporaryTopic(url);
+                case "topic-clash" -> TopicScenarios.clash(url);
+                case "topic-transacted" -> TopicScenarios.transacted(url);
+                case "tx-commit-sends" -> TransactionScenarios.commitSends(url);
+                case "tx-rollback-sends" -> TransactionScenarios.rollbackSends(url);
+                case "tx-commit-receives" -> TransactionScenarios.commitReceives(url);
+                case "tx-rollback-receives" -> TransactionScenarios.rollbackReceives(url);
+                case "tx-mixed" -> TransactionScenarios.mixed(url);
+                case "tx-commit-refused" -> TransactionScenarios.commitRefused(url);
+                case "tx-durable-prepare" -> TransactionScenarios.durablePrepare(url);
+                case "tx-durable-check" -> TransactionScenarios.durableCheck(url);
+                case "selector" -> JmsFeatureScenarios.selector(url);
+                case "selector-invalid" -> JmsFeatureScenarios.selectorInvalid(url);
+                case "selector-groups" -> JmsFeatureScenarios.selectorGroups(url);
+                case "topic-selector" -> JmsFeatureScenarios.topicSelector(url);
+                case "browser" -> JmsFeatureScenarios.browser(url);
+                case "priority" -> JmsFeatureScenarios.priority(url);
+                case "delay" -> JmsFeatureScenarios.delay(url);
+                case "delay-send" -> JmsFeatureScenarios.delaySend(url);
+                case "delay-receive" -> JmsFeatureScenarios.delayReceive(url);
                 default -> throw new Failure("unknown scenario '" + scenarioName + "'");
             }
             details.put("elapsedMs", (System.nanoTime() - t0) / 1_000_000);
