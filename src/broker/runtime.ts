@@ -166,17 +166,17 @@ export class BrokerRuntime {
 
   /**
    * Deletes a queue with its messages (README "Queue lifetime"): its consumers and browsers are detached
-   * first with amqp:resource-deleted (their unsettled messages return to it, and go with it). False when
-   * there is no such queue.
+   * first with amqp:resource-deleted (their unsettled messages return to it, and go with it). Returns how
+   * many messages went with it; null when there is no such queue.
    */
-  deleteQueue(queueName: string): boolean {
+  deleteQueue(queueName: string): { messages: number } | null {
     const queue = this.state.queues.get(queueName);
-    if (!queue) return false;
+    if (!queue) return null;
     const description = `queue "${queueName}" was deleted`;
     for (const consumer of [...queue.consumers]) this.endConsumer(consumer.id, description);
     for (const browser of [...this.state.browsers.values()]) if (browser.queue === queue) this.endConsumer(browser.id, description);
-    this.execute({ type: 'delete-queue', queue: queueName });
-    return true;
+    const effects = this.execute({ type: 'delete-queue', queue: queueName });
+    return { messages: effects.filter((effect) => effect.type === 'removed' && effect.reason === 'queue-deleted').length };
   }
 
   /** Told of every queue deleted (here, by an operator, with its subscription, or auto-deleted); returns how to stop listening. */
