@@ -27,7 +27,9 @@ export class ConsumerLink implements ConsumerSink {
   /** Of those, the bytes of paged bodies read back from the store to send them. */
   private unsettledReadBackBytes = 0;
   private closed = false;
-  /** The credit given to the core was cut to what the session's ring or maxUnsettledPerLink leave room for. */
+  /** Bytes of the deliveries handed to rhea on this link: with `issued`, their average size. */
+  private issuedBytes = 0;
+  /** The credit given to the core was cut to what the session's ring, maxUnsettledPerLink or the socket backlog leave room for. */
   private limitedByRoom = false;
   private recheckScheduled = false;
   private readonly flowAgain = (): void => this.onFlow();
@@ -61,15 +63,18 @@ export class ConsumerLink implements ConsumerSink {
    * AMQP 1.0 2.6.7: link-credit(snd) = delivery-count(rcv) + link-credit(rcv) - delivery-count(snd).
    * rhea counts only transfers already written; deliveries queued in rhea count as used too. The core
    * gets at most maxUnsettledPerLink of it at a time (settled deliveries too: the rest follows in later
-   * turns, after the socket write), and none while the client is not reading its socket.
+   * turns, after the socket write), at most what fits under maxOutputBytesPerConnection at this link's
+   * average delivery size (one delivery while that is unknown), and none while the client is not
+   * reading its socket.
    */
   onFlow(): void {
     if (this.closed) return;
     const link = linkInternals(this.sender);
     const queuedInRhea = this.issued - link.delivery_count;
     const linkCredit = Math.max(0, link.credit - queuedInRhea);
-    const room = this.output.open ? Math.min(this.ringShare(), this.maxUnsettled - this.unsettled) : 0;
-    if (!this.output.open && linkCredit > 0) this.output.whenOpen(this.flowAgain);
+    const fitsInOutput = this.issued === 0 ? Math.min(1, this.output.deliveriesThatFit(1)) : this.output.deliveriesThatFit(this.issuedBytes / this.issued);
+    const room = Math.min(fitsInOutput, this.ringShare(), this.maxUnsettled - this.unsettled);
+    if (fitsInOutput === 0 && linkCredit > 0) this.output.whenOpen(this.flowAgain);
     this.limitedByRoom = room < linkCredit;
     this.runtime.execute({ type: 'credit', consumerId: this.consumerId, credit: Math.min(linkCredit, room), drain: link._draining === true });
   }
@@ -86,8 +91,8 @@ export class ConsumerLink implements ConsumerSink {
   }
 
   /**
-   * After rhea has freed ring slots (it does so when it processes the session, on the next tick), or
-   * settled deliveries made room under maxUnsettledPerLink.
+   * After rhea has freed ring slots (it does so when it processes the session, on the next tick),
+   * settled deliveries made room under maxUnsettledPerLink, or the turn's deliveries went to the socket.
    */
   private recheckRoomLater(): void {
     if (!this.limitedByRoom || this.recheckScheduled) return;
@@ -105,11 +110,13 @@ export class ConsumerLink implements ConsumerSink {
     }
     const delivery = this.sender.send(bytes, undefined, 0);
     this.issued++;
+    this.issuedBytes += bytes.length;
+    // Ask again next turn: the credit may have been cut to what the socket backlog had room for.
+    this.recheckRoomLater();
     const tag = tagOf(delivery);
     tag.convoyDeliveryId = effect.deliveryId;
     if (effect.settled) {
       tag.convoySettled = true;
-      this.recheckRoomLater();
     } else {
       // A paged body was read back from the store for this delivery: rhea holds that copy until it is sent.
       const readBack = effect.message.body instanceof Uint8Array ? 0 : bytes.length;
