@@ -4,15 +4,15 @@
  * store's index entry and paged-body reference, the body's own buffer. Measured with
  * `node --expose-gc interop/bench/message-bookkeeping.mjs` (heap and array buffers after a full GC,
  * per message, bodies subtracted, each case in a fresh process; README "Limits"): the largest case is
- * a durable message with its body in memory and a group id of its own, 753-756 B with 100 B and 1 KiB
- * bodies; rounded up.
+ * a durable message with its body in memory and a group id of its own, 900 B with 100 B and 1 KiB
+ * bodies (2026-11-30, with priority, delivery time and origin on every message); rounded up.
  */
-export const MESSAGE_BOOKKEEPING_BYTES = 768;
+export const MESSAGE_BOOKKEEPING_BYTES = 960;
 
 /**
  * What a delivery sent unsettled costs on top of its message until it is settled or returned: the
  * core's Delivery, rhea's delivery record and its slot in the session, the tag. Measured by the same
- * command (case "delivered and held unsettled", less the same message queued): 466-467 B; rounded up.
+ * command (case "delivered and held unsettled", less the same message queued): 471-488 B; rounded up.
  */
 export const DELIVERY_BOOKKEEPING_BYTES = 512;
 

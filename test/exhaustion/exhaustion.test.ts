@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
+import { MESSAGE_BOOKKEEPING_BYTES } from '../../src/broker/memory-budget';
 import type { BrokerOptionsInput } from '../../src/config/options';
 import { startBrokerProcess } from '../support/broker-process';
 // @ts-expect-error: plain ESM of the exhaustion harness (interop/bench/exhaustion), shared with its Artemis runs
@@ -78,10 +79,10 @@ describe('resource exhaustion: one client cannot take the broker from the others
   test('producers flooding a queue nobody consumes are held back at maxMemoryBytes', async () => {
     const maxMemoryBytes = 8 * MiB;
     const { attack, rss } = await underAttack('producerFlood', { producers: 4, seconds: 8, bodyBytes: 1024 }, { maxMemoryBytes });
-    // Bodies past half of it are paged (768 B of bookkeeping each stays); once held back, each of the 4
+    // Bodies past half of it are paged (their bookkeeping stays); once held back, each of the 4
     // producers finishes at most its credit window (1,000).
-    expect(attack.accepted).toBeGreaterThan(maxMemoryBytes / (768 + 1024));
-    expect(attack.accepted).toBeLessThan(maxMemoryBytes / 768 + 4 * 1000);
+    expect(attack.accepted).toBeGreaterThan(maxMemoryBytes / (MESSAGE_BOOKKEEPING_BYTES + 1024));
+    expect(attack.accepted).toBeLessThan(maxMemoryBytes / MESSAGE_BOOKKEEPING_BYTES + 4 * 1000);
     expect(attack.rejected).toEqual({});
     expect(rss.peakMiB).toBeLessThan(rss.beforeMiB + 200);
   });
