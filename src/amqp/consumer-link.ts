@@ -16,6 +16,13 @@ const SETTLE_MODE_SETTLED = 1; // AMQP 1.0 2.8.2 sender-settle-mode "settled"
  * consumer. Turns flow frames into credit commands, deliver effects into transfers and dispositions
  * into settle commands.
  */
+/**
+ * What a delivery is taken to weigh on a link that has sent none yet, against maxOutputBytesPerConnection:
+ * one frame of the default maxFrameBytes. Giving such a link a single delivery instead would make it
+ * miss its turn among competing consumers.
+ */
+const ASSUMED_DELIVERY_BYTES = 64 * 1024;
+
 /** Consumer links per rhea session: they share the session's ring of unsettled deliveries. */
 const consumersPerSession = new WeakMap<object, number>();
 
@@ -64,7 +71,7 @@ export class ConsumerLink implements ConsumerSink {
    * rhea counts only transfers already written; deliveries queued in rhea count as used too. The core
    * gets at most maxUnsettledPerLink of it at a time (settled deliveries too: the rest follows in later
    * turns, after the socket write), at most what fits under maxOutputBytesPerConnection at this link's
-   * average delivery size (one delivery while that is unknown), and none while the client is not
+   * average delivery size (ASSUMED_DELIVERY_BYTES before its first), and none while the client is not
    * reading its socket.
    */
   onFlow(): void {
@@ -72,7 +79,7 @@ export class ConsumerLink implements ConsumerSink {
     const link = linkInternals(this.sender);
     const queuedInRhea = this.issued - link.delivery_count;
     const linkCredit = Math.max(0, link.credit - queuedInRhea);
-    const fitsInOutput = this.issued === 0 ? Math.min(1, this.output.deliveriesThatFit(1)) : this.output.deliveriesThatFit(this.issuedBytes / this.issued);
+    const fitsInOutput = this.output.deliveriesThatFit(this.issued === 0 ? ASSUMED_DELIVERY_BYTES : this.issuedBytes / this.issued);
     const room = Math.min(fitsInOutput, this.ringShare(), this.maxUnsettled - this.unsettled);
     if (fitsInOutput === 0 && linkCredit > 0) this.output.whenOpen(this.flowAgain);
     this.limitedByRoom = room < linkCredit;

@@ -1,4 +1,5 @@
 import type { BrokerRuntime } from '../broker/runtime';
+import { SetsByKey } from '../broker/sets-by-key';
 
 /** A producer link with a fixed target, as far as queue deletion goes. */
 export interface QueueProducer {
@@ -11,7 +12,7 @@ export interface QueueProducer {
  * queue again at once. Links that route each message by its `to` are not affected.
  */
 export class QueueProducers {
-  private readonly byQueue = new Map<string, Set<QueueProducer>>();
+  private readonly byQueue = new SetsByKey<string, QueueProducer>();
 
   constructor(runtime: BrokerRuntime) {
     runtime.onQueueDeleted((queue) => this.deleted(queue));
@@ -19,23 +20,10 @@ export class QueueProducers {
 
   /** Registers a producer to `queue`; returns how to unregister it. */
   add(queue: string, producer: QueueProducer): () => void {
-    let producers = this.byQueue.get(queue);
-    if (!producers) {
-      producers = new Set();
-      this.byQueue.set(queue, producers);
-    }
-    producers.add(producer);
-    const set = producers;
-    return () => {
-      set.delete(producer);
-      if (set.size === 0 && this.byQueue.get(queue) === set) this.byQueue.delete(queue);
-    };
+    return this.byQueue.add(queue, producer);
   }
 
   private deleted(queue: string): void {
-    const producers = this.byQueue.get(queue);
-    if (!producers) return;
-    this.byQueue.delete(queue);
-    for (const producer of producers) producer.queueDeleted(queue);
+    for (const producer of this.byQueue.take(queue)) producer.queueDeleted(queue);
   }
 }

@@ -1,4 +1,5 @@
 import type { MemoryBudget } from './memory-budget';
+import { SetsByKey } from './sets-by-key';
 
 /** Why new messages cannot be taken now; `description` is what a refused producer reads. */
 export interface Fullness {
@@ -18,7 +19,7 @@ export const RESUME_BELOW_RATIO = 0.9;
  * a whole by null; they are woken at most once per turn, when room has been made.
  */
 export class RoomForMessages {
-  private readonly waiters = new Map<string | null, Set<() => void>>();
+  private readonly waiters = new SetsByKey<string | null, () => void>();
   private wakeScheduled = false;
 
   constructor(
@@ -40,17 +41,7 @@ export class RoomForMessages {
 
   /** Calls back once there is room for messages to `queue` (null: the broker as a whole); returns how to stop waiting. */
   whenRoom(queue: string | null, callback: () => void): () => void {
-    let waiting = this.waiters.get(queue);
-    if (!waiting) {
-      waiting = new Set();
-      this.waiters.set(queue, waiting);
-    }
-    waiting.add(callback);
-    const set = waiting;
-    return () => {
-      set.delete(callback);
-      if (set.size === 0 && this.waiters.get(queue) === set) this.waiters.delete(queue);
-    };
+    return this.waiters.add(queue, callback);
   }
 
   /** Memory or disk space was freed: producers that can go on are woken after this turn. */
@@ -64,10 +55,9 @@ export class RoomForMessages {
   }
 
   private wake(): void {
-    for (const [queue, waiting] of [...this.waiters]) {
+    for (const queue of this.waiters.keys()) {
       if (!this.roomToResume(queue)) continue;
-      this.waiters.delete(queue);
-      for (const callback of waiting) callback();
+      for (const callback of this.waiters.take(queue)) callback();
     }
   }
 
