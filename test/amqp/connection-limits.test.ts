@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { describe, expect, test } from 'vitest';
-import { AMQP_HEADER, attach, encode, Performative, performative, RawConnection, terminus } from '../support/amqp-frames';
+import { AMQP_HEADER, attach, encode, frame, Performative, performative, RawConnection, terminus } from '../support/amqp-frames';
 import { brokerPerTest } from '../support/broker-per-test';
 import { sendAll, sleep, waitFor, type TestClient } from '../support/client';
 
@@ -119,6 +119,27 @@ describe('sessions: channel-max', () => {
       begins++;
     }
     expect(begins).toBe(1024);
+  });
+
+  test('a client that goes on writing and reads late still gets the close that says why', async () => {
+    const { port } = await start({ channelMax: 3 });
+    const raw = await RawConnection.open(port!);
+    track(raw);
+    const socket = (raw as unknown as { socket: net.Socket }).socket;
+    socket.pause();
+    const begin = performative(Performative.begin, [undefined, encode.uint(0), encode.uint(2048), encode.uint(2048)]);
+    for (let channel = 1; channel <= 10; channel++) raw.send(begin, channel);
+    // Busy writing (empty frames) for a while before it reads: a socket destroyed meanwhile would fail
+    // its writes (EPIPE), and Node drops the socket with our close unread.
+    for (let i = 0; i < 40; i++) {
+      socket.write(frame(0, Buffer.alloc(0)));
+      await sleep(15);
+    }
+    socket.resume();
+    let close;
+    do close = await raw.next(3000);
+    while (close.descriptor !== Performative.close);
+    expect((close.fields[0] as { value: unknown[] }).value[0]).toBe('amqp:resource-limit-exceeded');
   });
 });
 

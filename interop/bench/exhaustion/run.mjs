@@ -92,7 +92,7 @@ const BROKERS = {
   async convoy() {
     const port = await freePort();
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'convoy-exhaustion-'));
-    const proc = spawnLogged('convoy', process.execPath, [path.join(ROOT, 'bin', 'convoy'), 'start', '--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn']);
+    const proc = spawnLogged('convoy', process.execPath, [path.join(ROOT, 'bin', 'convoy'), 'start', '--host', '127.0.0.1', '--port', String(port), '--http-port', '0', '--data-dir', dataDir, '--log-level', 'warn']);
     await waitPort(port, proc, 30000);
     return { port, proc, cleanUp: () => fs.rmSync(dataDir, { recursive: true, force: true }) };
   },
