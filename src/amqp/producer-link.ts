@@ -1,17 +1,17 @@
 import type { Delivery, Receiver } from 'rhea';
 import type { MessageMeta } from '../core/types';
-import type { BrokerRuntime } from '../broker/runtime';
+import type { BrokerRuntime, Fullness } from '../broker/runtime';
 import type { Logger } from '../broker/logger';
 import { NodeKindError, type NodeKind } from '../broker/topics';
 import { TransactionError, type ConnectionTransactions } from '../broker/transactions';
 import { AddressError, checkNameLength, parseTargetAddress } from './address';
 import type { AddressAccess } from './authorization';
-
 import type { ProducerRelay, RelayedProducer } from './cluster/producer-relay';
 import { topicsNotClustered } from './cluster/unclustered-topics';
 import { Condition, type AmqpError } from './conditions';
 import { IncomingMessageGuard } from './incoming-message-guard';
 import { InvalidAnnotationError, MalformedMessageError, readMessageInfo, type MessageInfo } from './message-sections';
+import type { QueueProducer, QueueProducers } from './queue-producers';
 import { linkInternals, readTransactionalState, rheaOutcomes, type TransactionalState } from './rhea';
 import { TransactionCondition, describeTxnId, transactionNumberOf, transactionRefusal, transactionalState } from './transaction-types';
 
@@ -34,6 +34,14 @@ class RefusedMessageError extends Error {
   }
 }
 
+/** What a producer meets at a full store or full memory: held back by credit, or its messages refused. */
+export interface FullPolicies {
+  /** diskFullPolicy, at maxDiskBytes. */
+  readonly disk: 'block' | 'fail';
+  /** memoryFullPolicy, at maxMemoryBytes or the queue's own maxMemoryBytes. */
+  readonly memory: 'block' | 'fail';
+}
+
 /** A message checked and ready to enter its queue, or its topic's subscriptions. */
 interface PreparedMessage {
   readonly destination: ProducerDestination;
@@ -50,12 +58,20 @@ interface EnqueueOutcome {
 /**
  * The broker's side of a client sender: an incoming link (AMQP 1.0 2.6). Credit is granted in windows
  * (2.6.7); each message is enqueued before its delivery is accepted (3.4.2), so an accepted message is
- * always in a queue. On a cluster node, messages for queues served by another node go through a relay
- * (src/amqp/cluster/producer-relay.ts), which answers their deliveries with the home's outcome.
+ * always in a queue. When the store or message memory is full the link is held back: it gets no new
+ * credit until there is room (or, with the `fail` policies, its messages are refused). On a cluster
+ * node, messages for queues served by another node go through a relay (src/amqp/cluster/producer-relay.ts),
+ * which answers their deliveries with the home's outcome.
  */
-export class ProducerLink implements RelayedProducer {
+export class ProducerLink implements QueueProducer, RelayedProducer {
   private readonly guard: IncomingMessageGuard;
-  private waitingForSpace = false;
+  /** Bytes of the message being received counted as arriving in the broker's memory budget. */
+  private arrivingBytes = 0;
+  /** Held back: no new credit, waiting for room; calling it stops waiting. */
+  private stopWaiting: (() => void) | null = null;
+  /** Registered for the deletion of the target queue; calling it unregisters. */
+  private stopWatchingQueue: (() => void) | null = null;
+  private closed = false;
   /** Cluster nodes only. */
   private relay: ProducerRelay | null = null;
 
@@ -67,12 +83,13 @@ export class ProducerLink implements RelayedProducer {
     private readonly logger: Logger,
     private readonly creditWindow: number,
     maxMessageBytes: number,
-    /** diskFullPolicy `block`: hold producers back at maxDiskBytes; otherwise refuse their messages. */
-    private readonly blockWhenFull: boolean,
+    private readonly policies: FullPolicies,
     /** Authorisation of the connection: relayed messages and queue creation are checked per message. */
     private readonly access: AddressAccess,
     /** The connection's open transactions, which transactional transfers join (AMQP 1.0 4.4.1). */
     private readonly transactions: ConnectionTransactions,
+    /** Producer links by target queue, broker-wide: detached when their queue is deleted. */
+    private readonly queueProducers: QueueProducers,
   ) {
     this.guard = new IncomingMessageGuard(receiver, maxMessageBytes, 'maxMessageBytes');
   }
@@ -83,17 +100,51 @@ export class ProducerLink implements RelayedProducer {
   }
 
   open(): void {
-    this.receiver.add_credit(this.creditWindow);
+    if (this.fixedQueue !== null) this.stopWatchingQueue = this.queueProducers.add(this.fixedQueue, this);
+    if (!this.holdBackIfFull()) this.receiver.add_credit(this.creditWindow);
   }
 
-  /** The client's link ended (detach, session end, connection loss). */
+  /** Detached, its session ended or its connection gone. */
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.stopWaiting?.();
+    this.stopWaiting = null;
+    this.stopWatchingQueue?.();
+    this.stopWatchingQueue = null;
+    this.releaseArrivingBytes();
     this.relay?.close();
+  }
+
+  /** The target queue was deleted: the link is detached with amqp:resource-deleted (AMQP 1.0 2.8.15). */
+  queueDeleted(queue: string): void {
+    if (this.closed) return;
+    this.close();
+    this.receiver.close({ condition: Condition.resourceDeleted, description: `queue "${queue}" was deleted` });
+    this.logger.info({ queue, link: this.receiver.name }, 'producer detached: its queue was deleted');
   }
 
   /** Called for every transfer frame on this link, before rhea assembles it. */
   onTransferFrame(payloadBytes: number, more: boolean, aborted: boolean): void {
     this.guard.onTransferFrame(payloadBytes, more, aborted);
+    if (more && !aborted && this.guard.keepsFrames) {
+      // The frames of a message in several transfers are held in memory until the last one arrives.
+      this.arrivingBytes += payloadBytes;
+      this.runtime.messageArriving(payloadBytes);
+    } else if (!more || aborted || !this.guard.keepsFrames) {
+      this.releaseArrivingBytes();
+    }
+  }
+
+  private releaseArrivingBytes(): void {
+    if (this.arrivingBytes === 0) return;
+    this.runtime.messageArriving(-this.arrivingBytes);
+    this.arrivingBytes = 0;
+  }
+
+  /** The queue of the link's target; null for a topic or the anonymous relay. */
+  private get fixedQueue(): string | null {
+    return this.fixedDestination?.kind === 'queue' ? this.fixedDestination.address : null;
   }
 
   onMessage(bytes: Buffer, format: number | null | undefined, delivery: Delivery): void {
@@ -122,7 +173,7 @@ export class ProducerLink implements RelayedProducer {
 
   /** The queue's home refused the link: the client's link ends with its error. */
   fail(error: AmqpError): void {
-    this.relay?.close();
+    this.close();
     if (this.receiver.is_open()) this.receiver.close(error);
   }
 
@@ -220,8 +271,9 @@ export class ProducerLink implements RelayedProducer {
    */
   private prepare(destination: ProducerDestination, bytes: Buffer, admit: boolean): PreparedMessage | { error: AmqpError } {
     try {
-      if (!this.blockWhenFull && this.runtime.diskFull()) {
-        throw new RefusedMessageError({ condition: Condition.resourceLimitExceeded, description: 'the broker store is full (maxDiskBytes)' });
+      const full = this.runtime.fullFor(destination.kind === 'queue' ? destination.address : null);
+      if (full !== null && this.refuses(full)) {
+        throw new RefusedMessageError({ condition: Condition.resourceLimitExceeded, description: full.description });
       }
       const info = readMessageInfo(bytes, this.runtime.queueOptions(destination.address).groupKey);
       if (info.groupId !== null) checkNameLength('the group id', info.groupId);
@@ -251,9 +303,7 @@ export class ProducerLink implements RelayedProducer {
     };
   }
 
-  /**
-   * The queue or topic the message goes to, or why it cannot be taken (a topic, on a cluster node).
-   */
+  /** The queue or topic the message goes to, or why it cannot be taken (a topic, on a cluster node). */
   private routedDestination(bytes: Buffer, format: number): ProducerDestination | { error: AmqpError } {
     try {
       if (format !== 0) {
@@ -267,6 +317,17 @@ export class ProducerLink implements RelayedProducer {
     } catch (error) {
       return refusalOf(error);
     }
+  }
+
+  /**
+   * Whether a message meeting `full` is refused rather than taken. With the `block` policies a message
+   * that arrives anyway was sent on credit granted before, and is taken; a link that routes by `to`
+   * cannot be held back for one queue, so its messages to a full queue are refused.
+   */
+  private refuses(full: Fullness): boolean {
+    if (full.resource === 'disk') return this.policies.disk === 'fail';
+    if (full.resource === 'queue-memory' && this.fixedQueue === null) return true;
+    return this.policies.memory === 'fail';
   }
 
   /**
@@ -289,23 +350,29 @@ export class ProducerLink implements RelayedProducer {
     return { address, kind, temporary };
   }
 
-  /**
-   * Credit comes in windows. At maxDiskBytes with diskFullPolicy `block`, no new credit is granted
-   * until space frees up: producers wait instead of being refused (AMQP 1.0 2.6.7 flow control).
-   */
+  /** Credit comes in windows, topped up at half (AMQP 1.0 2.6.7 flow control). */
   private topUpCredit(): void {
-    if (this.waitingForSpace) return;
-    if (this.blockWhenFull && this.runtime.diskFull()) {
-      this.waitingForSpace = true;
-      this.runtime.onSpaceAvailable(() => {
-        this.waitingForSpace = false;
-        this.topUpCredit();
-      });
-      return;
-    }
+    if (this.stopWaiting !== null || this.closed || this.holdBackIfFull()) return;
     // Messages the relay holds count against the window: they wait for their home's answer.
     const used = linkInternals(this.receiver).credit + (this.relay?.outstanding ?? 0);
     if (used <= this.creditWindow / 2) this.receiver.add_credit(this.creditWindow - used);
+  }
+
+  /**
+   * At maxDiskBytes or maxMemoryBytes (or the target queue's own maxMemoryBytes) under the `block`
+   * policies, no new credit is granted and the link waits for room. Credit it has already is not taken
+   * back: a client may have sent on it already, and rhea clients keep sending when a flow leaves their
+   * credit below zero. So a producer may finish its window, at most producerCreditWindow messages.
+   */
+  private holdBackIfFull(): boolean {
+    const full = this.runtime.fullFor(this.fixedQueue);
+    if (full === null || this.refuses(full)) return false;
+    this.logger.debug({ queue: this.fixedQueue, reason: full.description }, 'producer held back');
+    this.stopWaiting = this.runtime.whenRoom(this.fixedQueue, () => {
+      this.stopWaiting = null;
+      this.topUpCredit();
+    });
+    return true;
   }
 }
 

@@ -85,6 +85,8 @@ export interface DeliveryTag {
   convoyTxnId?: unknown;
   /** Which backend of the link the delivery came from (src/amqp/consumer-link.ts). */
   convoyGeneration?: number;
+  /** Bytes of a paged body read back from the store for this delivery, counted until it is settled. */
+  convoyReadBackBytes?: number;
 }
 
 export function tagOf(delivery: Delivery): DeliveryTag {
