@@ -80,7 +80,7 @@ export interface ClusterServices {
   /** How long to wait for clients to settle the messages of a lost home before detaching their links. */
   readonly releaseTimeoutMs: number;
   /** Credentials and transport of inter-node connections. */
-  readonly interNode: { readonly user: string | null; readonly password: string | null; readonly tls: boolean };
+  readonly interNode: { readonly user: string | null; readonly password: string | null; readonly tls: boolean; readonly linksPerConnection: number };
   /** From what this node knows now; an unknown queue is claimed for this node in the background. */
   homeOf(queue: string, purpose: LinkPurpose): QueueHome;
   /** Calls back when `queue`'s home may have changed (ask `homeOf` again); returns the unsubscribe. */

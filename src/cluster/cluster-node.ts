@@ -72,7 +72,7 @@ export class ClusterNode implements ClusterServices {
   ) {
     this.nodeId = options.nodeId;
     this.releaseTimeoutMs = options.releaseTimeoutMs;
-    this.interNode = { user: options.user, password, tls: options.tls };
+    this.interNode = { user: options.user, password, tls: options.tls, linksPerConnection: options.linksPerConnection };
   }
 
   get incarnation(): string {

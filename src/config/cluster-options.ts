@@ -23,6 +23,11 @@ export interface ClusterOptions {
   readonly passwordFile: string | null;
   /** Inter-node connections use TLS, verifying the other node's certificate against `tls.caFile`. */
   readonly tls: boolean;
+  /**
+   * Links one inter-node connection carries (one session each: at most the other node's channelMax + 1);
+   * more open another connection.
+   */
+  readonly linksPerConnection: number;
 }
 
 export type ClusterOptionsInput = Partial<Omit<ClusterOptions, 'advertise' | 'etcd'>> & {
@@ -37,6 +42,7 @@ export const DEFAULT_CLUSTER_OPTIONS = Object.freeze({
   user: null,
   passwordFile: null,
   tls: false,
+  linksPerConnection: 500,
 });
 
 const NODE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -90,6 +96,7 @@ const clusterChecks: { [K in keyof ClusterOptions]-?: Check<unknown> } = {
   user: nullable(nonEmptyString),
   passwordFile: nullable(nonEmptyString),
   tls: boolean,
+  linksPerConnection: integerBetween(1, 65536),
 };
 
 /** One layer's `cluster` object (any subset of its keys), checked field by field. */

@@ -169,6 +169,10 @@ export function resolveBrokerOptions(...layers: BrokerOptionsInput[]): BrokerOpt
   if (merged.cluster && merged.auth.usersFile !== null && merged.cluster.user === null) {
     throw new ConfigError('cluster.user', 'the user the nodes log in to each other as (a users file is configured: anonymous nodes would be refused)', null);
   }
+  if (merged.cluster && merged.cluster.linksPerConnection > merged.channelMax + 1) {
+    // Every node has the same configuration: the other nodes take sessions on channels up to this channelMax.
+    throw new ConfigError('cluster.linksPerConnection', `at most channelMax + 1 (${merged.channelMax + 1}): each inter-node link has a session of its own`, merged.cluster.linksPerConnection);
+  }
   if (merged.cluster?.tls && merged.tls?.caFile == null) {
     throw new ConfigError('cluster.tls', 'tls.caFile set as well: inter-node connections check the other nodes\' certificates against it', true);
   }

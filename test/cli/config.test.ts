@@ -149,6 +149,7 @@ describe('cluster options', () => {
       user: null,
       passwordFile: null,
       tls: false,
+      linksPerConnection: 500,
     });
   });
 
@@ -166,6 +167,12 @@ describe('cluster options', () => {
   test('with a users file the nodes need a user to log in to each other as', () => {
     expect(() => resolveBrokerOptions({ auth: { usersFile: 'users.json' }, cluster })).toThrow(/cluster\.user: expected the user the nodes log in to each other as/);
     expect(resolveBrokerOptions({ auth: { usersFile: 'users.json' }, cluster: { ...cluster, user: 'node' } }).cluster!.user).toBe('node');
+  });
+
+  test('an inter-node connection carries no more links than the other nodes take sessions (channelMax + 1)', () => {
+    expect(() => resolveBrokerOptions({ channelMax: 99, cluster })).toThrow(/cluster\.linksPerConnection: expected at most channelMax \+ 1 \(100\)/);
+    expect(resolveBrokerOptions({ channelMax: 99, cluster: { ...cluster, linksPerConnection: 100 } }).cluster!.linksPerConnection).toBe(100);
+    expect(() => resolveBrokerOptions({ cluster: { ...cluster, linksPerConnection: 0 } })).toThrow(/cluster\.linksPerConnection: expected an integer from 1/);
   });
 
   test('inter-node TLS needs the CA that checks the other nodes\' certificates', () => {

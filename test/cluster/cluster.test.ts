@@ -37,7 +37,8 @@ async function waitForConsumersAtHome(home: ConvoyNode, queue: string, count: nu
 
 beforeAll(async () => {
   etcd = await startEtcdCluster(3);
-  const config = { cluster: { leaseTtlMs: 3000 }, queues: { 'cl.payments': { deadLetterQueue: 'cl.dead' } } };
+  // Two links per inter-node connection: the links of these tests spread over several connections.
+  const config = { cluster: { leaseTtlMs: 3000, linksPerConnection: 2 }, queues: { 'cl.payments': { deadLetterQueue: 'cl.dead' } } };
   nodes = await Promise.all(['n1', 'n2', 'n3'].map((id) => startConvoyNode({ id, etcd: etcd.endpoints, config })));
 }, 60_000);
 
@@ -209,5 +210,20 @@ describe('a cluster of three nodes', () => {
     const c = await client(n1);
     await expect(c.openReceiver({ address: 'cl.news', capabilities: ['topic'] })).rejects.toMatchObject({ condition: 'amqp:not-implemented' });
     await expect(c.openSender({ address: 'cl.news', capabilities: ['topic'] })).rejects.toMatchObject({ condition: 'amqp:not-implemented' });
+  });
+
+  test('links beyond cluster.linksPerConnection go over further inter-node connections, all served', async () => {
+    const [n1, , n3] = nodes as [ConvoyNode, ConvoyNode, ConvoyNode];
+    const home = await client(n1);
+    const sender = await home.openSender('cl.spread');
+    const connectionsFromN3 = (): number => n1.output().split('\n').filter((line) => line.includes('"container":"convoy-node-n3"') && line.includes('"msg":"connection open"')).length;
+    const before = connectionsFromN3();
+    const remote = await client(n3);
+    const receivers = await Promise.all(Array.from({ length: 6 }, () => remote.openReceiver('cl.spread')));
+    const got = Promise.all(receivers.map((receiver) => receive(receiver, 1, 10_000)));
+    await sendAll(sender, Array.from({ length: 6 }, (_, i) => ({ body: `s${i}` })));
+    expect((await got).map((r) => r.length)).toEqual([1, 1, 1, 1, 1, 1]);
+    // Six links two by two: at most one fits beside the links of earlier tests.
+    expect(connectionsFromN3() - before).toBeGreaterThanOrEqual(2);
   });
 });

@@ -8,8 +8,6 @@ import { connectionInternals, patchInterNodeConnection } from '../rhea';
 import { scramClientMechanisms } from '../sasl-scram-client';
 import { PEER_PROPERTIES } from './peer-identity';
 
-/** Links per inter-node connection (one session each); more open another connection (channel-max). */
-const LINKS_PER_CONNECTION = 500;
 /** An inter-node connection that stopped answering heartbeats is dropped after this (AMQP 1.0 2.4.5). */
 const IDLE_TIMEOUT_MS = 10_000;
 /** A connection not open this long after it was started is given up (and another one tried). */
@@ -24,6 +22,7 @@ const OPEN_TIMEOUT_MS = 10_000;
  */
 export class InterNodeConnection {
   private readonly connection: Connection;
+  /** Links open on it, and those `to` promised a caller that has not opened them yet. */
   private links = 0;
   /** Messages that came through this connection, still unsettled by clients, after it was lost. */
   private staleDeliveries = 0;
@@ -32,6 +31,8 @@ export class InterNodeConnection {
   /** Settles once: open, or lost before it was. */
   readonly opened: Promise<void>;
   private failOpening: (error: Error) => void = () => undefined;
+  /** cluster.linksPerConnection: one session each, within the other node's channel-max (AMQP 1.0 2.7.1). */
+  private readonly maxLinks: number;
 
   constructor(
     readonly node: NodeAddress,
@@ -44,7 +45,8 @@ export class InterNodeConnection {
     private readonly logger: Logger,
     private readonly onGone: (connection: InterNodeConnection) => void,
   ) {
-    const { user, password, tls } = cluster.interNode;
+    const { user, password, tls, linksPerConnection } = cluster.interNode;
+    this.maxLinks = linksPerConnection;
     const options: Record<string, unknown> = {
       host: node.host,
       port: node.port,
@@ -93,24 +95,35 @@ export class InterNodeConnection {
   }
 
   get hasRoom(): boolean {
-    return !this.lost && this.links < LINKS_PER_CONNECTION;
+    return !this.lost && this.links < this.maxLinks;
+  }
+
+  /**
+   * Holds a place for a link the caller opens next: callers waiting for one new connection all resume
+   * before any of them opens its link, and must not all take it past cluster.linksPerConnection.
+   */
+  reserveLink(): void {
+    this.links++;
+  }
+
+  /** A caller that reserved a place no longer needs it (its link went elsewhere meanwhile). */
+  unreserveLink(): void {
+    this.links--;
   }
 
   get isLost(): boolean {
     return this.lost;
   }
 
-  /** A receiver (this node consumes there for a client), in its own session. */
+  /** A receiver (this node consumes there for a client), in its own session, in a place reserved by `to`. */
   openReceiver(options: ReceiverOptions): Receiver {
-    this.links++;
     const session = this.connection.create_session();
     session.open();
     return session.open_receiver(options);
   }
 
-  /** A sender (this node produces there for a client), in its own session. */
+  /** A sender (this node produces there for a client), in its own session, in a place reserved by `to`. */
   openSender(options: SenderOptions): Sender {
-    this.links++;
     const session = this.connection.create_session();
     session.open();
     return session.open_sender(options);
@@ -214,19 +227,32 @@ export class InterNodeConnections {
     cluster.onNodeDown((nodeId) => this.closeNode(nodeId, 'its etcd lease ended'));
   }
 
-  /** An open connection to that life of `node` with room for another link. */
+  /**
+   * An open connection to that life of `node` with a place reserved for the caller's next link (it opens
+   * it there, or gives the place back with unreserveLink).
+   */
   async to(node: NodeAddress): Promise<InterNodeConnection> {
-    if (this.closed) throw new Error('this node is stopping');
-    for (const connection of this.byNode.get(node.nodeId) ?? []) {
-      if (connection.hasRoom && connection.node.incarnation === node.incarnation) return connection;
+    for (;;) {
+      if (this.closed) throw new Error('this node is stopping');
+      for (const connection of this.byNode.get(node.nodeId) ?? []) {
+        if (connection.hasRoom && connection.node.incarnation === node.incarnation) {
+          connection.reserveLink();
+          return connection;
+        }
+      }
+      const key = `${node.nodeId}/${node.incarnation}`;
+      let pending = this.pending.get(key);
+      if (!pending) {
+        pending = this.open(node).finally(() => this.pending.delete(key));
+        this.pending.set(key, pending);
+      }
+      const connection = await pending;
+      if (connection.hasRoom) {
+        connection.reserveLink();
+        return connection;
+      }
+      // Callers that waited for the same new connection filled it: look again.
     }
-    const key = `${node.nodeId}/${node.incarnation}`;
-    let pending = this.pending.get(key);
-    if (!pending) {
-      pending = this.open(node).finally(() => this.pending.delete(key));
-      this.pending.set(key, pending);
-    }
-    return pending;
   }
 
   private async open(node: NodeAddress): Promise<InterNodeConnection> {

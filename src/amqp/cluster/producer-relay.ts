@@ -156,7 +156,7 @@ class QueueOutbox {
     this.state = 'connecting';
     this.relay.links.connections.to(node).then(
       (connection) => {
-        if (this.state !== 'connecting') return;
+        if (this.state !== 'connecting') return connection.unreserveLink();
         this.openUpstream(connection);
       },
       (error: Error) => {

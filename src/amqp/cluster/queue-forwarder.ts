@@ -54,7 +54,7 @@ export class QueueForwarder implements ConsumerSink {
     this.state = 'connecting';
     this.links.connections.to(node).then(
       (connection) => {
-        if (this.state !== 'connecting') return;
+        if (this.state !== 'connecting') return connection.unreserveLink();
         const sender = connection.openSender({ name: `${this.links.cluster.nodeId}:forward:${this.queue}:${Date.now()}`, target: { address: this.queue }, autosettle: true } as never);
         this.upstream = new UpstreamLink(connection, sender, () => this.upstreamEnded());
         this.state = 'forwarding';

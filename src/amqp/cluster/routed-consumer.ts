@@ -93,7 +93,7 @@ export class RoutedConsumer implements ServedConsumer {
     this.state = 'connecting';
     this.links.connections.to(node).then(
       (connection) => {
-        if (this.state !== 'connecting') return;
+        if (this.state !== 'connecting') return connection.unreserveLink();
         this.state = 'remote';
         this.home.reached();
         const upstream = new UpstreamConsumer(connection, this.link, this.command, this.client, `${this.links.cluster.nodeId}.${++this.attempts}`, (error) =>
