@@ -11,20 +11,34 @@ import type { StoredSubscription } from './types';
  * FLAG_DEAD_LETTERED_FROM, the queue it was dead-lettered from after the body. That field came after the
  * first release: a record without the flag reads as before, and a reader that predates it stops at the
  * end of the body, so journals stay readable in both directions (no new format version).
+ *
+ * A message record is written as three parts: its head (the record header and every field before the
+ * body), the body as the producer sent it, and the origin after it, if any. The checksum runs over them
+ * in turn, so the body is handed to the write as it is, never copied into the record.
+ *
+ * Removals and delivery marks are written as lists of ids (RemoveMany, DeliveredMany): the removals of a
+ * consumer's disposition range, the deliveries of a turn, are one record each. Segments that hold them
+ * are format 2 (segment-file.ts); the single-id records of format 1 are still read.
  */
 export const RECORD_HEADER_BYTES = 9;
 
 export const enum RecordType {
   Queue = 1,
   Message = 2,
+  /** One removal; written by format 1 only, still read. */
   Remove = 3,
   DeliveryCount = 4,
+  /** One message left for a consumer; written by format 1 only, still read. */
   Delivered = 5,
   /** Records that count only together (a committed transaction): see encodeAtomicUnit. */
   AtomicUnit = 6,
   Topic = 7,
   Subscription = 8,
   QueueDeleted = 9,
+  /** Several removals: a count, then the ids. */
+  RemoveMany = 10,
+  /** Several deliveries (see Delivered): a count, then the ids. */
+  DeliveredMany = 11,
 }
 
 const FLAG_DURABLE = 1;
@@ -34,7 +48,8 @@ const FLAG_HAS_EXPIRY = 8;
 const FLAG_DELIVERED = 16;
 const FLAG_DEAD_LETTERED_FROM = 32;
 
-export interface MessageRecord {
+/** What a message record holds besides its body. */
+export interface MessageRecordFields {
   readonly id: number;
   readonly seq: number;
   readonly queue: string;
@@ -43,6 +58,10 @@ export interface MessageRecord {
   readonly delivered: boolean;
   /** The queue a dead-letter queue's message came from; null for other messages and older records. */
   readonly deadLetteredFrom: string | null;
+}
+
+/** A message record as read back. */
+export interface MessageRecord extends MessageRecordFields {
   /** Offset of the body within the record's payload. */
   readonly bodyOffset: number;
   readonly bodyLength: number;
@@ -58,7 +77,8 @@ export type DecodedRecord =
   | { readonly type: RecordType.AtomicUnit }
   | { readonly type: RecordType.Topic; readonly name: string }
   | { readonly type: RecordType.Subscription; readonly subscription: StoredSubscription }
-  | { readonly type: RecordType.QueueDeleted; readonly name: string };
+  | { readonly type: RecordType.QueueDeleted; readonly name: string }
+  | { readonly type: RecordType.RemoveMany | RecordType.DeliveredMany; readonly ids: readonly number[] };
 
 function frame(type: RecordType, payload: Buffer): Buffer {
   const out = Buffer.allocUnsafe(RECORD_HEADER_BYTES + payload.length);
@@ -87,53 +107,83 @@ export function encodeQueueDeleted(name: string): Buffer {
   return frame(RecordType.QueueDeleted, Buffer.from(name, 'utf8'));
 }
 
-/** The body's offset inside the encoded record is returned so paged bodies can be read back directly. */
-export function encodeMessage(
-  id: number,
-  seq: number,
-  queue: string,
-  meta: MessageMeta,
-  delivered: boolean,
-  body: Uint8Array,
-  deadLetteredFrom: string | null,
-): { record: Buffer; bodyOffsetInRecord: number } {
-  const queueBytes = Buffer.from(queue, 'utf8');
-  const groupBytes = meta.groupId === null ? null : Buffer.from(meta.groupId, 'utf8');
-  const originBytes = deadLetteredFrom === null ? null : Buffer.from(deadLetteredFrom, 'utf8');
+/** Bytes of a message record's head: the record header and every payload field before the body. */
+export function messageHeadLength(fields: MessageRecordFields): number {
+  const { meta } = fields;
+  const groupBytes = meta.groupId === null ? 0 : 2 + Buffer.byteLength(meta.groupId, 'utf8');
+  return RECORD_HEADER_BYTES + 8 + 8 + 4 + 1 + (meta.expiresAtMs !== null ? 8 : 0) + 2 + Buffer.byteLength(fields.queue, 'utf8') + groupBytes + 4;
+}
+
+/** Bytes of a whole message record with a body of `bodyLength`. */
+export function messageRecordLength(fields: MessageRecordFields, bodyLength: number): number {
+  return messageHeadLength(fields) + bodyLength + (fields.deadLetteredFrom === null ? 0 : 2 + Buffer.byteLength(fields.deadLetteredFrom, 'utf8'));
+}
+
+/** The part of a message record after its body: the queue it was dead-lettered from, or null. */
+export function messageOrigin(fields: MessageRecordFields): Buffer | null {
+  if (fields.deadLetteredFrom === null) return null;
+  const name = Buffer.from(fields.deadLetteredFrom, 'utf8');
+  const origin = Buffer.allocUnsafe(2 + name.length);
+  origin.writeUInt16LE(name.length, 0);
+  name.copy(origin, 2);
+  return origin;
+}
+
+/**
+ * Writes a message record's head into `target` at `at` (messageHeadLength bytes) and its checksum,
+ * which covers the body and the origin written after it. Returns where the body goes.
+ */
+export function writeMessageHead(target: Buffer, at: number, fields: MessageRecordFields, body: Uint8Array, origin: Buffer | null): number {
+  const { meta } = fields;
   let flags = 0;
   if (meta.durable) flags |= FLAG_DURABLE;
   if (meta.closesGroup) flags |= FLAG_CLOSES_GROUP;
-  if (groupBytes) flags |= FLAG_HAS_GROUP;
+  if (meta.groupId !== null) flags |= FLAG_HAS_GROUP;
   if (meta.expiresAtMs !== null) flags |= FLAG_HAS_EXPIRY;
-  if (delivered) flags |= FLAG_DELIVERED;
-  if (originBytes) flags |= FLAG_DEAD_LETTERED_FROM;
-  const fixed = 8 + 8 + 4 + 1 + (meta.expiresAtMs !== null ? 8 : 0) + 2 + queueBytes.length + (groupBytes ? 2 + groupBytes.length : 0) + 4;
-  const payload = Buffer.allocUnsafe(fixed + body.length + (originBytes ? 2 + originBytes.length : 0));
-  let at = 0;
-  at = payload.writeDoubleLE(id, at);
-  at = payload.writeDoubleLE(seq, at);
-  at = payload.writeUInt32LE(meta.deliveryCount, at);
-  at = payload.writeUInt8(flags, at);
-  if (meta.expiresAtMs !== null) at = payload.writeDoubleLE(meta.expiresAtMs, at);
-  at = payload.writeUInt16LE(queueBytes.length, at);
-  at += queueBytes.copy(payload, at);
-  if (groupBytes) {
-    at = payload.writeUInt16LE(groupBytes.length, at);
-    at += groupBytes.copy(payload, at);
-  }
-  at = payload.writeUInt32LE(body.length, at);
-  payload.set(body, at);
-  if (originBytes) {
-    const originAt = payload.writeUInt16LE(originBytes.length, at + body.length);
-    originBytes.copy(payload, originAt);
-  }
-  return { record: frame(RecordType.Message, payload), bodyOffsetInRecord: RECORD_HEADER_BYTES + at };
+  if (fields.delivered) flags |= FLAG_DELIVERED;
+  if (origin) flags |= FLAG_DEAD_LETTERED_FROM;
+  const start = at;
+  at += RECORD_HEADER_BYTES;
+  target[start + 8] = RecordType.Message;
+  at = target.writeDoubleLE(fields.id, at);
+  at = target.writeDoubleLE(fields.seq, at);
+  at = target.writeUInt32LE(meta.deliveryCount, at);
+  at = target.writeUInt8(flags, at);
+  if (meta.expiresAtMs !== null) at = target.writeDoubleLE(meta.expiresAtMs, at);
+  at = writeShortString(target, at, fields.queue);
+  if (meta.groupId !== null) at = writeShortString(target, at, meta.groupId);
+  at = target.writeUInt32LE(body.length, at);
+  const payloadLength = at - start - RECORD_HEADER_BYTES + body.length + (origin?.length ?? 0);
+  target.writeUInt32LE(payloadLength, start);
+  let crc = crc32(body, crc32(target.subarray(start + 8, at)));
+  if (origin) crc = crc32(origin, crc);
+  target.writeUInt32LE(crc, start + 4);
+  return at;
 }
 
-export function encodeRemove(id: number): Buffer {
-  const payload = Buffer.allocUnsafe(8);
-  payload.writeDoubleLE(id, 0);
-  return frame(RecordType.Remove, payload);
+/** A UTF-8 string after its 16-bit length. */
+function writeShortString(target: Buffer, at: number, value: string): number {
+  const length = target.write(value, at + 2, 'utf8');
+  target.writeUInt16LE(length, at);
+  return at + 2 + length;
+}
+
+/** A whole message record in one buffer (atomic units, compaction); the body's offset in it is returned too. */
+export function encodeMessage(fields: MessageRecordFields, body: Uint8Array): { record: Buffer; bodyOffsetInRecord: number } {
+  const origin = messageOrigin(fields);
+  const record = Buffer.allocUnsafe(messageHeadLength(fields) + body.length + (origin?.length ?? 0));
+  const bodyOffsetInRecord = writeMessageHead(record, 0, fields, body, origin);
+  record.set(body, bodyOffsetInRecord);
+  if (origin) origin.copy(record, bodyOffsetInRecord + body.length);
+  return { record, bodyOffsetInRecord };
+}
+
+/** A RemoveMany or DeliveredMany record: a count, then the ids. */
+export function encodeIds(type: RecordType.RemoveMany | RecordType.DeliveredMany, ids: readonly number[]): Buffer {
+  const payload = Buffer.allocUnsafe(4 + 8 * ids.length);
+  let at = payload.writeUInt32LE(ids.length, 0);
+  for (const id of ids) at = payload.writeDoubleLE(id, at);
+  return frame(type, payload);
 }
 
 export function encodeDeliveryCount(id: number, deliveryCount: number): Buffer {
@@ -141,12 +191,6 @@ export function encodeDeliveryCount(id: number, deliveryCount: number): Buffer {
   payload.writeDoubleLE(id, 0);
   payload.writeUInt32LE(deliveryCount, 8);
   return frame(RecordType.DeliveryCount, payload);
-}
-
-export function encodeDelivered(id: number): Buffer {
-  const payload = Buffer.allocUnsafe(8);
-  payload.writeDoubleLE(id, 0);
-  return frame(RecordType.Delivered, payload);
 }
 
 /**
@@ -190,6 +234,13 @@ export function readRecord(bytes: Buffer, offset: number): ReadResult {
     case RecordType.DeliveryCount:
       record = { type, id: payload.readDoubleLE(0), deliveryCount: payload.readUInt32LE(8) };
       break;
+    case RecordType.RemoveMany:
+    case RecordType.DeliveredMany: {
+      const ids = decodeIds(payload);
+      if (ids === null) return { kind: 'torn', reason: 'a list of ids whose count does not match its length' };
+      record = { type, ids };
+      break;
+    }
     case RecordType.AtomicUnit:
       record = { type };
       break;
@@ -207,6 +258,13 @@ export function readRecord(bytes: Buffer, offset: number): ReadResult {
       return { kind: 'torn', reason: `unknown record type ${type as number}` };
   }
   return { kind: 'record', record, length: end - offset, payloadOffset };
+}
+
+function decodeIds(payload: Buffer): number[] | null {
+  if (payload.length < 4 || payload.length !== 4 + 8 * payload.readUInt32LE(0)) return null;
+  const ids: number[] = [];
+  for (let at = 4; at < payload.length; at += 8) ids.push(payload.readDoubleLE(at));
+  return ids;
 }
 
 function decodeSubscription(payload: Buffer): StoredSubscription | null {
