@@ -11,8 +11,10 @@ import { describe, expect, test } from 'vitest';
  * - broker imports core, store types, config and itself; its composition root (server.ts,
  *   store-factory.ts, security-factory.ts) also picks the store implementation, builds the security
  *   pieces and starts the AMQP layer through its public surface, src/amqp/index.ts;
- * - amqp imports itself, the broker runtime it drives, security, core and config types; only amqp
- *   imports rhea, and only src/amqp/rhea/ patches it;
+ * - selector (the JMS message selector language) imports only itself: pure, no Node, no npm;
+ * - amqp imports itself, the broker runtime it drives, security, the selector language, core and
+ *   config types; only amqp imports rhea, and only src/amqp/rhea/ patches it. The core never sees a
+ *   selector: the AMQP layer hands it an opaque, deterministic predicate per consumer;
  * - cli imports config, broker, security, store types, core types and the AMQP layer's public
  *   surface, never amqp internals.
  * - http (API, metrics, console) imports the broker runtime, security, config, the core's read-only
@@ -73,7 +75,7 @@ function allowed(from: string, to: string, typeOnly: boolean): boolean {
       return compositionRoot && (toLayer === 'store' || toLayer === 'security' || to === 'amqp' || to === 'amqp/index' || to === 'http' || to === 'http/index');
     }
     case 'amqp':
-      return toLayer === 'broker' || toLayer === 'security' || (typeOnly && toLayer === 'config');
+      return toLayer === 'broker' || toLayer === 'security' || toLayer === 'selector' || (typeOnly && toLayer === 'config');
     case 'http':
       return toLayer === 'broker' || toLayer === 'security' || toLayer === 'config' || to === 'core/inspect' || (typeOnly && (to === 'amqp' || to === 'amqp/index'));
     case 'cli':
@@ -86,7 +88,7 @@ function allowed(from: string, to: string, typeOnly: boolean): boolean {
 function packageAllowed(from: string, specifier: string): boolean {
   const layer = layerOf(from);
   if (specifier === 'rhea' || specifier.startsWith('rhea/')) return layer === 'amqp';
-  if (layer === 'core') return false;
+  if (layer === 'core' || layer === 'selector') return false;
   if (specifier === 'commander') return layer === 'cli';
   if (specifier === 'prom-client') return layer === 'http';
   return true;
@@ -128,6 +130,9 @@ describe('architecture: import rules between the layers of src/', () => {
     expect(allowed('broker/runtime', 'security/authenticator', false)).toBe(false);
     expect(allowed('core/apply', 'security/access-rights', true)).toBe(false);
     expect(packageAllowed('security/scram', 'rhea')).toBe(false);
+    expect(allowed('core/dispatch', 'selector/compile', false)).toBe(false);
+    expect(allowed('selector/compile', 'amqp/selector-fields', false)).toBe(false);
+    expect(packageAllowed('selector/like', 'node:util')).toBe(false);
     expect(packageAllowed('http/server', 'rhea')).toBe(false);
     expect(allowed('http/api', 'amqp/server', false)).toBe(false);
     expect(allowed('http/api', 'amqp/index', false)).toBe(false);

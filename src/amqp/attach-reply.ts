@@ -3,6 +3,7 @@ import type { Outcome } from '../core/types';
 import type { AttachRequest, RequestedTerminus } from './attach-request';
 import { linkInternals, rheaOutcomes } from './rhea';
 import { DISTRIBUTION_MODE_MOVE } from './served-termini';
+import { appliedFilterSet, type SourceSelector } from './source-filters';
 
 /**
  * The broker's attach (AMQP 1.0 2.6.3, 2.7.3), built from scratch out of plain values: never from a
@@ -26,8 +27,13 @@ export interface ServedTerminus {
   readonly capabilities: readonly string[];
   /** A durable topic subscription: its terminus outlives the link (else the broker's default, below). */
   readonly durableSubscription?: boolean;
-  /** 3.5.7: `copy` for a subscription whose client asked for it (the topic copies; the default is `move`). */
+  /**
+   * 3.5.7: `copy` for a browser, or for a subscription whose client asked for it (the topic copies); the
+   * default is `move`.
+   */
   readonly distributionMode?: string;
+  /** 3.5.3 filter: the selector in place on a consumer's source, as the client sent it. */
+  readonly selector?: SourceSelector | null;
 }
 
 /**
@@ -65,6 +71,7 @@ export function consumerAttachReply(request: AttachRequest, source: ServedTermin
     distribution_mode: source.distributionMode ?? DISTRIBUTION_MODE_MOVE,
     outcomes: [...SUPPORTED_OUTCOMES],
   };
+  if (source.selector) fields.filter = appliedFilterSet(source.selector);
   if (defaultOutcome) fields.default_outcome = describedOutcome(defaultOutcome);
   return {
     source: fields,

@@ -3,6 +3,7 @@ import type { Outcome } from '../core/types';
 import { AddressError } from './address';
 import { outcomeOf } from './consumer-link';
 import { linkInternals, receivedTermini, unwrapRheaOutcome, type TerminusKind } from './rhea';
+import { readFilters, type RequestedFilter } from './source-filters';
 
 /**
  * A client's attach (AMQP 1.0 2.7.3), copied out of rhea's decoded frame into plain values and checked
@@ -41,8 +42,8 @@ export interface RequestedCoordinator {
 
 export interface RequestedSource extends RequestedTerminus {
   readonly distributionMode: string | null;
-  /** Names of the filters asked for (3.5.3 filter-set); none is applied. */
-  readonly filters: readonly string[];
+  /** The filters asked for (3.5.3 filter-set); source-filters.ts says which the broker applies. */
+  readonly filters: readonly RequestedFilter[];
   /** The default-outcome asked for, or null when none was given. */
   readonly defaultOutcome: Outcome | null;
   /** 3.5.3 outcomes: the descriptors of the outcomes the client's source supports; empty when not given. */
@@ -137,7 +138,7 @@ function readSource(decoded: DecodedTerminus): RequestedSource {
   return {
     ...readTerminus('source', decoded),
     distributionMode,
-    filters: filter ? Object.keys(filter) : [],
+    filters: filter ? readFilters(filter) : [],
     defaultOutcome: defaultOutcome(decoded.default_outcome),
     outcomes: symbols('source outcomes', decoded.outcomes),
   };

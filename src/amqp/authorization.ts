@@ -4,6 +4,7 @@ import type { Principal } from '../security/authenticator';
 import type { UserLimits } from '../security/user-limits';
 import type { RequestedSource } from './attach-request';
 import { Condition, type AmqpError } from './conditions';
+import { isBrowser } from './served-termini';
 
 /** A link or message the client's rights or limits do not allow; refused with this error. */
 export class AccessRefusedError extends Error {
@@ -33,7 +34,7 @@ export class AddressAccess {
 
   /** A receiver consuming from `queue`, or browsing it (source distribution-mode `copy`, AMQP 1.0 3.5.3). */
   checkConsumer(queue: string, source: RequestedSource): void {
-    this.require(source.distributionMode === 'copy' ? 'browse' : 'consume', queue);
+    this.require(isBrowser(source) ? 'browse' : 'consume', queue);
     this.createIfMissing(queue);
   }
 

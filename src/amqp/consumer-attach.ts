@@ -1,5 +1,5 @@
 import type { Connection, EventContext, Sender } from 'rhea';
-import type { Outcome } from '../core/types';
+import type { MessageFilter, Outcome } from '../core/types';
 import type { BrokerRuntime } from '../broker/runtime';
 import { AddressError, parsePriority, parseSourceAddress } from './address';
 import { adminSnapshot, isAdminAddress, serveAdminLink } from './admin-link';
@@ -7,8 +7,9 @@ import { consumerAttachReply, writeAttachReply, type ServedTerminus } from './at
 import { readAttachRequest, type AttachRequest } from './attach-request';
 import { describeClient, type ConnectionContext } from './connection-context';
 import { ConsumerLink } from './consumer-link';
+import { messageFilterOf } from './message-filter';
 import { connectionInternals } from './rhea';
-import { checkDynamic, checkSourceServed, servedCapabilities } from './served-termini';
+import { checkDynamic, checkSourceServed, DISTRIBUTION_MODE_COPY, DISTRIBUTION_MODE_MOVE, isBrowser, servedCapabilities } from './served-termini';
 import { attachesToTopic, serveSubscriber } from './subscriber-attach';
 import { refuseLink, temporaryQueueName } from './termini';
 
@@ -17,8 +18,9 @@ const OUTCOME_EVENTS = ['accepted', 'released', 'rejected', 'modified', 'settled
 
 /**
  * A client receiver attached (AMQP 1.0 2.6.3): the broker is the sender. Its source names a queue to
- * consume from, a topic to subscribe to (src/amqp/subscriber-attach.ts), or an operator view
- * (`$convoy/...`).
+ * consume from or to browse (distribution-mode copy), a topic to subscribe to
+ * (src/amqp/subscriber-attach.ts), or an operator view (`$convoy/...`); a selector filter on it is
+ * compiled here (message-filter.ts) and handed to the core with the consumer.
  */
 export function openConsumerLink(sender: Sender, connection: Connection, context: ConnectionContext, runtime: BrokerRuntime): void {
   try {
@@ -26,7 +28,8 @@ export function openConsumerLink(sender: Sender, connection: Connection, context
     if (attachesToTopic(request, runtime)) {
       // A subscriber consumes from its subscription's queue (null: an unsubscribe, served already).
       const subscriber = serveSubscriber(sender, connection, context, runtime, request);
-      if (subscriber !== null) startConsumer(sender, connection, context, runtime, { ...consumerTerms(subscriber.address, request), ...subscriber });
+      // The subscription's selector filters what enters it (src/broker/topics.ts): its consumer takes every message there.
+      if (subscriber !== null) startConsumer(sender, connection, context, runtime, { ...consumerTerms(subscriber.address, request), ...subscriber, filter: null, browse: false });
       return;
     }
     const source = servedSource(request);
@@ -38,9 +41,12 @@ export function openConsumerLink(sender: Sender, connection: Connection, context
       return;
     }
     const { queue, exclusive, priority } = consumerTerms(source.address, request);
+    const filter = source.selector ? messageFilterOf(source.selector, runtime) : null;
     context.access.checkConsumer(queue, request.source!);
-    writeAttachReply(sender, consumerAttachReply(request, source, source.defaultOutcome));
-    startConsumer(sender, connection, context, runtime, { queue, exclusive, priority, consumerId: context.newConsumerId(), defaultOutcome: source.defaultOutcome });
+    // The reply names the filter in place (AMQP 1.0 3.5.3): none for a blank selector.
+    writeAttachReply(sender, consumerAttachReply(request, filter === null ? { ...source, selector: null } : source, source.defaultOutcome));
+    const browse = source.distributionMode === DISTRIBUTION_MODE_COPY;
+    startConsumer(sender, connection, context, runtime, { queue, exclusive, priority, consumerId: context.newConsumerId(), defaultOutcome: source.defaultOutcome, filter, browse });
   } catch (error) {
     refuseLink(sender, error, context.logger);
   }
@@ -53,11 +59,15 @@ interface ConsumerStart extends ConsumerTerms {
   readonly defaultOutcome: Outcome | null;
   /** Runs once the consumer has left the core (see ConsumerLink). */
   readonly afterClose?: (closed: boolean) => void;
+  /** Its selector (README "Selectors"); null: every message. */
+  readonly filter: MessageFilter | null;
+  /** A browser (distribution-mode copy on a queue): it sees messages without taking them. */
+  readonly browse: boolean;
 }
 
 /** Attaches the consumer to the core and starts serving its link. */
 function startConsumer(sender: Sender, connection: Connection, context: ConnectionContext, runtime: BrokerRuntime, start: ConsumerStart): void {
-  const { consumerId, queue, exclusive, priority } = start;
+  const { consumerId, queue, exclusive, priority, filter, browse } = start;
   const link = new ConsumerLink(consumerId, sender, runtime, context.logger, start.defaultOutcome ?? DEFAULT_OUTCOME_ACCEPTED, context.transactions, start.afterClose);
   context.consumers.set(sender, link);
   listenToConsumerLink(sender, link);
@@ -65,12 +75,15 @@ function startConsumer(sender: Sender, connection: Connection, context: Connecti
   // once, and rhea writes a session's transfers before its link attaches (AMQP 1.0 2.6.3 order).
   connectionInternals(connection)._process();
   runtime.attachConsumer(
-    { type: 'attach', consumerId, queue, priority, exclusive, settleOnSend: link.settleOnSend },
+    { type: 'attach', consumerId, queue, priority, exclusive, settleOnSend: link.settleOnSend, filter, browse },
     link,
     `${describeClient(context, connection.container_id)} link ${sender.name}`,
   );
   link.onFlow();
-  context.logger.info({ consumer: consumerId, queue, exclusive, priority, link: sender.name }, 'consumer attached');
+  context.logger.info(
+    { consumer: consumerId, queue, exclusive, priority, link: sender.name, ...(browse ? { browse } : {}), ...(filter ? { selector: filter.key } : {}) },
+    'consumer attached',
+  );
 }
 
 interface ServedSource extends ServedTerminus {
@@ -79,16 +92,17 @@ interface ServedSource extends ServedTerminus {
   readonly defaultOutcome: Outcome | null;
 }
 
-/** The source the broker serves: a named queue, a new temporary queue (dynamic), or an operator view. */
+/** The source the broker serves: a named queue (consumed or browsed), a new temporary queue (dynamic), or an operator view. */
 function servedSource(request: AttachRequest): ServedSource {
   const source = request.source;
   if (!source) throw new AddressError('a consumer link needs a source naming the queue');
   checkDynamic('source', source);
-  checkSourceServed(source);
+  const selector = checkSourceServed(source);
   const capabilities = servedCapabilities(source);
   const address = source.dynamic ? temporaryQueueName() : source.address;
   if (address === null || address === '') throw new AddressError('the source address names no queue');
-  return { address, dynamic: source.dynamic, capabilities, defaultOutcome: source.defaultOutcome };
+  const distributionMode = isBrowser(source) ? DISTRIBUTION_MODE_COPY : DISTRIBUTION_MODE_MOVE;
+  return { address, dynamic: source.dynamic, capabilities, defaultOutcome: source.defaultOutcome, distributionMode, selector };
 }
 
 /**

@@ -17,11 +17,20 @@ const JMS_DEST_ANNOTATION = 'x-opt-jms-dest';
 const FIRST_BODY_SECTION = 0x75; // data; amqp-sequence 0x76, amqp-value 0x77, footer 0x78
 const SECTION_AMQP_VALUE = 0x77;
 const GROUP_SEQUENCE_CLOSE = 4294967295; // JMSXGroupSeq = -1 as Qpid JMS wraps it into a uint
+/** Delayed delivery (Qpid JMS JMSDeliveryTime; ActiveMQ and Artemis): absolute ms since the epoch, or ms from arrival. */
+const DELIVERY_TIME_ANNOTATION = 'x-opt-delivery-time';
+const DELIVERY_DELAY_ANNOTATION = 'x-opt-delivery-delay';
 
 export class MalformedMessageError extends Error {}
 
 export interface MessageInfo {
   readonly durable: boolean;
+  /** header.priority as sent; null when absent. */
+  readonly priority: number | null;
+  /** Message annotation x-opt-delivery-time (ms since the epoch); null when absent. */
+  readonly deliveryTimeMs: number | null;
+  /** Message annotation x-opt-delivery-delay (ms from arrival); null when absent. */
+  readonly deliveryDelayMs: number | null;
   readonly ttlMs: number | null;
   readonly absoluteExpiryTimeMs: number | null;
   readonly deliveryCount: number;
@@ -35,7 +44,8 @@ export interface MessageInfo {
 
 /**
  * One pass over the sections (AMQP 1.0 3.2): header, properties and application properties are read
- * field by field; annotations, the body and the footer are skipped, checked but not decoded, so that a
+ * field by field; of the message annotations only the JMS destination kind and the delivery time and
+ * delay are decoded; the rest, the body and the footer are skipped, checked but not decoded, so that a
  * message whose bytes a consumer could not decode is refused here, at its producer. Values come out as
  * rhea's decoder gives them (see AmqpReader).
  */
@@ -56,9 +66,9 @@ export function readMessageInfo(bytes: Buffer, groupKey: string | null): Message
       if (code < SECTION_HEADER) throw new MalformedMessageError(`unknown section descriptor 0x${code.toString(16)} at byte ${sectionStart}`);
       reader.offset = afterDescriptor;
       if (code === SECTION_HEADER) readHeader(reader, fields);
+      else if (code === SECTION_MESSAGE_ANNOTATIONS) readMessageAnnotations(reader, fields);
       else if (code === SECTION_PROPERTIES) readProperties(reader, fields);
       else if (code === SECTION_APPLICATION_PROPERTIES) readApplicationProperties(reader, fields, groupKey);
-      else if (code === SECTION_MESSAGE_ANNOTATIONS) readMessageAnnotations(reader, fields);
       else reader.checkValue();
     }
   } catch (error) {
@@ -68,6 +78,9 @@ export function readMessageInfo(bytes: Buffer, groupKey: string | null): Message
   const groupValue = groupKey === null ? fields.groupId : fields.groupKeyValue;
   return {
     durable: fields.durable === true,
+    priority: typeof fields.priority === 'number' ? fields.priority : null,
+    deliveryTimeMs: milliseconds(DELIVERY_TIME_ANNOTATION, fields.deliveryTime),
+    deliveryDelayMs: milliseconds(DELIVERY_DELAY_ANNOTATION, fields.deliveryDelay),
     ttlMs: typeof fields.ttl === 'number' ? fields.ttl : null,
     absoluteExpiryTimeMs: timestampMs(fields.absoluteExpiryTime),
     deliveryCount: typeof fields.deliveryCount === 'number' ? fields.deliveryCount : 0,
@@ -107,6 +120,9 @@ function checkBodyAndFooter(reader: AmqpReader): void {
 /** The raw field values readMessageInfo collects; undefined when absent. */
 class InfoFields {
   durable: unknown = undefined;
+  priority: unknown = undefined;
+  deliveryTime: unknown = undefined;
+  deliveryDelay: unknown = undefined;
   ttl: unknown = undefined;
   deliveryCount: unknown = undefined;
   to: unknown = undefined;
@@ -118,12 +134,13 @@ class InfoFields {
   jmsDestination: unknown = undefined;
 }
 
-/** header: durable (0), ttl (2), delivery-count (4) (AMQP 1.0 3.2.1). */
+/** header: durable (0), priority (1), ttl (2), delivery-count (4) (AMQP 1.0 3.2.1). */
 function readHeader(reader: AmqpReader, fields: InfoFields): void {
   const count = reader.enterCompound('list');
   const end = reader.compoundEnd;
   for (let index = 0; index < count; index++) {
     if (index === 0) fields.durable = reader.readValue(false);
+    else if (index === 1) fields.priority = reader.readValue(false);
     else if (index === 2) fields.ttl = reader.readValue(false);
     else if (index === 4) fields.deliveryCount = reader.readValue(false);
     else reader.checkValue();
@@ -145,6 +162,34 @@ function readProperties(reader: AmqpReader, fields: InfoFields): void {
   expectEnd(reader, end, 'properties');
 }
 
+/**
+ * message-annotations (AMQP 1.0 3.2.3): `x-opt-jms-dest`, the delivery time and delay; other values
+ * are checked, not decoded; the last duplicate wins.
+ */
+function readMessageAnnotations(reader: AmqpReader, fields: InfoFields): void {
+  const count = reader.enterCompound('map');
+  const end = reader.compoundEnd;
+  for (let index = 0; index + 1 < count; index += 2) {
+    const key = reader.readValue(true);
+    if (key === JMS_DEST_ANNOTATION) fields.jmsDestination = reader.readValue(true);
+    else if (key === DELIVERY_TIME_ANNOTATION) fields.deliveryTime = reader.readValue(true);
+    else if (key === DELIVERY_DELAY_ANNOTATION) fields.deliveryDelay = reader.readValue(true);
+    else reader.checkValue();
+  }
+  expectEnd(reader, end, 'message-annotations');
+}
+
+/** A delivery time or delay: an integer number of milliseconds, or a timestamp; anything else is refused. */
+function milliseconds(name: string, value: unknown): number | null {
+  if (value === undefined || value === null) return null;
+  if (value instanceof Date) return value.getTime();
+  if (typeof value === 'number' && Number.isSafeInteger(value)) return value;
+  throw new InvalidAnnotationError(`message annotation ${name} must be a whole number of milliseconds or a timestamp, got ${JSON.stringify(value)}`);
+}
+
+/** An annotation the broker acts on has a value it cannot use; the message is refused with amqp:invalid-field. */
+export class InvalidAnnotationError extends Error {}
+
 /** application-properties (AMQP 1.0 3.2.5): the queue's group key and JMSXGroupSeq; the last duplicate wins. */
 function readApplicationProperties(reader: AmqpReader, fields: InfoFields, groupKey: string | null): void {
   const count = reader.enterCompound('map');
@@ -161,17 +206,6 @@ function readApplicationProperties(reader: AmqpReader, fields: InfoFields, group
 /** A section's fields take exactly the bytes its list or map declares (AMQP 1.0 1.6.22-24). */
 function expectEnd(reader: AmqpReader, end: number, section: string): void {
   if (reader.offset !== end) throw new MalformedMessageError(`the ${section} section's fields end at byte ${reader.offset}, its size says ${end}`);
-}
-
-/** message-annotations (AMQP 1.0 3.2.3): only `x-opt-jms-dest` is read; other values are skipped. */
-function readMessageAnnotations(reader: AmqpReader, fields: InfoFields): void {
-  const count = reader.enterCompound('map');
-  const end = reader.compoundEnd;
-  for (let index = 0; index + 1 < count; index += 2) {
-    if (reader.readValue(true) === JMS_DEST_ANNOTATION) fields.jmsDestination = reader.readValue(true);
-    else reader.checkValue();
-  }
-  expectEnd(reader, end, 'message-annotations');
 }
 
 function timestampMs(value: unknown): number | null {

@@ -8,7 +8,7 @@ import { AddressError, checkNameLength, parseTargetAddress } from './address';
 import type { AddressAccess } from './authorization';
 import { Condition, type AmqpError } from './conditions';
 import { IncomingMessageGuard } from './incoming-message-guard';
-import { MalformedMessageError, readMessageInfo, type MessageInfo } from './message-sections';
+import { InvalidAnnotationError, MalformedMessageError, readMessageInfo, type MessageInfo } from './message-sections';
 import { linkInternals, readTransactionalState, rheaOutcomes, type TransactionalState } from './rhea';
 import { TransactionCondition, describeTxnId, transactionNumberOf, transactionRefusal, transactionalState } from './transaction-types';
 
@@ -171,7 +171,7 @@ export class ProducerLink {
       return { destination, meta: this.metaOf(info), body: bytes };
     } catch (error) {
       if (error instanceof MalformedMessageError) return { error: { condition: Condition.decodeError, description: error.message } };
-      if (error instanceof AddressError) return { error: { condition: Condition.invalidField, description: error.message } };
+      if (error instanceof AddressError || error instanceof InvalidAnnotationError) return { error: { condition: Condition.invalidField, description: error.message } };
       if (error instanceof NodeKindError) return { error: { condition: Condition.notFound, description: error.message } };
       if (error instanceof RefusedMessageError) return { error: error.amqpError };
       throw error;
@@ -184,7 +184,15 @@ export class ProducerLink {
     if (info.absoluteExpiryTimeMs !== null && info.absoluteExpiryTimeMs > 0) {
       expiresAtMs = expiresAtMs === null ? info.absoluteExpiryTimeMs : Math.min(expiresAtMs, info.absoluteExpiryTimeMs);
     }
-    return { groupId: info.groupId, closesGroup: info.closesGroup, expiresAtMs, deliveryCount: info.deliveryCount, durable: info.durable };
+    return {
+      groupId: info.groupId,
+      closesGroup: info.closesGroup,
+      expiresAtMs,
+      deliveryCount: info.deliveryCount,
+      durable: info.durable,
+      ...(info.priority === null ? {} : { priority: info.priority }),
+      deliverAtMs: deliveryTime(info, now),
+    };
   }
 
   /** The queue or topic the message goes to, or why it cannot be taken. */
@@ -235,4 +243,14 @@ export class ProducerLink {
     const credit = linkInternals(this.receiver).credit;
     if (credit <= this.creditWindow / 2) this.receiver.add_credit(this.creditWindow - credit);
   }
+}
+
+/**
+ * Delayed delivery (README "Delayed delivery"): x-opt-delivery-time (absolute, on the broker's clock)
+ * wins over x-opt-delivery-delay (from arrival); a time not in the future means at once.
+ */
+function deliveryTime(info: MessageInfo, nowMs: number): number | null {
+  if (info.deliveryTimeMs !== null) return info.deliveryTimeMs > nowMs ? info.deliveryTimeMs : null;
+  if (info.deliveryDelayMs !== null && info.deliveryDelayMs > 0) return nowMs + info.deliveryDelayMs;
+  return null;
 }

@@ -1,3 +1,4 @@
+import { NON_JMS_VALUE, type SelectorFields, type SelectorValue } from '../selector/values';
 import { AmqpDecodeError, AmqpReader } from './amqp-reader';
 
 /**
@@ -9,7 +10,7 @@ import { AmqpDecodeError, AmqpReader } from './amqp-reader';
  * |---------------------|-----------------------------------------------|--------------------------------------|
  * | JMSDeliveryMode     | header.durable                                | 'PERSISTENT' / 'NON_PERSISTENT'      |
  * | JMSPriority         | header.priority                               | 0..9 (above 9 reads 9), default 4    |
- * | JMSXDeliveryCount   | header.delivery-count                         | count + 1                            |
+ * | JMSXDeliveryCount   | header.delivery-count (the broker's count when given) | count + 1                    |
  * | JMSMessageID        | properties.message-id                         | as Qpid JMS renders it (readId)      |
  * | JMSCorrelationID    | properties.correlation-id                     | as Qpid JMS renders it (readId)      |
  * | JMSType             | properties.subject                            | string or NULL                       |
@@ -18,7 +19,7 @@ import { AmqpDecodeError, AmqpReader } from './amqp-reader';
  * | JMSXUserID          | properties.user-id (UTF-8)                    | string or NULL                       |
  * | JMSXGroupID         | properties.group-id, else application property JMSXGroupID | string or NULL          |
  * | JMSXGroupSeq        | properties.group-sequence as a signed int, else application property JMSXGroupSeq, else 0 | |
- * | anything else       | application-properties (3.2.5) by name        | see readJmsValue                     |
+ * | anything else       | application-properties (3.2.5) by name        | see readSelectorValue                     |
  *
  * Nothing is read until a selector asks. The first lookup finds the sections (stepping over each by
  * its size); the first lookup in a section indexes it in one pass (where each field, or each key and
@@ -28,28 +29,18 @@ import { AmqpDecodeError, AmqpReader } from './amqp-reader';
  * sections when the message arrived, so this only guards against what that check lets through).
  */
 
-/**
- * A value as the JMS selector language reads it (src/selector/values.ts, JmsValue): bigint for
- * an exact numeric, number for an approximate one, string, boolean, null for absent, and a symbol for
- * a value present but of no JMS type. Spelled out rather than imported, because the AMQP layer does
- * not depend on the selector module (test/architecture.test.ts); the two types match by shape.
- */
-export type JmsValue = string | boolean | number | bigint | symbol | null;
-
-/** What a selector reads a message through (SelectorFields in src/selector/values.ts). */
-export interface JmsFields {
-  get(identifier: string): JmsValue | undefined;
-}
-
-const NON_JMS_VALUE = Symbol('non-JMS value');
-
 export interface MessageSelectorOptions {
   /** The broker's expiry time for the message (header.ttl from its arrival): JMSExpiration when the message has no absolute-expiry-time. */
   readonly expiresAtMs?: number | null;
+  /**
+   * The broker's delivery-count for the message: what its next delivery's header will say (the bytes
+   * keep the producer's until then), so JMSXDeliveryCount reads what the consumer will see.
+   */
+  readonly deliveryCount?: number;
 }
 
-export function messageSelectorFields(bytes: Buffer, options: MessageSelectorOptions = {}): JmsFields {
-  return new MessageSelectorFields(bytes, options.expiresAtMs ?? null);
+export function messageSelectorFields(bytes: Buffer, options: MessageSelectorOptions = {}): SelectorFields {
+  return new MessageSelectorFields(bytes, options.expiresAtMs ?? null, options.deliveryCount ?? null);
 }
 
 const SECTION_HEADER = 0x70;
@@ -88,7 +79,7 @@ const PROPERTIES_CREATION_TIME = 9;
 const PROPERTIES_GROUP_ID = 10;
 const PROPERTIES_GROUP_SEQUENCE = 11;
 
-class MessageSelectorFields implements JmsFields {
+class MessageSelectorFields implements SelectorFields {
   private sections: SectionOffsets | null = null;
   private header: ListSection | null = null;
   private properties: ListSection | null = null;
@@ -97,15 +88,17 @@ class MessageSelectorFields implements JmsFields {
   constructor(
     private readonly bytes: Buffer,
     private readonly expiresAtMs: number | null,
+    private readonly deliveryCount: number | null,
   ) {}
 
-  get(identifier: string): JmsValue | undefined {
+  get(identifier: string): SelectorValue | undefined {
     switch (identifier) {
       case 'JMSDeliveryMode':
         return this.headerSection().field(HEADER_DURABLE, readDeliveryMode) ?? 'NON_PERSISTENT';
       case 'JMSPriority':
         return this.headerSection().field(HEADER_PRIORITY, readPriority) ?? DEFAULT_PRIORITY;
       case 'JMSXDeliveryCount':
+        if (this.deliveryCount !== null) return BigInt(this.deliveryCount + 1);
         return this.headerSection().field(HEADER_DELIVERY_COUNT, readDeliveryCount) ?? 1n;
       case 'JMSMessageID':
         return this.propertiesSection().field(PROPERTIES_MESSAGE_ID, readMessageId);
@@ -206,11 +199,11 @@ function skipBySize(reader: AmqpReader): void {
 
 /** A section's values, each decoded on first use and kept; one that cannot be decoded is null. */
 abstract class DecodedOnce {
-  private readonly values: (JmsValue | undefined)[] = [];
+  private readonly values: (SelectorValue | undefined)[] = [];
 
   constructor(protected readonly bytes: Buffer) {}
 
-  protected decodeOnce(slot: number, at: number, read: (reader: AmqpReader) => JmsValue): JmsValue {
+  protected decodeOnce(slot: number, at: number, read: (reader: AmqpReader) => SelectorValue): SelectorValue {
     let value = this.values[slot];
     if (value === undefined) {
       try {
@@ -243,7 +236,7 @@ class ListSection extends DecodedOnce {
     }
   }
 
-  field(index: number, read: (reader: AmqpReader) => JmsValue): JmsValue {
+  field(index: number, read: (reader: AmqpReader) => SelectorValue): SelectorValue {
     return index < this.starts.length ? this.decodeOnce(index, this.starts[index]!, read) : null;
   }
 }
@@ -290,14 +283,14 @@ class ApplicationProperties extends DecodedOnce {
     }
   }
 
-  get(identifier: string): JmsValue | undefined {
+  get(identifier: string): SelectorValue | undefined {
     const byteLength = Buffer.byteLength(identifier);
     const ascii = byteLength === identifier.length;
     for (let entry = this.entries.length - 3; entry >= 0; entry -= 3) {
       const start = this.entries[entry]!;
       if (this.entries[entry + 1]! - start !== byteLength) continue;
       if (ascii ? this.asciiKeyIs(start, identifier) : this.bytes.toString('utf8', start, start + byteLength) === identifier) {
-        return this.decodeOnce(entry, this.entries[entry + 2]!, readJmsValue);
+        return this.decodeOnce(entry, this.entries[entry + 2]!, readSelectorValue);
       }
     }
     return undefined;
@@ -316,7 +309,7 @@ class ApplicationProperties extends DecodedOnce {
  * Anything else (binary, timestamp, uuid, char, decimals, lists, maps, arrays, described values) is
  * present but not comparable (a symbol), as such properties are in Artemis.
  */
-function readJmsValue(reader: AmqpReader): JmsValue {
+function readSelectorValue(reader: AmqpReader): SelectorValue {
   const code = reader.peekFormatCode();
   switch (code) {
     case 0x40: // null
@@ -327,7 +320,7 @@ function readJmsValue(reader: AmqpReader): JmsValue {
     case 0xb1: // str32-utf8
     case 0xa3: // sym8
     case 0xb3: // sym32
-      return reader.readValue(false) as JmsValue;
+      return reader.readValue(false) as SelectorValue;
     case 0x43: // uint0
     case 0x44: // ulong0
     case 0x50: // ubyte

@@ -1,12 +1,14 @@
 import type { NodeKind } from '../broker/topics';
 import { AddressError } from './address';
 import type { RequestedSource, RequestedTerminus } from './attach-request';
+import { selectorOf, type SourceSelector } from './source-filters';
 import { NotImplementedError } from './termini';
 
 /**
- * What the broker can be at the other end of a link: a queue, or a topic (a consumer then gets a
- * subscription). A client asking for more (a browser, a selector) is refused with amqp:not-implemented
- * and a description of what it asked for, rather than served something else silently.
+ * What the broker can be at the other end of a link: a queue, consumed or browsed, or a topic (a
+ * consumer then gets a subscription), optionally through a selector. A client asking for more (another
+ * filter, another distribution mode) is refused with amqp:not-implemented and a description of what it
+ * asked for, rather than served something else silently.
  */
 
 /**
@@ -25,6 +27,8 @@ const NODE_KIND_CAPABILITIES: ReadonlyMap<string, NodeKind> = new Map([
 
 /** 3.5.7 std-dist-mode: consumers of a queue take the messages they receive. */
 export const DISTRIBUTION_MODE_MOVE = 'move';
+/** 3.5.7 std-dist-mode: a browser sees messages and leaves them in the queue. */
+export const DISTRIBUTION_MODE_COPY = 'copy';
 
 /**
  * The requested capabilities the broker's terminus has. Capabilities it does not know are left out of
@@ -52,15 +56,19 @@ export function checkDynamic(field: 'source' | 'target', terminus: RequestedTerm
   }
 }
 
-/** A consumer's source: the broker moves messages to consumers and applies no filter. */
-export function checkSourceServed(source: RequestedSource): void {
-  if (source.distributionMode === 'copy') {
-    throw new NotImplementedError('distribution-mode copy (browsing a queue without consuming) is not implemented');
+/**
+ * A consumer's source: the broker moves messages to consumers, or copies them to a browser; it applies a
+ * selector filter and no other. Returns the selector, if any.
+ */
+export function checkSourceServed(source: RequestedSource): SourceSelector | null {
+  const mode = source.distributionMode;
+  if (mode !== null && mode !== DISTRIBUTION_MODE_MOVE && mode !== DISTRIBUTION_MODE_COPY) {
+    throw new NotImplementedError(`distribution-mode "${mode}" is not implemented (only ${DISTRIBUTION_MODE_MOVE} and ${DISTRIBUTION_MODE_COPY})`);
   }
-  if (source.distributionMode !== null && source.distributionMode !== DISTRIBUTION_MODE_MOVE) {
-    throw new NotImplementedError(`distribution-mode "${source.distributionMode}" is not implemented (only ${DISTRIBUTION_MODE_MOVE})`);
-  }
-  if (source.filters.length > 0) {
-    throw new NotImplementedError(`source filters are not implemented: the broker applies none (asked for ${source.filters.join(', ')})`);
-  }
+  return selectorOf(source.filters);
+}
+
+/** A queue's source with distribution-mode copy browses it (Qpid JMS QueueBrowser; on a topic, copy asks for a durable subscription). */
+export function isBrowser(source: RequestedSource): boolean {
+  return source.distributionMode === DISTRIBUTION_MODE_COPY;
 }

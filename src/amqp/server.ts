@@ -66,8 +66,9 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
       channel_max: options.channelMax,
       // rhea drops a peer after twice its advertised idle-time-out; advertise half of ours (AMQP 1.0 2.4.5).
       idle_time_out: Math.max(1, Math.floor(options.idleTimeoutMs / 2)),
-      // SHARED-SUBS: Qpid JMS refuses shared subscriptions to a peer that does not offer it.
-      offered_capabilities: ['ANONYMOUS-RELAY', 'SHARED-SUBS'],
+      // ANONYMOUS-RELAY: a sender with a null target routes by `to`; DELAYED_DELIVERY: x-opt-delivery-time /
+      // -delay are honoured; SHARED-SUBS: Qpid JMS refuses shared subscriptions to a peer that does not offer it.
+      offered_capabilities: ['ANONYMOUS-RELAY', 'DELAYED_DELIVERY', 'SHARED-SUBS'],
       session_buffer_size: 8192,
       receiver_options: { autoaccept: false, credit_window: 0 },
       sender_options: { autosettle: true, treat_modified_as_released: false },

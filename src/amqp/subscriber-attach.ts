@@ -7,8 +7,10 @@ import { isAdminAddress } from './admin-link';
 import { consumerAttachReply, writeAttachReply, type ServedTerminus } from './attach-reply';
 import type { AttachRequest, RequestedSource } from './attach-request';
 import type { ConnectionContext } from './connection-context';
+import { subscriptionSelectorOf } from './message-filter';
 import { linkInternals } from './rhea';
 import { checkDynamic, claimedNodeKind, DISTRIBUTION_MODE_MOVE, servedCapabilities } from './served-termini';
+import { selectorOf } from './source-filters';
 import { subscriptionNameOf, unsubscribeCandidates } from './subscription-names';
 import { NotImplementedError, refusalOf, temporaryQueueName } from './termini';
 
@@ -22,6 +24,7 @@ import { NotImplementedError, refusalOf, temporaryQueueName } from './termini';
  *   durable or shared                               named by the link name (subscription-names.ts)
  *   neither                                         private to this link, gone when it detaches
  *   dynamic, capability `temporary-topic`           a new temporary topic, gone with the connection
+ *   filter apache.org:selector-filter:string        only messages the selector selects enter the subscription
  *
  * A receiver without a source looks up the durable subscription its link name names: the reply carries
  * the subscription's source, and closing the link removes the subscription (Qpid JMS unsubscribe).
@@ -69,6 +72,8 @@ export function serveSubscriber(sender: Sender, connection: Connection, context:
   }
   checkDynamic('source', source);
   checkSubscriptionSource(source);
+  const requested = selectorOf(source.filters);
+  const selector = requested === null ? null : subscriptionSelectorOf(requested.text);
   const capabilities = servedCapabilities(source);
   const shared = capabilities.includes('shared');
   const durable = isDurable(source);
@@ -84,13 +89,14 @@ export function serveSubscriber(sender: Sender, connection: Connection, context:
     runtime.topics.declare(topic);
   }
   const consumerId = context.newConsumerId();
-  const subscription = runtime.topics.subscribe({ topic, name, clientId, durable, shared, consumerId });
+  const subscription = runtime.topics.subscribe({ topic, name, clientId, durable, shared, consumerId, selector });
   const served: ServedTerminus = {
     address,
     dynamic: source.dynamic,
     capabilities,
     durableSubscription: durable,
     distributionMode: source.distributionMode ?? DISTRIBUTION_MODE_MOVE,
+    selector: selector === null ? null : requested,
   };
   writeAttachReply(sender, consumerAttachReply(request, served, source.defaultOutcome));
   return {
@@ -107,13 +113,10 @@ function isDurable(source: RequestedSource): boolean {
   return (source.durable === 1 || source.durable === 2) && source.expiryPolicy === 'never';
 }
 
-/** Subscriptions take every message of their topic: filters (selectors, no-local) are not applied yet. */
+/** Distribution modes a subscription serves; its filters are checked by selectorOf (the selector, and no other). */
 function checkSubscriptionSource(source: RequestedSource): void {
   if (source.distributionMode !== null && !SUBSCRIPTION_DISTRIBUTION_MODES.has(source.distributionMode)) {
     throw new NotImplementedError(`distribution-mode "${source.distributionMode}" is not implemented for a topic subscription (only move and copy)`);
-  }
-  if (source.filters.length > 0) {
-    throw new NotImplementedError(`filters on topic subscriptions are not implemented: every subscription takes every message (asked for ${source.filters.join(', ')})`);
   }
 }
 

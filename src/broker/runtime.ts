@@ -1,11 +1,12 @@
 import { apply } from '../core/apply';
 import { groupViews, queueView, queueViews, type ConsumerView, type GroupView, type QueueView } from '../core/inspect';
+import { nextDueMs } from '../core/schedule';
 import { createCoreState } from '../core/state';
 import type { Command, ConsumerId, CoreState, Effect, MessageMeta, QueuedMessage, QueueOptions } from '../core/types';
 import type { MessageStore } from '../store/types';
 import type { Logger } from './logger';
 import { QueueCounters } from './queue-counters';
-import { topicOfQueue, Topics, type TopicReport } from './topics';
+import { topicOfQueue, Topics, type SubscriptionSelectorCompiler, type TopicReport } from './topics';
 import { BrokerTurn } from './turn';
 
 export type DeliverEffect = Extract<Effect, { type: 'deliver' }>;
@@ -31,6 +32,13 @@ export interface StorageLimits {
 
 const TICK_INTERVAL_MS = 1000;
 
+/** Without the AMQP layer's compiler (a runtime built bare, in tests), a stored selector cannot be served. */
+const refuseStoredSelector: SubscriptionSelectorCompiler = (text) => {
+  throw new Error(`no selector compiler: the stored subscription selector "${text}" cannot be applied`);
+};
+/** setTimeout's longest delay (2^31 - 1 ms); a later delivery time is reached in steps of it. */
+const MAX_TIMER_MS = 2_147_483_647;
+
 /**
  * Owns the dispatch core's state, the clock and the store. Commands from the AMQP layer are applied
  * one at a time and their effects carried out in order; what they write reaches the disk and then the
@@ -50,6 +58,9 @@ export class BrokerRuntime {
   private readonly optionsCache = new Map<string, QueueOptions>();
   private readonly spaceWaiters = new Set<() => void>();
   private tickTimer: NodeJS.Timeout | null = null;
+  /** The one timer for scheduled messages (README "Delayed delivery"), armed for the earliest due time. */
+  private scheduleTimer: NodeJS.Timeout | null = null;
+  private scheduleTimerDueMs: number | null = null;
   private memoryBytes = 0;
   /**
    * Bodies that several messages hold (a topic's copies), with how many of them hold it in memory: it
@@ -65,10 +76,12 @@ export class BrokerRuntime {
     private readonly clock: () => number = Date.now,
     /** The `topics` option: whether the configuration makes a name a topic. */
     configuredTopic: (name: string) => boolean = () => false,
+    /** Compiles the selectors of stored subscriptions at start-up (the AMQP layer's; README "Selectors"). */
+    compileSubscriptionSelector: SubscriptionSelectorCompiler = refuseStoredSelector,
   ) {
     this.state = createCoreState((name) => this.queueOptions(name));
     this.turn = new BrokerTurn(store);
-    this.topics = new Topics(this, store, configuredTopic);
+    this.topics = new Topics(this, store, configuredTopic, compileSubscriptionSelector);
   }
 
   now(): number {
@@ -121,6 +134,8 @@ export class BrokerRuntime {
   stop(): void {
     if (this.tickTimer) clearInterval(this.tickTimer);
     this.tickTimer = null;
+    if (this.scheduleTimer) clearTimeout(this.scheduleTimer);
+    this.scheduleTimer = null;
     this.store.close();
   }
 
@@ -176,7 +191,30 @@ export class BrokerRuntime {
       this.perform(effect);
     }
     if (effects.length > 0) this.turn.request();
+    this.armScheduleTimer();
     return effects;
+  }
+
+  /** The message's bytes as stored: in memory, or read back from the store when it was paged out. */
+  messageBytes(message: QueuedMessage): Uint8Array {
+    return message.body instanceof Uint8Array ? message.body : this.store.readBody(message.body);
+  }
+
+  /** One timer for the earliest scheduled message; when it fires, the core lets due messages in. */
+  private armScheduleTimer(): void {
+    const dueMs = nextDueMs(this.state);
+    if (dueMs === this.scheduleTimerDueMs) return;
+    if (this.scheduleTimer) clearTimeout(this.scheduleTimer);
+    this.scheduleTimer = null;
+    this.scheduleTimerDueMs = dueMs;
+    if (dueMs === null) return;
+    const delayMs = Math.min(MAX_TIMER_MS, Math.max(0, dueMs - this.clock()));
+    this.scheduleTimer = setTimeout(() => {
+      this.scheduleTimer = null;
+      this.scheduleTimerDueMs = null;
+      this.execute({ type: 'clock' });
+    }, delayMs);
+    this.scheduleTimer.unref();
   }
 
   /** Bytes of message bodies held in memory (the rest are paged to the store). */
@@ -234,7 +272,7 @@ export class BrokerRuntime {
     switch (effect.type) {
       case 'deliver': {
         const message = effect.message;
-        const bytes = message.body instanceof Uint8Array ? message.body : this.store.readBody(message.body);
+        const bytes = this.messageBytes(message);
         // The turn's store step writes this record before its network step sends the transfer.
         if (message.durable && !effect.settled) this.store.markDelivered(message.id);
         this.sinks.get(effect.consumerId)?.deliver(effect, bytes);
@@ -245,6 +283,9 @@ export class BrokerRuntime {
         break;
       case 'enqueued':
         this.stored(effect.queue, effect.message);
+        break;
+      case 'scheduled-due':
+        if (effect.message.durable) this.store.setPosition(effect.message.id, effect.message.seq);
         break;
       case 'removed':
         this.forget(effect.message);
@@ -289,7 +330,7 @@ export class BrokerRuntime {
    * message's body moves to the store (paging) and only a reference stays in memory.
    */
   private stored(queue: string, message: QueuedMessage): void {
-    const bytes = message.body instanceof Uint8Array ? message.body : this.store.readBody(message.body);
+    const bytes = this.messageBytes(message);
     const holders = this.sharedBodies.get(bytes);
     // Another copy holds these bytes in memory already: this one costs no memory, and paging it saves none.
     const page = (holders === undefined || holders === 0) && this.memoryBytes + bytes.length > this.limits.maxMemoryBytes;
@@ -305,6 +346,8 @@ export class BrokerRuntime {
             expiresAtMs: message.expiresAtMs,
             deliveryCount: message.deliveryCount,
             durable: message.durable,
+            priority: message.priority,
+            deliverAtMs: message.deliverAtMs,
           },
           deadLetteredFrom: message.deadLetteredFrom,
         },

@@ -1,4 +1,4 @@
-import { startAmqpServer } from '../amqp';
+import { compileStoredSelector, startAmqpServer } from '../amqp';
 import { BrokerMetrics, startHttpServer, type HttpServer } from '../http';
 import { queueOptionsResolver } from '../config/queue-policies';
 import { topicMatcher } from '../config/topic-patterns';
@@ -38,6 +38,7 @@ export async function startBroker(input: BrokerOptionsInput, logger?: Logger): P
     log,
     Date.now,
     topicMatcher(options.topics),
+    compileStoredSelector,
   );
   const startedMs = Date.now();
   const recovered = runtime.recover();

@@ -14,6 +14,12 @@ import type { MessageStore, RecoveredStore, StoredSubscription } from '../store/
  * Every copy carries the same body (the producer's bytes, one buffer): fan-out costs a queue entry per
  * subscription, not a copy of the message.
  *
+ * A subscription with a selector (README "Selectors") takes only the messages its selector is TRUE for:
+ * the selector is asked when a message is published (once per such subscription), so what it does not
+ * select never enters the subscription's queue. The selector is part of a named subscription: asked for
+ * with another one, the subscription is replaced while it has no consumer (JMS: a new subscription),
+ * refused while it has.
+ *
  * A name is a queue or a topic, never both at once (`resolveKind`). Subscription queues are named
  * `<topic>::<subscription>` (`::` is reserved: no client address contains it), take the queue options
  * of their topic's name, and are deleted (core `delete-queue`) with their messages when the
@@ -61,10 +67,22 @@ export interface Topic {
   publishedTotal: number;
 }
 
+/** A subscription's JMS message selector, compiled (by the AMQP layer; opaque here). */
+export interface SubscriptionSelector {
+  readonly text: string;
+  /** Whether the selector is TRUE for a message about to be published, by its bytes and metadata. */
+  matches(body: Uint8Array, meta: MessageMeta): boolean;
+}
+
+/** Compiles a stored subscription's selector at start-up (the AMQP layer's compiler, handed in by the composition root). */
+export type SubscriptionSelectorCompiler = (text: string) => SubscriptionSelector;
+
 export interface Subscription {
   /** The queue holding its messages. */
   readonly queue: string;
   readonly topic: Topic;
+  /** Only messages it selects enter the queue; null: every message of the topic. */
+  readonly selector: SubscriptionSelector | null;
   /** The subscription name; null for a private one (one consumer link, JMS createConsumer on a topic). */
   readonly name: string | null;
   /** The client id (AMQP container-id) it belongs to; null when global or private. */
@@ -84,6 +102,8 @@ export interface SubscriptionRequest {
   readonly shared: boolean;
   /** The consumer that will attach (names a private subscription's queue). */
   readonly consumerId: ConsumerId;
+  /** The consumer's selector: the subscription's (null: every message). */
+  readonly selector: SubscriptionSelector | null;
 }
 
 /** A topic with its subscriptions, for operators (`convoy queues`). */
@@ -100,6 +120,7 @@ export interface SubscriptionReport {
   readonly clientId: string | null;
   readonly durable: boolean;
   readonly shared: boolean;
+  readonly selector: string | null;
   readonly consumers: number;
   readonly queued: number;
 }
@@ -126,6 +147,7 @@ export class Topics {
     private readonly store: MessageStore,
     /** The `topics` option: names that are topics before any client says so. */
     private readonly configuredTopic: (name: string) => boolean,
+    private readonly compileSelector: SubscriptionSelectorCompiler,
   ) {}
 
   /** The kind of node `name` is now: a topic, a queue, or (null) nothing yet. */
@@ -192,7 +214,7 @@ export class Topics {
   publish(topicName: string, meta: MessageMeta, body: Uint8Array): { readonly stored: boolean } {
     const topic = this.topics.get(topicName);
     if (!topic) throw new NodeKindError(`topic "${topicName}" does not exist (a temporary topic is gone with its connection)`);
-    const copies = this.copiesOf(topic, meta);
+    const copies = this.copiesOf(topic, meta, body);
     this.host.enqueueCopies(copies, body);
     return { stored: copies.some((copy) => copy.meta.durable) };
   }
@@ -203,21 +225,29 @@ export class Topics {
    */
   copiesAtCommit(topicName: string, meta: MessageMeta, body: Uint8Array): Command[] {
     const topic = this.topics.get(topicName);
-    return topic ? this.copiesOf(topic, meta).map(({ queue, meta: copyMeta }) => ({ type: 'enqueue', queue, meta: copyMeta, body })) : [];
+    return topic ? this.copiesOf(topic, meta, body).map(({ queue, meta: copyMeta }) => ({ type: 'enqueue', queue, meta: copyMeta, body })) : [];
   }
 
-  /** One copy per subscription, in the order they were made; a non-durable subscription keeps a durable message in memory only. */
-  private copiesOf(topic: Topic, meta: MessageMeta): { queue: string; meta: MessageMeta }[] {
+  /**
+   * One copy per subscription whose selector (if any) selects the message, in the order they were made;
+   * a non-durable subscription keeps a durable message in memory only.
+   */
+  private copiesOf(topic: Topic, meta: MessageMeta, body: Uint8Array): { queue: string; meta: MessageMeta }[] {
     topic.publishedTotal++;
     const volatileMeta = meta.durable ? { ...meta, durable: false } : meta;
-    return [...topic.subscriptions.values()].map((subscription) => ({ queue: subscription.queue, meta: subscription.durable ? meta : volatileMeta }));
+    const copies: { queue: string; meta: MessageMeta }[] = [];
+    for (const subscription of topic.subscriptions.values()) {
+      if (subscription.selector !== null && !subscription.selector.matches(body, meta)) continue;
+      copies.push({ queue: subscription.queue, meta: subscription.durable ? meta : volatileMeta });
+    }
+    return copies;
   }
 
   /**
    * The subscription a consumer attaches to: an existing named one, or a new one (its queue created,
-   * a durable one stored). A durable or shared subscription asked for with another topic is replaced
-   * while it has no consumer (JMS: unsubscribe and subscribe anew), refused while it has; an unshared
-   * one takes one consumer at a time; shared and unshared do not mix.
+   * a durable one stored). A durable or shared subscription asked for with another topic or another
+   * selector is replaced while it has no consumer (JMS: unsubscribe and subscribe anew), refused while
+   * it has; an unshared one takes one consumer at a time; shared and unshared do not mix.
    */
   subscribe(request: SubscriptionRequest): Subscription {
     const topic = this.topics.get(request.topic);
@@ -232,9 +262,18 @@ export class Topics {
     const existing = this.named.get(key);
     if (existing) {
       const consumers = this.consumerCount(existing);
+      const selector = request.selector?.text ?? null;
       if (existing.topic !== topic) {
         if (consumers > 0) {
           throw new SubscriptionError('in-use', `${describe(existing)} is on topic "${existing.topic.name}" and has ${consumers} consumer(s); it cannot move to "${topic.name}"`);
+        }
+        this.remove(existing);
+      } else if ((existing.selector?.text ?? null) !== selector) {
+        if (consumers > 0) {
+          throw new SubscriptionError(
+            'in-use',
+            `${describe(existing)} has ${existing.selector === null ? 'no selector' : `selector "${existing.selector.text}"`} and ${consumers} consumer(s); it cannot take ${selector === null ? 'no selector' : `selector "${selector}"`}`,
+          );
         }
         this.remove(existing);
       } else if (existing.shared !== request.shared) {
@@ -303,7 +342,8 @@ export class Topics {
         topic = { name: record.topic, owner: null, subscriptions: new Map(), publishedTotal: 0 };
         this.topics.set(record.topic, topic);
       }
-      const subscription: Subscription = { queue: record.queue, topic, name: record.name, clientId: record.clientId, durable: true, shared: record.shared };
+      const selector = record.selector === undefined || record.selector === null ? null : this.compileSelector(record.selector);
+      const subscription: Subscription = { queue: record.queue, topic, name: record.name, clientId: record.clientId, durable: true, shared: record.shared, selector };
       topic.subscriptions.set(record.queue, subscription);
       this.byQueue.set(record.queue, subscription);
       this.named.set(subscriptionKey(true, record.clientId, record.name), subscription);
@@ -331,6 +371,7 @@ export class Topics {
             clientId: subscription.clientId,
             durable: subscription.durable,
             shared: subscription.shared,
+            selector: subscription.selector?.text ?? null,
             consumers: queue?.consumers.length ?? 0,
             queued: queue?.queuedCount ?? 0,
           };
@@ -347,11 +388,19 @@ export class Topics {
       clientId: request.clientId,
       durable: request.durable,
       shared: request.shared,
+      selector: request.selector,
     };
     topic.subscriptions.set(queue, subscription);
     this.byQueue.set(queue, subscription);
     if (subscription.durable) {
-      const record: StoredSubscription = { queue, topic: topic.name, name: request.name!, clientId: request.clientId, shared: request.shared };
+      const record: StoredSubscription = {
+        queue,
+        topic: topic.name,
+        name: request.name!,
+        clientId: request.clientId,
+        shared: request.shared,
+        ...(request.selector === null ? {} : { selector: request.selector.text }),
+      };
       this.store.declareSubscription(record);
     }
     this.host.execute({ type: 'declare', queue });

@@ -1,5 +1,6 @@
-import { dispatch } from './dispatch';
+import { dispatch, messageGone } from './dispatch';
 import { groupMessageRemoved, groupOf, releaseGroup, takeParked } from './group-lifecycle';
+import { takeWaiting } from './selection';
 import type { CoreState, Effect, MessageBody, MessageMeta, Queue, QueuedMessage } from './types';
 
 /**
@@ -13,6 +14,7 @@ export function purge(state: CoreState, queue: Queue, effects: Effect[]): void {
   for (const message of takeAllQueued(queue)) {
     queue.queuedCount--;
     queue.removedTotal++;
+    messageGone(queue, message);
     effects.push({ type: 'removed', queue: queue.name, message, reason: 'purged' });
     if (message.groupId !== null) groupMessageRemoved(queue, groupOf(queue, message), state.nowMs, effects);
   }
@@ -52,6 +54,7 @@ export function retryDeadLetters(
     moved++;
     deadLetterQueue.queuedCount--;
     deadLetterQueue.removedTotal++;
+    messageGone(deadLetterQueue, message);
     effects.push({ type: 'retried', queue: deadLetterQueue.name, originQueue: origin, message });
     if (message.groupId !== null) groupMessageRemoved(deadLetterQueue, groupOf(deadLetterQueue, message), state.nowMs, effects);
     const meta: MessageMeta = {
@@ -60,6 +63,7 @@ export function retryDeadLetters(
       expiresAtMs: message.expiresAtMs,
       deliveryCount: 0,
       durable: message.durable,
+      priority: message.priority,
     };
     enqueueInto(origin, meta, message.body);
   }
@@ -68,12 +72,13 @@ export function retryDeadLetters(
 }
 
 /**
- * Takes every queued message out of the queue's buffers (not yet looked at, refused by everyone, parked
- * with their groups), in queue order. Counts are unchanged: the caller removes each message or puts it
- * back into `main`, where dispatch looks at it again.
+ * Takes every queued message out of the queue's buffers (not yet looked at, refused by the active
+ * exclusive consumer, waiting for a consumer that may take it, parked with their groups), in position
+ * order. Counts are unchanged: the caller removes each message or puts it back into `main`, where
+ * dispatch looks at it again. (Scheduled messages are not in the queue yet: they stay scheduled.)
  */
 function takeAllQueued(queue: Queue): QueuedMessage[] {
-  const messages = [...queue.main.drain(), ...queue.deferred.drain()];
+  const messages = [...queue.main.drain(), ...queue.deferred.drain(), ...takeWaiting(queue)];
   for (const group of queue.groups.values()) messages.push(...takeParked(queue, group));
   return messages.sort((a, b) => a.seq - b.seq);
 }

@@ -1,6 +1,7 @@
+import { attachBrowser, browserCredit } from './browsing';
 import { purge, releaseGroupOf, retryDeadLetters } from './admin-commands';
 import { addConsumer, bestExclusive, removeConsumer, setCredit } from './consumers';
-import { dispatch, dropIfExpired, isExpired, returnToQueue } from './dispatch';
+import { dispatch, dropIfExpired, isExpired, messageGone, returnToQueue } from './dispatch';
 import {
   expireIdleGroups,
   groupDeliveryEnded,
@@ -8,10 +9,12 @@ import {
   ownerDetached,
   rebalanceOnto,
   unparkAll,
-  wakeGroupsAwaitingConsumer,
   wakeGroupsAwaitingCredit,
   wakeGroupsWithExpiredHead,
 } from './group-lifecycle';
+import { enterLevel, levelsOf, priorityOf } from './priority';
+import { schedule, takeDue } from './schedule';
+import { joinSelectorClass, leaveSelectorClass, unfileWaiting, wakeHeld } from './selection';
 import { deleteQueue } from './queue-deletion';
 import { queueFor } from './state';
 import type {
@@ -31,11 +34,14 @@ import type {
 /**
  * The dispatch core's single entry point: applies one command at time `nowMs` and returns the effects
  * for the runtime to carry out, in order. Pure apart from mutating `state`; the same command log
- * applied to a fresh state always yields the same state and effects.
+ * applied to a fresh state always yields the same state and effects. Scheduled messages due by `nowMs`
+ * enter their queues first, whatever the command (a tick lets them in once it has forgotten the idle
+ * groups whose time ran out).
  */
 export function apply(state: CoreState, command: Command, nowMs: number): Effect[] {
   state.nowMs = nowMs;
   const effects: Effect[] = [];
+  if (command.type !== 'tick') releaseDue(state, effects);
   switch (command.type) {
     case 'enqueue':
       enqueue(state, queueFor(state, command.queue, effects), command.meta, command.body, effects);
@@ -61,6 +67,8 @@ export function apply(state: CoreState, command: Command, nowMs: number): Effect
     case 'tick':
       tick(state, effects);
       break;
+    case 'clock':
+      break;
     case 'purge':
     case 'release-group':
     case 'retry-dead-letters':
@@ -73,6 +81,7 @@ export function apply(state: CoreState, command: Command, nowMs: number): Effect
   return effects;
 }
 
+/** A new message; one with a delivery time still to come is scheduled and enters the queue then. */
 function enqueue(
   state: CoreState,
   queue: Queue,
@@ -81,13 +90,24 @@ function enqueue(
   effects: Effect[],
   deadLetteredFrom: string | null = null,
 ): void {
+  const deliverAtMs = meta.deliverAtMs ?? null;
+  if (deliverAtMs !== null && deliverAtMs > state.nowMs) {
+    const message = newMessage(state.nextMessageId++, UNPOSITIONED, meta, body, deadLetteredFrom);
+    schedule(state, queue, message);
+    effects.push({ type: 'enqueued', queue: queue.name, message });
+    return;
+  }
   const message = newMessage(state.nextMessageId++, queue.nextSeq++, meta, body, deadLetteredFrom);
   addToQueue(queue, message);
   effects.push({ type: 'enqueued', queue: queue.name, message });
   dispatch(state, queue, effects);
 }
 
+/** The position of a scheduled message until it enters its queue (positions start at 1). */
+const UNPOSITIONED = 0;
+
 function newMessage(id: number, seq: number, meta: MessageMeta, body: MessageBody, deadLetteredFrom: string | null): QueuedMessage {
+  const priority = priorityOf(meta);
   return {
     id,
     seq,
@@ -97,35 +117,73 @@ function newMessage(id: number, seq: number, meta: MessageMeta, body: MessageBod
     durable: meta.durable,
     deadLetteredFrom,
     deliveryCount: meta.deliveryCount,
+    priority,
+    level: priority,
+    levels: null,
+    status: 'queued',
+    deliverAtMs: meta.deliverAtMs ?? null,
+    selection: null,
     excludedConsumers: null,
     body,
   };
 }
 
+/**
+ * Scheduled messages whose time has come enter their queues, the earliest first, as if just sent; then
+ * dispatch looks at each queue that got any, so messages due together go out in queue order.
+ */
+function releaseDue(state: CoreState, effects: Effect[]): void {
+  let due = takeDue(state);
+  if (due === undefined) return;
+  const touched = new Set<Queue>();
+  for (; due !== undefined; due = takeDue(state)) {
+    const { queue, message } = due;
+    message.seq = queue.nextSeq++;
+    addToQueue(queue, message);
+    effects.push({ type: 'scheduled-due', queue: queue.name, message });
+    touched.add(queue);
+  }
+  for (const queue of touched) dispatch(state, queue, effects);
+}
+
 function addToQueue(queue: Queue, message: QueuedMessage): void {
   queue.queuedCount++;
   queue.enqueuedTotal++;
+  message.status = 'queued';
   if (message.expiresAtMs !== null) queue.holdsExpiringMessages = true;
-  if (message.groupId !== null) groupMessageQueued(queue, message.groupId);
+  enterLevel(message.groupId === null ? null : levelsOf(groupMessageQueued(queue, message.groupId)), message);
   queue.main.insert(message);
 }
 
 /**
  * Recovery replays stored messages queue by queue in position order, before any consumer attaches;
- * ids and positions continue after the highest recovered ones.
+ * ids and positions continue after the highest recovered ones. A scheduled message that had not
+ * entered its queue yet (no position) is scheduled again.
  */
 function recover(state: CoreState, queue: Queue, recovered: RecoveredMessage): void {
   state.nextMessageId = Math.max(state.nextMessageId, recovered.id + 1);
+  const message = newMessage(recovered.id, recovered.seq, recovered.meta, recovered.body, recovered.deadLetteredFrom ?? null);
+  if (recovered.seq === UNPOSITIONED) {
+    schedule(state, queue, message);
+    return;
+  }
   queue.nextSeq = Math.max(queue.nextSeq, recovered.seq + 1);
-  addToQueue(queue, newMessage(recovered.id, recovered.seq, recovered.meta, recovered.body, recovered.deadLetteredFrom ?? null));
+  addToQueue(queue, message);
 }
 
 function attach(state: CoreState, command: Extract<Command, { type: 'attach' }>, effects: Effect[]): void {
-  if (state.consumers.has(command.consumerId)) throw new Error(`consumer ${command.consumerId} is already attached`);
+  if (state.consumers.has(command.consumerId) || state.browsers.has(command.consumerId)) {
+    throw new Error(`consumer ${command.consumerId} is already attached`);
+  }
   const queue = queueFor(state, command.queue, effects);
+  if (command.browse === true) {
+    attachBrowser(state, command.consumerId, queue, command.filter ?? null);
+    return;
+  }
   const consumer: Consumer = {
     id: command.consumerId,
     queue,
+    selectorClass: joinSelectorClass(queue, command.filter ?? null),
     priority: command.priority,
     exclusive: command.exclusive || queue.options.exclusive,
     settleOnSend: command.settleOnSend,
@@ -140,7 +198,10 @@ function attach(state: CoreState, command: Extract<Command, { type: 'attach' }>,
   const wasExclusive = queue.exclusiveCount > 0;
   addConsumer(queue, consumer);
   state.consumers.set(consumer.id, consumer);
-  if (!wasExclusive && queue.exclusiveCount > 0) unparkAll(queue);
+  if (!wasExclusive && queue.exclusiveCount > 0) {
+    unparkAll(queue);
+    unfileWaiting(queue);
+  }
   updateExclusive(queue, effects);
   if (queue.exclusiveCount === 0 && queue.options.groupRebalance) rebalanceOnto(queue, consumer, effects);
   dispatch(state, queue, effects);
@@ -153,12 +214,14 @@ function attach(state: CoreState, command: Extract<Command, { type: 'attach' }>,
  * group once its last delivery is back.
  */
 function detach(state: CoreState, consumerId: string, effects: Effect[]): void {
+  if (state.browsers.delete(consumerId)) return;
   const consumer = state.consumers.get(consumerId);
   if (!consumer) return;
   const queue = consumer.queue;
   state.consumers.delete(consumerId);
   consumer.attached = false;
   removeConsumer(queue, consumer);
+  leaveSelectorClass(queue, consumer.selectorClass);
   ownerDetached(queue, consumer, state.nowMs, effects);
   const returned = [...consumer.unsettled.values()];
   consumer.unsettled.clear();
@@ -172,6 +235,11 @@ function detach(state: CoreState, consumerId: string, effects: Effect[]): void {
 }
 
 function credit(state: CoreState, consumerId: string, amount: number, drain: boolean, effects: Effect[]): void {
+  const browser = state.browsers.get(consumerId);
+  if (browser !== undefined) {
+    browserCredit(state, browser, amount, drain, effects);
+    return;
+  }
   const consumer = state.consumers.get(consumerId);
   if (!consumer) return;
   const queue = consumer.queue;
@@ -179,8 +247,8 @@ function credit(state: CoreState, consumerId: string, amount: number, drain: boo
   setCredit(queue, consumer, Math.max(0, amount));
   if (consumer.credit > 0) {
     wakeGroupsAwaitingCredit(queue, consumer);
-    // What every consumer with credit refused (undeliverable-here) may suit this one.
-    if (!hadCredit) wakeRefused(queue);
+    // What its class's consumers with credit refused (undeliverable-here) may suit this one.
+    if (!hadCredit) wakeHeld(consumer.selectorClass);
     dispatch(state, queue, effects);
   }
   // AMQP 1.0 2.6.7: a drain uses up whatever credit is left once nothing more is available.
@@ -202,6 +270,7 @@ function settle(state: CoreState, consumerId: string, deliveryId: number, outcom
   switch (outcome.type) {
     case 'accepted':
       queue.removedTotal++;
+      messageGone(queue, message);
       effects.push({ type: 'removed', queue: queue.name, message, reason: 'accepted' });
       break;
     case 'released':
@@ -223,9 +292,11 @@ function settle(state: CoreState, consumerId: string, deliveryId: number, outcom
   dispatch(state, queue, effects);
 }
 
+/** Time passed: idle groups are forgotten, scheduled messages due enter, expired messages stop holding anything back. */
 function tick(state: CoreState, effects: Effect[]): void {
+  for (const queue of state.queues.values()) expireIdleGroups(queue, state.nowMs, effects);
+  releaseDue(state, effects);
   for (const queue of state.queues.values()) {
-    expireIdleGroups(queue, state.nowMs, effects);
     for (let head = queue.main.peek(); head !== undefined && isExpired(state, head); head = queue.main.peek()) {
       queue.main.shift();
       dropIfExpired(state, queue, head, effects);
@@ -250,6 +321,7 @@ function redeliverLater(state: CoreState, queue: Queue, message: QueuedMessage, 
 
 function deadLetter(state: CoreState, queue: Queue, message: QueuedMessage, reason: DeadLetterReason, effects: Effect[]): void {
   queue.removedTotal++;
+  messageGone(queue, message);
   const target = queue.options.deadLetterQueue;
   if (target === queue.name) {
     // Dead-lettering from the dead-letter queue itself would loop; the message is dropped and logged.
@@ -267,6 +339,7 @@ function deadLetter(state: CoreState, queue: Queue, message: QueuedMessage, reas
       expiresAtMs: message.expiresAtMs,
       deliveryCount: message.deliveryCount,
       durable: message.durable,
+      priority: message.priority,
     },
     message.body,
     effects,
@@ -310,12 +383,6 @@ function updateExclusive(queue: Queue, effects: Effect[]): void {
   queue.activeExclusive = best;
   effects.push({ type: 'exclusive-active', queue: queue.name, consumerId: best ? best.id : null });
   // What the previous active consumer refused may suit the new one (or, leaving exclusive mode, anyone).
-  wakeDeferred(queue);
-}
-
-/** A consumer's credit rose from zero: it may take what every consumer with credit refused. */
-function wakeRefused(queue: Queue): void {
-  wakeGroupsAwaitingConsumer(queue);
   wakeDeferred(queue);
 }
 

@@ -1,7 +1,12 @@
+import { classCreditChanged, classMatches } from './selection';
 import type { Consumer, Queue, QueuedMessage } from './types';
 
-export function isExcluded(message: QueuedMessage, consumer: Consumer): boolean {
-  return message.excludedConsumers !== null && message.excludedConsumers.has(consumer.id);
+/**
+ * The consumer may not take the message: it refused it (undeliverable-here), or its selector does not
+ * match it. To a group's owner both mean the same (README "Selectors and groups").
+ */
+export function refuses(consumer: Consumer, message: QueuedMessage): boolean {
+  return (message.excludedConsumers !== null && message.excludedConsumers.has(consumer.id)) || !classMatches(consumer.selectorClass, message);
 }
 
 /** Keeps `queue.consumers` sorted by priority (highest first), then attach order (earliest first). */
@@ -16,7 +21,10 @@ export function addConsumer(queue: Queue, consumer: Consumer): void {
 export function removeConsumer(queue: Queue, consumer: Consumer): void {
   const index = queue.consumers.indexOf(consumer);
   if (index >= 0) queue.consumers.splice(index, 1);
-  if (consumer.credit > 0) queue.consumersWithCredit--;
+  if (consumer.credit > 0) {
+    queue.consumersWithCredit--;
+    classCreditChanged(consumer.selectorClass, false);
+  }
   if (consumer.exclusive) queue.exclusiveCount--;
 }
 
@@ -24,12 +32,14 @@ export function setCredit(queue: Queue, consumer: Consumer, credit: number): voi
   const had = consumer.credit > 0;
   consumer.credit = credit;
   const has = credit > 0;
-  if (had !== has) queue.consumersWithCredit += has ? 1 : -1;
+  if (had === has) return;
+  queue.consumersWithCredit += has ? 1 : -1;
+  classCreditChanged(consumer.selectorClass, has);
 }
 
 /**
- * The consumer for a message that has no owner yet: among consumers with credit that did not refuse it
- * (undeliverable-here), the highest priority level that has any; within it the one owning the fewest
+ * The consumer for a message that has no owner yet: among consumers with credit that do not refuse it
+ * (undeliverable-here, or a selector that does not match), the highest priority level that has any; within it the one owning the fewest
  * groups (when `byFewestGroups`); ties rotate in attach order, starting after the consumer picked last.
  * A null message (not looked at yet) is refused by nobody. Pure: `notePicked` moves the rotation on once
  * the message is delivered. Linear in the number of consumers, independent of queue depth and group count.
@@ -41,7 +51,7 @@ export function chooseConsumer(queue: Queue, message: QueuedMessage | null, byFe
   let firstOverall: Consumer | null = null;
   for (const consumer of queue.consumers) {
     if (level !== null && consumer.priority < level) break;
-    if (consumer.credit <= 0 || (message !== null && isExcluded(message, consumer))) continue;
+    if (consumer.credit <= 0 || (message !== null && refuses(consumer, message))) continue;
     level = consumer.priority;
     const load = loadOf(consumer, byFewestGroups);
     if (firstOverall === null || load < loadOf(firstOverall, byFewestGroups)) firstOverall = consumer;

@@ -1,4 +1,4 @@
-import { bestExclusive, chooseConsumer, isExcluded, notePicked, setCredit } from './consumers';
+import { bestExclusive, chooseConsumer, notePicked, refuses, setCredit } from './consumers';
 import {
   firstReadyGroup,
   groupMessageDelivered,
@@ -10,14 +10,19 @@ import {
   parkFirst,
   requeueGroupMessage,
   takeParkedHead,
+  wakeMatchedGroup,
 } from './group-lifecycle';
-import type { Consumer, CoreState, Effect, Group, Queue, QueuedMessage } from './types';
+import { leaveLevel } from './priority';
+import { groupForClassWithCredit, leaveWaiting, takeNextMessage, waitForMatch, type SelectorClass } from './selection';
+import type { Consumer, CoreState, Effect, Group, MessageStatus, Queue, QueuedMessage } from './types';
 
 /**
  * Hands queued messages to consumers until no consumer with credit can take any. Every message is
  * looked at once per wake-up: a message whose group cannot move now is parked with its group and not
  * looked at again until the group's wake event (group-lifecycle.ts) makes it ready, so a backlog behind
- * blocked groups never slows other traffic (no head-of-line blocking).
+ * blocked groups never slows other traffic (no head-of-line blocking). Likewise a message (or a group's
+ * next message) that no consumer with credit may take waits in the wake index of the selector classes
+ * that match it (selection.ts). Messages are looked at in queue order: priority level, then position.
  */
 export function dispatch(state: CoreState, queue: Queue, effects: Effect[]): void {
   if (queue.consumersWithCredit === 0) return;
@@ -34,7 +39,7 @@ function dispatchExclusive(state: CoreState, queue: Queue, effects: Effect[]): v
     const message = queue.main.shift();
     if (message === undefined) return;
     if (dropIfExpired(state, queue, message, effects)) continue;
-    if (isExcluded(message, active)) {
+    if (refuses(active, message)) {
       queue.deferred.insert(message);
       continue;
     }
@@ -46,8 +51,25 @@ function dispatchExclusive(state: CoreState, queue: Queue, effects: Effect[]): v
 function dispatchShared(state: CoreState, queue: Queue, effects: Effect[]): void {
   while (queue.consumersWithCredit > 0) {
     const ready = firstReadyGroup(queue);
-    if (ready !== undefined) dispatchParkedHead(state, queue, ready, effects);
-    else if (!dispatchFromQueue(state, queue, effects)) return;
+    if (ready !== undefined) {
+      dispatchParkedHead(state, queue, ready, effects);
+      continue;
+    }
+    const matched = groupForClassWithCredit(queue);
+    if (matched !== undefined) {
+      wakeMatchedGroup(queue, matched);
+      continue;
+    }
+    if (queue.waiting.size === 0) {
+      // Nothing waits for a match (the common case): the next new message, with no allocation.
+      const message = queue.main.shift();
+      if (message === undefined) return;
+      dispatchMessage(state, queue, message, null, effects);
+    } else {
+      const next = takeNextMessage(queue);
+      if (next === null) return;
+      dispatchMessage(state, queue, next.message, next.from, effects);
+    }
   }
 }
 
@@ -65,30 +87,30 @@ function dispatchParkedHead(state: CoreState, queue: Queue, group: Group, effect
   deliverGrouped(state, queue, takeParkedHead(queue, group), next, group, effects);
 }
 
-/** Looks at the next message not looked at yet; false when there is none. */
-function dispatchFromQueue(state: CoreState, queue: Queue, effects: Effect[]): boolean {
-  const message = queue.main.shift();
-  if (message === undefined) return false;
-  if (dropIfExpired(state, queue, message, effects)) return true;
+/**
+ * Looks at the next message: new (or returned) from `main` (`from` null), or waiting for a match in the
+ * index of selector class `from`, which now has credit.
+ */
+function dispatchMessage(state: CoreState, queue: Queue, message: QueuedMessage, from: SelectorClass | null, effects: Effect[]): void {
+  if (dropIfExpired(state, queue, message, effects)) return;
   if (message.groupId === null) {
     const consumer = chooseConsumer(queue, message, false);
     if (consumer === null) {
-      queue.deferred.insert(message);
+      waitForMatch(queue, message, from);
     } else {
       notePicked(queue, consumer);
       deliver(state, queue, message, consumer, null, effects);
     }
-    return true;
+    return;
   }
   const group = groupOf(queue, message);
   if (group.parked !== null) {
     parkBehind(group, message);
-    return true;
+    return;
   }
-  const next = nextConsumer(queue, group, message);
-  if (typeof next === 'string') parkFirst(queue, group, message, next);
-  else deliverGrouped(state, queue, message, next, group, effects);
-  return true;
+  const consumer = nextConsumer(queue, group, message);
+  if (typeof consumer === 'string') parkFirst(queue, group, message, consumer);
+  else deliverGrouped(state, queue, message, consumer, group, effects);
 }
 
 function deliverGrouped(state: CoreState, queue: Queue, message: QueuedMessage, consumer: Consumer, group: Group, effects: Effect[]): void {
@@ -110,8 +132,10 @@ function deliver(
   effects.push({ type: 'deliver', queue: queue.name, consumerId: consumer.id, deliveryId, message, settled: consumer.settleOnSend });
   if (consumer.settleOnSend) {
     queue.removedTotal++;
+    messageGone(queue, message);
     effects.push({ type: 'removed', queue: queue.name, message, reason: 'accepted' });
   } else {
+    setStatus(queue, message, 'in-flight');
     consumer.unsettled.set(deliveryId, { id: deliveryId, message, group });
     queue.inFlightCount++;
   }
@@ -126,14 +150,27 @@ export function dropIfExpired(state: CoreState, queue: Queue, message: QueuedMes
   if (!isExpired(state, message)) return false;
   queue.queuedCount--;
   queue.removedTotal++;
+  messageGone(queue, message);
   effects.push({ type: 'removed', queue: queue.name, message, reason: 'expired' });
   if (message.groupId !== null) groupMessageRemoved(queue, groupOf(queue, message), state.nowMs, effects);
   return true;
 }
 
-/** Puts a message back at its original position, behind nothing that came after it. */
+/** The message leaves its queue for good; the caller reports why (`removed` or `dead-lettered`). */
+export function messageGone(queue: Queue, message: QueuedMessage): void {
+  setStatus(queue, message, 'gone');
+  leaveLevel(queue, message);
+}
+
+function setStatus(queue: Queue, message: QueuedMessage, status: MessageStatus): void {
+  if (message.status === 'waiting') leaveWaiting(queue, message, status);
+  else message.status = status;
+}
+
+/** Puts a message back at its original position (and level), behind nothing that came after it. */
 export function returnToQueue(queue: Queue, message: QueuedMessage): void {
   queue.queuedCount++;
+  message.status = 'queued';
   if (message.groupId === null) queue.main.insert(message);
   else requeueGroupMessage(queue, message);
 }

@@ -51,7 +51,8 @@
  *   any           operator purges the queue: its queued messages go             as for the last queued
  *                 (in-flight ones stay)                                         message gone
  * No state change, only a blocking reason (below): credit and drain, maxInFlightPerGroup, the owner
- * refusing a message (undeliverable-here: it keeps the group until it holds nothing of it), consumer
+ * refusing a message (undeliverable-here, or its selector does not match the message: it keeps the group
+ * until it holds nothing of it), consumer
  * priority (a fresh pick takes the highest priority level with an eligible consumer), exclusive mode.
  * Entering exclusive mode (the first exclusive consumer attaches) puts every parked message back into
  * the queue in order; groups keep their states but play no role in dispatch, and a delivery to an
@@ -68,16 +69,21 @@
  *   max-in-flight-per-group          settlement     same
  *   closing-awaits-settlement        settlement     same
  *   owner-refused-message            refusal        same; or its next message expiring (tick)
- *   no-eligible-consumer             refusal        a consumer's credit rising from zero; or its next
- *                                                   message expiring (tick)
+ *   no-eligible-consumer             eligible-      credit rising from zero for a consumer whose selector
+ *                                    consumer       matches its next message, or a consumer with a
+ *                                                   selector not seen before attaching (selection.ts files
+ *                                                   the group per selector class); or its next message
+ *                                                   expiring (tick)
  *   queue-is-exclusive               (none)         the active exclusive consumer taking messages
  * Besides, every change of owner or state, and every settlement of the group, makes a parked group
  * ready. A group waits on `settlement` only while something is in flight (asserted in `holdBack`).
- * The tick looks at the next message of groups in the owner-credit and refusal lists, and only in
- * queues that ever held a message with an expiry time.
+ * The tick looks at the next message of groups in the owner-credit, refusal and eligible-consumer lists,
+ * and only in queues that ever held a message with an expiry time.
  */
-import { chooseConsumer, isExcluded, notePicked } from './consumers';
+import { chooseConsumer, notePicked, refuses } from './consumers';
 import { OrderedBuffer } from './ordered-buffer';
+import { adoptOrphanLevels, orphanGroupLevels } from './priority';
+import { fileGroupForMatch, unfileGroupForMatch } from './selection';
 import type { Consumer, Effect, Group, Queue, QueuedMessage } from './types';
 
 export type GroupState = 'unowned' | 'owned' | 'idle' | 'moving' | 'closing';
@@ -94,7 +100,7 @@ export type BlockedReason =
 export type WakeEvent = 'owner-credit' | 'settlement' | 'eligible-consumer-credit' | 'exclusive-consumer-ready';
 
 /** Where a group with parked messages waits: `ready` for dispatch, or for the event of its reason. */
-export type WakeList = 'ready' | 'owner-credit' | 'settlement' | 'refusal';
+export type WakeList = 'ready' | 'owner-credit' | 'settlement' | 'refusal' | 'eligible-consumer';
 
 export type ParkingReason = Exclude<BlockedReason, 'queue-is-exclusive'>;
 
@@ -104,7 +110,7 @@ const WAKE_LIST: Record<ParkingReason, WakeList> = {
   'max-in-flight-per-group': 'settlement',
   'closing-awaits-settlement': 'settlement',
   'owner-refused-message': 'refusal',
-  'no-eligible-consumer': 'refusal',
+  'no-eligible-consumer': 'eligible-consumer',
 };
 
 const WAKE_EVENT: Record<BlockedReason, WakeEvent> = {
@@ -151,8 +157,8 @@ export function nextConsumer(queue: Queue, group: Group, head: QueuedMessage | n
   // After a close, a returned message of the closed sequence still goes to the owner; later ones wait.
   if (group.state === 'closing' && (head === null || head.seq > group.closedAtSeq!)) return 'closing-awaits-settlement';
   const owner = group.owner;
-  if (owner !== null && (head === null || !isExcluded(head, owner))) return owner.credit > 0 ? owner : 'owner-has-no-credit';
-  // The owner refused this message: it goes to another consumer, but only once the owner holds nothing
+  if (owner !== null && (head === null || !refuses(owner, head))) return owner.credit > 0 ? owner : 'owner-has-no-credit';
+  // The owner refused this message (or its selector does not match it): it goes to another consumer, but only once the owner holds nothing
   // of the group, so that two consumers never hold messages of one group at the same time.
   if (owner !== null && group.inFlight > 0) return 'owner-refused-message';
   return chooseConsumer(queue, head, true) ?? 'no-eligible-consumer';
@@ -174,6 +180,7 @@ export function groupMessageQueued(queue: Queue, groupId: string): Group {
       waitingIn: null,
       queued: 0,
       inFlight: 0,
+      levels: adoptOrphanLevels(queue, groupId),
       idleSinceMs: 0,
       older: queue.newestGroup,
       newer: null,
@@ -351,6 +358,7 @@ function settleState(queue: Queue, group: Group, nowMs: number, effects: Effect[
 /** Remembers the group for its owner, forgetting the least recently idle ones beyond maxGroups. */
 function becomeIdle(queue: Queue, group: Group, nowMs: number, effects: Effect[]): void {
   group.state = 'idle';
+  if (group.levels !== null && group.levels.live === 0) group.levels = null;
   group.idleSinceMs = nowMs;
   queue.idleGroups.add(group);
   const maxGroups = queue.options.maxGroups;
@@ -368,6 +376,7 @@ function forgetIdle(queue: Queue, group: Group, effects: Effect[]): void {
 }
 
 function forget(queue: Queue, group: Group): void {
+  if (group.levels !== null) orphanGroupLevels(queue, group.id, group.levels);
   queue.groups.delete(group.id);
   if (group.older === null) queue.oldestGroup = group.newer;
   else group.older.newer = group.newer;
@@ -432,9 +441,9 @@ export function wakeGroupsAwaitingCredit(queue: Queue, consumer: Consumer): void
   for (const group of consumer.groupsAwaitingCredit) makeReady(queue, group);
 }
 
-/** Wake event `eligible-consumer-credit`: a consumer's credit rose from zero. */
-export function wakeGroupsAwaitingConsumer(queue: Queue): void {
-  for (const group of queue.groupsAwaitingConsumer) makeReady(queue, group);
+/** Wake event `eligible-consumer-credit`: a consumer with credit whose selector class matches the group's next message. */
+export function wakeMatchedGroup(queue: Queue, group: Group): void {
+  makeReady(queue, group);
 }
 
 /**
@@ -448,6 +457,7 @@ export function wakeGroupsWithExpiredHead(queue: Queue, isExpired: (message: Que
     for (const group of consumer.groupsAwaitingCredit) if (isExpired(group.parked!.peek()!)) makeReady(queue, group);
   }
   for (const group of queue.groupsAwaitingConsumer) if (isExpired(group.parked!.peek()!)) makeReady(queue, group);
+  for (const group of queue.groupsAwaitingMatch) if (isExpired(group.parked!.peek()!)) makeReady(queue, group);
 }
 
 /** The first exclusive consumer attached: groups play no role, parked messages rejoin the queue in order. */
@@ -480,6 +490,9 @@ function fileIn(queue: Queue, group: Group, list: WakeList | null): void {
     case 'refusal':
       queue.groupsAwaitingConsumer.delete(group);
       break;
+    case 'eligible-consumer':
+      unfileGroupForMatch(queue, group);
+      break;
     case 'settlement':
     case null:
       break;
@@ -494,6 +507,9 @@ function fileIn(queue: Queue, group: Group, list: WakeList | null): void {
       break;
     case 'refusal':
       queue.groupsAwaitingConsumer.add(group);
+      break;
+    case 'eligible-consumer':
+      fileGroupForMatch(queue, group);
       break;
     case 'settlement':
     case null:

@@ -17,6 +17,8 @@ export interface QueueView {
   readonly name: string;
   readonly queued: number;
   readonly inFlight: number;
+  /** Scheduled messages (delayed delivery) that have not entered the queue yet. */
+  readonly scheduled: number;
   readonly enqueuedTotal: number;
   readonly groups: number;
   /** Groups with an owner (owned, idle, moving, closing); the others are unowned. */
@@ -50,6 +52,7 @@ export function queueView(queue: Queue): QueueView {
     name: queue.name,
     queued: queue.queuedCount,
     inFlight: queue.inFlightCount,
+    scheduled: queue.scheduledCount,
     enqueuedTotal: queue.enqueuedTotal,
     groups: queue.groups.size,
     groupsOwned: queue.consumers.reduce((owned, consumer) => owned + consumer.groups.size, 0),

@@ -1,10 +1,15 @@
+import { BinaryHeap } from './binary-heap';
 import { OrderedBuffer } from './ordered-buffer';
+import { PriorityBuffer } from './priority-buffer';
+import { scheduledBefore } from './schedule';
 import type { CoreState, Effect, Queue, QueueOptions } from './types';
 
 export function createCoreState(resolveQueueOptions: (queueName: string) => QueueOptions): CoreState {
   return {
     queues: new Map(),
     consumers: new Map(),
+    browsers: new Map(),
+    scheduled: BinaryHeap.empty(scheduledBefore),
     resolveQueueOptions,
     nextMessageId: 1,
     nextDeliveryId: 1,
@@ -22,8 +27,14 @@ export function queueFor(state: CoreState, name: string, effects: Effect[]): Que
     name,
     options,
     nextSeq: 1,
-    main: new OrderedBuffer(),
+    main: new PriorityBuffer(),
     deferred: new OrderedBuffer(),
+    selectorClasses: new Map(),
+    nextSelectorClassSerial: 1,
+    waiting: new Set(),
+    groupsAwaitingMatch: new Set(),
+    orphanLevels: new Map(),
+    scheduledCount: 0,
     groups: new Map(),
     oldestGroup: null,
     newestGroup: null,

@@ -1,5 +1,10 @@
+import type { BinaryHeap } from './binary-heap';
 import type { GroupState, WakeList } from './group-lifecycle';
 import type { OrderedBuffer } from './ordered-buffer';
+import type { GroupLevels } from './priority';
+import type { PriorityBuffer } from './priority-buffer';
+import type { Browser } from './browsing';
+import type { MessageSelection, SelectorClass } from './selection';
 
 /** Per-queue options, resolved from the configuration when the queue is first used. */
 export interface QueueOptions {
@@ -29,13 +34,24 @@ export interface MessageMeta {
   /** header.delivery-count as the producer sent it. */
   readonly deliveryCount: number;
   readonly durable: boolean;
+  /** header.priority 0-9 (AMQP 1.0 3.2.1; larger values count as 9); absent: 4. */
+  readonly priority?: number;
+  /** Delayed delivery (x-opt-delivery-time / x-opt-delivery-delay): the message enters its queue at this time; absent or null: at once. */
+  readonly deliverAtMs?: number | null;
 }
+
+/**
+ * Where a message is: `scheduled` (not in its queue yet), `queued` (waiting to be looked at or held back
+ * with its group), `waiting` (no consumer whose selector matches it has credit: selection.ts),
+ * `in-flight` (delivered, unsettled), `gone` (accepted, expired, dead-lettered, sent pre-settled).
+ */
+export type MessageStatus = 'scheduled' | 'queued' | 'waiting' | 'in-flight' | 'gone';
 
 export interface QueuedMessage {
   /** Broker-wide unique, never reused. */
   readonly id: number;
-  /** Position in its queue: the order every rule preserves. */
-  readonly seq: number;
+  /** Position in its queue: the order every rule preserves. A scheduled message gets it when it enters the queue. */
+  seq: number;
   readonly groupId: string | null;
   readonly closesGroup: boolean;
   readonly expiresAtMs: number | null;
@@ -43,6 +59,17 @@ export interface QueuedMessage {
   /** The queue this message was dead-lettered from (dead-letter queues only): where a retry sends it back. */
   readonly deadLetteredFrom: string | null;
   deliveryCount: number;
+  /** header.priority, 0-9. */
+  readonly priority: number;
+  /** The priority level it is dispatched at (priority.ts); set when it enters its queue. */
+  level: number;
+  /** Its group's level record while it is queued or in flight (priority.ts); null for ungrouped messages. */
+  levels: GroupLevels | null;
+  status: MessageStatus;
+  /** When a scheduled message enters its queue; null: it entered when it arrived. */
+  readonly deliverAtMs: number | null;
+  /** What selectors said about it while it waits for a matching consumer (selection.ts); null otherwise. */
+  selection: MessageSelection | null;
   /** Consumers that answered modified{undeliverable-here}; null while none did. */
   excludedConsumers: Set<ConsumerId> | null;
   /**
@@ -78,9 +105,21 @@ export interface Delivery {
   readonly group: Group | null;
 }
 
+/**
+ * A consumer's message selector as the core sees it: opaque, and deterministic. `matches` gives the same
+ * answer for the same message bytes and delivery-count; filters with equal keys are equal (consumers
+ * with equal keys share one selector class and its verdicts, selection.ts).
+ */
+export interface MessageFilter {
+  readonly key: string;
+  matches(message: QueuedMessage): boolean;
+}
+
 export interface Consumer {
   readonly id: ConsumerId;
   readonly queue: Queue;
+  /** The consumers with this consumer's selector (selection.ts); consumers without one share the match-all class. */
+  readonly selectorClass: SelectorClass;
   readonly priority: number;
   readonly exclusive: boolean;
   /** The link settles on send (at-most-once): a delivery is settled the moment it is sent. */
@@ -119,6 +158,11 @@ export interface Group {
   queued: number;
   /** Unsettled deliveries of this group made while groups applied; all held by `owner`. */
   inFlight: number;
+  /**
+   * The priority levels of its messages queued or in flight, exclusive-mode deliveries included
+   * (priority.ts); null while it has none (an idle group keeps no record).
+   */
+  levels: GroupLevels | null;
   idleSinceMs: number;
   /** The groups of a queue in the order it came to know them (operators page through them): neighbours. */
   older: Group | null;
@@ -129,14 +173,24 @@ export interface Queue {
   readonly name: string;
   readonly options: QueueOptions;
   nextSeq: number;
-  /** Messages not yet looked at by dispatch (or returned to their position), in seq order. */
-  readonly main: OrderedBuffer<QueuedMessage>;
+  /** Messages not yet looked at by dispatch (or returned to their position), in queue order: priority level, then seq. */
+  readonly main: PriorityBuffer<QueuedMessage>;
   /**
-   * Ungrouped messages refused (undeliverable-here) by every consumer that had credit, or in exclusive
-   * mode by the active one; looked at again when a consumer's credit rises from zero or the active
-   * exclusive consumer changes.
+   * Exclusive mode: messages the active exclusive consumer refused (undeliverable-here) or whose
+   * selector does not match them; looked at again when the active exclusive consumer changes.
    */
   readonly deferred: OrderedBuffer<QueuedMessage>;
+  /** Selector classes of the attached consumers, by filter key (null: consumers without a selector); selection.ts. */
+  readonly selectorClasses: Map<string | null, SelectorClass>;
+  nextSelectorClassSerial: number;
+  /** Shared mode: ungrouped messages no consumer with credit may take (status `waiting`); selection.ts files them per selector class. */
+  readonly waiting: Set<QueuedMessage>;
+  /** Groups whose next message no consumer with credit may take (wake list `eligible-consumer`); filed per selector class too. */
+  readonly groupsAwaitingMatch: Set<Group>;
+  /** Level records of forgotten groups whose messages sent in exclusive mode are still in flight (priority.ts). */
+  readonly orphanLevels: Map<string, GroupLevels>;
+  /** Scheduled messages that will enter this queue. */
+  scheduledCount: number;
   readonly groups: Map<string, Group>;
   /**
    * Both ends of the list of `groups` (linked through Group.older/newer) in the order the queue came to
@@ -152,8 +206,8 @@ export interface Queue {
   /** Groups with parked messages that dispatch has to look at again (wake list `ready`), in wake order. */
   readonly readyGroups: Set<Group>;
   /**
-   * Groups whose next message was refused (undeliverable-here) by the owner or by every consumer with
-   * credit (wake list `refusal`).
+   * Groups whose owner refused their next message (undeliverable-here, or its selector does not match)
+   * while it holds others of the group (wake list `refusal`).
    */
   readonly groupsAwaitingConsumer: Set<Group>;
   /** Groups in state `idle`, the one idle longest first (LRU). */
@@ -177,11 +231,20 @@ export interface Queue {
 export interface CoreState {
   readonly queues: Map<string, Queue>;
   readonly consumers: Map<ConsumerId, Consumer>;
+  /** Receivers with source distribution-mode `copy` (browsing.ts); not consumers of their queue. */
+  readonly browsers: Map<ConsumerId, Browser>;
+  /** Messages waiting for their delivery time, the earliest first (schedule.ts). */
+  readonly scheduled: BinaryHeap<ScheduledMessage>;
   readonly resolveQueueOptions: (queueName: string) => QueueOptions;
   nextMessageId: number;
   nextDeliveryId: number;
   nextAttachOrder: number;
   nowMs: number;
+}
+
+export interface ScheduledMessage {
+  readonly queue: Queue;
+  readonly message: QueuedMessage;
 }
 
 /** Outcomes a consumer can give (AMQP 1.0 3.4). */
@@ -209,6 +272,10 @@ export type Command =
       readonly priority: number;
       readonly exclusive: boolean;
       readonly settleOnSend: boolean;
+      /** The consumer's selector (README "Selectors"); absent or null: every message. */
+      readonly filter?: MessageFilter | null;
+      /** A browser (source distribution-mode copy): shows messages without taking them (browsing.ts). */
+      readonly browse?: boolean;
     }
   /** Detach, connection loss and idle time-out all mean the same to the core. */
   | { readonly type: 'detach'; readonly consumerId: ConsumerId }
@@ -216,6 +283,8 @@ export type Command =
   | { readonly type: 'credit'; readonly consumerId: ConsumerId; readonly credit: number; readonly drain: boolean }
   | { readonly type: 'settle'; readonly consumerId: ConsumerId; readonly deliveryId: number; readonly outcome: Outcome }
   | { readonly type: 'tick' }
+  /** The clock moved: scheduled messages due by now enter their queues (every command does that first). */
+  | { readonly type: 'clock' }
   /** Operator: removes every queued message of the queue; deliveries in flight are left to settle. */
   | { readonly type: 'purge'; readonly queue: string }
   /**
@@ -243,10 +312,15 @@ export type Effect =
       readonly consumerId: ConsumerId;
       readonly deliveryId: number;
       readonly message: QueuedMessage;
-      /** Settled on send: the consumer's link is at-most-once. */
+      /** Settled on send: the consumer's link is at-most-once, or the receiver is a browser. */
       readonly settled: boolean;
+      /** Shown to a browser: the message stays queued, nothing about it changes. */
+      readonly browsed?: true;
     }
+  /** A new message; with status `scheduled` it enters the queue later (`scheduled-due`). */
   | { readonly type: 'enqueued'; readonly queue: string; readonly message: QueuedMessage }
+  /** A scheduled message's time came: it entered its queue at position `message.seq` (store must record it). */
+  | { readonly type: 'scheduled-due'; readonly queue: string; readonly message: QueuedMessage }
   | { readonly type: 'removed'; readonly queue: string; readonly message: QueuedMessage; readonly reason: RemovalReason }
   /** The message left `queue` for `deadLetterQueue`; an `enqueued` effect for its copy there follows. */
   | {

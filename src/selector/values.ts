@@ -11,9 +11,6 @@
  * - a symbol, any symbol: present, but of a type JMS selectors cannot use (AMQP binary, list, map,
  *   timestamp, uuid, char, decimal, described values): it IS NOT NULL, and every comparison with it
  *   is false, as for any two values of unlike types. NON_JMS_VALUE is one, for callers to use.
- *
- * Nothing but JavaScript types, so that a layer which may not import this module (the AMQP layer's
- * src/amqp/selector-fields.ts) can still provide fields: TypeScript matches them by shape.
  */
 export const NON_JMS_VALUE: unique symbol = Symbol('non-JMS value');
 

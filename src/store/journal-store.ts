@@ -8,6 +8,7 @@ import {
   encodeDeliveryCount,
   encodeIds,
   encodeMessage,
+  encodePosition,
   encodeQueue,
   encodeQueueDeleted,
   encodeSubscription,
@@ -28,7 +29,8 @@ import { StoreError } from './types';
 interface IndexEntry {
   readonly id: number;
   readonly queue: string;
-  readonly seq: number;
+  /** 0 while a scheduled message waits for its time. */
+  seq: number;
   meta: MessageMeta;
   /** Delivered since its delivery-count was last recorded. */
   delivered: boolean;
@@ -187,6 +189,14 @@ export class JournalStore implements MessageStore {
     // The count is recorded from here on: a delivery mark of this turn would count the delivery twice.
     this.deliveries.delete(entry);
     this.append(encodeDeliveryCount(id, deliveryCount));
+    this.dependOn([entry]);
+  }
+
+  setPosition(id: number, seq: number): void {
+    const entry = this.index.get(id);
+    if (!entry || !entry.meta.durable) return;
+    entry.seq = seq;
+    this.append(encodePosition(id, seq));
     this.dependOn([entry]);
   }
 
@@ -576,6 +586,14 @@ export class JournalStore implements MessageStore {
       case RecordType.DeliveredMany:
         for (const id of record.ids) this.replayDelivery(id, segment);
         break;
+      case RecordType.Position: {
+        const entry = this.index.get(record.id);
+        if (entry) {
+          if (entry.segment !== segment) segment.refersTo.add(entry.segment);
+          entry.seq = record.seq;
+        }
+        break;
+      }
       case RecordType.Topic:
         this.topics.add(record.name);
         break;
@@ -609,9 +627,9 @@ export class JournalStore implements MessageStore {
   }
 
   /**
-   * Every message still stored, per queue in position order. A message that had left for a consumer
-   * when the broker stopped comes back with delivery-count + 1 (recorded, so a second crash does not
-   * count it twice).
+   * Every message still stored, per queue in position order (scheduled messages that had not entered
+   * their queue, position 0, first). A message that had left for a consumer when the broker stopped
+   * comes back with delivery-count + 1 (recorded, so a second crash does not count it twice).
    */
   private recoveredQueues(queues: Map<string, RecoveredMessage[]>, keepInMemoryBytes: number): RecoveredQueue[] {
     const entries = [...this.index.values()].sort((a, b) => a.seq - b.seq);

@@ -3,7 +3,7 @@ import type { MessageStore, RecoveredStore, StoreEntry, StoredSubscription } fro
 
 interface MemoryRecord {
   readonly queue: string;
-  readonly seq: number;
+  seq: number;
   meta: MessageMeta;
   delivered: boolean;
   readonly bytes: Uint8Array;
@@ -110,6 +110,11 @@ export class MemoryStore implements MessageStore {
       record.meta = { ...record.meta, deliveryCount };
       record.delivered = false;
     });
+  }
+
+  setPosition(id: number, seq: number): void {
+    const record = this.medium.records.get(id);
+    if (record) record.seq = seq;
   }
 
   markDelivered(id: number): void {

@@ -1,4 +1,4 @@
-import { messageHeadLength, messageOrigin, writeMessageHead, type MessageRecordFields } from './record-codec';
+import { messageHeadLength, messageTrailerLength, writeMessageHead, writeMessageTrailer, type MessageRecordFields } from './record-codec';
 
 /** Record heads and small records are encoded into a slab of this size; it is reused after every write. */
 const SLAB_BYTES = 256 * 1024;
@@ -29,17 +29,18 @@ export class PendingRecords {
 
   /** A message record; returns the offset of its body from the start of what is pending. */
   addMessage(fields: MessageRecordFields, body: Uint8Array): number {
-    const origin = messageOrigin(fields);
-    const at = this.reserve(messageHeadLength(fields));
-    writeMessageHead(this.slab, at, fields, body, origin);
-    const bodyOffset = this.bytes;
-    this.seal();
+    const headLength = messageHeadLength(fields);
+    const trailerLength = messageTrailerLength(fields);
+    const bodyOffset = this.bytes + headLength;
+    // Head and trailer sit next to each other in the slab; the body goes between them in the write.
+    const at = this.reserve(headLength + trailerLength);
+    const trailerAt = at + headLength;
+    writeMessageTrailer(this.slab, trailerAt, fields);
+    writeMessageHead(this.slab, at, fields, body, this.slab.subarray(trailerAt, trailerAt + trailerLength));
+    this.parts.push(this.slab.subarray(this.regionStart, trailerAt));
+    this.regionStart = trailerAt;
     this.parts.push(body);
     this.bytes += body.length;
-    if (origin) {
-      this.parts.push(origin);
-      this.bytes += origin.length;
-    }
     return bodyOffset;
   }
 

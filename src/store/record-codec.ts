@@ -7,14 +7,18 @@ import type { StoredSubscription } from './types';
  * A record whose length runs past the end of the file, or whose checksum does not match, marks the point
  * where a crash cut the journal.
  *
- * A message record's payload: id, seq, delivery-count, flags, [expiry], queue, [group], body, and, with
- * FLAG_DEAD_LETTERED_FROM, the queue it was dead-lettered from after the body. That field came after the
- * first release: a record without the flag reads as before, and a reader that predates it stops at the
- * end of the body, so journals stay readable in both directions (no new format version).
+ * A message record's payload: id, seq, delivery-count, flags, [expiry], queue, [group], body, then the
+ * optional fields that came after the first release, each present only with its flag, in this order:
+ * [the queue it was dead-lettered from (u16 length, UTF-8; FLAG_DEAD_LETTERED_FROM)] [priority (u8,
+ * FLAG_HAS_PRIORITY)] [delivery time (f64, FLAG_SCHEDULED)]. A record without them reads as before (no
+ * origin, priority 4, not scheduled), and a reader that predates them stops at the end of the body, so
+ * journals stay readable in both directions (no new format version). A scheduled message is stored with
+ * seq 0 until a Position record gives it its place in the queue.
  *
  * A message record is written as three parts: its head (the record header and every field before the
- * body), the body as the producer sent it, and the origin after it, if any. The checksum runs over them
- * in turn, so the body is handed to the write as it is, never copied into the record.
+ * body), the body as the producer sent it, and its trailer (the optional fields after the body), if any.
+ * The checksum runs over them in turn, so the body is handed to the write as it is, never copied into
+ * the record.
  *
  * Removals and delivery marks are written as lists of ids (RemoveMany, DeliveredMany): the removals of a
  * consumer's disposition range, the deliveries of a turn, are one record each. Segments that hold them
@@ -35,10 +39,12 @@ export const enum RecordType {
   Topic = 7,
   Subscription = 8,
   QueueDeleted = 9,
+  /** A scheduled message entered its queue at a position (delayed delivery). */
+  Position = 10,
   /** Several removals: a count, then the ids. */
-  RemoveMany = 10,
+  RemoveMany = 11,
   /** Several deliveries (see Delivered): a count, then the ids. */
-  DeliveredMany = 11,
+  DeliveredMany = 12,
 }
 
 const FLAG_DURABLE = 1;
@@ -47,6 +53,8 @@ const FLAG_HAS_GROUP = 4;
 const FLAG_HAS_EXPIRY = 8;
 const FLAG_DELIVERED = 16;
 const FLAG_DEAD_LETTERED_FROM = 32;
+const FLAG_HAS_PRIORITY = 64;
+const FLAG_SCHEDULED = 128;
 
 /** What a message record holds besides its body. */
 export interface MessageRecordFields {
@@ -78,6 +86,7 @@ export type DecodedRecord =
   | { readonly type: RecordType.Topic; readonly name: string }
   | { readonly type: RecordType.Subscription; readonly subscription: StoredSubscription }
   | { readonly type: RecordType.QueueDeleted; readonly name: string }
+  | { readonly type: RecordType.Position; readonly id: number; readonly seq: number }
   | { readonly type: RecordType.RemoveMany | RecordType.DeliveredMany; readonly ids: readonly number[] };
 
 function frame(type: RecordType, payload: Buffer): Buffer {
@@ -97,10 +106,14 @@ export function encodeTopic(name: string): Buffer {
   return frame(RecordType.Topic, Buffer.from(name, 'utf8'));
 }
 
-/** A subscription record is rare (one per durable subscription and segment): JSON keeps it readable and open to new fields. */
+/**
+ * A subscription record is rare (one per durable subscription and segment): JSON keeps it readable and
+ * open to new fields. `selector` is written only when it has one, so records without read as before.
+ */
 export function encodeSubscription(subscription: StoredSubscription): Buffer {
-  const { queue, topic, name, clientId, shared } = subscription;
-  return frame(RecordType.Subscription, Buffer.from(JSON.stringify({ queue, topic, name, clientId, shared }), 'utf8'));
+  const { queue, topic, name, clientId, shared, selector } = subscription;
+  const fields = selector === undefined || selector === null ? { queue, topic, name, clientId, shared } : { queue, topic, name, clientId, shared, selector };
+  return frame(RecordType.Subscription, Buffer.from(JSON.stringify(fields), 'utf8'));
 }
 
 export function encodeQueueDeleted(name: string): Buffer {
@@ -114,26 +127,34 @@ export function messageHeadLength(fields: MessageRecordFields): number {
   return RECORD_HEADER_BYTES + 8 + 8 + 4 + 1 + (meta.expiresAtMs !== null ? 8 : 0) + 2 + Buffer.byteLength(fields.queue, 'utf8') + groupBytes + 4;
 }
 
-/** Bytes of a whole message record with a body of `bodyLength`. */
-export function messageRecordLength(fields: MessageRecordFields, bodyLength: number): number {
-  return messageHeadLength(fields) + bodyLength + (fields.deadLetteredFrom === null ? 0 : 2 + Buffer.byteLength(fields.deadLetteredFrom, 'utf8'));
+/** Bytes of a message record's trailer: the optional fields after the body (0 for most messages). */
+export function messageTrailerLength(fields: MessageRecordFields): number {
+  const { meta } = fields;
+  return (
+    (fields.deadLetteredFrom === null ? 0 : 2 + Buffer.byteLength(fields.deadLetteredFrom, 'utf8')) +
+    (meta.priority === undefined ? 0 : 1) +
+    (meta.deliverAtMs === undefined || meta.deliverAtMs === null ? 0 : 8)
+  );
 }
 
-/** The part of a message record after its body: the queue it was dead-lettered from, or null. */
-export function messageOrigin(fields: MessageRecordFields): Buffer | null {
-  if (fields.deadLetteredFrom === null) return null;
-  const name = Buffer.from(fields.deadLetteredFrom, 'utf8');
-  const origin = Buffer.allocUnsafe(2 + name.length);
-  origin.writeUInt16LE(name.length, 0);
-  name.copy(origin, 2);
-  return origin;
+/** Bytes of a whole message record with a body of `bodyLength`. */
+export function messageRecordLength(fields: MessageRecordFields, bodyLength: number): number {
+  return messageHeadLength(fields) + bodyLength + messageTrailerLength(fields);
+}
+
+/** Writes a message record's trailer (messageTrailerLength bytes) into `target` at `at`. */
+export function writeMessageTrailer(target: Buffer, at: number, fields: MessageRecordFields): void {
+  const { meta } = fields;
+  if (fields.deadLetteredFrom !== null) at = writeShortString(target, at, fields.deadLetteredFrom);
+  if (meta.priority !== undefined) at = target.writeUInt8(meta.priority, at);
+  if (meta.deliverAtMs !== undefined && meta.deliverAtMs !== null) target.writeDoubleLE(meta.deliverAtMs, at);
 }
 
 /**
  * Writes a message record's head into `target` at `at` (messageHeadLength bytes) and its checksum,
- * which covers the body and the origin written after it. Returns where the body goes.
+ * which covers the body and the trailer written after it. Returns where the body goes.
  */
-export function writeMessageHead(target: Buffer, at: number, fields: MessageRecordFields, body: Uint8Array, origin: Buffer | null): number {
+export function writeMessageHead(target: Buffer, at: number, fields: MessageRecordFields, body: Uint8Array, trailer: Uint8Array): number {
   const { meta } = fields;
   let flags = 0;
   if (meta.durable) flags |= FLAG_DURABLE;
@@ -141,7 +162,9 @@ export function writeMessageHead(target: Buffer, at: number, fields: MessageReco
   if (meta.groupId !== null) flags |= FLAG_HAS_GROUP;
   if (meta.expiresAtMs !== null) flags |= FLAG_HAS_EXPIRY;
   if (fields.delivered) flags |= FLAG_DELIVERED;
-  if (origin) flags |= FLAG_DEAD_LETTERED_FROM;
+  if (fields.deadLetteredFrom !== null) flags |= FLAG_DEAD_LETTERED_FROM;
+  if (meta.priority !== undefined) flags |= FLAG_HAS_PRIORITY;
+  if (meta.deliverAtMs !== undefined && meta.deliverAtMs !== null) flags |= FLAG_SCHEDULED;
   const start = at;
   at += RECORD_HEADER_BYTES;
   target[start + 8] = RecordType.Message;
@@ -153,10 +176,8 @@ export function writeMessageHead(target: Buffer, at: number, fields: MessageReco
   at = writeShortString(target, at, fields.queue);
   if (meta.groupId !== null) at = writeShortString(target, at, meta.groupId);
   at = target.writeUInt32LE(body.length, at);
-  const payloadLength = at - start - RECORD_HEADER_BYTES + body.length + (origin?.length ?? 0);
-  target.writeUInt32LE(payloadLength, start);
-  let crc = crc32(body, crc32(target.subarray(start + 8, at)));
-  if (origin) crc = crc32(origin, crc);
+  target.writeUInt32LE(at - start - RECORD_HEADER_BYTES + body.length + trailer.length, start);
+  const crc = crc32(trailer, crc32(body, crc32(target.subarray(start + 8, at))));
   target.writeUInt32LE(crc, start + 4);
   return at;
 }
@@ -170,11 +191,11 @@ function writeShortString(target: Buffer, at: number, value: string): number {
 
 /** A whole message record in one buffer (atomic units, compaction); the body's offset in it is returned too. */
 export function encodeMessage(fields: MessageRecordFields, body: Uint8Array): { record: Buffer; bodyOffsetInRecord: number } {
-  const origin = messageOrigin(fields);
-  const record = Buffer.allocUnsafe(messageHeadLength(fields) + body.length + (origin?.length ?? 0));
-  const bodyOffsetInRecord = writeMessageHead(record, 0, fields, body, origin);
+  const record = Buffer.allocUnsafe(messageRecordLength(fields, body.length));
+  const trailerAt = record.length - messageTrailerLength(fields);
+  writeMessageTrailer(record, trailerAt, fields);
+  const bodyOffsetInRecord = writeMessageHead(record, 0, fields, body, record.subarray(trailerAt));
   record.set(body, bodyOffsetInRecord);
-  if (origin) origin.copy(record, bodyOffsetInRecord + body.length);
   return { record, bodyOffsetInRecord };
 }
 
@@ -201,6 +222,13 @@ export function encodeDeliveryCount(id: number, deliveryCount: number): Buffer {
  */
 export function encodeAtomicUnit(records: readonly Buffer[], totalBytes: number): Buffer {
   return frame(RecordType.AtomicUnit, Buffer.concat(records, totalBytes));
+}
+
+export function encodePosition(id: number, seq: number): Buffer {
+  const payload = Buffer.allocUnsafe(16);
+  payload.writeDoubleLE(id, 0);
+  payload.writeDoubleLE(seq, 8);
+  return frame(RecordType.Position, payload);
 }
 
 export type ReadResult =
@@ -254,6 +282,9 @@ export function readRecord(bytes: Buffer, offset: number): ReadResult {
       record = { type, subscription };
       break;
     }
+    case RecordType.Position:
+      record = { type, id: payload.readDoubleLE(0), seq: payload.readDoubleLE(8) };
+      break;
     default:
       return { kind: 'torn', reason: `unknown record type ${type as number}` };
   }
@@ -276,10 +307,11 @@ function decodeSubscription(payload: Buffer): StoredSubscription | null {
   }
   const fields = value as Record<string, unknown>;
   if (typeof value !== 'object' || value === null) return null;
-  const { queue, topic, name, clientId, shared } = fields;
+  const { queue, topic, name, clientId, shared, selector } = fields;
   if (typeof queue !== 'string' || typeof topic !== 'string' || typeof name !== 'string' || typeof shared !== 'boolean') return null;
   if (clientId !== null && typeof clientId !== 'string') return null;
-  return { queue, topic, name, clientId, shared };
+  if (selector !== undefined && typeof selector !== 'string') return null;
+  return selector === undefined ? { queue, topic, name, clientId, shared } : { queue, topic, name, clientId, shared, selector };
 }
 
 function decodeMessage(payload: Buffer): MessageRecord {
@@ -310,11 +342,20 @@ function decodeMessage(payload: Buffer): MessageRecord {
   }
   const bodyLength = payload.readUInt32LE(at);
   at += 4;
+  const bodyOffset = at;
+  at += bodyLength;
   let deadLetteredFrom: string | null = null;
   if (flags & FLAG_DEAD_LETTERED_FROM) {
-    const originAt = at + bodyLength;
-    deadLetteredFrom = payload.toString('utf8', originAt + 2, originAt + 2 + payload.readUInt16LE(originAt));
+    const originLength = payload.readUInt16LE(at);
+    deadLetteredFrom = payload.toString('utf8', at + 2, at + 2 + originLength);
+    at += 2 + originLength;
   }
+  let priority: number | undefined;
+  if (flags & FLAG_HAS_PRIORITY) {
+    priority = payload.readUInt8(at);
+    at += 1;
+  }
+  const deliverAtMs = flags & FLAG_SCHEDULED ? payload.readDoubleLE(at) : null;
   return {
     id,
     seq,
@@ -325,10 +366,12 @@ function decodeMessage(payload: Buffer): MessageRecord {
       expiresAtMs,
       deliveryCount,
       durable: (flags & FLAG_DURABLE) !== 0,
+      ...(priority === undefined ? {} : { priority }),
+      deliverAtMs,
     },
     delivered: (flags & FLAG_DELIVERED) !== 0,
     deadLetteredFrom,
-    bodyOffset: at,
+    bodyOffset,
     bodyLength,
   };
 }

@@ -39,6 +39,8 @@ export interface StoredSubscription {
   readonly clientId: string | null;
   /** Shared: several consumers may attach and split its messages (source capability `shared`). */
   readonly shared: boolean;
+  /** Its JMS message selector (only messages it selects enter it); absent in records without one. */
+  readonly selector?: string | null;
 }
 
 /** A message the store is asked to keep. */
@@ -75,6 +77,8 @@ export interface MessageStore {
   add(entry: StoreEntry, bytes: Uint8Array, page: boolean): MessageBody;
   remove(id: number): void;
   setDeliveryCount(id: number, deliveryCount: number): void;
+  /** A scheduled message (stored with position 0) entered its queue at position `seq` (README "Delayed delivery"). */
+  setPosition(id: number, seq: number): void;
   /** The message left the broker for a consumer: after a crash it comes back with delivery-count + 1. */
   markDelivered(id: number): void;
   /**

@@ -105,12 +105,19 @@ describe('permissions', () => {
     await client.close();
   });
 
-  test('browse does not cover consuming (browsers themselves are refused with amqp:not-implemented until browsing exists)', async () => {
+  test('browse covers browsing (distribution-mode copy), not consuming; consume does not cover browsing', async () => {
     const owner = await as('both');
-    await owner.openReceiver('in.browsed');
+    await sendAll(await owner.openSender('in.browsed'), [{ body: 'seen' }]);
     const bea = await as('bea');
     await expect(bea.openReceiver('in.browsed')).rejects.toMatchObject({ condition: 'amqp:unauthorized-access', message: 'user "bea" has no consume permission on "in.browsed"' });
-    await expect(bea.openReceiver({ address: 'in.browsed', distribution_mode: 'copy' })).rejects.toMatchObject({ condition: 'amqp:not-implemented' });
+    const browser = await bea.openReceiver({ address: 'in.browsed', distribution_mode: 'copy' });
+    expect((await receive(browser, 1)).map((r) => r.message.body)).toEqual(['seen']);
+    await expect(owner.openReceiver({ address: 'out.browsed', distribution_mode: 'copy' })).rejects.toMatchObject({
+      condition: 'amqp:unauthorized-access',
+      message: 'user "both" has no browse permission on "out.browsed"',
+    });
+    // Browsing took nothing: the consumer still gets the message.
+    expect((await receive(await owner.openReceiver('in.browsed'), 1)).map((r) => r.message.body)).toEqual(['seen']);
     await Promise.all([owner.close(), bea.close()]);
   });
 

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import fc from 'fast-check';
 import { message as rheaMessage, types } from 'rhea';
-import { MalformedMessageError, readMessageInfo, type MessageInfo } from '../../src/amqp/message-sections';
+import { InvalidAnnotationError, MalformedMessageError, readMessageInfo, type MessageInfo } from '../../src/amqp/message-sections';
 
 /** What readMessageInfo must return: the same fields read from rhea's full decode of the message. */
 function referenceInfo(bytes: Buffer, groupKey: string | null): MessageInfo {
@@ -9,9 +9,14 @@ function referenceInfo(bytes: Buffer, groupKey: string | null): MessageInfo {
   const applicationProperties = (decoded.application_properties ?? {}) as Record<string, unknown>;
   const groupValue = groupKey === null ? decoded.group_id : applicationProperties[groupKey];
   const expiry = decoded.absolute_expiry_time;
-  const destination = ((decoded.message_annotations ?? {}) as Record<string, unknown>)['x-opt-jms-dest'];
+  const annotations = (decoded.message_annotations ?? {}) as Record<string, unknown>;
+  const destination = annotations['x-opt-jms-dest'];
+  const milliseconds = (value: unknown): number | null => (value instanceof Date ? value.getTime() : typeof value === 'number' ? value : null);
   return {
     durable: decoded.durable === true,
+    priority: typeof decoded.priority === 'number' ? decoded.priority : null,
+    deliveryTimeMs: milliseconds(annotations['x-opt-delivery-time']),
+    deliveryDelayMs: milliseconds(annotations['x-opt-delivery-delay']),
     ttlMs: typeof decoded.ttl === 'number' ? decoded.ttl : null,
     absoluteExpiryTimeMs: expiry instanceof Date ? expiry.getTime() : typeof expiry === 'number' ? expiry : null,
     deliveryCount: typeof decoded.delivery_count === 'number' ? decoded.delivery_count : 0,
@@ -53,7 +58,20 @@ const messageArbitrary = fc.record(
     absolute_expiry_time: fc.oneof(fc.date({ noInvalidDate: true, min: new Date(0), max: new Date(8_000_000_000_000) }), fc.integer({ min: 0, max: 2 ** 40 })),
     message_id: fc.string(),
     application_properties: fc.dictionary(fc.oneof(fc.constantFrom('JMSXGroupID', 'JMSXGroupSeq', '_AMQ_GROUP_ID'), fc.string()), propertyValue),
-    message_annotations: fc.dictionary(fc.constantFrom('x-opt-jms-msg-type', 'x-opt-jms-dest', 'x-opt-ts', 'x-opt-other'), propertyValue),
+    message_annotations: fc.record(
+      {
+        'x-opt-jms-msg-type': propertyValue,
+        'x-opt-jms-dest': propertyValue,
+        'x-opt-ts': propertyValue,
+        'x-opt-other': propertyValue,
+        'x-opt-delivery-time': fc.oneof(
+          fc.integer({ min: 0, max: 2 ** 45 }).map((n) => types.wrap_long(n)),
+          fc.date({ noInvalidDate: true, min: new Date(0), max: new Date(8_000_000_000_000) }).map((d) => types.wrap_timestamp(d.getTime())),
+        ),
+        'x-opt-delivery-delay': fc.oneof(fc.integer({ min: -1000, max: 2 ** 31 - 1 }).map((n) => types.wrap_int(n)), fc.integer().map((n) => types.wrap_long(n))),
+      },
+      { requiredKeys: [] },
+    ),
     delivery_annotations: fc.dictionary(fc.string(), propertyValue),
     body: fc.oneof(fc.string(), fc.uint8Array().map((b) => types.wrap_binary(Buffer.from(b)))),
   },
@@ -100,5 +118,14 @@ describe('readMessageInfo', () => {
     const corrupt = Buffer.from(annotated);
     corrupt[valueAt] = 0x3f;
     expect(() => readMessageInfo(corrupt, null)).toThrow(MalformedMessageError);
+  });
+
+  test('a delivery time or delay that is not a whole number of milliseconds or a timestamp is refused', () => {
+    for (const value of ['soon', types.wrap_double(1.5), true]) {
+      const bytes = rheaMessage.encode({ message_annotations: { 'x-opt-delivery-delay': value }, body: 'x' } as never);
+      expect(() => readMessageInfo(bytes, null)).toThrow(InvalidAnnotationError);
+    }
+    const bytes = rheaMessage.encode({ message_annotations: { 'x-opt-delivery-time': types.wrap_long(1700000000123) }, body: 'x' } as never);
+    expect(readMessageInfo(bytes, null)).toMatchObject({ deliveryTimeMs: 1700000000123, deliveryDelayMs: null });
   });
 });

@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { types, type Message, type Receiver } from 'rhea';
+import { filter, types, type Message, type Receiver } from 'rhea';
 import type { RunningBroker } from '../../src/broker/server';
 import { startTestBroker } from '../support/broker';
 import { startLoggedBroker } from '../support/logged-broker';
@@ -385,5 +385,73 @@ describe('durable subscriptions across a restart', () => {
     expect(bodies(await receive(await again.openReceiver('later.prices'), 1))).toEqual(['kept']);
     await again.close();
     await second.stop();
+  });
+});
+
+describe('selectors on subscriptions: what a subscription does not select never enters it', () => {
+  const red = (address: string, selector = "colour = 'red'") => topic(address, { filter: filter.selector(selector) });
+  const coloured = (...colours: string[]): Message[] => colours.map((colour, i) => ({ body: `${colour}${i}`, application_properties: { colour } }));
+
+  test('a subscriber with a selector gets what it selects; one without, everything; nothing else waits in the selecting subscription', async () => {
+    const selecting = await client.openReceiver(red('s.private'));
+    const all = await client.openReceiver(topic('s.private'));
+    const echoed = (selecting as unknown as { remote: { attach: { source: { filter: Record<string, { value: unknown }> } } } }).remote.attach.source.filter;
+    expect(echoed['jms-selector']!.value).toBe("colour = 'red'");
+    await sendAll(await client.openSender(topic('s.private')), coloured('red', 'blue', 'red', 'green'));
+    expect(bodies(await receive(all, 4))).toEqual(['red0', 'blue1', 'red2', 'green3']);
+    expect(bodies(await receive(selecting, 4, 300))).toEqual(['red0', 'red2']);
+    const reports = broker.runtime.topicReports().find((t) => t.name === 's.private')!.subscriptions;
+    expect(reports.map((s) => [s.selector, s.queued])).toEqual([
+      ["colour = 'red'", 0],
+      [null, 0],
+    ]);
+  });
+
+  test('a durable subscription keeps its selector across a detach; another selector replaces it while it has no consumer, and is refused while it has one', async () => {
+    const sender = await client.openSender(topic('s.durable'));
+    let subscriber = await client.openReceiver(durable('s.durable', { filter: filter.selector("colour = 'red'") }), { name: 'reds' });
+    subscriber.detach();
+    await waitFor(() => broker.runtime.state.queues.get('s.durable::app.reds')!.consumers.length === 0, 'the detach');
+    await sendAll(sender, coloured('blue', 'red'));
+    expect(broker.runtime.state.queues.get('s.durable::app.reds')!.queuedCount).toBe(1);
+    subscriber = await client.openReceiver(durable('s.durable', { filter: filter.selector("colour = 'red'") }), { name: 'reds' });
+    expect(bodies(await receive(subscriber, 2, 300))).toEqual(['red1']);
+    const other = await connect(broker.port, { container_id: 'app' } as never);
+    await expect(other.openReceiver(durable('s.durable', { filter: filter.selector("colour = 'blue'") }), { name: 'reds' })).rejects.toMatchObject({
+      condition: 'amqp:resource-locked',
+      message: expect.stringContaining('selector'),
+    });
+    subscriber.detach();
+    await waitFor(() => broker.runtime.state.queues.get('s.durable::app.reds')!.consumers.length === 0, 'the detach');
+    await sendAll(sender, coloured('red'));
+    const replaced = await other.openReceiver(durable('s.durable', { filter: filter.selector("colour = 'blue'") }), { name: 'reds' });
+    await sendAll(sender, coloured('blue', 'red'));
+    expect(bodies(await receive(replaced, 3, 300))).toEqual(['blue0']);
+    replaced.close();
+    await other.close();
+  });
+
+  test("a durable subscription's selector is stored with it and applies again after a restart", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'convoy-topics-selector-'));
+    let journalled = await startTestBroker({ store: 'journal', dataDir });
+    let c = await connect(journalled.port, { container_id: 'app' } as never);
+    (await c.openReceiver(durable('s.kept', { filter: filter.selector("colour = 'red'") }), { name: 'reds' })).detach();
+    await c.close();
+    await journalled.stop();
+    journalled = await startTestBroker({ store: 'journal', dataDir });
+    expect(journalled.runtime.topicReports()[0]!.subscriptions.map((s) => s.selector)).toEqual(["colour = 'red'"]);
+    c = await connect(journalled.port, { container_id: 'app' } as never);
+    await sendAll(await c.openSender(topic('s.kept')), coloured('blue', 'red', 'blue'));
+    const subscriber = await c.openReceiver(durable('s.kept', { filter: filter.selector("colour = 'red'") }), { name: 'reds' });
+    expect(bodies(await receive(subscriber, 3, 300))).toEqual(['red1']);
+    await c.close();
+    await journalled.stop();
+  });
+
+  test('an invalid selector on a subscription is refused with amqp:invalid-field; no-local with amqp:not-implemented', async () => {
+    await expect(client.openReceiver(red('s.invalid', 'colour ='))).rejects.toMatchObject({ condition: 'amqp:invalid-field' });
+    const noLocal = { 'no-local': types.wrap_described(types.wrap_list([]), 'apache.org:no-local-filter:list') };
+    await expect(client.openReceiver(topic('s.invalid', { filter: noLocal }))).rejects.toMatchObject({ condition: 'amqp:not-implemented' });
+    expect(subscriptionQueues('s.invalid')).toEqual([]);
   });
 });

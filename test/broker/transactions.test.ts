@@ -155,7 +155,7 @@ describe('ConnectionTransactions', () => {
   test('a message published to a topic in a transaction goes to the subscriptions the topic has at the commit', () => {
     const { runtime, transactions, delivered, attach } = setUp();
     runtime.topics.declare('t');
-    const subscribe = (consumer: string) => runtime.topics.subscribe({ topic: 't', name: null, clientId: null, durable: false, shared: false, consumerId: consumer });
+    const subscribe = (consumer: string) => runtime.topics.subscribe({ topic: 't', name: null, clientId: null, durable: false, shared: false, consumerId: consumer, selector: null });
     const leaving = subscribe('gone');
     const staying = subscribe('kept');
     attach('kept', staying.queue, 10);

@@ -38,9 +38,20 @@ describe('purge', () => {
     expect(h.labels('c1')).toEqual(['A1', 'u1', 'A1']);
   });
 
-  test('an ungrouped message every consumer refused (deferred) is purged too', () => {
+  test('an ungrouped message every consumer refused (it waits for one that may take it) is purged too', () => {
     const h = new CoreHarness();
     h.attach('c1', 'q', { credit: 2 });
+    h.send('q', 'u1');
+    h.settle('c1', 'u1', notHere);
+    expect(queueOf(h, 'q').waiting.size).toBe(1);
+    h.run({ type: 'purge', queue: 'q' });
+    expect(queueOf(h, 'q').waiting.size).toBe(0);
+    expect(queueOf(h, 'q').queuedCount).toBe(0);
+  });
+
+  test('in exclusive mode, a message the active consumer refused (deferred) is purged too', () => {
+    const h = new CoreHarness();
+    h.attach('c1', 'q', { credit: 2, exclusive: true });
     h.send('q', 'u1');
     h.settle('c1', 'u1', notHere);
     expect(queueOf(h, 'q').deferred.size).toBe(1);

@@ -5,7 +5,8 @@ import { createCoreState } from '../../src/core/state';
 import type { Command, CoreState, Effect, QueueOptions } from '../../src/core/types';
 import { DEFAULT_QUEUE_OPTIONS } from '../../src/config/queue-policies';
 import { logArb, optionsArb, resolveMove, type Move } from '../model/generator';
-import { InvariantWatch, queuedMessages } from '../model/invariants';
+import { queuedMessages } from '../../src/core/queued';
+import { InvariantWatch } from '../model/invariants';
 import { coreCommand } from '../model/lockstep';
 import { formatStep } from '../model/steps';
 
@@ -66,6 +67,7 @@ function describeEffect(effect: Effect): string {
       return `deliver ${effect.message.id}@${effect.message.deliveryCount} -> ${effect.consumerId}`;
     case 'removed':
     case 'enqueued':
+    case 'scheduled-due':
     case 'delivery-count':
       return `${effect.type} ${effect.message.id}`;
     case 'dead-lettered':

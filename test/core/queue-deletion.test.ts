@@ -15,9 +15,10 @@ describe('delete-queue', () => {
     h.send('q', 'u5');
     h.detach('c2');
     h.detach('c1');
-    // u1 was refused by both (deferred), A2 and A4 wait parked with group A, u3 and u5 are back in main.
+    // u1 was refused by both (it waits for a consumer that may take it), A2 and A4 wait parked with group A,
+    // u3 and u5 are back in main.
     const queue = h.state.queues.get('q')!;
-    expect([queue.main.size, queue.deferred.size, queue.groups.get('A')!.parked!.size]).toEqual([2, 1, 2]);
+    expect([queue.main.size, queue.waiting.size, queue.groups.get('A')!.parked!.size]).toEqual([2, 1, 2]);
     h.clearRecords();
     h.run({ type: 'delete-queue', queue: 'q' });
     const removed = h.effectsOf('removed');

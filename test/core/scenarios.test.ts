@@ -1,7 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { DEFAULT_QUEUE_OPTIONS } from '../../src/config/queue-policies';
-import type { QueueOptions } from '../../src/core/types';
-import { Lockstep } from '../model/lockstep';
+import { ownerOf, runSteps as scenario } from '../model/lockstep';
 
 /**
  * Every counterexample the model-based search (test/model/) has found, pinned with its literal command
@@ -9,15 +7,6 @@ import { Lockstep } from '../model/lockstep';
  * model in lockstep with the invariants after every step; the expectations name what went wrong. The
  * step language is described in test/model/steps.ts.
  */
-function scenario(options: Partial<QueueOptions>, steps: string[]): Lockstep {
-  const lockstep = new Lockstep({ ...DEFAULT_QUEUE_OPTIONS, ...options });
-  for (const step of steps) lockstep.run(step);
-  return lockstep;
-}
-
-function ownerOf(run: Lockstep, group: string): string | null {
-  return run.state.queues.get('q')!.groups.get(group)?.owner?.id ?? null;
-}
 
 describe('scenarios found by the model search', () => {
   test('issue 8 (Qpid Proton): the owner refuses A0 with undeliverable-here and detaches; the next consumer gets A0 and A1', () => {
@@ -139,6 +128,31 @@ describe('scenarios found by the model search', () => {
     ]);
     expect(run.labels('d0')).toEqual([]);
     expect(run.state.queues.get('DLQ')!.removedTotal).toBe(2);
+  });
+
+  test('a tick forgets idle groups before scheduled messages due then enter: the group whose head expired goes to the consumer owning fewest groups by then', () => {
+    // Found by the long search (seed 20261207): the core let u1 in at the start of the tick, before D was
+    // forgotten; the model let it in (and moved A) at the same moment but counted D still owned by c0.
+    const run = scenario({ groupIdleTimeoutMs: 50, maxDeliveryAttempts: 2 }, [
+      'attach c0 priority=2 selector=red',
+      'attach c1 selector=red browse',
+      'send u1 delay=1',
+      'send A2 group=A ttl=1',
+      'send A3 group=A color=red',
+      'credit c0 3',
+      'send D4 group=D color=red',
+      'attach c2 selector=red browse',
+      'attach c3 priority=2 selector=red',
+      'send C5 group=C color=red',
+      'credit c3 2',
+      'settle c0 D4 accepted',
+      'send E6 group=E color=red',
+      'tick 50',
+    ]);
+    // D (idle since the settle) is forgotten first: c0 owns C, c3 owns E; the rotation picks c0.
+    expect(ownerOf(run, 'D')).toBeNull();
+    expect(ownerOf(run, 'A')).toBe('c0');
+    expect(run.labels('c0')).toEqual(['D4', 'C5', 'A3']);
   });
 
   test('a purge empties groups one by one in queue order: with maxGroups 1 the last one to become idle is kept', () => {

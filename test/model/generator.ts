@@ -14,10 +14,13 @@ const CONSUMERS = ['c0', 'c1', 'c2', 'c3', 'd0'];
 /** d0 consumes the dead-letter queue. */
 const DEAD_LETTER_CONSUMER = 'd0';
 const GROUPS = ['A', 'B', 'C', 'D', 'E', 'F'];
+const COLORS = ['red', 'blue'];
+/** Selectors (steps.ts selectorMatches): overlapping colour sets, and one that reads the delivery-count. */
+const SELECTORS = ['red', 'blue', 'red|blue', 'retry', 'blue|retry'];
 
 export type Move =
-  | { kind: 'send'; group: string | null; closes: boolean; ttlMs: number | null }
-  | { kind: 'attach'; consumer: number; priority: number; exclusive: boolean; presettled: boolean }
+  | { kind: 'send'; group: string | null; closes: boolean; ttlMs: number | null; priority: number | null; color: string | null; delayMs: number | null }
+  | { kind: 'attach'; consumer: number; priority: number; exclusive: boolean; presettled: boolean; selector: string | null; browse: boolean }
   | { kind: 'detach'; consumer: number }
   | { kind: 'credit'; consumer: number; credit: number; drain: boolean }
   | { kind: 'settle'; consumer: number; pick: number; outcome: Outcome }
@@ -41,6 +44,11 @@ const outcomeArb: fc.Arbitrary<Outcome> = fc.oneof(
 
 const consumerArb = fc.nat(CONSUMERS.length - 1);
 
+/** One value in eight from `arbitrary`, else null (fc.option's freq makes null the rare one). */
+function rarely<T>(arbitrary: fc.Arbitrary<T>): fc.Arbitrary<T | null> {
+  return fc.oneof({ weight: 7, arbitrary: fc.constant(null) }, { weight: 1, arbitrary });
+}
+
 export function moveArb(withExclusive: boolean): fc.Arbitrary<Move> {
   return fc.oneof(
     {
@@ -51,6 +59,9 @@ export function moveArb(withExclusive: boolean): fc.Arbitrary<Move> {
           group: fc.option(fc.constantFrom(...GROUPS), { freq: 4 }),
           closes: fc.boolean().chain((b) => (b ? fc.boolean() : fc.constant(false))),
           ttlMs: fc.option(fc.integer({ min: 1, max: 300 }), { freq: 8 }),
+          priority: fc.option(fc.integer({ min: 0, max: 9 }), { freq: 2 }),
+          color: fc.option(fc.constantFrom(...COLORS), { freq: 3 }),
+          delayMs: rarely(fc.integer({ min: 1, max: 400 })),
         })
         .map((s) => ({ ...s, closes: s.closes && s.group !== null })),
     },
@@ -62,6 +73,8 @@ export function moveArb(withExclusive: boolean): fc.Arbitrary<Move> {
         priority: fc.integer({ min: 0, max: 2 }),
         exclusive: withExclusive ? fc.boolean().chain((b) => (b ? fc.boolean() : fc.constant(false))) : fc.constant(false),
         presettled: fc.boolean().chain((b) => (b ? fc.boolean() : fc.constant(false))),
+        selector: fc.oneof({ weight: 2, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.constantFrom(...SELECTORS) }),
+        browse: fc.integer({ min: 0, max: 7 }).map((n) => n === 0),
       }),
     },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('detach' as const), consumer: consumerArb }) },
@@ -110,16 +123,35 @@ export function logArb(withExclusive: boolean): fc.Arbitrary<Move[]> {
 
 /** The literal step for a move in the current state, or null when the move applies to nobody now. */
 export function resolveMove(state: CoreState, move: Move, sent: number): Step | null {
-  const attached = CONSUMERS.filter((c) => state.consumers.has(c));
+  const attached = CONSUMERS.filter((c) => state.consumers.has(c) || state.browsers.has(c));
   const nth = (candidates: string[], index: number): string | null => (candidates.length === 0 ? null : candidates[index % candidates.length]!);
   switch (move.kind) {
     case 'send':
-      return { op: 'send', label: `${move.group ?? 'u'}${sent}`, queue: 'q', group: move.group, closes: move.closes, ttlMs: move.ttlMs };
+      return {
+        op: 'send',
+        label: `${move.group ?? 'u'}${sent}`,
+        queue: 'q',
+        group: move.group,
+        closes: move.closes,
+        ttlMs: move.ttlMs,
+        priority: move.priority,
+        color: move.color,
+        delayMs: move.delayMs,
+      };
     case 'attach': {
       const consumer = nth(CONSUMERS.filter((c) => !attached.includes(c)), move.consumer);
       if (consumer === null) return null;
       const queue = consumer === DEAD_LETTER_CONSUMER ? 'DLQ' : 'q';
-      return { op: 'attach', consumer, queue, priority: move.priority, exclusive: move.exclusive, presettled: move.presettled };
+      return {
+        op: 'attach',
+        consumer,
+        queue,
+        priority: move.priority,
+        exclusive: move.exclusive && !move.browse,
+        presettled: move.presettled,
+        selector: move.selector,
+        browse: move.browse,
+      };
     }
     case 'detach': {
       const consumer = nth(attached, move.consumer);
@@ -144,9 +176,9 @@ export function resolveMove(state: CoreState, move: Move, sent: number): Step | 
     case 'retry':
       return { op: 'retry', queue: 'DLQ', from: move.from, limit: move.limit };
     case 'delete': {
-      // Only a queue nobody consumes can be deleted (its consumers detach first); a later send recreates it.
+      // Only a queue nobody consumes or browses can be deleted (they detach first); a later send recreates it.
       const queue = move.deadLetterQueue ? 'DLQ' : 'q';
-      const consumed = [...state.consumers.values()].some((consumer) => consumer.queue.name === queue);
+      const consumed = [...state.consumers.values(), ...state.browsers.values()].some((consumer) => consumer.queue.name === queue);
       return consumed || !state.queues.has(queue) ? null : { op: 'delete', queue };
     }
   }

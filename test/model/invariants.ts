@@ -1,5 +1,6 @@
 import { bestExclusive } from '../../src/core/consumers';
 import { groupStatus, type WakeEvent, type WakeList } from '../../src/core/group-lifecycle';
+import { queuedMessages } from '../../src/core/queued';
 import type { Command, Consumer, CoreState, Effect, Group, Queue, QueuedMessage } from '../../src/core/types';
 
 /**
@@ -20,39 +21,46 @@ export class InvariantWatch {
   constructor(private readonly state: CoreState) {}
 
   before(command: Command): void {
-    this.creditBefore = new Map([...this.state.consumers.values()].map((c) => [c.id, c.credit]));
-    if (command.type === 'credit' && this.state.consumers.has(command.consumerId)) {
+    this.creditBefore = new Map([...this.state.consumers.values(), ...this.state.browsers.values()].map((c) => [c.id, c.credit]));
+    if (command.type === 'credit' && (this.state.consumers.has(command.consumerId) || this.state.browsers.has(command.consumerId))) {
       this.creditBefore.set(command.consumerId, Math.max(0, command.credit));
     }
   }
 
   after(command: Command, effects: readonly Effect[]): void {
     checkDeliveries(this.state, effects, this.creditBefore);
-    if (command.type === 'credit' && command.drain && this.state.consumers.has(command.consumerId)) {
-      check(this.state.consumers.get(command.consumerId)!.credit === 0, () => `${command.consumerId} drained but kept credit`);
+    const drained = command.type === 'credit' && command.drain ? (this.state.consumers.get(command.consumerId) ?? this.state.browsers.get(command.consumerId)) : undefined;
+    if (command.type === 'credit' && drained !== undefined) {
+      check(drained.credit === 0, () => `${command.consumerId} drained but kept credit`);
       check(effects.some((e) => e.type === 'drained' && e.consumerId === command.consumerId), () => `drain of ${command.consumerId} not answered`);
     }
     for (const queue of this.state.queues.values()) checkQueue(this.state, queue);
   }
 }
 
-/** Every message the queue holds, wherever it waits. */
-export function queuedMessages(queue: Queue): QueuedMessage[] {
-  const out = [...queue.main, ...queue.deferred];
-  for (const group of queue.groups.values()) if (group.parked !== null) out.push(...group.parked);
-  return out;
-}
-
 function isLive(state: CoreState, message: QueuedMessage): boolean {
   return message.expiresAtMs === null || message.expiresAtMs > state.nowMs;
 }
 
+/** Refused with undeliverable-here, or not selected: asked of the filter itself, not of the core's verdicts. */
 function refused(message: QueuedMessage, consumer: Consumer): boolean {
-  return message.excludedConsumers !== null && message.excludedConsumers.has(consumer.id);
+  if (message.excludedConsumers !== null && message.excludedConsumers.has(consumer.id)) return true;
+  const filter = consumer.selectorClass.filter;
+  return filter !== null && !filter.matches(message);
+}
+
+/** Queue order: the higher level first, then the earlier position. */
+function precedes(a: QueuedMessage, b: QueuedMessage): boolean {
+  return a.level !== b.level ? a.level > b.level : a.seq < b.seq;
 }
 
 function checkDeliveries(state: CoreState, effects: readonly Effect[], creditBefore: Map<string, number>): void {
   const credit = new Map(creditBefore);
+  // Messages that entered a queue during the command, at which effect: a delivery before that cannot have overtaken them.
+  const enteredAt = new Map<QueuedMessage, number>();
+  effects.forEach((e, at) => {
+    if ((e.type === 'enqueued' && e.message.status !== 'scheduled') || e.type === 'scheduled-due') enteredAt.set(e.message, at);
+  });
   const delivered = effects.filter((e): e is Extract<Effect, { type: 'deliver' }> => e.type === 'deliver');
   delivered.forEach((effect, index) => {
     const { message, consumerId } = effect;
@@ -61,19 +69,27 @@ function checkDeliveries(state: CoreState, effects: readonly Effect[], creditBef
     check(left > 0, () => `${consumerId} received message ${message.id} without credit`);
     credit.set(consumerId, left - 1);
     check(isLive(state, message), () => `expired message ${message.id} delivered`);
+    if (effect.browsed === true) {
+      // A browser takes nothing: the message stays queued, untouched.
+      check(state.browsers.has(consumerId) && (message.status === 'queued' || message.status === 'waiting'), () => `browsed message ${message.id} is ${message.status}`);
+      return;
+    }
     const exclusive = queue.exclusiveCount > 0;
     if (exclusive) check(queue.activeExclusive?.id === consumerId, () => `${consumerId} is not the active exclusive consumer`);
     // Order: nothing this consumer could have taken instead came earlier in the queue (within the group
     // in shared mode, the whole queue in exclusive mode, the ungrouped messages otherwise).
+    // (Within a group, the levels never rise in send order: queue order is send order there.)
     const before = (other: QueuedMessage): boolean => {
-      if (other.seq >= message.seq) return false;
+      if (message.groupId !== null && !exclusive) return other.groupId === message.groupId && other.seq < message.seq;
+      if (!precedes(other, message)) return false;
       if (exclusive) return !refused(other, queue.activeExclusive!);
-      if (message.groupId !== null) return other.groupId === message.groupId;
       const receiver = queue.consumers.find((c) => c.id === consumerId);
       return other.groupId === null && (receiver === undefined || !refused(other, receiver));
     };
-    const overtaken = queuedMessages(queue).filter((m) => isLive(state, m) && before(m));
-    const overtakenLater = delivered.slice(index + 1).filter((e) => e.queue === effect.queue && before(e.message));
+    const deliveredAt = effects.indexOf(effect);
+    const wasThere = (m: QueuedMessage): boolean => (enteredAt.get(m) ?? -1) < deliveredAt;
+    const overtaken = queuedMessages(queue).filter((m) => isLive(state, m) && before(m) && wasThere(m));
+    const overtakenLater = delivered.slice(index + 1).filter((e) => e.queue === effect.queue && e.browsed !== true && before(e.message) && wasThere(e.message));
     check(overtaken.length === 0 && overtakenLater.length === 0, () => `message ${message.id} (seq ${message.seq}) overtook seq ${[...overtaken, ...overtakenLater.map((e) => e.message)].map((m) => m.seq).join(', ')}`);
   });
 }
@@ -115,6 +131,10 @@ function checkQueue(state: CoreState, queue: Queue): void {
   for (const group of queue.idleGroups) check(queue.groups.get(group.id) === group && group.state === 'idle', () => `${group.id} idle-listed in state ${group.state}`);
   for (const group of queue.readyGroups) check(group.waitingIn === 'ready', () => `${group.id} ready-listed but waits in ${group.waitingIn}`);
   for (const group of queue.groupsAwaitingConsumer) check(group.waitingIn === 'refusal', () => `${group.id} refusal-listed but waits in ${group.waitingIn}`);
+  for (const group of queue.groupsAwaitingMatch) check(group.waitingIn === 'eligible-consumer', () => `${group.id} match-listed but waits in ${group.waitingIn}`);
+  checkStatuses(queue, queued, deliveries.map((d) => d.delivery.message));
+  checkLevels(queue, queued, deliveries.map((d) => d.delivery.message));
+  checkSelectorClasses(queue);
   checkExclusive(queue);
   checkNothingHeldBack(state, queue, queued);
 }
@@ -164,6 +184,7 @@ function checkGroup(queue: Queue, group: Group, queued: QueuedMessage[], inFligh
   if (group.waitingIn === 'owner-credit') check(owner !== null && owner.credit === 0 && owner.groupsAwaitingCredit.has(group), () => `${name}: waits for credit its owner has`);
   if (group.waitingIn === 'ready') check(queue.readyGroups.has(group) && queue.consumersWithCredit === 0, () => `${name}: left ready while consumers have credit`);
   if (group.waitingIn === 'refusal') check(queue.groupsAwaitingConsumer.has(group), () => `${name}: not in the refusal list`);
+  if (group.waitingIn === 'eligible-consumer') check(queue.groupsAwaitingMatch.has(group), () => `${name}: not in the eligible-consumer list`);
   // The answer operators see agrees with what dispatch did: a group with something queued names why it
   // waits (else dispatch would have sent it), and a parked group waits where its reason's event wakes it.
   const status = groupStatus(queue, group);
@@ -178,8 +199,59 @@ function checkGroup(queue: Queue, group: Group, queued: QueuedMessage[], inFligh
 const WAKES_LISTED: Record<Exclude<WakeList, 'ready'>, WakeEvent[]> = {
   'owner-credit': ['owner-credit'],
   settlement: ['settlement'],
-  refusal: ['settlement', 'eligible-consumer-credit'],
+  refusal: ['settlement'],
+  'eligible-consumer': ['eligible-consumer-credit'],
 };
+
+/** A message's status says where it is: queued ones `queued` or (in the wait registry) `waiting`; delivered ones `in-flight`. */
+function checkStatuses(queue: Queue, queued: QueuedMessage[], inFlight: QueuedMessage[]): void {
+  for (const message of queued) {
+    const registered = queue.waiting.has(message);
+    check(message.status === (registered ? 'waiting' : 'queued'), () => `${queue.name}: queued message ${message.id} has status ${message.status}`);
+    if (registered) check(message.groupId === null && queue.exclusiveCount === 0, () => `${queue.name}: message ${message.id} waits for a match but is grouped or the queue is exclusive`);
+  }
+  for (const message of inFlight) check(message.status === 'in-flight', () => `${queue.name}: delivered message ${message.id} has status ${message.status}`);
+}
+
+/** README "Message priority": within a group, the levels of the messages queued or in flight never rise in send order. */
+function checkLevels(queue: Queue, queued: QueuedMessage[], inFlight: QueuedMessage[]): void {
+  const byGroup = new Map<string, QueuedMessage[]>();
+  for (const message of [...queued, ...inFlight]) {
+    if (message.groupId === null) {
+      check(message.level === message.priority && message.levels === null, () => `${queue.name}: ungrouped message ${message.id} at level ${message.level}, priority ${message.priority}`);
+      continue;
+    }
+    byGroup.set(message.groupId, [...(byGroup.get(message.groupId) ?? []), message]);
+  }
+  for (const [groupId, messages] of byGroup) {
+    messages.sort((a, b) => a.seq - b.seq);
+    messages.forEach((message, i) => {
+      check(message.level <= message.priority, () => `${queue.name}: message ${message.id} raised above its priority`);
+      if (i > 0) check(message.level <= messages[i - 1]!.level, () => `${queue.name}: group ${groupId}: message ${message.id} (level ${message.level}) may overtake ${messages[i - 1]!.id} (level ${messages[i - 1]!.level})`);
+    });
+    const group = queue.groups.get(groupId);
+    const record = group?.levels ?? queue.orphanLevels.get(groupId);
+    check(record !== undefined && record.live === messages.length && messages.every((m) => m.levels === record), () => `${queue.name}: group ${groupId}'s level record counts ${record?.live}, holds ${messages.length}`);
+    check(group === undefined || !queue.orphanLevels.has(groupId), () => `${queue.name}: group ${groupId} has an orphaned level record too`);
+  }
+  for (const [groupId, group] of queue.groups) {
+    check(byGroup.has(groupId) || group.levels === null || group.levels.live === 0, () => `${queue.name}: group ${groupId}'s level record counts messages it does not have`);
+  }
+  for (const groupId of queue.orphanLevels.keys()) check(byGroup.has(groupId), () => `${queue.name}: an orphaned level record for ${groupId}, which has nothing queued or in flight`);
+}
+
+/** Each selector class counts its consumers and those with credit; its wake sets hold waiting groups only. */
+function checkSelectorClasses(queue: Queue): void {
+  for (const [key, selectorClass] of queue.selectorClasses) {
+    const members = queue.consumers.filter((c) => c.selectorClass === selectorClass);
+    check(selectorClass.key === key && members.length === selectorClass.consumers && members.length > 0, () => `${queue.name}: class ${key} counts ${selectorClass.consumers} consumers, has ${members.length}`);
+    check(members.filter((c) => c.credit > 0).length === selectorClass.withCredit, () => `${queue.name}: class ${key} counts ${selectorClass.withCredit} with credit`);
+    for (const group of [...selectorClass.waitingGroups, ...selectorClass.heldGroups]) {
+      check(queue.groupsAwaitingMatch.has(group), () => `${queue.name}: class ${key} wakes group ${group.id}, which does not wait for a match`);
+    }
+  }
+  for (const consumer of queue.consumers) check(queue.selectorClasses.get(consumer.selectorClass.key) === consumer.selectorClass, () => `${consumer.id}'s class is not registered`);
+}
 
 function checkExclusive(queue: Queue): void {
   const active = queue.activeExclusive;

@@ -1,9 +1,11 @@
 import { apply } from '../../src/core/apply';
 import { createCoreState } from '../../src/core/state';
-import type { Command, CoreState, Effect, QueueOptions } from '../../src/core/types';
-import { InvariantWatch, queuedMessages } from './invariants';
+import { DEFAULT_QUEUE_OPTIONS } from '../../src/config/queue-policies';
+import { queuedMessages } from '../../src/core/queued';
+import type { Command, CoreState, Effect, MessageFilter, QueueOptions } from '../../src/core/types';
+import { InvariantWatch } from './invariants';
 import { ReferenceModel, type DispatchOracle, type DispatchStep, type ModelOutcome } from './reference-model';
-import { formatStep, parseStep, type Step } from './steps';
+import { bodyOf, colorOfBody, formatStep, labelOfBody, parseStep, selectorMatches, type Step } from './steps';
 
 export class LockstepFailure extends Error {}
 
@@ -68,13 +70,27 @@ export class Lockstep {
 
   private runOnModel(step: Step, command: Command): void {
     const model = this.model;
+    if (command.type !== 'tick') model.releaseDue();
     switch (command.type) {
-      case 'enqueue':
-        model.enqueue(command.queue, (step as Extract<Step, { op: 'send' }>).label, command.meta);
+      case 'enqueue': {
+        const send = step as Extract<Step, { op: 'send' }>;
+        model.enqueue(command.queue, send.label, {
+          groupId: command.meta.groupId,
+          closesGroup: command.meta.closesGroup,
+          expiresAtMs: command.meta.expiresAtMs,
+          deliveryCount: command.meta.deliveryCount,
+          priority: send.priority ?? 4,
+          color: send.color,
+          deliverAtMs: command.meta.deliverAtMs ?? null,
+        });
         break;
-      case 'attach':
-        model.attach(command.consumerId, command.queue, command.priority, command.exclusive, command.settleOnSend);
+      }
+      case 'attach': {
+        const attach = step as Extract<Step, { op: 'attach' }>;
+        if (attach.browse) model.attachBrowser(command.consumerId, command.queue, attach.selector);
+        else model.attach(command.consumerId, command.queue, command.priority, command.exclusive, command.settleOnSend, attach.selector);
         break;
+      }
       case 'detach':
         model.detach(command.consumerId);
         break;
@@ -101,9 +117,22 @@ export class Lockstep {
         break;
       case 'declare':
       case 'recover':
+      case 'clock':
         throw new Error(`${command.type} is not part of the model`);
     }
   }
+}
+
+/** Runs a literal command log (a pinned scenario) with the queue options given over the defaults. */
+export function runSteps(options: Partial<QueueOptions>, steps: readonly string[]): Lockstep {
+  const lockstep = new Lockstep({ ...DEFAULT_QUEUE_OPTIONS, ...options });
+  for (const step of steps) lockstep.run(step);
+  return lockstep;
+}
+
+/** The owner of `group` in queue q, or null. */
+export function ownerOf(run: Lockstep, group: string): string | null {
+  return run.state.queues.get('q')!.groups.get(group)?.owner?.id ?? null;
 }
 
 /** The core command for a step; a settle finds the consumer's unsettled delivery by its label. */
@@ -119,11 +148,22 @@ export function coreCommand(state: CoreState, step: Step, nowMs: number): Comman
           expiresAtMs: step.ttlMs === null ? null : nowMs + step.ttlMs,
           deliveryCount: 0,
           durable: false,
+          ...(step.priority === null ? {} : { priority: step.priority }),
+          deliverAtMs: step.delayMs === null ? null : nowMs + step.delayMs,
         },
-        body: Buffer.from(step.label),
+        body: bodyOf(step.label, step.color),
       };
     case 'attach':
-      return { type: 'attach', consumerId: step.consumer, queue: step.queue, priority: step.priority, exclusive: step.exclusive, settleOnSend: step.presettled };
+      return {
+        type: 'attach',
+        consumerId: step.consumer,
+        queue: step.queue,
+        priority: step.priority,
+        exclusive: step.exclusive,
+        settleOnSend: step.presettled,
+        filter: step.selector === null ? null : modelFilter(step.selector),
+        browse: step.browse,
+      };
     case 'detach':
       return { type: 'detach', consumerId: step.consumer };
     case 'credit':
@@ -147,13 +187,18 @@ export function coreCommand(state: CoreState, step: Step, nowMs: number): Comman
   }
 }
 
+/** The core's filter for a model selector: reads the colour from the bytes, as a real selector reads properties. */
+export function modelFilter(selector: string): MessageFilter {
+  return { key: selector, matches: (message) => selectorMatches(selector, colorOfBody(message.body), message.deliveryCount) };
+}
+
 /** The labels of the messages `consumer` holds unsettled, in delivery order. */
 export function unsettledLabels(state: CoreState, consumer: string): string[] {
   return [...(state.consumers.get(consumer)?.unsettled.values() ?? [])].map((d) => labelOf(d.message.body));
 }
 
 export function labelOf(body: unknown): string {
-  return Buffer.from(body as Uint8Array).toString();
+  return labelOfBody(body);
 }
 
 /** The core's dispatch steps per queue, in the order they happened, handed to the model one by one. */
@@ -219,6 +264,10 @@ interface QueueDescription {
   name: string;
   /** [message id, delivery-count, queue it was dead-lettered from] of every queued message. */
   queued: [number, number, string | null][];
+  /** [message id, due time] of every message scheduled for the queue. */
+  scheduled: [number, number][];
+  /** [browser, credit] of every browser of the queue. */
+  browsers: [string, number][];
   /** [consumer, credit, [delivery id, message id] of every unsettled delivery]. */
   consumers: [string, number, [number, number][]][];
   /** [group, state, owner, move target still attached, closing position]. */
@@ -238,6 +287,8 @@ interface GroupFacts {
 function describeQueue(
   name: string,
   queued: [number, number, string | null][],
+  scheduled: [number, number][],
+  browsers: [string, number][],
   consumers: [string, number, [number, number][]][],
   groups: Iterable<GroupFacts>,
   active: string | null,
@@ -246,6 +297,8 @@ function describeQueue(
   return {
     name,
     queued: queued.sort((a, b) => a[0] - b[0]),
+    scheduled: scheduled.sort((a, b) => a[0] - b[0]),
+    browsers: browsers.sort(byFirst),
     consumers: consumers.sort(byFirst),
     groups: [...groups]
       .map((g): [string, string, string | null, string | null, number | null] => [
@@ -267,6 +320,8 @@ function describeCore(state: CoreState): QueueDescription[] {
       describeQueue(
         queue.name,
         queuedMessages(queue).map((m) => [m.id, m.deliveryCount, m.deadLetteredFrom]),
+        [...state.scheduled].filter((s) => s.queue === queue).map((s) => [s.message.id, s.message.deliverAtMs!]),
+        [...state.browsers.values()].filter((b) => b.queue === queue).map((b) => [b.id, b.credit]),
         queue.consumers.map((c) => [c.id, c.credit, [...c.unsettled.values()].map((d) => [d.id, d.message.id])]),
         queue.groups.values(),
         queue.activeExclusive?.id ?? null,
@@ -282,6 +337,8 @@ function describeModel(model: ReferenceModel): QueueDescription[] {
       describeQueue(
         queue.name,
         queue.messages.map((m) => [m.id, m.deliveryCount, m.origin]),
+        model.scheduled.filter((s) => s.queue === queue.name).map((s) => [s.message.id, s.dueMs]),
+        [...model.browsers.values()].filter((b) => b.queue === queue.name).map((b) => [b.id, b.credit]),
         model.consumersOf(queue).map((c) => [c.id, c.credit, c.deliveries.map((d) => [d.id, d.message.id])]),
         queue.groups.values(),
         queue.active?.id ?? null,

@@ -1,4 +1,5 @@
 import type { Outcome, QueueOptions } from '../../src/core/types';
+import { selectorMatches } from './steps';
 
 /**
  * The reference model: README "Semantics you can rely on" as a deliberately naive program. Plain lists,
@@ -13,12 +14,23 @@ import type { Outcome, QueueOptions } from '../../src/core/types';
  * core's actual choice) and checks that the choice is one it allows. Likewise the core reports when it
  * removes an expired message; the model checks that the message had expired and was queued. Everything
  * else the model decides on its own.
+ *
+ * Priority, selectors, browsing and delayed delivery (README "Priority", "Selectors", "Browsing",
+ * "Delayed delivery"), naively: a message's level is decided when it enters its queue, as its priority
+ * lowered to the lowest level of its group's messages queued or in flight; the queue's order is level,
+ * then position; a consumer refuses a message it refused with undeliverable-here or whose colour its
+ * selector does not match; a browser gets a sorted copy of the queue at attach and shows what is still
+ * queued when its credit reaches it; a scheduled message enters its queue before any command at or
+ * after its time, the earliest first.
  */
 
 export interface ModelMessage {
   readonly id: number;
-  readonly seq: number;
+  seq: number;
   readonly label: string;
+  readonly priority: number;
+  level: number;
+  readonly color: string | null;
   readonly groupId: string | null;
   readonly closesGroup: boolean;
   readonly expiresAtMs: number | null;
@@ -39,6 +51,7 @@ export interface ModelDelivery {
 export interface ModelConsumer {
   readonly id: string;
   readonly queue: string;
+  readonly selector: string | null;
   readonly priority: number;
   readonly exclusive: boolean;
   readonly settleOnSend: boolean;
@@ -47,6 +60,21 @@ export interface ModelConsumer {
   credit: number;
   /** Unsettled, in delivery order. */
   deliveries: ModelDelivery[];
+}
+
+export interface ModelBrowser {
+  readonly id: string;
+  readonly queue: string;
+  readonly selector: string | null;
+  credit: number;
+  /** The queue as it was at attach, in queue order, not yet shown or skipped. */
+  view: ModelMessage[];
+}
+
+export interface ModelScheduled {
+  readonly queue: string;
+  readonly message: ModelMessage;
+  readonly dueMs: number;
 }
 
 export type ModelGroupState = 'unowned' | 'owned' | 'idle' | 'moving' | 'closing';
@@ -96,9 +124,22 @@ export interface DispatchOracle {
 
 export class ModelMismatch extends Error {}
 
+export interface ModelMessageMeta {
+  readonly groupId: string | null;
+  readonly closesGroup: boolean;
+  readonly expiresAtMs: number | null;
+  readonly deliveryCount: number;
+  readonly priority: number;
+  readonly color: string | null;
+  readonly deliverAtMs: number | null;
+}
+
 export class ReferenceModel {
   readonly queues = new Map<string, ModelQueue>();
   readonly consumers = new Map<string, ModelConsumer>();
+  readonly browsers = new Map<string, ModelBrowser>();
+  /** Messages waiting for their delivery time. */
+  scheduled: ModelScheduled[] = [];
   outcomes: ModelOutcome[] = [];
   nowMs = 0;
   private nextMessageId = 1;
@@ -120,23 +161,24 @@ export class ReferenceModel {
 
   // ---- Commands ----
 
-  enqueue(
-    queueName: string,
-    label: string,
-    meta: { groupId: string | null; closesGroup: boolean; expiresAtMs: number | null; deliveryCount: number },
-    origin: string | null = null,
-  ): void {
+  /** A message sent (or dead-lettered into the queue, `origin` naming where from); one with a delivery time to come waits. */
+  enqueue(queueName: string, label: string, meta: ModelMessageMeta, origin: string | null = null): void {
     const queue = this.queue(queueName);
-    const message: ModelMessage = { id: this.nextMessageId++, seq: queue.nextSeq++, label, ...meta, refusedBy: [], origin };
-    this.putBack(queue, message);
-    this.dispatch(queue);
+    const { deliverAtMs, ...rest } = meta;
+    const message: ModelMessage = { id: this.nextMessageId++, seq: 0, level: 0, label, ...rest, refusedBy: [], origin };
+    if (deliverAtMs !== null && deliverAtMs > this.nowMs) {
+      this.scheduled.push({ queue: queueName, message, dueMs: deliverAtMs });
+      return;
+    }
+    this.enter(queue, message);
   }
 
-  attach(id: string, queueName: string, priority: number, exclusive: boolean, settleOnSend: boolean): void {
+  attach(id: string, queueName: string, priority: number, exclusive: boolean, settleOnSend: boolean, selector: string | null): void {
     const queue = this.queue(queueName);
     const consumer: ModelConsumer = {
       id,
       queue: queueName,
+      selector,
       priority,
       exclusive: exclusive || queue.options.exclusive,
       settleOnSend,
@@ -151,8 +193,14 @@ export class ReferenceModel {
     this.dispatch(queue);
   }
 
+  attachBrowser(id: string, queueName: string, selector: string | null): void {
+    const queue = this.queue(queueName);
+    this.browsers.set(id, { id, queue: queueName, selector, credit: 0, view: this.inQueueOrder(queue.messages) });
+  }
+
   /** Detach, connection loss and idle time-out: unsettled deliveries return first (count + 1). */
   detach(id: string): void {
+    if (this.browsers.delete(id)) return;
     const consumer = this.consumers.get(id)!;
     const queue = this.queue(consumer.queue);
     consumer.attached = false;
@@ -171,6 +219,11 @@ export class ReferenceModel {
   }
 
   credit(id: string, credit: number, drain: boolean): void {
+    const browser = this.browsers.get(id);
+    if (browser !== undefined) {
+      this.browse(browser, credit, drain);
+      return;
+    }
     const consumer = this.consumers.get(id)!;
     consumer.credit = Math.max(0, credit);
     if (consumer.credit > 0) this.dispatch(this.queue(consumer.queue));
@@ -199,13 +252,68 @@ export class ReferenceModel {
     this.dispatch(queue);
   }
 
+  /** Idle groups past groupIdleTimeoutMs are forgotten; then scheduled messages due by now enter; then dispatch. */
   tick(): void {
     for (const queue of this.queues.values()) {
       const timeoutMs = queue.options.groupIdleTimeoutMs;
       for (const group of [...queue.groups.values()]) {
         if (timeoutMs !== null && group.state === 'idle' && group.idleSinceMs + timeoutMs <= this.nowMs) this.forget(queue, group);
       }
-      this.dispatch(queue);
+    }
+    this.releaseDue();
+    for (const queue of this.queues.values()) this.dispatch(queue);
+  }
+
+  // ---- Scheduled messages and browsers ----
+
+  /**
+   * Before every command (within a tick, once idle groups are forgotten): messages due by now enter their
+   * queues, the earliest (then the first sent) first; then dispatch runs in each queue that got any.
+   */
+  releaseDue(): void {
+    const due = this.scheduled.filter((s) => s.dueMs <= this.nowMs).sort((a, b) => a.dueMs - b.dueMs || a.message.id - b.message.id);
+    this.scheduled = this.scheduled.filter((s) => !due.includes(s));
+    for (const { queue, message } of due) this.place(this.queue(queue), message);
+    for (const name of new Set(due.map((s) => s.queue))) this.dispatch(this.queue(name));
+  }
+
+  /** The message takes its position and level, and dispatch runs, as for a message just sent. */
+  private enter(queue: ModelQueue, message: ModelMessage): void {
+    this.place(queue, message);
+    this.dispatch(queue);
+  }
+
+  private place(queue: ModelQueue, message: ModelMessage): void {
+    message.seq = queue.nextSeq++;
+    message.level = message.priority;
+    if (message.groupId !== null) {
+      const live = [...queue.messages, ...this.deliveriesIn(queue).map((d) => d.message)].filter((m) => m.groupId === message.groupId);
+      message.level = Math.min(message.priority, ...live.map((m) => m.level));
+    }
+    this.putBack(queue, message);
+  }
+
+  /** Shows, in the order of its copy, what is still queued, unexpired and selected, up to the credit. */
+  private browse(browser: ModelBrowser, credit: number, drain: boolean): void {
+    const queue = this.queue(browser.queue);
+    const oracle = this.oracle!;
+    browser.credit = Math.max(0, credit);
+    while (browser.credit > 0 && browser.view.length > 0) {
+      const message = browser.view.shift()!;
+      if (!queue.messages.includes(message) || this.expired(message)) continue;
+      if (browser.selector !== null && !selectorMatches(browser.selector, message.color, message.deliveryCount)) continue;
+      const step = oracle.peek(queue.name);
+      const expected = { kind: 'deliver', messageId: message.id, consumerId: browser.id, deliveryId: this.nextDeliveryId, deliveryCount: message.deliveryCount, settled: true };
+      if (JSON.stringify(step) !== JSON.stringify(expected)) {
+        throw new ModelMismatch(`browser ${browser.id}: model shows ${message.label} ${JSON.stringify(expected)}, core ${JSON.stringify(step)}`);
+      }
+      oracle.take(queue.name);
+      this.nextDeliveryId++;
+      browser.credit--;
+    }
+    if (drain) {
+      browser.credit = 0;
+      this.outcomes.push({ type: 'drained', consumerId: browser.id });
     }
   }
 
@@ -253,17 +361,27 @@ export class ReferenceModel {
         closesGroup: message.closesGroup,
         expiresAtMs: message.expiresAtMs,
         deliveryCount: 0,
+        priority: message.priority,
+        color: message.color,
+        deliverAtMs: null,
       });
     }
     this.dispatch(queue);
   }
 
-  /** The queue goes with every message it holds, in queue order; nobody is attached to it. */
+  /**
+   * The queue goes with every message it holds, in position order, then those scheduled for it, in due
+   * order; nobody is attached to it.
+   */
   deleteQueue(name: string): void {
     const queue = this.queues.get(name);
     if (!queue) return;
     if (this.consumersOf(queue).length > 0) throw new ModelMismatch(`delete ${name} while consumers are attached`);
-    for (const message of this.sorted(queue.messages)) this.outcomes.push({ type: 'removed', messageId: message.id, reason: 'queue-deleted' });
+    const scheduled = this.scheduled.filter((s) => s.queue === name).sort((a, b) => a.dueMs - b.dueMs || a.message.id - b.message.id);
+    this.scheduled = this.scheduled.filter((s) => s.queue !== name);
+    for (const message of [...this.sorted(queue.messages), ...scheduled.map((s) => s.message)]) {
+      this.outcomes.push({ type: 'removed', messageId: message.id, reason: 'queue-deleted' });
+    }
     this.queues.delete(name);
   }
 
@@ -306,31 +424,37 @@ export class ReferenceModel {
 
   /** Every (message, consumer) the rules allow as the next delivery in this queue. */
   deliverable(queue: ModelQueue): { message: ModelMessage; consumer: ModelConsumer }[] {
-    const live = this.sorted(queue.messages.filter((m) => !this.expired(m)));
+    const live = this.inQueueOrder(queue.messages.filter((m) => !this.expired(m)));
     if (this.exclusiveMode(queue)) {
       // One exclusive consumer takes everything in queue order; a better one waits for it to quiesce.
       const active = queue.active;
       if (active === null || active !== this.bestExclusive(queue) || active.credit === 0) return [];
-      const next = live.find((m) => !m.refusedBy.includes(active.id));
+      const next = live.find((m) => !this.refuses(active, m));
       return next ? [{ message: next, consumer: active }] : [];
     }
     const out: { message: ModelMessage; consumer: ModelConsumer }[] = [];
-    const groupsSeen = new Set<string>();
-    let ungroupedFound = false;
-    for (const message of live) {
-      if (message.groupId === null) {
-        // Ungrouped messages go in queue order; one that every consumer with credit refused waits.
-        const consumer = ungroupedFound ? null : this.pick(queue, message, false);
-        if (consumer) out.push({ message, consumer });
-        if (consumer) ungroupedFound = true;
-      } else if (!groupsSeen.has(message.groupId)) {
-        // Only a group's first live message may go, and only where the group's rules allow.
-        groupsSeen.add(message.groupId);
-        const consumer = this.groupTarget(queue, queue.groups.get(message.groupId)!, message);
-        if (consumer) out.push({ message, consumer });
+    // Ungrouped messages go in queue order; one that no consumer with credit may take waits.
+    for (const message of live.filter((m) => m.groupId === null)) {
+      const consumer = this.pick(queue, message, false);
+      if (consumer) {
+        out.push({ message, consumer });
+        break;
       }
     }
+    // Only a group's first live message (in send order) may go, and only where the group's rules allow.
+    for (const group of queue.groups.values()) {
+      const next = this.sorted(live.filter((m) => m.groupId === group.id))[0];
+      if (next === undefined) continue;
+      const consumer = this.groupTarget(queue, group, next);
+      if (consumer) out.push({ message: next, consumer });
+    }
     return out;
+  }
+
+  /** It refused the message (undeliverable-here), or its selector does not match it. */
+  refuses(consumer: ModelConsumer, message: ModelMessage): boolean {
+    if (message.refusedBy.includes(consumer.id)) return true;
+    return consumer.selector !== null && !selectorMatches(consumer.selector, message.color, message.deliveryCount);
   }
 
   /** README "Message groups": who may receive the group's next message now, if anyone. */
@@ -341,18 +465,18 @@ export class ReferenceModel {
     if (limit !== null && inFlight >= limit) return null;
     if (group.state === 'closing' && next.seq > group.closedAtSeq!) return null;
     const owner = group.owner;
-    if (owner !== null && !next.refusedBy.includes(owner.id)) return owner.credit > 0 ? owner : null;
-    // The owner refused it: someone else gets the group, once the owner holds nothing of it.
+    if (owner !== null && !this.refuses(owner, next)) return owner.credit > 0 ? owner : null;
+    // The owner refused it (or does not select it): someone else gets the group, once the owner holds nothing of it.
     if (owner !== null && inFlight > 0) return null;
     return this.pick(queue, next, true);
   }
 
   /**
-   * Consumers with credit that did not refuse the message; the highest priority among them; the fewest
+   * Consumers with credit that do not refuse the message; the highest priority among them; the fewest
    * groups owned (for a group's first message); ties rotate in attach order after the last pick.
    */
   private pick(queue: ModelQueue, message: ModelMessage, fewestGroups: boolean): ModelConsumer | null {
-    const able = this.consumersOf(queue).filter((c) => c.credit > 0 && !message.refusedBy.includes(c.id));
+    const able = this.consumersOf(queue).filter((c) => c.credit > 0 && !this.refuses(c, message));
     if (able.length === 0) return null;
     const top = Math.max(...able.map((c) => c.priority));
     const level = able.filter((c) => c.priority === top);
@@ -431,7 +555,15 @@ export class ReferenceModel {
     this.enqueue(
       queue.options.deadLetterQueue,
       message.label,
-      { groupId: message.groupId, closesGroup: message.closesGroup, expiresAtMs: message.expiresAtMs, deliveryCount: message.deliveryCount },
+      {
+        groupId: message.groupId,
+        closesGroup: message.closesGroup,
+        expiresAtMs: message.expiresAtMs,
+        deliveryCount: message.deliveryCount,
+        priority: message.priority,
+        color: message.color,
+        deliverAtMs: null,
+      },
       queue.name,
     );
   }
@@ -548,10 +680,12 @@ export class ReferenceModel {
 
   /** Unsettled deliveries of the group's sequence, whoever holds them. */
   inFlightOf(queue: ModelQueue, groupId: string): ModelDelivery[] {
-    return [...this.consumers.values()]
-      .filter((c) => c.queue === queue.name)
-      .flatMap((c) => c.deliveries)
-      .filter((d) => d.ofGroup && d.message.groupId === groupId);
+    return this.deliveriesIn(queue).filter((d) => d.ofGroup && d.message.groupId === groupId);
+  }
+
+  /** Every unsettled delivery of the queue's messages. */
+  private deliveriesIn(queue: ModelQueue): ModelDelivery[] {
+    return [...this.consumers.values()].filter((c) => c.queue === queue.name).flatMap((c) => c.deliveries);
   }
 
   expired(message: ModelMessage): boolean {
@@ -560,5 +694,10 @@ export class ReferenceModel {
 
   private sorted(messages: ModelMessage[]): ModelMessage[] {
     return [...messages].sort((a, b) => a.seq - b.seq);
+  }
+
+  /** Queue order: the higher level first, then the earlier position. */
+  private inQueueOrder(messages: ModelMessage[]): ModelMessage[] {
+    return [...messages].sort((a, b) => b.level - a.level || a.seq - b.seq);
   }
 }

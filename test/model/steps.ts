@@ -3,7 +3,10 @@ import type { Outcome } from '../../src/core/types';
 /**
  * Command logs as literal, readable lines, so that a counterexample can be pinned as a scenario test:
  *   send A1 group=A closes ttl=50 to=q     a message labelled A1 (every option but the label optional)
+ *   send A1 prio=8 color=red delay=100     header.priority 8 (default 4), a colour selectors read,
+ *                                          delivered 100 ms from now (scheduled)
  *   attach c1 queue=q priority=2 exclusive presettled
+ *   attach c1 selector=red|retry browse    a selector (see selectorMatches), a browser
  *   detach c1                              (detach, connection loss and idle time-out alike)
  *   credit c1 5 drain
  *   settle c1 A1 modified:failed:here      accepted | released | rejected | modified[:failed][:here]
@@ -15,8 +18,18 @@ import type { Outcome } from '../../src/core/types';
  * The queue defaults to `q` (for retry, `DLQ`). A settle names the consumer's unsettled delivery by its message's label.
  */
 export type Step =
-  | { op: 'send'; label: string; queue: string; group: string | null; closes: boolean; ttlMs: number | null }
-  | { op: 'attach'; consumer: string; queue: string; priority: number; exclusive: boolean; presettled: boolean }
+  | {
+      op: 'send';
+      label: string;
+      queue: string;
+      group: string | null;
+      closes: boolean;
+      ttlMs: number | null;
+      priority: number | null;
+      color: string | null;
+      delayMs: number | null;
+    }
+  | { op: 'attach'; consumer: string; queue: string; priority: number; exclusive: boolean; presettled: boolean; selector: string | null; browse: boolean }
   | { op: 'detach'; consumer: string }
   | { op: 'credit'; consumer: string; credit: number; drain: boolean }
   | { op: 'settle'; consumer: string; label: string; outcome: Outcome }
@@ -28,6 +41,28 @@ export type Step =
 
 export const DEFAULT_QUEUE = 'q';
 export const DEFAULT_DEAD_LETTER_QUEUE = 'DLQ';
+
+/**
+ * The selectors of the model: `|`-separated terms, each a colour (the message has it) or `retry` (the
+ * message was delivered before: delivery-count above 0, what JMSXDeliveryCount > 1 reads). Deterministic
+ * in the message's bytes and delivery-count, as real selectors are.
+ */
+export function selectorMatches(selector: string, color: string | null, deliveryCount: number): boolean {
+  return selector.split('|').some((term) => (term === 'retry' ? deliveryCount > 0 : term === color));
+}
+
+/** A test message's body: its label, and its colour after `#`. */
+export function bodyOf(label: string, color: string | null): Buffer {
+  return Buffer.from(color === null ? label : `${label}#${color}`);
+}
+
+export function labelOfBody(body: unknown): string {
+  return Buffer.from(body as Uint8Array).toString().split('#')[0]!;
+}
+
+export function colorOfBody(body: unknown): string | null {
+  return Buffer.from(body as Uint8Array).toString().split('#')[1] ?? null;
+}
 
 export function parseStep(line: string): Step {
   const [op, ...words] = line.trim().split(/\s+/);
@@ -45,6 +80,9 @@ export function parseStep(line: string): Step {
         group: option('group') ?? null,
         closes: flags.has('closes'),
         ttlMs: option('ttl') === undefined ? null : Number(option('ttl')),
+        priority: option('prio') === undefined ? null : Number(option('prio')),
+        color: option('color') ?? null,
+        delayMs: option('delay') === undefined ? null : Number(option('delay')),
       };
     case 'attach':
       return {
@@ -54,6 +92,8 @@ export function parseStep(line: string): Step {
         priority: Number(option('priority') ?? 0),
         exclusive: flags.has('exclusive'),
         presettled: flags.has('presettled'),
+        selector: option('selector') ?? null,
+        browse: flags.has('browse'),
       };
     case 'detach':
       return { op, consumer: words[0] ?? fail() };
@@ -90,6 +130,9 @@ export function formatStep(step: Step): string {
         step.group === null ? '' : `group=${step.group}`,
         step.closes ? 'closes' : '',
         step.ttlMs === null ? '' : `ttl=${step.ttlMs}`,
+        step.priority === null ? '' : `prio=${step.priority}`,
+        step.color === null ? '' : `color=${step.color}`,
+        step.delayMs === null ? '' : `delay=${step.delayMs}`,
         step.queue === DEFAULT_QUEUE ? '' : `to=${step.queue}`,
       ]
         .filter(Boolean)
@@ -102,6 +145,8 @@ export function formatStep(step: Step): string {
         step.priority === 0 ? '' : `priority=${step.priority}`,
         step.exclusive ? 'exclusive' : '',
         step.presettled ? 'presettled' : '',
+        step.selector === null ? '' : `selector=${step.selector}`,
+        step.browse ? 'browse' : '',
       ]
         .filter(Boolean)
         .join(' ');

@@ -141,6 +141,28 @@ for (const backend of backends) {
       expect(Buffer.from(next.readBody(messages[3]!.body as StoredBody))).toEqual(Buffer.alloc(100, 4));
     });
 
+    test('priority and delivery time come back; a scheduled message keeps position 0 until setPosition gives it one', () => {
+      const { store, restart } = backend.create();
+      store.add({ id: 1, queue: 'q', seq: 1, meta: meta({ priority: 8 }) }, Buffer.from('high'), false);
+      store.add({ id: 2, queue: 'q', seq: 0, meta: meta({ deliverAtMs: 5000 }) }, Buffer.from('later'), false);
+      store.add({ id: 3, queue: 'q', seq: 0, meta: meta({ deliverAtMs: 6000, priority: 1 }) }, Buffer.from('due'), false);
+      store.setPosition(3, 2);
+      const { store: next, recovered } = restart();
+      const messages = recovered.queues.find((q) => q.name === 'q')!.messages;
+      expect(messages.map((m) => [m.id, m.seq, m.meta.priority ?? 4, m.meta.deliverAtMs ?? null])).toEqual([
+        [2, 0, 4, 5000],
+        [1, 1, 8, null],
+        [3, 2, 1, 6000],
+      ]);
+      next.setPosition(2, 3);
+      const { recovered: again } = restart();
+      expect(again.queues.find((q) => q.name === 'q')!.messages.map((m) => [m.id, m.seq])).toEqual([
+        [1, 1],
+        [3, 2],
+        [2, 3],
+      ]);
+    });
+
     test('topics and durable subscriptions come back; a deleted queue does not, nor its subscription', () => {
       const { store, restart } = backend.create();
       const audit = { queue: 'prices::app.audit', topic: 'prices', name: 'audit', clientId: 'app', shared: false };

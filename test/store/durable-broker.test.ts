@@ -63,6 +63,38 @@ describe('durable queues', () => {
     await b.stop();
   });
 
+  test('priorities survive a restart: the queue order after it is the same', async () => {
+    const b = await durableBroker();
+    await produce(b.broker.port, 'd.prio', [
+      { body: 'low', priority: 1, durable: true },
+      { body: 'high', priority: 9, durable: true },
+      { body: 'mid', durable: true },
+    ]);
+    const broker = await b.restart();
+    expect((await consume(broker.port, 'd.prio', 3)).map((m) => m.body)).toEqual(['high', 'mid', 'low']);
+    await b.stop();
+  });
+
+  test('scheduled durable messages survive a restart, before and after their time: each enters its queue (and group) once, when due', async () => {
+    const b = await durableBroker();
+    const now = Date.now();
+    await produce(b.broker.port, 'd.delay', [
+      { body: 'due-before-restart', group_id: 'G', durable: true, message_annotations: { 'x-opt-delivery-delay': 100 } },
+      { body: 'due-after-restart', group_id: 'G', durable: true, message_annotations: { 'x-opt-delivery-time': now + 1500 } },
+      { body: 'transient', durable: false, message_annotations: { 'x-opt-delivery-delay': 100 } },
+    ]);
+    await waitFor(() => b.broker.runtime.state.queues.get('d.delay')!.queuedCount === 2, 'the first two due');
+    await produce(b.broker.port, 'd.delay', [{ body: 'sent-after-the-first-was-due', group_id: 'G', durable: true }]);
+    const broker = await b.restart();
+    expect(broker.runtime.state.queues.get('d.delay')!.scheduledCount).toBe(1);
+    const got = await consume(broker.port, 'd.delay', 3, 'accept', 3000);
+    expect(got.map((m) => m.body)).toEqual(['due-before-restart', 'sent-after-the-first-was-due', 'due-after-restart']);
+    expect(Date.now() - now).toBeGreaterThanOrEqual(1500);
+    const again = await b.restart();
+    expect(again.runtime.state.queues.get('d.delay')!.queuedCount + again.runtime.state.queues.get('d.delay')!.scheduledCount).toBe(0);
+    await b.stop();
+  });
+
   test('accepted messages are not resurrected by a restart', async () => {
     const b = await durableBroker();
     await produce(b.broker.port, 'd.acked', [1, 2, 3].map((n) => ({ body: n, durable: true })));

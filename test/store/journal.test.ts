@@ -299,6 +299,28 @@ describe('journal store', () => {
     expect(recovered.queues[0]!.messages.map((m) => m.id)).toEqual([25, 50, 75, 100]);
   });
 
+  test('compaction carries a scheduled message over: its delivery time, and the position a later record gave it', async () => {
+    const dir = freshDir();
+    const { store } = journal(dir, 8192);
+    store.open(Infinity);
+    store.add({ id: 1, queue: 'q', seq: 0, meta: { ...meta, deliverAtMs: 7000, priority: 2 } }, Buffer.alloc(200, 1), false);
+    store.add({ id: 2, queue: 'q', seq: 0, meta: { ...meta, deliverAtMs: 9000 } }, Buffer.alloc(200, 2), false);
+    fill(store, 100, 200, 3);
+    store.setPosition(1, 103);
+    for (let id = 3; id <= 102; id++) store.remove(id);
+    store.writePending();
+    store.reclaim();
+    await durable(store);
+    store.reclaim();
+    expect(segmentsIn(dir)).not.toContain('segment-00000001.journal');
+    store.close();
+    const recovered = journal(dir).store.open(Infinity).queues[0]!.messages;
+    expect(recovered.map((m) => [m.id, m.seq, m.meta.deliverAtMs, m.meta.priority ?? 4])).toEqual([
+      [2, 0, 9000, 4],
+      [1, 103, 7000, 2],
+    ]);
+  });
+
   test('group commit: many messages are acknowledged by one fdatasync', async () => {
     const dir = freshDir();
     const { store } = journal(dir);
@@ -332,6 +354,25 @@ describe('journal store', () => {
 });
 
 describe('journal record format: the dead-letter origin', () => {
+  test('the fields after the body (origin, priority, delivery time) are written with the body between them and read back, in one write and in one buffer', () => {
+    const dir = freshDir();
+    const { store } = journal(dir);
+    store.open(Infinity);
+    const later = { ...meta, priority: 7, deliverAtMs: 123456 };
+    store.add({ id: 1, queue: 'DLQ', seq: 1, meta: later, deadLetteredFrom: 'orders' }, Buffer.from('first'), false);
+    store.add({ id: 2, queue: 'DLQ', seq: 2, meta }, Buffer.from('second'), false);
+    store.beginAtomic();
+    store.add({ id: 3, queue: 'DLQ', seq: 3, meta: { ...meta, priority: 0 }, deadLetteredFrom: 'orders' }, Buffer.from('third'), false);
+    store.endAtomic();
+    store.close();
+    const messages = journal(dir).store.open(Infinity).queues[0]!.messages;
+    expect(messages.map((m) => [m.id, m.meta.priority, m.meta.deliverAtMs ?? null, m.deadLetteredFrom ?? null])).toEqual([
+      [1, 7, 123456, 'orders'],
+      [2, undefined, null, null],
+      [3, 0, null, 'orders'],
+    ]);
+  });
+
   test('is written after the body, so the body sits where a reader that predates the field finds it', () => {
     const fields = { id: 7, seq: 3, queue: 'DLQ', meta, delivered: false };
     const plain = encodeMessage({ ...fields, deadLetteredFrom: null }, Buffer.from('body'));

@@ -48,9 +48,13 @@ export const encode = {
     const items = Buffer.concat(values.map((value) => Buffer.concat([Buffer.from([Buffer.byteLength(value, 'ascii')]), Buffer.from(value, 'ascii')])));
     return Buffer.concat([Buffer.from([0xe0, items.length + 2, values.length, 0xa3]), items]);
   },
-  /** A described value with a small-ulong descriptor (code < 256) or a symbolic one. */
+  /** A described value with a ulong descriptor (small-ulong below 256) or a symbolic one. */
   described(descriptor: number | string, value: Buffer): Buffer {
-    const head = typeof descriptor === 'number' ? Buffer.from([0x00, 0x53, descriptor]) : Buffer.concat([Buffer.from([0x00]), encode.symbol(descriptor)]);
+    if (typeof descriptor === 'string') return Buffer.concat([Buffer.from([0x00]), encode.symbol(descriptor), value]);
+    if (descriptor < 256) return Buffer.concat([Buffer.from([0x00, 0x53, descriptor]), value]);
+    const head = Buffer.alloc(10);
+    head[1] = 0x80;
+    head.writeBigUInt64BE(BigInt(descriptor), 2);
     return Buffer.concat([head, value]);
   },
 };

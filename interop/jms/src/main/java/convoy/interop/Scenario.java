@@ -123,6 +123,15 @@ public final class Scenario {
                 case "tx-commit-refused" -> TransactionScenarios.commitRefused(url);
                 case "tx-durable-prepare" -> TransactionScenarios.durablePrepare(url);
                 case "tx-durable-check" -> TransactionScenarios.durableCheck(url);
+                case "selector" -> JmsFeatureScenarios.selector(url);
+                case "selector-invalid" -> JmsFeatureScenarios.selectorInvalid(url);
+                case "selector-groups" -> JmsFeatureScenarios.selectorGroups(url);
+                case "topic-selector" -> JmsFeatureScenarios.topicSelector(url);
+                case "browser" -> JmsFeatureScenarios.browser(url);
+                case "priority" -> JmsFeatureScenarios.priority(url);
+                case "delay" -> JmsFeatureScenarios.delay(url);
+                case "delay-send" -> JmsFeatureScenarios.delaySend(url);
+                case "delay-receive" -> JmsFeatureScenarios.delayReceive(url);
                 default -> throw new Failure("unknown scenario '" + scenarioName + "'");
             }
             details.put("elapsedMs", (System.nanoTime() - t0) / 1_000_000);
