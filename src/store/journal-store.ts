@@ -25,27 +25,28 @@ import { SegmentPreparation } from './segment-preparation';
 import type { FsyncPolicy, MessageStore, RecoveredQueue, RecoveredStore, StoreEntry, StoredSubscription } from './types';
 import { StoreError } from './types';
 
-/** Where a stored message's record is, and what recovery needs to rebuild it. */
-interface IndexEntry {
-  readonly id: number;
-  readonly queue: string;
-  /** 0 while a scheduled message waits for its time. */
-  seq: number;
-  meta: MessageMeta;
-  /** Delivered since its delivery-count was last recorded. */
-  delivered: boolean;
-  readonly deadLetteredFrom: string | null;
-  segment: Segment;
-  bodyOffset: number;
-  readonly bodyLength: number;
-}
-
-/** A body kept only on disk; follows its record when compaction moves it. */
-class PagedBody implements StoredBody {
-  constructor(readonly entry: IndexEntry) {}
+/**
+ * Where a stored message's record is, and what recovery needs to rebuild it. It is also the message's
+ * body when the body is kept only on disk (paged): the reference the core holds then follows the record
+ * when compaction moves it, and a paged message costs no object besides its entry.
+ */
+class IndexEntry implements StoredBody {
+  constructor(
+    readonly id: number,
+    readonly queue: string,
+    /** 0 while a scheduled message waits for its time. */
+    public seq: number,
+    public meta: MessageMeta,
+    /** Delivered since its delivery-count was last recorded. */
+    public delivered: boolean,
+    readonly deadLetteredFrom: string | null,
+    public segment: Segment,
+    public bodyOffset: number,
+    readonly bodyLength: number,
+  ) {}
 
   get storedBytes(): number {
-    return this.entry.bodyLength;
+    return this.bodyLength;
   }
 }
 
@@ -154,21 +155,11 @@ export class JournalStore implements MessageStore {
   }
 
   add(entry: StoreEntry, bytes: Uint8Array, page: boolean): MessageBody {
-    const indexed: IndexEntry = {
-      id: entry.id,
-      queue: entry.queue,
-      seq: entry.seq,
-      meta: entry.meta,
-      delivered: false,
-      deadLetteredFrom: entry.deadLetteredFrom ?? null,
-      segment: this.active,
-      bodyOffset: 0,
-      bodyLength: bytes.length,
-    };
+    const indexed = new IndexEntry(entry.id, entry.queue, entry.seq, entry.meta, false, entry.deadLetteredFrom ?? null, this.active, 0, bytes.length);
     this.placeMessage(indexed, bytes);
     if (this.unit) this.unit.durable ||= entry.meta.durable;
     else if (this.options.fsync.mode === 'per-message' && entry.meta.durable) this.syncEverythingNow();
-    return page ? new PagedBody(indexed) : bytes;
+    return page ? indexed : bytes;
   }
 
   remove(id: number): void {
@@ -208,7 +199,7 @@ export class JournalStore implements MessageStore {
   }
 
   readBody(body: StoredBody): Uint8Array {
-    const entry = (body as PagedBody).entry;
+    const entry = body as IndexEntry;
     if (this.unit && entry.bodyOffset >= this.unitStart()) return this.readFromUnit(entry.bodyOffset, entry.bodyLength);
     const inPending = entry.bodyOffset >= entry.segment.size;
     if (inPending) this.writeBuffered();
@@ -548,17 +539,8 @@ export class JournalStore implements MessageStore {
           previous.segment.live--;
           this.entriesOf(previous.segment).delete(previous);
         }
-        const entry: IndexEntry = {
-          id: message.id,
-          queue: message.queue,
-          seq: message.seq,
-          meta: message.meta,
-          delivered: message.delivered,
-          deadLetteredFrom: message.deadLetteredFrom,
-          segment,
-          bodyOffset: payloadOffset + message.bodyOffset,
-          bodyLength: message.bodyLength,
-        };
+        const { id, queue, seq, meta, delivered, deadLetteredFrom, bodyOffset, bodyLength } = message;
+        const entry = new IndexEntry(id, queue, seq, meta, delivered, deadLetteredFrom, segment, payloadOffset + bodyOffset, bodyLength);
         this.index.set(entry.id, entry);
         this.entriesOf(segment).add(entry);
         segment.live++;
@@ -642,7 +624,7 @@ export class JournalStore implements MessageStore {
         id: entry.id,
         seq: entry.seq,
         meta: entry.meta,
-        body: bodies.get(entry) ?? new PagedBody(entry),
+        body: bodies.get(entry) ?? entry,
         deadLetteredFrom: entry.deadLetteredFrom,
       });
     }
