@@ -1,6 +1,6 @@
 import { closeSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import type { Logger } from 'pino';
-import type { MessageBody, MessageMeta, RecoveredMessage, StoredBody } from '../core/types';
+import type { MessageBody, RecoveredMessage, StoredBody } from '../core/types';
 import { acquireLock, releaseLock } from './lock-file';
 import { PendingRecords } from './pending-records';
 import {
@@ -18,6 +18,8 @@ import {
   RECORD_HEADER_BYTES,
   RecordType,
   type DecodedRecord,
+  messageHeadLength,
+  type MessageRecord,
   type MessageRecordFields,
 } from './record-codec';
 import { checkSegmentHeader, FORMAT_VERSION, onlyZerosFrom, Segment, SEGMENT_HEADER_BYTES, segmentNumberOf } from './segment-file';
@@ -26,22 +28,27 @@ import type { FsyncPolicy, MessageStore, RecoveredQueue, RecoveredStore, StoreEn
 import { StoreError } from './types';
 
 /**
- * Where a stored message's record is, and what recovery needs to rebuild it. It is also the message's
- * body when the body is kept only on disk (paged): the reference the core holds then follows the record
- * when compaction moves it, and a paged message costs no object besides its entry.
+ * Where a stored message's record is, and what of it has changed since it was written (position,
+ * delivery-count, delivered). Everything else about the message is read back from its record when it is
+ * needed (compaction, recovery), so the index holds one object per message, not a copy of its meta.
+ * The entry is also the message's body when the body is kept only on disk (paged): the reference the
+ * core holds then follows the record when compaction moves it.
  */
 class IndexEntry implements StoredBody {
+  /** Where its record starts in `segment`, and its length. */
+  recordOffset = 0;
+  recordLength = 0;
+  bodyOffset = 0;
+
   constructor(
     readonly id: number,
-    readonly queue: string,
     /** 0 while a scheduled message waits for its time. */
     public seq: number,
-    public meta: MessageMeta,
+    public deliveryCount: number,
+    readonly durable: boolean,
     /** Delivered since its delivery-count was last recorded. */
     public delivered: boolean,
-    readonly deadLetteredFrom: string | null,
     public segment: Segment,
-    public bodyOffset: number,
     readonly bodyLength: number,
   ) {}
 
@@ -81,6 +88,8 @@ export class JournalStore implements MessageStore {
   private readonly segments = new Map<number, Segment>();
   private readonly entriesBySegment = new Map<Segment, Set<IndexEntry>>();
   private readonly index = new Map<number, IndexEntry>();
+  /** While the journal is read at start-up: each message's record as read, for what recovery hands back. */
+  private readonly replayed = new Map<IndexEntry, MessageRecord>();
   private readonly queues = new Set<string>();
   private readonly topics = new Set<string>();
   /** Durable subscriptions by their queue's name. */
@@ -155,8 +164,9 @@ export class JournalStore implements MessageStore {
   }
 
   add(entry: StoreEntry, bytes: Uint8Array, page: boolean): MessageBody {
-    const indexed = new IndexEntry(entry.id, entry.queue, entry.seq, entry.meta, false, entry.deadLetteredFrom ?? null, this.active, 0, bytes.length);
-    this.placeMessage(indexed, bytes);
+    const { id, queue, seq, meta } = entry;
+    const indexed = new IndexEntry(id, seq, meta.deliveryCount, meta.durable, false, this.active, bytes.length);
+    this.placeMessage(indexed, { id, seq, queue, meta, delivered: false, deadLetteredFrom: entry.deadLetteredFrom ?? null }, bytes);
     if (this.unit) this.unit.durable ||= entry.meta.durable;
     else if (this.options.fsync.mode === 'per-message' && entry.meta.durable) this.syncEverythingNow();
     return page ? indexed : bytes;
@@ -174,8 +184,8 @@ export class JournalStore implements MessageStore {
 
   setDeliveryCount(id: number, deliveryCount: number): void {
     const entry = this.index.get(id);
-    if (!entry || !entry.meta.durable) return;
-    entry.meta = { ...entry.meta, deliveryCount };
+    if (!entry || !entry.durable) return;
+    entry.deliveryCount = deliveryCount;
     entry.delivered = false;
     // The count is recorded from here on: a delivery mark of this turn would count the delivery twice.
     this.deliveries.delete(entry);
@@ -185,7 +195,7 @@ export class JournalStore implements MessageStore {
 
   setPosition(id: number, seq: number): void {
     const entry = this.index.get(id);
-    if (!entry || !entry.meta.durable) return;
+    if (!entry || !entry.durable) return;
     entry.seq = seq;
     this.append(encodePosition(id, seq));
     this.dependOn([entry]);
@@ -193,7 +203,7 @@ export class JournalStore implements MessageStore {
 
   markDelivered(id: number): void {
     const entry = this.index.get(id);
-    if (!entry || !entry.meta.durable || entry.delivered) return;
+    if (!entry || !entry.durable || entry.delivered) return;
     entry.delivered = true;
     this.deliveries.add(entry);
   }
@@ -282,17 +292,20 @@ export class JournalStore implements MessageStore {
     releaseLock(this.options.dir);
   }
 
-  /** Appends the message's record, the body as it is; the entry learns where the body is. */
-  private placeMessage(entry: IndexEntry, body: Uint8Array): void {
+  /** Appends the message's record, the body as it is; the entry learns where the record and the body are. */
+  private placeMessage(entry: IndexEntry, fields: MessageRecordFields, body: Uint8Array): void {
     if (this.closed) throw new StoreError('the store is closed');
-    const fields: MessageRecordFields = entry;
     if (this.unit) {
       const { record, bodyOffsetInRecord } = encodeMessage(fields, body);
-      entry.bodyOffset = this.append(record) + bodyOffsetInRecord;
+      entry.recordOffset = this.append(record);
+      entry.recordLength = record.length;
+      entry.bodyOffset = entry.recordOffset + bodyOffsetInRecord;
     } else {
       this.writeRemovals();
-      this.makeRoomFor(messageRecordLength(fields, body.length));
+      entry.recordLength = messageRecordLength(fields, body.length);
+      this.makeRoomFor(entry.recordLength);
       entry.bodyOffset = this.active.size + this.pending.addMessage(fields, body);
+      entry.recordOffset = entry.bodyOffset - messageHeadLength(fields);
     }
     entry.segment = this.active;
     this.index.set(entry.id, entry);
@@ -459,16 +472,31 @@ export class JournalStore implements MessageStore {
   private compact(segment: Segment): void {
     this.compacting.add(segment);
     for (const entry of [...this.entriesOf(segment)]) {
-      const body = segment.read(entry.bodyOffset, entry.bodyLength);
+      const { fields, body } = this.readMessageRecord(entry);
       this.entriesOf(segment).delete(entry);
       segment.live--;
-      this.placeMessage(entry, body);
+      this.placeMessage(entry, fields, body);
     }
     this.waiters.push(() => {
       this.compacting.delete(segment);
       if (segment.live === 0 && this.outlivesWhatItRefersTo(segment)) this.deleteSegment(segment);
     });
     this.options.logger.debug({ segment: segment.path }, 'segment compacted');
+  }
+
+  /** The message's record read back from its segment, with what changed since it was written. */
+  private readMessageRecord(entry: IndexEntry): { fields: MessageRecordFields; body: Buffer } {
+    const bytes = entry.segment.read(entry.recordOffset, entry.recordLength);
+    const result = readRecord(bytes, 0);
+    if (result.kind !== 'record' || result.record.type !== RecordType.Message || result.record.message.id !== entry.id) {
+      throw new StoreError(`${entry.segment.path} holds no record of message ${entry.id} at byte ${entry.recordOffset}`);
+    }
+    const stored = result.record.message;
+    const bodyAt = result.payloadOffset + stored.bodyOffset;
+    return {
+      fields: { ...stored, seq: entry.seq, meta: { ...stored.meta, deliveryCount: entry.deliveryCount }, delivered: entry.delivered },
+      body: bytes.subarray(bodyAt, bodyAt + stored.bodyLength),
+    };
   }
 
   private deleteSegment(segment: Segment): void {
@@ -503,7 +531,7 @@ export class JournalStore implements MessageStore {
         break;
       }
       if (result.record.type === RecordType.AtomicUnit) this.replayUnit(bytes, result.payloadOffset, offset + result.length, segment, queues);
-      else this.replayRecord(result.record, segment, result.payloadOffset, queues);
+      else this.replayRecord(result.record, segment, result.payloadOffset, result.length, queues);
       offset += result.length;
     }
     segment.size = offset;
@@ -517,12 +545,12 @@ export class JournalStore implements MessageStore {
       if (result.kind !== 'record' || result.record.type === RecordType.AtomicUnit) {
         throw new StoreError(`${segment.path} is damaged: the atomic unit at byte ${from - RECORD_HEADER_BYTES} holds no whole record at byte ${offset}`);
       }
-      this.replayRecord(result.record, segment, result.payloadOffset, queues);
+      this.replayRecord(result.record, segment, result.payloadOffset, result.length, queues);
       offset += result.length;
     }
   }
 
-  private replayRecord(record: DecodedRecord, segment: Segment, payloadOffset: number, queues: Map<string, RecoveredMessage[]>): void {
+  private replayRecord(record: DecodedRecord, segment: Segment, payloadOffset: number, recordLength: number, queues: Map<string, RecoveredMessage[]>): void {
     switch (record.type) {
       case RecordType.Queue:
         this.queues.add(record.name);
@@ -538,9 +566,13 @@ export class JournalStore implements MessageStore {
           // A copy written by compaction: the newer record wins.
           previous.segment.live--;
           this.entriesOf(previous.segment).delete(previous);
+          this.replayed.delete(previous);
         }
-        const { id, queue, seq, meta, delivered, deadLetteredFrom, bodyOffset, bodyLength } = message;
-        const entry = new IndexEntry(id, queue, seq, meta, delivered, deadLetteredFrom, segment, payloadOffset + bodyOffset, bodyLength);
+        const entry = new IndexEntry(message.id, message.seq, message.meta.deliveryCount, true, message.delivered, segment, message.bodyLength);
+        entry.recordOffset = payloadOffset - RECORD_HEADER_BYTES;
+        entry.recordLength = recordLength;
+        entry.bodyOffset = payloadOffset + message.bodyOffset;
+        this.replayed.set(entry, message);
         this.index.set(entry.id, entry);
         this.entriesOf(segment).add(entry);
         segment.live++;
@@ -557,7 +589,7 @@ export class JournalStore implements MessageStore {
         const entry = this.index.get(record.id);
         if (entry) {
           if (entry.segment !== segment) segment.refersTo.add(entry.segment);
-          entry.meta = { ...entry.meta, deliveryCount: record.deliveryCount };
+          entry.deliveryCount = record.deliveryCount;
           entry.delivered = false;
         }
         break;
@@ -597,6 +629,7 @@ export class JournalStore implements MessageStore {
     if (!entry) return;
     if (entry.segment !== segment) segment.refersTo.add(entry.segment);
     this.index.delete(id);
+    this.replayed.delete(entry);
     this.entriesOf(entry.segment).delete(entry);
     entry.segment.live--;
   }
@@ -617,17 +650,19 @@ export class JournalStore implements MessageStore {
     const entries = [...this.index.values()].sort((a, b) => a.seq - b.seq);
     const bodies = this.loadBodies(entries, keepInMemoryBytes);
     for (const entry of entries) {
-      if (entry.delivered) this.setDeliveryCount(entry.id, entry.meta.deliveryCount + 1);
-      let messages = queues.get(entry.queue);
-      if (!messages) queues.set(entry.queue, (messages = []));
+      const stored = this.replayed.get(entry)!;
+      if (entry.delivered) this.setDeliveryCount(entry.id, entry.deliveryCount + 1);
+      let messages = queues.get(stored.queue);
+      if (!messages) queues.set(stored.queue, (messages = []));
       messages.push({
         id: entry.id,
         seq: entry.seq,
-        meta: entry.meta,
+        meta: { ...stored.meta, deliveryCount: entry.deliveryCount },
         body: bodies.get(entry) ?? entry,
-        deadLetteredFrom: entry.deadLetteredFrom,
+        deadLetteredFrom: stored.deadLetteredFrom,
       });
     }
+    this.replayed.clear();
     return [...queues].map(([name, messages]) => ({ name, messages }));
   }
 

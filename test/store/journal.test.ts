@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import pino from 'pino';
 import { describe, expect, test } from 'vitest';
-import type { MessageMeta } from '../../src/core/types';
+import type { MessageMeta, StoredBody } from '../../src/core/types';
 import { JournalStore } from '../../src/store/journal-store';
 import { encodeMessage, encodeQueue, readRecord, RecordType } from '../../src/store/record-codec';
 import { SEGMENT_HEADER_BYTES } from '../../src/store/segment-file';
@@ -318,6 +318,33 @@ describe('journal store', () => {
     expect(recovered.map((m) => [m.id, m.seq, m.meta.deliverAtMs, m.meta.priority ?? 4])).toEqual([
       [2, 0, 9000, 4],
       [1, 103, 7000, 2],
+    ]);
+  });
+
+  test('compaction rewrites a message from its record, with what changed since: delivery-count, delivery mark; a paged body still reads', async () => {
+    const dir = freshDir();
+    const { store } = journal(dir, 8192);
+    store.open(Infinity);
+    const grouped = { ...meta, groupId: 'order-7', expiresAtMs: 99_000 };
+    const paged = store.add({ id: 1, queue: 'DLQ', seq: 1, meta: grouped, deadLetteredFrom: 'orders' }, Buffer.from('first body'), true);
+    store.beginAtomic();
+    store.add({ id: 2, queue: 'DLQ', seq: 2, meta, deadLetteredFrom: null }, Buffer.from('second body'), false);
+    store.endAtomic();
+    fill(store, 100, 200, 3);
+    store.setDeliveryCount(1, 4);
+    store.markDelivered(2);
+    for (let id = 3; id <= 102; id++) store.remove(id);
+    store.writePending();
+    store.reclaim();
+    await durable(store);
+    store.reclaim();
+    expect(segmentsIn(dir)).not.toContain('segment-00000001.journal');
+    expect(Buffer.from(store.readBody(paged as StoredBody)).toString()).toBe('first body');
+    store.close();
+    const recovered = journal(dir).store.open(Infinity).queues[0]!.messages;
+    expect(recovered.map((m) => [m.id, m.meta.groupId, m.meta.expiresAtMs, m.meta.deliveryCount, m.deadLetteredFrom, Buffer.from(m.body as Uint8Array).toString()])).toEqual([
+      [1, 'order-7', 99_000, 4, 'orders', 'first body'],
+      [2, 'G', null, 1, null, 'second body'],
     ]);
   });
 
