@@ -35,9 +35,8 @@ import { StoreError } from './types';
  * core holds then follows the record when compaction moves it.
  */
 class IndexEntry implements StoredBody {
-  /** Where its record starts in `segment`, and its length. */
+  /** Where its record starts in `segment` (its header gives its length). */
   recordOffset = 0;
-  recordLength = 0;
   bodyOffset = 0;
 
   constructor(
@@ -298,12 +297,10 @@ export class JournalStore implements MessageStore {
     if (this.unit) {
       const { record, bodyOffsetInRecord } = encodeMessage(fields, body);
       entry.recordOffset = this.append(record);
-      entry.recordLength = record.length;
       entry.bodyOffset = entry.recordOffset + bodyOffsetInRecord;
     } else {
       this.writeRemovals();
-      entry.recordLength = messageRecordLength(fields, body.length);
-      this.makeRoomFor(entry.recordLength);
+      this.makeRoomFor(messageRecordLength(fields, body.length));
       entry.bodyOffset = this.active.size + this.pending.addMessage(fields, body);
       entry.recordOffset = entry.bodyOffset - messageHeadLength(fields);
     }
@@ -486,16 +483,17 @@ export class JournalStore implements MessageStore {
 
   /** The message's record read back from its segment, with what changed since it was written. */
   private readMessageRecord(entry: IndexEntry): { fields: MessageRecordFields; body: Buffer } {
-    const bytes = entry.segment.read(entry.recordOffset, entry.recordLength);
+    const header = entry.segment.read(entry.recordOffset, RECORD_HEADER_BYTES);
+    const length = Math.min(RECORD_HEADER_BYTES + header.readUInt32LE(0), entry.segment.size - entry.recordOffset);
+    const bytes = entry.segment.read(entry.recordOffset, length);
     const result = readRecord(bytes, 0);
     if (result.kind !== 'record' || result.record.type !== RecordType.Message || result.record.message.id !== entry.id) {
       throw new StoreError(`${entry.segment.path} holds no record of message ${entry.id} at byte ${entry.recordOffset}`);
     }
     const stored = result.record.message;
-    const bodyAt = result.payloadOffset + stored.bodyOffset;
     return {
       fields: { ...stored, seq: entry.seq, meta: { ...stored.meta, deliveryCount: entry.deliveryCount }, delivered: entry.delivered },
-      body: bytes.subarray(bodyAt, bodyAt + stored.bodyLength),
+      body: bytes.subarray(entry.bodyOffset - entry.recordOffset, entry.bodyOffset - entry.recordOffset + stored.bodyLength),
     };
   }
 
@@ -531,7 +529,7 @@ export class JournalStore implements MessageStore {
         break;
       }
       if (result.record.type === RecordType.AtomicUnit) this.replayUnit(bytes, result.payloadOffset, offset + result.length, segment, queues);
-      else this.replayRecord(result.record, segment, result.payloadOffset, result.length, queues);
+      else this.replayRecord(result.record, segment, result.payloadOffset, queues);
       offset += result.length;
     }
     segment.size = offset;
@@ -545,12 +543,12 @@ export class JournalStore implements MessageStore {
       if (result.kind !== 'record' || result.record.type === RecordType.AtomicUnit) {
         throw new StoreError(`${segment.path} is damaged: the atomic unit at byte ${from - RECORD_HEADER_BYTES} holds no whole record at byte ${offset}`);
       }
-      this.replayRecord(result.record, segment, result.payloadOffset, result.length, queues);
+      this.replayRecord(result.record, segment, result.payloadOffset, queues);
       offset += result.length;
     }
   }
 
-  private replayRecord(record: DecodedRecord, segment: Segment, payloadOffset: number, recordLength: number, queues: Map<string, RecoveredMessage[]>): void {
+  private replayRecord(record: DecodedRecord, segment: Segment, payloadOffset: number, queues: Map<string, RecoveredMessage[]>): void {
     switch (record.type) {
       case RecordType.Queue:
         this.queues.add(record.name);
@@ -570,7 +568,6 @@ export class JournalStore implements MessageStore {
         }
         const entry = new IndexEntry(message.id, message.seq, message.meta.deliveryCount, true, message.delivered, segment, message.bodyLength);
         entry.recordOffset = payloadOffset - RECORD_HEADER_BYTES;
-        entry.recordLength = recordLength;
         entry.bodyOffset = payloadOffset + message.bodyOffset;
         this.replayed.set(entry, message);
         this.index.set(entry.id, entry);
