@@ -23,6 +23,7 @@ import {
   type MessageRecordFields,
 } from './record-codec';
 import { checkSegmentHeader, FORMAT_VERSION, onlyZerosFrom, Segment, SEGMENT_HEADER_BYTES, segmentNumberOf } from './segment-file';
+import { SegmentEntries, type SegmentLinked } from './segment-entries';
 import { SegmentPreparation } from './segment-preparation';
 import type { FsyncPolicy, MessageStore, RecoveredQueue, RecoveredStore, StoreEntry, StoredSubscription } from './types';
 import { StoreError } from './types';
@@ -34,10 +35,12 @@ import { StoreError } from './types';
  * The entry is also the message's body when the body is kept only on disk (paged): the reference the
  * core holds then follows the record when compaction moves it.
  */
-class IndexEntry implements StoredBody {
+class IndexEntry implements StoredBody, SegmentLinked<IndexEntry> {
   /** Where its record starts in `segment` (its header gives its length). */
   recordOffset = 0;
   bodyOffset = 0;
+  previousInSegment: IndexEntry | null = null;
+  nextInSegment: IndexEntry | null = null;
 
   constructor(
     readonly id: number,
@@ -85,7 +88,7 @@ const COMPACT_BELOW_LIVE_RATIO = 0.25;
  */
 export class JournalStore implements MessageStore {
   private readonly segments = new Map<number, Segment>();
-  private readonly entriesBySegment = new Map<Segment, Set<IndexEntry>>();
+  private readonly entriesBySegment = new Map<Segment, SegmentEntries<IndexEntry>>();
   private readonly index = new Map<number, IndexEntry>();
   /** While the journal is read at start-up: each message's record as read, for what recovery hands back. */
   private readonly replayed = new Map<IndexEntry, MessageRecord>();
@@ -175,7 +178,7 @@ export class JournalStore implements MessageStore {
     const entry = this.index.get(id);
     if (!entry) return;
     this.index.delete(id);
-    this.entriesBySegment.get(entry.segment)!.delete(entry);
+    this.entriesOf(entry.segment).delete(entry);
     entry.segment.live--;
     this.deliveries.delete(entry);
     this.removals.push(entry);
@@ -456,10 +459,10 @@ export class JournalStore implements MessageStore {
     return segment;
   }
 
-  private entriesOf(segment: Segment): Set<IndexEntry> {
+  private entriesOf(segment: Segment): SegmentEntries<IndexEntry> {
     let entries = this.entriesBySegment.get(segment);
     if (!entries) {
-      entries = new Set();
+      entries = new SegmentEntries();
       this.entriesBySegment.set(segment, entries);
     }
     return entries;
@@ -468,7 +471,7 @@ export class JournalStore implements MessageStore {
   /** Re-appends a sparse segment's live messages, then deletes it once the copies are durable. */
   private compact(segment: Segment): void {
     this.compacting.add(segment);
-    for (const entry of [...this.entriesOf(segment)]) {
+    for (const entry of this.entriesOf(segment).toArray()) {
       const { fields, body } = this.readMessageRecord(entry);
       this.entriesOf(segment).delete(entry);
       segment.live--;
