@@ -5,6 +5,7 @@ import type { UserLimits } from '../security/user-limits';
 import type { RequestedSource } from './attach-request';
 import { Condition, type AmqpError } from './conditions';
 import { isBrowser } from './served-termini';
+import { isTemporaryQueueName } from './temporary-queues';
 
 /** A link or message the client's rights or limits do not allow; refused with this error. */
 export class AccessRefusedError extends Error {
@@ -25,6 +26,8 @@ export class AddressAccess {
   constructor(
     private readonly runtime: BrokerRuntime,
     private readonly limits: UserLimits,
+    /** Queues that may exist at once (maxQueues); clients create no more. */
+    private readonly maxQueues: number,
   ) {}
 
   /** The client logged in (or was let in without SASL) as `principal`. */
@@ -35,7 +38,7 @@ export class AddressAccess {
   /** A receiver consuming from `queue`, or browsing it (source distribution-mode `copy`, AMQP 1.0 3.5.3). */
   checkConsumer(queue: string, source: RequestedSource): void {
     this.require(isBrowser(source) ? 'browse' : 'consume', queue);
-    this.createIfMissing(queue);
+    this.createIfMissing(queue, source.dynamic);
   }
 
   /**
@@ -43,11 +46,11 @@ export class AddressAccess {
    * mode (Qpid JMS asks `copy` for a durable subscription: that is subscribing, not browsing). Creating
    * the topic counts as creating a queue, and so does a new durable subscription (it outlives the link).
    */
-  checkSubscriber(topic: string, createsDurableSubscription: boolean): void {
+  checkSubscriber(topic: string, createsDurableSubscription: boolean, dynamic = false): void {
     this.require('consume', topic);
-    this.createIfMissing(topic);
+    this.createIfMissing(topic, dynamic);
     if (createsDurableSubscription) {
-      this.checkQueueAllowance(topic);
+      this.checkQueueAllowance(topic, false);
       this.limits.queueCreated(this.loggedIn().user);
     }
   }
@@ -63,11 +66,11 @@ export class AddressAccess {
     if (!principal.rights.manage) throw refused(Condition.unauthorizedAccess, `user "${principal.user}" has no manage permission, needed for "${address}"`);
   }
 
-  /** A sender to `queue`; null is the anonymous relay, checked per message (admitMessage). */
-  checkProducer(queue: string | null): void {
+  /** A sender to `queue` (`dynamic`: a temporary queue it asked for); null is the anonymous relay, checked per message (admitMessage). */
+  checkProducer(queue: string | null, dynamic = false): void {
     if (queue === null) return;
     this.require('send', queue);
-    if (!this.exists(queue)) this.checkQueueAllowance(queue);
+    if (!this.exists(queue)) this.checkQueueAllowance(queue, dynamic);
   }
 
   /**
@@ -77,7 +80,7 @@ export class AddressAccess {
   admitMessage(queue: string, relayed: boolean): AmqpError | null {
     try {
       if (relayed) this.require('send', queue);
-      this.createIfMissing(queue);
+      this.createIfMissing(queue, false);
       return null;
     } catch (error) {
       if (error instanceof AccessRefusedError) return error.amqpError;
@@ -98,18 +101,27 @@ export class AddressAccess {
   }
 
   /** Creating a queue or topic on first use needs `send` or `consume` on its name, and the user's allowance. */
-  private createIfMissing(queue: string): void {
+  private createIfMissing(queue: string, dynamic: boolean): void {
     if (this.exists(queue)) return;
     const principal = this.loggedIn();
     if (!principal.rights.mayCreateQueue(queue)) {
       throw refused(Condition.unauthorizedAccess, `user "${principal.user}" may not create queue "${queue}" (needs send or consume permission on it)`);
     }
-    this.checkQueueAllowance(queue);
+    this.checkQueueAllowance(queue, dynamic);
     this.limits.queueCreated(principal.user);
   }
 
-  private checkQueueAllowance(queue: string): void {
+  /**
+   * Whether a client may create `queue` now: maxQueues, the user's maxQueuesPerUser, and only a dynamic
+   * terminus names a temporary queue (one that is gone stays gone: amqp:not-found).
+   */
+  private checkQueueAllowance(queue: string, dynamic: boolean): void {
+    if (!dynamic && isTemporaryQueueName(queue)) {
+      throw refused(Condition.notFound, `temporary queue "${queue}" does not exist (it is deleted with the link that created it)`);
+    }
     const principal = this.loggedIn();
+    const queues = this.runtime.state.queues.size;
+    if (queues >= this.maxQueues) throw refused(Condition.resourceLimitExceeded, `the broker has ${queues} queues (maxQueues); cannot create "${queue}"`);
     if (!this.limits.mayCreateQueue(principal.user)) {
       throw refused(
         Condition.resourceLimitExceeded,

@@ -3,10 +3,16 @@ import type { Receiver, Sender } from 'rhea';
 import type { Logger } from '../broker/logger';
 import type { ConnectionTransactions } from '../broker/transactions';
 import type { AddressAccess } from './authorization';
+import type { Admission } from './connection-admission';
+import type { ConnectionLinks } from './connection-links';
 import type { ConnectionLogin } from './connection-login';
 import type { ConsumerLink } from './consumer-link';
 import type { CoordinatorLink } from './coordinator-link';
+import type { HandshakeTimer } from './handshake-timer';
+import type { OutputGate } from './output-gate';
+import type { QueueProducers } from './queue-producers';
 import type { ProducerLink } from './producer-link';
+import type { TemporaryQueues } from './temporary-queues';
 
 /** Per-connection bookkeeping; rhea objects never leave src/amqp. */
 export interface ConnectionContext {
@@ -27,6 +33,20 @@ export interface ConnectionContext {
   readonly login: ConnectionLogin;
   /** What the client may attach to and send to. */
   readonly access: AddressAccess;
+  /** Whether the connection was within maxConnections and maxConnectionsPerAddress when it came. */
+  readonly admission: Admission;
+  /** handshakeTimeoutMs: stopped when the open arrives. */
+  readonly handshake: HandshakeTimer;
+  /** Every link the client attached, by session (maxLinksPerSession, maxLinksPerConnection). */
+  readonly links: ConnectionLinks;
+  /** What the client has not read yet (maxOutputBytesPerConnection): its consumers wait while it is above. */
+  readonly output: OutputGate;
+  /** Deliveries each consumer link may hold unsettled (maxUnsettledPerLink). */
+  readonly maxUnsettledPerLink: number;
+  /** The temporary queues its links created, deleted with them. */
+  readonly temporaryQueues: TemporaryQueues;
+  /** Broker-wide: producer links by their queue, detached when it is deleted. */
+  readonly queueProducers: QueueProducers;
   /** A broker-wide unique id for a consumer attaching on this connection: `<connection>/<n>`. */
   newConsumerId(): string;
 }

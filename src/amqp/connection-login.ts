@@ -27,6 +27,8 @@ export class ConnectionLogin {
     private readonly services: LoginServices,
     private readonly socket: Socket,
     private readonly logger: Logger,
+    /** Told how long the throttle makes an attempt wait (the handshake deadline moves with it). */
+    private readonly onThrottled: (waitMs: number) => void = () => undefined,
   ) {}
 
   get authenticator(): Authenticator {
@@ -63,6 +65,7 @@ export class ConnectionLogin {
       return false;
     }
     if (admission.waitMs > 0) {
+      this.onThrottled(admission.waitMs);
       await new Promise((resolve) => setTimeout(resolve, admission.waitMs).unref());
       if (this.socket.destroyed) return false;
     }

@@ -11,7 +11,8 @@ import { messageFilterOf } from './message-filter';
 import { connectionInternals } from './rhea';
 import { checkDynamic, checkSourceServed, DISTRIBUTION_MODE_COPY, DISTRIBUTION_MODE_MOVE, isBrowser, servedCapabilities } from './served-termini';
 import { attachesToTopic, serveSubscriber } from './subscriber-attach';
-import { refuseLink, temporaryQueueName } from './termini';
+import { temporaryQueueName } from './temporary-queues';
+import { refuseLink } from './termini';
 
 const DEFAULT_OUTCOME_ACCEPTED: Outcome = { type: 'accepted' };
 const OUTCOME_EVENTS = ['accepted', 'released', 'rejected', 'modified', 'settled'] as const;
@@ -45,6 +46,7 @@ export function openConsumerLink(sender: Sender, connection: Connection, context
     context.access.checkConsumer(queue, request.source!);
     // The reply names the filter in place (AMQP 1.0 3.5.3): none for a blank selector.
     writeAttachReply(sender, consumerAttachReply(request, filter === null ? { ...source, selector: null } : source, source.defaultOutcome));
+    if (source.dynamic) context.temporaryQueues.own(sender, queue);
     const browse = source.distributionMode === DISTRIBUTION_MODE_COPY;
     startConsumer(sender, connection, context, runtime, { queue, exclusive, priority, consumerId: context.newConsumerId(), defaultOutcome: source.defaultOutcome, filter, browse });
   } catch (error) {
@@ -68,7 +70,17 @@ interface ConsumerStart extends ConsumerTerms {
 /** Attaches the consumer to the core and starts serving its link. */
 function startConsumer(sender: Sender, connection: Connection, context: ConnectionContext, runtime: BrokerRuntime, start: ConsumerStart): void {
   const { consumerId, queue, exclusive, priority, filter, browse } = start;
-  const link = new ConsumerLink(consumerId, sender, runtime, context.logger, start.defaultOutcome ?? DEFAULT_OUTCOME_ACCEPTED, context.transactions, start.afterClose);
+  const link = new ConsumerLink(
+    consumerId,
+    sender,
+    runtime,
+    context.logger,
+    start.defaultOutcome ?? DEFAULT_OUTCOME_ACCEPTED,
+    context.transactions,
+    context.maxUnsettledPerLink,
+    context.output,
+    start.afterClose,
+  );
   context.consumers.set(sender, link);
   listenToConsumerLink(sender, link);
   // Write the attach reply now: a flow that came in the same read may make the core deliver at

@@ -5,6 +5,7 @@ import type { Logger } from '../broker/logger';
 import type { ConnectionTransactions } from '../broker/transactions';
 import { Condition } from './conditions';
 import { withDeliveryCount } from './message-sections';
+import type { OutputGate } from './output-gate';
 import { answerDrainWithFlow, linkInternals, tagOf } from './rhea';
 import { TransactionCondition, describeTxnId, transactionNumberOf } from './transaction-types';
 
@@ -15,16 +16,30 @@ const SETTLE_MODE_SETTLED = 1; // AMQP 1.0 2.8.2 sender-settle-mode "settled"
  * consumer. Turns flow frames into credit commands, deliver effects into transfers and dispositions
  * into settle commands.
  */
+/**
+ * What a delivery is taken to weigh on a link that has sent none yet, against maxOutputBytesPerConnection:
+ * one frame of the default maxFrameBytes. Giving such a link a single delivery instead would make it
+ * miss its turn among competing consumers.
+ */
+const ASSUMED_DELIVERY_BYTES = 64 * 1024;
+
 /** Consumer links per rhea session: they share the session's ring of unsettled deliveries. */
 const consumersPerSession = new WeakMap<object, number>();
 
 export class ConsumerLink implements ConsumerSink {
   /** Deliveries handed to rhea on this link (sent or queued), for the credit formula. */
   private issued = 0;
+  /** Deliveries sent unsettled and not settled yet (maxUnsettledPerLink). */
+  private unsettled = 0;
+  /** Of those, the bytes of paged bodies read back from the store to send them. */
+  private unsettledReadBackBytes = 0;
   private closed = false;
-  /** The credit given to the core was cut to this link's share of the session's ring. */
-  private limitedByRing = false;
+  /** Bytes of the deliveries handed to rhea on this link: with `issued`, their average size. */
+  private issuedBytes = 0;
+  /** The credit given to the core was cut to what the session's ring, maxUnsettledPerLink or the socket backlog leave room for. */
+  private limitedByRoom = false;
   private recheckScheduled = false;
+  private readonly flowAgain = (): void => this.onFlow();
 
   constructor(
     readonly consumerId: string,
@@ -34,6 +49,9 @@ export class ConsumerLink implements ConsumerSink {
     private readonly defaultOutcome: Outcome,
     /** The connection's open transactions, which acknowledgements may belong to (AMQP 1.0 4.4.2). */
     private readonly transactions: ConnectionTransactions,
+    private readonly maxUnsettled: number,
+    /** The connection's socket backlog (maxOutputBytesPerConnection). */
+    private readonly output: OutputGate,
     /**
      * Runs once the consumer has detached from the core; `closed` is true when the client closed the
      * link (detach closed=true, AMQP 1.0 2.6.6) rather than detaching it or losing its session.
@@ -50,15 +68,21 @@ export class ConsumerLink implements ConsumerSink {
 
   /**
    * AMQP 1.0 2.6.7: link-credit(snd) = delivery-count(rcv) + link-credit(rcv) - delivery-count(snd).
-   * rhea counts only transfers already written; deliveries queued in rhea count as used too.
+   * rhea counts only transfers already written; deliveries queued in rhea count as used too. The core
+   * gets at most maxUnsettledPerLink of it at a time (settled deliveries too: the rest follows in later
+   * turns, after the socket write), at most what fits under maxOutputBytesPerConnection at this link's
+   * average delivery size (ASSUMED_DELIVERY_BYTES before its first), and none while the client is not
+   * reading its socket.
    */
   onFlow(): void {
     if (this.closed) return;
     const link = linkInternals(this.sender);
     const queuedInRhea = this.issued - link.delivery_count;
     const linkCredit = Math.max(0, link.credit - queuedInRhea);
-    const room = this.ringShare();
-    this.limitedByRing = room < linkCredit;
+    const fitsInOutput = this.output.deliveriesThatFit(this.issued === 0 ? ASSUMED_DELIVERY_BYTES : this.issuedBytes / this.issued);
+    const room = Math.min(fitsInOutput, this.ringShare(), this.maxUnsettled - this.unsettled);
+    if (fitsInOutput === 0 && linkCredit > 0) this.output.whenOpen(this.flowAgain);
+    this.limitedByRoom = room < linkCredit;
     this.runtime.execute({ type: 'credit', consumerId: this.consumerId, credit: Math.min(linkCredit, room), drain: link._draining === true });
   }
 
@@ -73,9 +97,12 @@ export class ConsumerLink implements ConsumerSink {
     return Math.floor(free / (consumersPerSession.get(session) ?? 1));
   }
 
-  /** After rhea has freed ring slots (it does so when it processes the session, on the next tick). */
-  private recheckRingLater(): void {
-    if (!this.limitedByRing || this.recheckScheduled) return;
+  /**
+   * After rhea has freed ring slots (it does so when it processes the session, on the next tick),
+   * settled deliveries made room under maxUnsettledPerLink, or the turn's deliveries went to the socket.
+   */
+  private recheckRoomLater(): void {
+    if (!this.limitedByRoom || this.recheckScheduled) return;
     this.recheckScheduled = true;
     setImmediate(() => {
       this.recheckScheduled = false;
@@ -90,8 +117,21 @@ export class ConsumerLink implements ConsumerSink {
     }
     const delivery = this.sender.send(bytes, undefined, 0);
     this.issued++;
-    tagOf(delivery).convoyDeliveryId = effect.deliveryId;
-    if (effect.settled) this.recheckRingLater();
+    this.issuedBytes += bytes.length;
+    // Ask again next turn: the credit may have been cut to what the socket backlog had room for.
+    this.recheckRoomLater();
+    const tag = tagOf(delivery);
+    tag.convoyDeliveryId = effect.deliveryId;
+    if (effect.settled) {
+      tag.convoySettled = true;
+    } else {
+      // A paged body was read back from the store for this delivery: rhea holds that copy until it is sent.
+      const readBack = effect.message.body instanceof Uint8Array ? 0 : bytes.length;
+      tag.convoyReadBackBytes = readBack;
+      this.unsettled++;
+      this.unsettledReadBackBytes += readBack;
+      this.runtime.deliveriesInFlight(1, readBack);
+    }
   }
 
   drained(): void {
@@ -108,11 +148,15 @@ export class ConsumerLink implements ConsumerSink {
     const tag = tagOf(delivery);
     if (tag.convoySettled || tag.convoyDeliveryId === undefined || this.closed) return;
     tag.convoySettled = true;
+    const readBack = tag.convoyReadBackBytes ?? 0;
+    this.unsettled--;
+    this.unsettledReadBackBytes -= readBack;
+    this.runtime.deliveriesInFlight(-1, -readBack);
     const outcome = outcomeOf(delivery.remote_state, this.defaultOutcome);
     if (!delivery.remote_settled) delivery.update(true);
     if (tag.convoyTxnId !== undefined) this.acknowledgeInTransaction(tag.convoyTxnId, tag.convoyDeliveryId, outcome);
     else this.runtime.execute({ type: 'settle', consumerId: this.consumerId, deliveryId: tag.convoyDeliveryId, outcome });
-    this.recheckRingLater();
+    this.recheckRoomLater();
   }
 
   /**
@@ -138,6 +182,9 @@ export class ConsumerLink implements ConsumerSink {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.runtime.deliveriesInFlight(-this.unsettled, -this.unsettledReadBackBytes);
+    this.unsettled = 0;
+    this.unsettledReadBackBytes = 0;
     consumersPerSession.set(this.sender.session, (consumersPerSession.get(this.sender.session) ?? 1) - 1);
     this.transactions.consumerDetached(this.consumerId);
     this.runtime.detachConsumer(this.consumerId);

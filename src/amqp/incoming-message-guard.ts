@@ -40,6 +40,11 @@ export class IncomingMessageGuard {
     if (!more) this.bytesOfCurrentMessage = 0;
   }
 
+  /** False while the message being received is over the limit: its frames are not kept. */
+  get keepsFrames(): boolean {
+    return !this.oversized;
+  }
+
   /** True when the delivery just assembled is to be dropped (aborted, or over the limit); it is settled then. */
   discards(delivery: Delivery): boolean {
     if (!this.aborted && !this.oversized) return false;

@@ -10,7 +10,8 @@ import { openCoordinatorLink } from './coordinator-attach';
 import { ProducerLink, type ProducerDestination } from './producer-link';
 import { linkInternals } from './rhea';
 import { checkDynamic, claimedNodeKind, servedCapabilities } from './served-termini';
-import { refuseLink, temporaryQueueName } from './termini';
+import { temporaryQueueName } from './temporary-queues';
+import { refuseLink } from './termini';
 
 /**
  * A client sender attached (AMQP 1.0 2.6.3): the broker is the receiver. Its target names a queue or a
@@ -26,7 +27,7 @@ export function openProducerLink(receiver: Receiver, context: ConnectionContext,
       return;
     }
     const { target, destination } = servedTarget(request, runtime);
-    context.access.checkProducer(target.address);
+    context.access.checkProducer(target.address, target.dynamic);
     if (target.dynamic && destination?.kind === 'topic') createTemporaryTopic(receiver, context, runtime, destination.address);
     writeAttachReply(receiver, producerAttachReply(request, target));
     linkInternals(receiver).local.attach.max_message_size = options.maxMessageBytes;
@@ -37,10 +38,12 @@ export function openProducerLink(receiver: Receiver, context: ConnectionContext,
       context.logger,
       options.producerCreditWindow,
       options.maxMessageBytes,
-      options.diskFullPolicy === 'block',
+      { disk: options.diskFullPolicy, memory: options.memoryFullPolicy },
       context.access,
       context.transactions,
+      context.queueProducers,
     );
+    if (target.dynamic && destination?.kind === 'queue') context.temporaryQueues.own(receiver, target.address!);
     context.producers.set(receiver, link);
     receiver.on('message', (ctx: EventContext) => {
       const raw = ctx as unknown as { message: Buffer; format?: number | null };

@@ -1,6 +1,6 @@
 import type { Delivery, Receiver } from 'rhea';
 import type { MessageMeta } from '../core/types';
-import type { BrokerRuntime } from '../broker/runtime';
+import type { BrokerRuntime, Fullness } from '../broker/runtime';
 import type { Logger } from '../broker/logger';
 import { NodeKindError, type NodeKind } from '../broker/topics';
 import { TransactionError, type ConnectionTransactions } from '../broker/transactions';
@@ -9,6 +9,7 @@ import type { AddressAccess } from './authorization';
 import { Condition, type AmqpError } from './conditions';
 import { IncomingMessageGuard } from './incoming-message-guard';
 import { InvalidAnnotationError, MalformedMessageError, readMessageInfo, type MessageInfo } from './message-sections';
+import type { QueueProducer, QueueProducers } from './queue-producers';
 import { linkInternals, readTransactionalState, rheaOutcomes, type TransactionalState } from './rhea';
 import { TransactionCondition, describeTxnId, transactionNumberOf, transactionRefusal, transactionalState } from './transaction-types';
 
@@ -31,6 +32,14 @@ class RefusedMessageError extends Error {
   }
 }
 
+/** What a producer meets at a full store or full memory: held back by credit, or its messages refused. */
+export interface FullPolicies {
+  /** diskFullPolicy, at maxDiskBytes. */
+  readonly disk: 'block' | 'fail';
+  /** memoryFullPolicy, at maxMemoryBytes or the queue's own maxMemoryBytes. */
+  readonly memory: 'block' | 'fail';
+}
+
 /** A message checked and ready to enter its queue, or its topic's subscriptions. */
 interface PreparedMessage {
   readonly destination: ProducerDestination;
@@ -41,11 +50,18 @@ interface PreparedMessage {
 /**
  * The broker's side of a client sender: an incoming link (AMQP 1.0 2.6). Credit is granted in windows
  * (2.6.7); each message is enqueued before its delivery is accepted (3.4.2), so an accepted message is
- * always in a queue.
+ * always in a queue. When the store or message memory is full the link is held back: it gets no new
+ * credit until there is room (or, with the `fail` policies, its messages are refused).
  */
-export class ProducerLink {
+export class ProducerLink implements QueueProducer {
   private readonly guard: IncomingMessageGuard;
-  private waitingForSpace = false;
+  /** Bytes of the message being received counted as arriving in the broker's memory budget. */
+  private arrivingBytes = 0;
+  /** Held back: no new credit, waiting for room; calling it stops waiting. */
+  private stopWaiting: (() => void) | null = null;
+  /** Registered for the deletion of the target queue; calling it unregisters. */
+  private stopWatchingQueue: (() => void) | null = null;
+  private closed = false;
 
   constructor(
     private readonly receiver: Receiver,
@@ -55,23 +71,62 @@ export class ProducerLink {
     private readonly logger: Logger,
     private readonly creditWindow: number,
     maxMessageBytes: number,
-    /** diskFullPolicy `block`: hold producers back at maxDiskBytes; otherwise refuse their messages. */
-    private readonly blockWhenFull: boolean,
+    private readonly policies: FullPolicies,
     /** Authorisation of the connection: relayed messages and queue creation are checked per message. */
     private readonly access: AddressAccess,
     /** The connection's open transactions, which transactional transfers join (AMQP 1.0 4.4.1). */
     private readonly transactions: ConnectionTransactions,
+    /** Producer links by target queue, broker-wide: detached when their queue is deleted. */
+    private readonly queueProducers: QueueProducers,
   ) {
     this.guard = new IncomingMessageGuard(receiver, maxMessageBytes, 'maxMessageBytes');
   }
 
   open(): void {
-    this.receiver.add_credit(this.creditWindow);
+    if (this.fixedQueue !== null) this.stopWatchingQueue = this.queueProducers.add(this.fixedQueue, this);
+    if (!this.holdBackIfFull()) this.receiver.add_credit(this.creditWindow);
+  }
+
+  /** Detached, its session ended or its connection gone. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.stopWaiting?.();
+    this.stopWaiting = null;
+    this.stopWatchingQueue?.();
+    this.stopWatchingQueue = null;
+    this.releaseArrivingBytes();
+  }
+
+  /** The target queue was deleted: the link is detached with amqp:resource-deleted (AMQP 1.0 2.8.15). */
+  queueDeleted(queue: string): void {
+    if (this.closed) return;
+    this.close();
+    this.receiver.close({ condition: Condition.resourceDeleted, description: `queue "${queue}" was deleted` });
+    this.logger.info({ queue, link: this.receiver.name }, 'producer detached: its queue was deleted');
   }
 
   /** Called for every transfer frame on this link, before rhea assembles it. */
   onTransferFrame(payloadBytes: number, more: boolean, aborted: boolean): void {
     this.guard.onTransferFrame(payloadBytes, more, aborted);
+    if (more && !aborted && this.guard.keepsFrames) {
+      // The frames of a message in several transfers are held in memory until the last one arrives.
+      this.arrivingBytes += payloadBytes;
+      this.runtime.messageArriving(payloadBytes);
+    } else if (!more || aborted || !this.guard.keepsFrames) {
+      this.releaseArrivingBytes();
+    }
+  }
+
+  private releaseArrivingBytes(): void {
+    if (this.arrivingBytes === 0) return;
+    this.runtime.messageArriving(-this.arrivingBytes);
+    this.arrivingBytes = 0;
+  }
+
+  /** The queue of the link's target; null for a topic or the anonymous relay. */
+  private get fixedQueue(): string | null {
+    return this.fixedDestination?.kind === 'queue' ? this.fixedDestination.address : null;
   }
 
   onMessage(bytes: Buffer, format: number | null | undefined, delivery: Delivery): void {
@@ -200,10 +255,23 @@ export class ProducerLink {
     if (format !== 0) {
       throw new RefusedMessageError({ condition: Condition.notImplemented, description: `message-format ${format} is not supported (only 0, AMQP 1.0 2.7.5)` });
     }
-    if (!this.blockWhenFull && this.runtime.diskFull()) {
-      throw new RefusedMessageError({ condition: Condition.resourceLimitExceeded, description: 'the broker store is full (maxDiskBytes)' });
+    const destination = this.fixedDestination ?? this.destinationFromTo(bytes);
+    const full = this.runtime.fullFor(destination.kind === 'queue' ? destination.address : null);
+    if (full !== null && this.refuses(full)) {
+      throw new RefusedMessageError({ condition: Condition.resourceLimitExceeded, description: full.description });
     }
-    return this.fixedDestination ?? this.destinationFromTo(bytes);
+    return destination;
+  }
+
+  /**
+   * Whether a message meeting `full` is refused rather than taken. With the `block` policies a message
+   * that arrives anyway was sent on credit granted before, and is taken; a link that routes by `to`
+   * cannot be held back for one queue, so its messages to a full queue are refused.
+   */
+  private refuses(full: Fullness): boolean {
+    if (full.resource === 'disk') return this.policies.disk === 'fail';
+    if (full.resource === 'queue-memory' && this.fixedQueue === null) return true;
+    return this.policies.memory === 'fail';
   }
 
   /**
@@ -226,22 +294,28 @@ export class ProducerLink {
     return { address, kind, temporary };
   }
 
-  /**
-   * Credit comes in windows. At maxDiskBytes with diskFullPolicy `block`, no new credit is granted
-   * until space frees up: producers wait instead of being refused (AMQP 1.0 2.6.7 flow control).
-   */
+  /** Credit comes in windows, topped up at half (AMQP 1.0 2.6.7 flow control). */
   private topUpCredit(): void {
-    if (this.waitingForSpace) return;
-    if (this.blockWhenFull && this.runtime.diskFull()) {
-      this.waitingForSpace = true;
-      this.runtime.onSpaceAvailable(() => {
-        this.waitingForSpace = false;
-        this.topUpCredit();
-      });
-      return;
-    }
+    if (this.stopWaiting !== null || this.closed || this.holdBackIfFull()) return;
     const credit = linkInternals(this.receiver).credit;
     if (credit <= this.creditWindow / 2) this.receiver.add_credit(this.creditWindow - credit);
+  }
+
+  /**
+   * At maxDiskBytes or maxMemoryBytes (or the target queue's own maxMemoryBytes) under the `block`
+   * policies, no new credit is granted and the link waits for room. Credit it has already is not taken
+   * back: a client may have sent on it already, and rhea clients keep sending when a flow leaves their
+   * credit below zero. So a producer may finish its window, at most producerCreditWindow messages.
+   */
+  private holdBackIfFull(): boolean {
+    const full = this.runtime.fullFor(this.fixedQueue);
+    if (full === null || this.refuses(full)) return false;
+    this.logger.debug({ queue: this.fixedQueue, reason: full.description }, 'producer held back');
+    this.stopWaiting = this.runtime.whenRoom(this.fixedQueue, () => {
+      this.stopWaiting = null;
+      this.topUpCredit();
+    });
+    return true;
   }
 }
 

@@ -7,15 +7,22 @@ import type { BrokerRuntime } from '../broker/runtime';
 import type { Logger } from '../broker/logger';
 import { ConnectionTransactions } from '../broker/transactions';
 import { secureContextOptions, type TlsCredentials } from '../security/tls-files';
-import { AddressAccess } from './authorization';
+import { AccessRefusedError, AddressAccess } from './authorization';
 import { Condition } from './conditions';
+import { ConnectionAdmission, REFUSALS_UNDER_WAY_MAX } from './connection-admission';
 import type { ConnectionContext } from './connection-context';
+import { ConnectionLinks, forgetLinks, type Link } from './connection-links';
 import { connectionReport, type ConnectionReport } from './connection-reports';
 import { ConnectionLogin, type LoginServices } from './connection-login';
 import { openConsumerLink } from './consumer-attach';
+import { HandshakeTimer } from './handshake-timer';
+import { OutputGate } from './output-gate';
 import { openProducerLink } from './producer-attach';
+import { QueueProducers } from './queue-producers';
 import { offerSaslMechanisms, patchServerConnection, skipDisabledRheaLogging } from './rhea';
 import { saslMechanismsFor } from './sasl';
+import { TemporaryQueues } from './temporary-queues';
+import { refuseLink } from './termini';
 
 export interface AmqpServer {
   /** The plain listener's port; null when it is off (`port: null`). */
@@ -49,6 +56,8 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
   skipDisabledRheaLogging();
   const container = create_container({ id: 'convoy' });
   const connections = new Map<Connection, ConnectionContext>();
+  const admission = new ConnectionAdmission(options);
+  const queueProducers = new QueueProducers(runtime);
   let nextConnection = 1;
   let nextConsumer = 1;
   let nextTransaction = 1;
@@ -56,9 +65,16 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
   const contextOf = (connection: Connection): ConnectionContext | undefined => connections.get(connection);
 
   const accept = (socket: Socket): void => {
+    const admitted = admission.admit(socket.remoteAddress ?? '?');
+    if (admitted === null) {
+      logger.warn({ remote: `${socket.remoteAddress}:${socket.remotePort}` }, 'connection dropped: over the connection limits, and too many refusals under way');
+      socket.destroy();
+      return;
+    }
     socket.setNoDelay(true);
     const id = `c${nextConnection++}`;
     const connLogger = logger.child({ conn: id, remote: `${socket.remoteAddress}:${socket.remotePort}` });
+    const handshake = new HandshakeTimer(socket, options.handshakeTimeoutMs, connLogger);
     const connection = container.create_connection({
       id,
       container_id: 'convoy',
@@ -83,8 +99,15 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
       coordinators: new Map(),
       transactions: new ConnectionTransactions(runtime, options, () => nextTransaction++),
       temporaryTopics: new Set(),
-      login: new ConnectionLogin(security, socket, connLogger),
-      access: new AddressAccess(runtime, security.limits),
+      login: new ConnectionLogin(security, socket, connLogger, (waitMs) => handshake.extend(waitMs)),
+      access: new AddressAccess(runtime, security.limits, options.maxQueues),
+      admission: admitted,
+      handshake,
+      links: new ConnectionLinks(options),
+      output: new OutputGate(socket, options.maxOutputBytesPerConnection),
+      maxUnsettledPerLink: options.maxUnsettledPerLink,
+      temporaryQueues: new TemporaryQueues(runtime),
+      queueProducers,
       newConsumerId: () => `${id}/${nextConsumer++}`,
     };
     connections.set(connection, context);
@@ -95,8 +118,12 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
       onTransferFrame: (receiver, bytes, more, aborted) =>
         (context.producers.get(receiver) ?? context.coordinators.get(receiver))?.onTransferFrame(bytes, more, aborted),
       turn: runtime.turn,
+      channelMax: options.channelMax,
+      maxLinksPerSession: options.maxLinksPerSession,
     });
     socket.on('close', () => {
+      handshake.stop();
+      admitted.release();
       closeAllLinks(context);
       context.login.closed();
       connections.delete(connection);
@@ -110,6 +137,12 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
   container.on('connection_open', (ctx: EventContext) => {
     const context = contextOf(ctx.connection);
     if (!context) return;
+    context.handshake.opened();
+    if (context.admission.refusal) {
+      context.logger.warn({ reason: context.admission.refusal.description }, 'connection refused: connection limit');
+      ctx.connection.close(context.admission.refusal);
+      return;
+    }
     const refusal = context.login.admitOpen();
     if (refusal) {
       const condition = refusal.condition === 'limit' ? Condition.resourceLimitExceeded : Condition.unauthorizedAccess;
@@ -135,19 +168,7 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
   container.on('session_close', (ctx: EventContext) => {
     const context = contextOf(ctx.connection);
     if (!context || !ctx.session) return;
-    for (const [sender, link] of context.consumers) {
-      if (sender.session === ctx.session) {
-        link.close();
-        context.consumers.delete(sender);
-      }
-    }
-    for (const receiver of context.producers.keys()) if (receiver.session === ctx.session) context.producers.delete(receiver);
-    for (const [receiver, link] of context.coordinators) {
-      if (receiver.session === ctx.session) {
-        link.close();
-        context.coordinators.delete(receiver);
-      }
-    }
+    forgetLinks(context, context.links.removeSession(ctx.session));
   });
   container.on('protocol_error', (error: Error) => logger.warn({ error: error.message }, 'protocol error'));
   container.on('error', (error: Error) => logger.warn({ error: error.message }, 'connection error'));
@@ -160,37 +181,34 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
   // unanswered: the close that is on its way says why.
   container.on('sender_open', (ctx: EventContext) => {
     const context = contextOf(ctx.connection);
-    if (context && ctx.connection.is_open()) openConsumerLink(ctx.sender!, ctx.connection, context, runtime);
+    if (context && ctx.connection.is_open() && admitLink(context, ctx.sender!)) openConsumerLink(ctx.sender!, ctx.connection, context, runtime);
   });
   container.on('sender_close', (ctx: EventContext) => {
     const context = contextOf(ctx.connection);
-    const link = context?.consumers.get(ctx.sender!);
-    if (!context || !link) return;
-    link.close();
-    context.consumers.delete(ctx.sender!);
+    if (context && context.links.remove(ctx.sender!)) forgetLinks(context, [ctx.sender!]);
   });
   container.on('receiver_open', (ctx: EventContext) => {
     const context = contextOf(ctx.connection);
-    if (context && ctx.connection.is_open()) openProducerLink(ctx.receiver!, context, runtime, options);
+    if (context && ctx.connection.is_open() && admitLink(context, ctx.receiver!)) openProducerLink(ctx.receiver!, context, runtime, options);
   });
   container.on('receiver_close', (ctx: EventContext) => {
     const context = contextOf(ctx.connection);
-    if (!context) return;
-    context.producers.delete(ctx.receiver!);
-    context.coordinators.get(ctx.receiver!)?.close();
-    context.coordinators.delete(ctx.receiver!);
+    if (context && context.links.remove(ctx.receiver!)) forgetLinks(context, [ctx.receiver!]);
   });
+
+  /** maxLinksPerSession, maxLinksPerConnection: a link beyond them is refused (AMQP 1.0 2.6.3). */
+  function admitLink(context: ConnectionContext, link: Link): boolean {
+    const refusal = context.links.admit(link);
+    if (refusal) refuseLink(link, new AccessRefusedError(refusal), context.logger);
+    return refusal === null;
+  }
 
   /**
    * Consumers first: their unsettled messages, transactionally acknowledged ones too, go back with the
    * detach; then every open transaction rolls back (AMQP 1.0 4.2), which leaves nothing else to return.
    */
   function closeAllLinks(context: ConnectionContext): void {
-    for (const link of context.consumers.values()) link.close();
-    context.consumers.clear();
-    context.producers.clear();
-    for (const link of context.coordinators.values()) link.close();
-    context.coordinators.clear();
+    forgetLinks(context, context.links.removeAll());
     context.transactions.rollbackAll();
     for (const topic of context.temporaryTopics) runtime.topics.deleteTemporary(topic);
     context.temporaryTopics.clear();
@@ -208,11 +226,14 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
     });
     return (listener.address() as AddressInfo).port;
   };
-  const tlsListener = options.tls && security.tls ? { port: options.tls.port, server: createTlsListener(options.tls, security.tls, accept, logger) } : null;
+  const tlsListener =
+    options.tls && security.tls
+      ? { port: options.tls.port, server: withConnectionCap(createTlsListener(options.tls, security.tls, options.handshakeTimeoutMs, accept, logger), options.maxConnections) }
+      : null;
   let port: number | null;
   let tlsPort: number | null;
   try {
-    port = options.port === null ? null : await listen(net.createServer(accept), options.port);
+    port = options.port === null ? null : await listen(withConnectionCap(net.createServer(accept), options.maxConnections), options.port);
     tlsPort = tlsListener ? await listen(tlsListener.server, tlsListener.port) : null;
   } catch (error) {
     for (const listener of listeners) listener.close();
@@ -267,10 +288,11 @@ function forceClose(connection: Connection, context: ConnectionContext, descript
  * it asks for a client certificate (verified against caFile: SASL EXTERNAL is then offered); with
  * tls.requireClientCert a client without a valid one fails the TLS handshake.
  */
-function createTlsListener(options: TlsOptions, credentials: TlsCredentials, accept: (socket: Socket) => void, logger: Logger): tls.Server {
+function createTlsListener(options: TlsOptions, credentials: TlsCredentials, handshakeTimeoutMs: number, accept: (socket: Socket) => void, logger: Logger): tls.Server {
   const listener = tls.createServer(
     {
       ...secureContextOptions(credentials),
+      handshakeTimeout: handshakeTimeoutMs,
       minVersion: 'TLSv1.2',
       requestCert: options.caFile !== null,
       rejectUnauthorized: options.requireClientCert,
@@ -280,5 +302,14 @@ function createTlsListener(options: TlsOptions, credentials: TlsCredentials, acc
   listener.on('tlsClientError', (error: Error, socket: tls.TLSSocket) => {
     logger.warn({ remote: `${socket.remoteAddress}:${socket.remotePort}`, error: error.message }, 'TLS handshake failed');
   });
+  return listener;
+}
+
+/**
+ * A hard cap below the limits of ConnectionAdmission: sockets beyond every connection it counts and
+ * every refusal it may answer are closed by Node before any of our code runs (TLS handshakes included).
+ */
+function withConnectionCap<T extends Server>(listener: T, maxConnections: number): T {
+  listener.maxConnections = maxConnections + REFUSALS_UNDER_WAY_MAX;
   return listener;
 }

@@ -12,7 +12,8 @@ import { linkInternals } from './rhea';
 import { checkDynamic, claimedNodeKind, DISTRIBUTION_MODE_MOVE, servedCapabilities } from './served-termini';
 import { selectorOf } from './source-filters';
 import { subscriptionNameOf, unsubscribeCandidates } from './subscription-names';
-import { NotImplementedError, refusalOf, temporaryQueueName } from './termini';
+import { temporaryQueueName } from './temporary-queues';
+import { NotImplementedError, refusalOf } from './termini';
 
 /**
  * A receiver attaching to a topic (README "Topics and subscriptions"): it consumes from a subscription,
@@ -124,7 +125,7 @@ function checkSubscriptionSource(source: RequestedSource): void {
 function temporaryTopic(context: ConnectionContext, runtime: BrokerRuntime, durable: boolean): string {
   if (durable) throw new SubscriptionError('not-allowed', 'a temporary topic cannot have a durable subscription');
   const name = temporaryQueueName();
-  context.access.checkSubscriber(name, false);
+  context.access.checkSubscriber(name, false, true);
   runtime.topics.declareTemporary(name, context.id);
   context.temporaryTopics.add(name);
   return name;

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { Receiver, Sender } from 'rhea';
 import type { Logger } from '../broker/logger';
 import { NodeKindError, SubscriptionError, type SubscriptionRefusal } from '../broker/topics';
@@ -6,11 +5,6 @@ import { AddressError } from './address';
 import { AccessRefusedError } from './authorization';
 import { Condition, type AmqpError } from './conditions';
 import { linkInternals } from './rhea';
-
-/** A dynamic source or target (AMQP 1.0 3.5.3, 3.5.4) gets a queue, or a temporary topic, with a fresh name. */
-export function temporaryQueueName(): string {
-  return `temp.${randomUUID()}`;
-}
 
 /** Something a client asked for that the broker does not do (yet): refuses the link with amqp:not-implemented. */
 export class NotImplementedError extends Error {}

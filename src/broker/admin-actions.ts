@@ -42,21 +42,17 @@ export function releaseGroup(runtime: BrokerRuntime, queueName: string, groupId:
 }
 
 /**
- * Deletes a queue nobody consumes, with every message it holds (core `delete-queue`); it comes back empty
- * if something uses its name again. A queue with consumers is refused: close their connections first (their
- * unsettled messages return to it, and are deleted with it). A subscription's queue ends when it is
+ * Deletes a queue with every message it holds (BrokerRuntime.deleteQueue, README "Queue lifetime"): its
+ * consumers and browsers are detached with amqp:resource-deleted, and so are producers whose target it is;
+ * it comes back empty if something uses its name again. A subscription's queue ends when it is
  * unsubscribed, not here.
  */
 export function deleteQueue(runtime: BrokerRuntime, queueName: string): { deleted: true; messages: number } {
-  const queue = existingQueue(runtime, queueName);
+  existingQueue(runtime, queueName);
   const topic = topicOfQueue(queueName);
   if (topic !== null) throw new AdminActionError('conflict', `"${queueName}" is a subscription of topic "${topic}": it ends when its subscriber unsubscribes`);
-  if (queue.consumers.length > 0) {
-    const ids = queue.consumers.map((consumer) => consumer.id).join(', ');
-    throw new AdminActionError('conflict', `queue "${queueName}" has ${queue.consumers.length} consumer(s) (${ids}): close their connections first`);
-  }
-  const effects = runtime.execute({ type: 'delete-queue', queue: queueName });
-  return { deleted: true, messages: effects.filter((e) => e.type === 'removed' && e.reason === 'queue-deleted').length };
+  const { messages } = runtime.deleteQueue(queueName)!;
+  return { deleted: true, messages };
 }
 
 export interface RetryResult {

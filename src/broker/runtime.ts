@@ -5,7 +5,9 @@ import { createCoreState } from '../core/state';
 import type { Command, ConsumerId, CoreState, Effect, MessageMeta, QueuedMessage, QueueOptions } from '../core/types';
 import type { MessageStore } from '../store/types';
 import type { Logger } from './logger';
+import { MemoryBudget, type MemoryLimits } from './memory-budget';
 import { QueueCounters } from './queue-counters';
+import { RoomForMessages, type Fullness } from './room-for-messages';
 import { topicOfQueue, Topics, type SubscriptionSelectorCompiler, type TopicReport } from './topics';
 import { BrokerTurn } from './turn';
 
@@ -23,9 +25,9 @@ export interface ConsumerSink {
 /** A queue as operators see it: each consumer with the client it belongs to. */
 export type QueueReport = Omit<QueueView, 'consumers'> & { readonly consumers: readonly (ConsumerView & { readonly client: string })[] };
 
-export interface StorageLimits {
-  /** Bodies kept in memory; beyond this, new messages are paged to the store. */
-  readonly maxMemoryBytes: number;
+export type { Fullness } from './room-for-messages';
+
+export interface StorageLimits extends MemoryLimits {
   /** Past this, producers are held back or refused (diskFullPolicy). */
   readonly maxDiskBytes: number;
 }
@@ -56,12 +58,13 @@ export class BrokerRuntime {
   /** Who each consumer is, for operators: client container, address, link name. */
   private readonly clients = new Map<ConsumerId, string>();
   private readonly optionsCache = new Map<string, QueueOptions>();
-  private readonly spaceWaiters = new Set<() => void>();
+  private readonly memory: MemoryBudget;
+  private readonly room: RoomForMessages;
+  private readonly queueDeletedListeners = new Set<(queue: string) => void>();
   private tickTimer: NodeJS.Timeout | null = null;
   /** The one timer for scheduled messages (README "Delayed delivery"), armed for the earliest due time. */
   private scheduleTimer: NodeJS.Timeout | null = null;
   private scheduleTimerDueMs: number | null = null;
-  private memoryBytes = 0;
   /**
    * Bodies that several messages hold (a topic's copies), with how many of them hold it in memory: it
    * counts once against maxMemoryBytes, from the first holder until the last is forgotten.
@@ -82,6 +85,8 @@ export class BrokerRuntime {
     this.state = createCoreState((name) => this.queueOptions(name));
     this.turn = new BrokerTurn(store);
     this.topics = new Topics(this, store, configuredTopic, compileSubscriptionSelector);
+    this.memory = new MemoryBudget(limits);
+    this.room = new RoomForMessages(this.memory, { full: () => this.diskFull(), maxBytes: limits.maxDiskBytes }, (queue) => this.queueOptions(queue).maxMemoryBytes);
   }
 
   now(): number {
@@ -97,7 +102,10 @@ export class BrokerRuntime {
     if (existing) return existing.options;
     let options = this.optionsCache.get(queueName);
     if (!options) {
-      options = this.resolveQueueOptions(topicOfQueue(queueName) ?? queueName);
+      const topic = topicOfQueue(queueName);
+      options = this.resolveQueueOptions(topic ?? queueName);
+      // A subscription's queue lives as long as its subscription (topics.ts), whatever its topic's options say.
+      if (topic !== null && options.autoDelete) options = Object.freeze({ ...options, autoDelete: false });
       if (this.optionsCache.size > 10_000) this.optionsCache.clear();
       this.optionsCache.set(queueName, options);
     }
@@ -106,14 +114,14 @@ export class BrokerRuntime {
 
   /** Loads what the store kept: queues and their messages, in order. Before any client connects. */
   recover(): { queues: number; messages: number; topics: number; subscriptions: number } {
-    const recovered = this.store.open(this.limits.maxMemoryBytes);
+    const recovered = this.store.open(this.limits.maxMemoryBytes * this.limits.memoryPagingRatio);
     this.topics.recover(recovered);
     for (const subscription of recovered.subscriptions) this.execute({ type: 'declare', queue: subscription.queue });
     let messages = 0;
     for (const queue of recovered.queues) {
       this.execute({ type: 'declare', queue: queue.name });
       for (const message of queue.messages) {
-        if (message.body instanceof Uint8Array) this.memoryBytes += message.body.length;
+        this.memory.add(queue.name, bytesInMemory(message.body));
         this.execute({ type: 'recover', queue: queue.name, message });
         messages++;
       }
@@ -156,6 +164,27 @@ export class BrokerRuntime {
     this.sinks.get(consumerId)?.end(description);
   }
 
+  /**
+   * Deletes a queue with its messages (README "Queue lifetime"): its consumers and browsers are detached
+   * first with amqp:resource-deleted (their unsettled messages return to it, and go with it). Returns how
+   * many messages went with it; null when there is no such queue.
+   */
+  deleteQueue(queueName: string): { messages: number } | null {
+    const queue = this.state.queues.get(queueName);
+    if (!queue) return null;
+    const description = `queue "${queueName}" was deleted`;
+    for (const consumer of [...queue.consumers]) this.endConsumer(consumer.id, description);
+    for (const browser of [...this.state.browsers.values()]) if (browser.queue === queue) this.endConsumer(browser.id, description);
+    const effects = this.execute({ type: 'delete-queue', queue: queueName });
+    return { messages: effects.filter((effect) => effect.type === 'removed' && effect.reason === 'queue-deleted').length };
+  }
+
+  /** Told of every queue deleted (here, by an operator, with its subscription, or auto-deleted); returns how to stop listening. */
+  onQueueDeleted(listener: (queue: string) => void): () => void {
+    this.queueDeletedListeners.add(listener);
+    return () => this.queueDeletedListeners.delete(listener);
+  }
+
   /** Every queue with its consumers (`convoy queues`); subscription queues are named `<topic>::<subscription>`. */
   queueReports(): QueueReport[] {
     return queueViews(this.state).map((view) => this.withClients(view));
@@ -178,7 +207,9 @@ export class BrokerRuntime {
   }
 
   /** A message published to a topic: one enqueue per subscription queue, every copy holding the same bytes. */
-  enqueueCopies(copies: readonly { readonly queue: string; readonly meta: MessageMeta }[], body: Uint8Array): void {
+  enqueueCopies(copies: readonly { readonly queue: string; readonly meta: MessageMeta }[], received: Uint8Array): void {
+    // The copies keep the bytes: one buffer of their own for all of them (see ownBodiesKept).
+    const body = copies.length > 1 ? ownBuffer(received) : received;
     if (copies.length > 1) this.sharedBodies.set(body, 0);
     for (const { queue, meta } of copies) this.execute({ type: 'enqueue', queue, meta, body });
     if (this.sharedBodies.get(body) === 0) this.sharedBodies.delete(body);
@@ -190,6 +221,7 @@ export class BrokerRuntime {
       this.counters.count(effect);
       this.perform(effect);
     }
+    if (command.type === 'enqueue') ownBodiesKept(effects);
     if (effects.length > 0) this.turn.request();
     this.armScheduleTimer();
     return effects;
@@ -217,9 +249,37 @@ export class BrokerRuntime {
     this.scheduleTimer.unref();
   }
 
-  /** Bytes of message bodies held in memory (the rest are paged to the store). */
-  memoryBytesInUse(): number {
-    return this.memoryBytes;
+  /**
+   * Message memory in use (README "Limits"): bodies held in memory (the rest are paged to the store),
+   * and the bookkeeping of every message and unsettled delivery; with `queue`, that queue's share.
+   */
+  memoryBytesInUse(queue?: string): number {
+    return queue === undefined ? this.memory.used : this.memory.queueBytes(queue);
+  }
+
+  /** Why a message to `queue` (null: to no queue in particular) cannot be taken now (store, memory); null when it can. */
+  fullFor(queue: string | null): Fullness | null {
+    return this.room.fullFor(queue);
+  }
+
+  /** Calls back once when there is room for messages to `queue` again; returns how to stop waiting. */
+  whenRoom(queue: string | null, callback: () => void): () => void {
+    return this.room.whenRoom(queue, callback);
+  }
+
+  /** Bytes of messages still arriving in several frames: in memory already (negative once done). */
+  messageArriving(deltaBytes: number): void {
+    this.memory.arriving(deltaBytes);
+    if (deltaBytes < 0) this.room.freed();
+  }
+
+  /**
+   * Deliveries sent unsettled and not settled yet, each costing DELIVERY_BOOKKEEPING_BYTES, plus the
+   * bodies read back from the store to send them (negative: settled or returned).
+   */
+  deliveriesInFlight(count: number, readBackBytes: number): void {
+    this.memory.deliveries(count, readBackBytes);
+    if (count < 0) this.room.freed();
   }
 
   /** Bytes the store occupies on disk. */
@@ -252,20 +312,11 @@ export class BrokerRuntime {
     return this.store.diskBytes() >= this.limits.maxDiskBytes;
   }
 
-  /** Calls back once when disk space is available again. */
-  onSpaceAvailable(callback: () => void): void {
-    this.spaceWaiters.add(callback);
-  }
-
   private tick(): void {
     this.execute({ type: 'tick' });
     this.store.reclaim();
     this.turn.request();
-    if (this.spaceWaiters.size > 0 && !this.diskFull()) {
-      const waiters = [...this.spaceWaiters];
-      this.spaceWaiters.clear();
-      for (const waiter of waiters) waiter();
-    }
+    this.room.freed();
   }
 
   private perform(effect: Effect): void {
@@ -288,21 +339,21 @@ export class BrokerRuntime {
         if (effect.message.durable) this.store.setPosition(effect.message.id, effect.message.seq);
         break;
       case 'removed':
-        this.forget(effect.message);
+        this.forget(effect.queue, effect.message);
         if (effect.reason === 'expired') this.logger.debug({ queue: effect.queue, messageId: effect.message.id }, 'message expired');
         if (effect.reason === 'dead-letter-loop') {
           this.logger.warn({ queue: effect.queue, messageId: effect.message.id }, 'message dropped: it failed in its own dead-letter queue');
         }
         break;
       case 'dead-lettered':
-        this.forget(effect.message);
+        this.forget(effect.queue, effect.message);
         this.logger.info(
           { queue: effect.queue, deadLetterQueue: effect.deadLetterQueue, reason: effect.reason, deliveryCount: effect.message.deliveryCount },
           'message dead-lettered',
         );
         break;
       case 'retried':
-        this.forget(effect.message);
+        this.forget(effect.queue, effect.message);
         break;
       case 'delivery-count':
         if (effect.message.durable) this.store.setDeliveryCount(effect.message.id, effect.message.deliveryCount);
@@ -314,6 +365,8 @@ export class BrokerRuntime {
         break;
       case 'queue-deleted':
         this.store.deleteQueue(effect.queue);
+        this.optionsCache.delete(effect.queue);
+        for (const listener of this.queueDeletedListeners) listener(effect.queue);
         this.logger.info({ queue: effect.queue }, 'queue deleted');
         break;
       case 'exclusive-active':
@@ -326,14 +379,15 @@ export class BrokerRuntime {
   }
 
   /**
-   * A new message in a queue: durable ones are written to the store; beyond the memory budget any
-   * message's body moves to the store (paging) and only a reference stays in memory.
+   * A new message in a queue: durable ones are written to the store; past the paging threshold any
+   * message's body moves to the store (paging) and only a reference stays in memory. Its memory is
+   * counted either way (README "Limits").
    */
   private stored(queue: string, message: QueuedMessage): void {
     const bytes = this.messageBytes(message);
     const holders = this.sharedBodies.get(bytes);
     // Another copy holds these bytes in memory already: this one costs no memory, and paging it saves none.
-    const page = (holders === undefined || holders === 0) && this.memoryBytes + bytes.length > this.limits.maxMemoryBytes;
+    const page = (holders === undefined || holders === 0) && !this.store.keepsBodiesInMemory && this.memory.shouldPage(bytes.length);
     if (message.durable || page) {
       message.body = this.store.add(
         {
@@ -355,25 +409,55 @@ export class BrokerRuntime {
         page,
       );
     }
-    if (!(message.body instanceof Uint8Array)) return;
-    if (holders !== undefined) this.sharedBodies.set(bytes, holders + 1);
-    if (!holders) this.memoryBytes += message.body.length;
+    const inMemory = bytesInMemory(message.body);
+    if (inMemory > 0 && holders !== undefined) this.sharedBodies.set(bytes, holders + 1);
+    this.memory.add(queue, inMemory, inMemory > 0 && holders !== undefined && holders > 0);
   }
 
-  /** A message left the broker (consumed, expired, dead-lettered away from its queue). */
-  private forget(message: QueuedMessage): void {
-    if (message.body instanceof Uint8Array) this.release(message.body);
-    if (message.durable || !(message.body instanceof Uint8Array)) this.store.remove(message.id);
+  /** A message left `queue` (consumed, expired, dead-lettered away, deleted with the queue). */
+  private forget(queue: string, message: QueuedMessage): void {
+    const inMemory = bytesInMemory(message.body);
+    this.memory.remove(queue, inMemory, inMemory > 0 && this.release(message.body as Uint8Array));
+    if (message.durable || inMemory === 0) this.store.remove(message.id);
+    this.room.freed();
   }
 
-  /** One holder fewer of `body` in memory; its bytes stop counting when the last one goes. */
-  private release(body: Uint8Array): void {
+  /** One holder fewer of `body` in memory; true while other holders keep it (its bytes still count). */
+  private release(body: Uint8Array): boolean {
     const holders = this.sharedBodies.get(body);
     if (holders !== undefined && holders > 1) {
       this.sharedBodies.set(body, holders - 1);
-      return;
+      return true;
     }
     this.sharedBodies.delete(body);
-    this.memoryBytes -= body.length;
+    return false;
   }
+}
+
+/**
+ * A body read from the socket is a view into the buffer it arrived in, and keeps all of that buffer
+ * alive (other messages, frame headers, bytes rhea copied when a frame spanned two reads): a message
+ * kept among many gone would hold more memory than it is counted for. A message the broker keeps (queued,
+ * or delivered unsettled) gets a copy of its own; one sent settled at once does not.
+ */
+function ownBodiesKept(effects: readonly Effect[]): void {
+  for (const effect of effects) {
+    if (effect.type !== 'enqueued') continue;
+    const body = effect.message.body;
+    if (!(body instanceof Uint8Array) || body.byteLength === body.buffer.byteLength) continue;
+    if (effects.some((other) => other.type === 'deliver' && other.message === effect.message && other.settled)) continue;
+    effect.message.body = ownBuffer(body);
+  }
+}
+
+/** The bytes in a buffer of their own (a view shares, and keeps alive, the buffer it is a view of). */
+function ownBuffer(bytes: Uint8Array): Uint8Array {
+  if (bytes.byteLength === bytes.buffer.byteLength) return bytes;
+  const own = Buffer.allocUnsafeSlow(bytes.byteLength);
+  own.set(bytes);
+  return own;
+}
+
+function bytesInMemory(body: QueuedMessage['body']): number {
+  return body instanceof Uint8Array ? body.length : 0;
 }

@@ -71,7 +71,7 @@ export function addActionCommands(program: Command): void {
       print(flags, answer, `${queue}: ${answer.purged} messages purged; ${answer.inFlight} in flight left to settle`);
     },
   );
-  httpOptions(program.command('delete <queue>').description('delete a queue nobody consumes, with its messages')).action(async (queue: string, flags: HttpFlags) => {
+  httpOptions(program.command('delete <queue>').description('delete a queue with its messages; its consumers are detached')).action(async (queue: string, flags: HttpFlags) => {
     const answer = (await callHttpApi(await targetOf(flags), 'DELETE', `/api/queues/${segment(queue)}`)) as { messages: number };
     print(flags, answer, `${queue}: deleted with ${answer.messages} messages`);
   });

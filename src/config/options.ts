@@ -1,6 +1,7 @@
 import type { QueueOptions } from '../core/types';
 import { DEFAULT_HTTP_OPTIONS, checkHttpOptions, type HttpOptions, type HttpOptionsInput } from './http-options';
 import { readJsonFile } from './json-file';
+import { DEFAULT_LIMIT_OPTIONS, limitOptionChecks, type LimitOptions } from './limit-options';
 import { checkQueueOptions, checkQueuePolicies, type QueuePolicies } from './queue-policies';
 import {
   DEFAULT_AUTH_OPTIONS,
@@ -21,7 +22,7 @@ import { checkObject, integerBetween, nonEmptyString, oneOf, positiveInteger, ty
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-export interface BrokerOptions {
+export interface BrokerOptions extends LimitOptions {
   readonly host: string;
   /** The plain AMQP listener; null turns it off (then tls must be set). */
   readonly port: number | null;
@@ -44,7 +45,11 @@ export interface BrokerOptions {
   readonly fsyncIntervalMs: number;
   /** Journal segment size; consumed segments are deleted whole. */
   readonly segmentBytes: number;
-  /** Message bodies kept in memory; beyond this they are paged to the store. */
+  /**
+   * Memory for messages: the bodies kept in memory plus a fixed bookkeeping cost per message, paged or
+   * not. Bodies are paged to the journal beyond memoryPagingRatio of it; at it, producers are held back
+   * or refused (memoryFullPolicy).
+   */
   readonly maxMemoryBytes: number;
   /** Store size at which producers are held back or refused. */
   readonly maxDiskBytes: number;
@@ -105,6 +110,7 @@ export const DEFAULT_BROKER_OPTIONS: BrokerOptions = Object.freeze({
   roles: {},
   tls: null,
   http: DEFAULT_HTTP_OPTIONS,
+  ...DEFAULT_LIMIT_OPTIONS,
 });
 
 const brokerOptionChecks: { [K in keyof BrokerOptions]-?: Check<BrokerOptions[K]> } = {
@@ -134,6 +140,7 @@ const brokerOptionChecks: { [K in keyof BrokerOptions]-?: Check<BrokerOptions[K]
   roles: checkRoles,
   tls: checkTlsOptions,
   http: checkHttpOptions as Check<HttpOptions>,
+  ...limitOptionChecks,
 };
 
 /** Validates options from any source; the error names the offending field. */

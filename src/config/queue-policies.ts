@@ -1,6 +1,6 @@
 import type { QueueOptions } from '../core/types';
 import { patternRegex } from './patterns';
-import { boolean, checkObject, type Check, nonEmptyString, nullable, plainObject, positiveInteger } from './validation';
+import { boolean, checkObject, type Check, nonEmptyString, nonNegativeInteger, nullable, plainObject, positiveInteger } from './validation';
 
 export const DEFAULT_QUEUE_OPTIONS: QueueOptions = Object.freeze({
   groupKey: null,
@@ -11,6 +11,9 @@ export const DEFAULT_QUEUE_OPTIONS: QueueOptions = Object.freeze({
   exclusive: false,
   maxDeliveryAttempts: 10,
   deadLetterQueue: 'DLQ',
+  maxMemoryBytes: null,
+  autoDelete: false,
+  autoDeleteDelayMs: 0,
 });
 
 const queueOptionChecks: { [K in keyof QueueOptions]-?: Check<QueueOptions[K]> } = {
@@ -22,6 +25,9 @@ const queueOptionChecks: { [K in keyof QueueOptions]-?: Check<QueueOptions[K]> }
   exclusive: boolean,
   maxDeliveryAttempts: positiveInteger,
   deadLetterQueue: nonEmptyString,
+  maxMemoryBytes: nullable(positiveInteger),
+  autoDelete: boolean,
+  autoDeleteDelayMs: nonNegativeInteger,
 };
 
 export function checkQueueOptions(input: unknown, field: string): Partial<QueueOptions> {

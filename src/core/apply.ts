@@ -16,6 +16,7 @@ import { enterLevel, levelsOf, priorityOf } from './priority';
 import { schedule, takeDue } from './schedule';
 import { joinSelectorClass, leaveSelectorClass, unfileWaiting, wakeHeld } from './selection';
 import { deleteQueue } from './queue-deletion';
+import { deleteUnusedQueues } from './auto-delete';
 import { queueFor } from './state';
 import type {
   Command,
@@ -304,6 +305,7 @@ function tick(state: CoreState, effects: Effect[]): void {
     if (queue.holdsExpiringMessages) wakeGroupsWithExpiredHead(queue, (message) => isExpired(state, message));
     dispatch(state, queue, effects);
   }
+  deleteUnusedQueues(state, effects);
 }
 
 /** Back to the queue (delivery-count + 1 when the attempt failed), or dead-lettered once attempts run out. */

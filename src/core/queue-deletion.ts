@@ -3,12 +3,14 @@ import { unscheduleQueue } from './schedule';
 import type { CoreState, Effect } from './types';
 
 /**
- * Deletes a queue and every message it holds: what ends a topic subscription (unsubscribe, the last
- * consumer of a non-durable one detaching, its temporary topic going away). Each message is reported
+ * Deletes a queue and every message it holds (README "Queue lifetime"): an operator's delete, a temporary
+ * queue whose link is gone, autoDelete (auto-delete.ts), and the end of a topic subscription (unsubscribe,
+ * the last consumer of a non-durable one detaching, its temporary topic going away). Each message is reported
  * `removed` (reason `queue-deleted`) in position order, then those scheduled for it by delivery time, so the
  * runtime forgets it and the store records its removal, then `queue-deleted`. Deleting a queue that does not exist changes nothing.
  *
- * The queue must have no consumer nor browser: whoever deletes it detaches them first, which returns their
+ * The queue must have no consumer nor browser: whoever deletes it detaches them first (the runtime's
+ * deleteQueue, with amqp:resource-deleted), which returns their
  * unsettled deliveries to the queue, so nothing is in flight when it goes. A consumer still attached is
  * a programming error, not a user's: the call throws and nothing changes.
  */

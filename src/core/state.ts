@@ -53,6 +53,7 @@ export function queueFor(state: CoreState, name: string, effects: Effect[]): Que
     inFlightCount: 0,
     enqueuedTotal: 0,
     removedTotal: 0,
+    unusedSinceMs: null,
   };
   state.queues.set(name, queue);
   effects.push({ type: 'queue-created', queue: name, options });

@@ -23,6 +23,11 @@ export interface QueueOptions {
   /** A message whose delivery-count reaches this goes to the dead-letter queue. */
   readonly maxDeliveryAttempts: number;
   readonly deadLetterQueue: string;
+  /** Memory the queue's messages may take (bookkeeping, and bodies kept in memory); null: only the broker's maxMemoryBytes. */
+  readonly maxMemoryBytes: number | null;
+  /** The queue is deleted once it has had no consumer and no message for autoDeleteDelayMs. */
+  readonly autoDelete: boolean;
+  readonly autoDeleteDelayMs: number;
 }
 
 /** What the AMQP layer reads from a message before it is enqueued; the core never parses bytes. */
@@ -230,6 +235,8 @@ export interface Queue {
   inFlightCount: number;
   enqueuedTotal: number;
   removedTotal: number;
+  /** Queue option autoDelete: since when ticks have seen it without consumers and messages; null while used. */
+  unusedSinceMs: number | null;
 }
 
 export interface CoreState {

@@ -87,6 +87,7 @@ const COMPACT_BELOW_LIVE_RATIO = 0.25;
  * compacted by re-appending their live messages, so disk use follows the live data.
  */
 export class JournalStore implements MessageStore {
+  readonly keepsBodiesInMemory = false;
   private readonly segments = new Map<number, Segment>();
   private readonly entriesBySegment = new Map<Segment, SegmentEntries<IndexEntry>>();
   private readonly index = new Map<number, IndexEntry>();

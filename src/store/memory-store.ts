@@ -28,6 +28,7 @@ class MemoryPagedBody implements StoredBody {
  * the journal is tested against: both pass the same contract suite.
  */
 export class MemoryStore implements MessageStore {
+  readonly keepsBodiesInMemory = true;
   private readonly waiters: (() => void)[] = [];
   /** The open atomic unit: its changes to the medium, applied together at its end; null outside one. */
   private unit: (() => void)[] | null = null;

@@ -106,8 +106,9 @@ export class Segment {
     return at;
   }
 
+  /** A buffer of its own: a slice of Node's shared pool would keep the whole pool slab alive with it. */
   read(position: number, length: number): Buffer {
-    const out = Buffer.allocUnsafe(length);
+    const out = Buffer.allocUnsafeSlow(length);
     let done = 0;
     while (done < length) {
       const n = readSync(this.fd, out, done, length - done, position + done);

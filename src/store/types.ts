@@ -58,6 +58,8 @@ export interface StoreEntry {
  * messages are written only when paged out of memory, and are not recovered.
  */
 export interface MessageStore {
+  /** Bodies it keeps stay in memory (the in-memory store): paging them would free nothing. */
+  readonly keepsBodiesInMemory: boolean;
   /** Reads what the store holds; called once, before anything else. `keepInMemoryBytes` of bodies are loaded, the rest stay paged. */
   open(keepInMemoryBytes: number): RecoveredStore;
   declareQueue(name: string): void;

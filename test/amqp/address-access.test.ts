@@ -6,13 +6,13 @@ import { AccessRights } from '../../src/security/access-rights';
 import { UserLimits } from '../../src/security/user-limits';
 
 /** AddressAccess on its own: which permission each attach needs, and queue creation. */
-function accessFor(rights: AccessRights, existingQueues: string[] = [], maxQueuesPerUser: number | null = null, existingTopics: string[] = []) {
+function accessFor(rights: AccessRights, existingQueues: string[] = [], maxQueuesPerUser: number | null = null, existingTopics: string[] = [], maxQueues = 10_000) {
   const runtime = {
     state: { queues: new Map(existingQueues.map((name) => [name, {}])) },
     topics: { isTopic: (name: string) => existingTopics.includes(name) },
   } as unknown as BrokerRuntime;
   const limits = new UserLimits({ maxConnectionsPerUser: null, maxQueuesPerUser });
-  const access = new AddressAccess(runtime, limits);
+  const access = new AddressAccess(runtime, limits, maxQueues);
   access.grant({ user: 'u', anonymous: false, rights });
   return { access, limits };
 }
@@ -70,7 +70,7 @@ describe('address access', () => {
 
   test('a connection that never logged in may do nothing', () => {
     const runtime = { state: { queues: new Map() }, topics: { isTopic: () => false } } as unknown as BrokerRuntime;
-    const access = new AddressAccess(runtime, new UserLimits({ maxConnectionsPerUser: null, maxQueuesPerUser: null }));
+    const access = new AddressAccess(runtime, new UserLimits({ maxConnectionsPerUser: null, maxQueuesPerUser: null }), 10_000);
     expect(refusal(() => access.checkProducer('q'))).toBe('amqp:unauthorized-access: the connection is not logged in');
     expect(access.admitMessage('q', true)).toEqual({ condition: 'amqp:unauthorized-access', description: 'the connection is not logged in' });
   });
@@ -82,5 +82,16 @@ describe('address access', () => {
     expect(limits.queuesCreatedBy('u')).toBe(1);
     expect(access.admitMessage('b2', false)?.condition).toBe('amqp:resource-limit-exceeded');
     expect(access.admitMessage('c', true)).toEqual({ condition: 'amqp:unauthorized-access', description: 'user "u" has no send permission on "c"' });
+  });
+
+  test('maxQueues: a client creates no queue once that many exist, whoever created them; existing ones stay usable', () => {
+    const { access, limits } = accessFor(AccessRights.of([role({ send: ['*'], consume: ['*'] })]), ['a', 'b'], null, [], 2);
+    const refused = 'amqp:resource-limit-exceeded: the broker has 2 queues (maxQueues); cannot create "c"';
+    expect(refusal(() => access.checkConsumer('c', source(null)))).toBe(refused);
+    expect(refusal(() => access.checkProducer('c'))).toBe(refused);
+    expect(access.admitMessage('c', true)).toEqual({ condition: 'amqp:resource-limit-exceeded', description: refused.slice('amqp:resource-limit-exceeded: '.length) });
+    expect(limits.queuesCreatedBy('u')).toBe(0);
+    expect(refusal(() => access.checkConsumer('a', source(null)))).toBe('allowed');
+    expect(access.admitMessage('b', true)).toBeNull();
   });
 });

@@ -1,6 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { RunningBroker } from '../../src/broker/server';
 import { startTestBroker } from '../support/broker';
@@ -221,9 +219,9 @@ describe('protocol violations get the error of their scope', () => {
   });
 
   test('a transfer beyond the granted credit detaches that link with transfer-limit-exceeded; nothing of it is queued', async () => {
-    // A full store (diskFullPolicy block) is when the broker withholds credit: the window granted at
-    // attach is all a producer gets.
-    const full = await startTestBroker({ store: 'journal', dataDir: mkdtempSync(join(tmpdir(), 'convoy-credit-')), maxDiskBytes: 1, producerCreditWindow: 5 });
+    // Full message memory (memoryFullPolicy block) is when the broker withholds credit: the first message
+    // fills it, so the window granted at attach is all a producer gets.
+    const full = await startTestBroker({ maxMemoryBytes: 1000, producerCreditWindow: 5 });
     const queue = 'violations.credit';
     const peer = await RawPeer.connect(full.port);
     await peer.open();

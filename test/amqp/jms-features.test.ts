@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { filter, types, type Message, type Receiver } from 'rhea';
 import type { RunningBroker } from '../../src/broker/server';
@@ -14,7 +17,8 @@ import { connect, receive, sendAll, sleep, waitFor, type TestClient } from '../s
 let broker: RunningBroker;
 let client: TestClient;
 beforeAll(async () => {
-  broker = await startTestBroker({ maxMemoryBytes: 4096 });
+  // Every body is paged out to the journal (memoryPagingRatio): selectors must read them back.
+  broker = await startTestBroker({ store: 'journal', dataDir: mkdtempSync(join(tmpdir(), 'convoy-jms-features-')), maxMemoryBytes: 1024 * 1024, memoryPagingRatio: 0.0001 });
   client = await connect(broker.port);
 });
 afterAll(async () => {
@@ -68,6 +72,7 @@ describe('selectors', () => {
       await client.openSender('sel.paged'),
       ['red', 'blue', 'red'].map((colour, i) => ({ body: `${colour}${i}${big}`, application_properties: { colour } })),
     );
+    expect([...broker.runtime.state.queues.get('sel.paged')!.main].map((message) => message.body instanceof Uint8Array)).toEqual([false, false, false]);
     const red = await client.openReceiver({ address: 'sel.paged', filter: filter.selector("colour = 'red'") });
     expect(bodies(await receive(red, 3, 500)).map((b) => String(b).slice(0, 4))).toEqual(['red0', 'red2']);
   });

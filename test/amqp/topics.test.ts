@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { filter, types, type Message, type Receiver } from 'rhea';
+import { MESSAGE_BOOKKEEPING_BYTES } from '../../src/broker/memory-budget';
 import type { RunningBroker } from '../../src/broker/server';
 import { startTestBroker } from '../support/broker';
 import { startLoggedBroker } from '../support/logged-broker';
@@ -63,15 +64,20 @@ describe('topics: every subscription gets every message', () => {
   });
 
   test('shared bytes count once against maxMemoryBytes: five copies of a message that fits are not paged out', async () => {
-    const small = await startTestBroker({ maxMemoryBytes: 1000 });
+    // Each copy has its own bookkeeping; the body counts once. Three messages stay below the paging
+    // threshold (half of maxMemoryBytes), a fourth goes past it. Counted once per copy, the body of the
+    // second message would already be paged.
+    const body = 20_000;
+    const perMessage = 5 * MESSAGE_BOOKKEEPING_BYTES + body;
+    const pagingThreshold = 2 * perMessage + MESSAGE_BOOKKEEPING_BYTES + body + perMessage / 2;
+    const small = await startTestBroker({ store: 'journal', dataDir: mkdtempSync(join(tmpdir(), 'convoy-topic-memory-')), maxMemoryBytes: 2 * pagingThreshold });
     const c = await connect(small.port);
     for (let i = 0; i < 5; i++) await c.openReceiver(topic('t.memory'));
-    await sendAll(await c.openSender(topic('t.memory')), [{ body: Buffer.alloc(300, 1) as never }]);
+    await sendAll(await c.openSender(topic('t.memory')), [{ body: Buffer.alloc(body, 1) as never }]);
     const copies = small.runtime.topicReports()[0]!.subscriptions.map((s) => [...small.runtime.state.queues.get(s.queue)!.main][0]!.body);
     expect(copies).toHaveLength(5);
-    expect(copies.every((body) => body === copies[0] && body instanceof Uint8Array)).toBe(true);
-    // A second message still fits beside the first (600 of 1000 bytes), a fourth would not.
-    await sendAll(await c.openSender(topic('t.memory')), [{ body: Buffer.alloc(300, 2) as never }, { body: Buffer.alloc(300, 3) as never }, { body: Buffer.alloc(300, 4) as never }]);
+    expect(copies.every((copy) => copy === copies[0] && copy instanceof Uint8Array)).toBe(true);
+    await sendAll(await c.openSender(topic('t.memory')), [2, 3, 4].map((n) => ({ body: Buffer.alloc(body, n) as never })));
     const resident = (n: number) => small.runtime.topicReports()[0]!.subscriptions.map((s) => [...small.runtime.state.queues.get(s.queue)!.main][n]!.body instanceof Uint8Array);
     expect([resident(1), resident(2), resident(3)]).toEqual([Array(5).fill(true), Array(5).fill(true), Array(5).fill(false)]);
     await c.close();

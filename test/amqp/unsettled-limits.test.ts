@@ -6,7 +6,8 @@ import { connect, sendAll, waitFor, type TestClient } from '../support/client';
 let broker: RunningBroker;
 let client: TestClient;
 beforeAll(async () => {
-  broker = await startTestBroker();
+  // The session's ring is what these tests are about, not maxUnsettledPerLink.
+  broker = await startTestBroker({ maxUnsettledPerLink: 100_000 });
   client = await connect(broker.port);
 });
 afterAll(async () => {

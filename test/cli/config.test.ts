@@ -34,6 +34,43 @@ describe('topics option', () => {
   });
 });
 
+describe('limit options (README "Limits")', () => {
+  test('defaults', () => {
+    const options = resolveBrokerOptions({});
+    expect({
+      handshakeTimeoutMs: options.handshakeTimeoutMs,
+      maxConnections: options.maxConnections,
+      maxConnectionsPerAddress: options.maxConnectionsPerAddress,
+      maxLinksPerSession: options.maxLinksPerSession,
+      maxLinksPerConnection: options.maxLinksPerConnection,
+      maxUnsettledPerLink: options.maxUnsettledPerLink,
+      maxQueues: options.maxQueues,
+      memoryFullPolicy: options.memoryFullPolicy,
+      memoryPagingRatio: options.memoryPagingRatio,
+    }).toEqual({
+      handshakeTimeoutMs: 10000,
+      maxConnections: 10000,
+      maxConnectionsPerAddress: 1000,
+      maxLinksPerSession: 1024,
+      maxLinksPerConnection: 4096,
+      maxUnsettledPerLink: 5000,
+      maxQueues: 10000,
+      memoryFullPolicy: 'block',
+      memoryPagingRatio: 0.5,
+    });
+  });
+
+  test('every bad value names its field', () => {
+    expect(() => resolveBrokerOptions({ handshakeTimeoutMs: 0 })).toThrow('invalid configuration: handshakeTimeoutMs: expected a positive integer, got 0');
+    expect(() => resolveBrokerOptions({ maxConnectionsPerAddress: 'lots' as never })).toThrow(/maxConnectionsPerAddress: expected a positive integer/);
+    expect(() => resolveBrokerOptions({ maxLinksPerSession: 10_000 })).toThrow(/maxLinksPerSession: expected an integer from 1 to 8192 \(each consumer link needs one of its session's 8192 slots/);
+    expect(() => resolveBrokerOptions({ memoryFullPolicy: 'drop' as never })).toThrow(/memoryFullPolicy: expected one of block, fail/);
+    expect(() => resolveBrokerOptions({ memoryPagingRatio: 1.5 })).toThrow(/memoryPagingRatio: expected a number above 0 and at most 1/);
+    expect(() => resolveBrokerOptions({ queues: { 'a.*': { autoDeleteDelayMs: -1 } } })).toThrow(/queues\["a.\*"\].autoDeleteDelayMs: expected an integer >= 0/);
+    expect(() => resolveBrokerOptions({ queueDefaults: { maxMemoryBytes: 0 } })).toThrow(/queueDefaults.maxMemoryBytes: expected a positive integer/);
+  });
+});
+
 describe('security options', () => {
   const tls = { certFile: 'server.pem', keyFile: 'server.key' };
 

@@ -84,6 +84,8 @@ function describeEffect(effect: Effect): string {
       return `active ${effect.consumerId}`;
     case 'group-owner':
       return `owner ${effect.groupId} ${effect.consumerId}`;
+    case 'queue-deleted':
+      return `deleted ${effect.queue} ${effect.reason} [${effect.consumers.join(',')}] [${effect.messages.map((m) => m.id).join(',')}]`;
   }
 }
 

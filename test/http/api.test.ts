@@ -133,18 +133,19 @@ describe('HTTP API', () => {
     receiver.close();
   });
 
-  test('delete a queue nobody consumes, with its messages; one with consumers, or a subscription, is refused', async () => {
+  test('delete a queue with its messages: its consumer is detached with amqp:resource-deleted; a subscription is refused', async () => {
     const sender = await client.openSender('orders.delete');
-    await sendAll(sender, [{ body: 'd1' }, { body: 'd2' }]);
+    await sendAll(sender, [{ body: 'd1' }, { body: 'd2' }, { body: 'd3' }]);
     sender.close();
     const receiver = await client.openReceiver('orders.delete', { name: 'still-here' });
-    const refused = await httpCall({ port, path: '/api/queues/orders.delete', method: 'DELETE', body: {} });
-    expect(refused.status).toBe(409);
-    expect(refused.json.error).toMatch(/has 1 consumer\(s\) \(c\d+\/\d+\): close their connections first/);
-    receiver.close();
-    await waitFor(() => broker.runtime.state.queues.get('orders.delete')!.consumers.length === 0, 'the detach');
+    const [inFlight] = await receive(receiver, 1, 2000, 1);
+    const detached = new Promise<unknown>((resolve) => receiver.once('receiver_close', () => resolve(receiver.error)));
     const deleted = await httpCall({ port, path: '/api/queues/orders.delete', method: 'DELETE', body: {} });
-    expect(deleted.json).toEqual({ queue: 'orders.delete', deleted: true, messages: 2 });
+    expect(deleted.status).toBe(200);
+    // The one in flight returned to the queue when its consumer was detached, and went with it.
+    expect(deleted.json).toEqual({ queue: 'orders.delete', deleted: true, messages: 3 });
+    expect(await detached).toMatchObject({ condition: 'amqp:resource-deleted', description: 'queue "orders.delete" was deleted' });
+    inFlight!.delivery.accept();
     expect(broker.runtime.state.queues.has('orders.delete')).toBe(false);
     expect((await httpCall({ port, path: '/api/queues/orders.delete', method: 'DELETE', body: {} })).status).toBe(404);
     const subscriber = await client.openReceiver('api.ticks', { name: 'ticker' });

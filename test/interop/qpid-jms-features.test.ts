@@ -1,7 +1,7 @@
 /**
  * Qpid JMS interop for issue 11's core features (interop/jms JmsFeatureScenarios.java): selectors on
  * queues and topic subscriptions, selectors with message groups, QueueBrowser, priority, delayed
- * delivery, and durable delayed messages
+ * delivery, temporary queues, and durable delayed messages
  * across a broker restart and a kill -9 (a broker process on one data dir). One fresh broker per
  * scenario. A missing `java` or a failed Maven build FAILS this suite; it never skips.
  */
@@ -105,6 +105,18 @@ describe('Qpid JMS interop: selectors, browsing, priority, delayed delivery', ()
     expect(r.sentDeliveryTime).toBeGreaterThanOrEqual(1500);
     expect(got[1]!.deliveryTimeAfterSendMs).toBeGreaterThanOrEqual(1500);
     expect(got[1]!.afterMs).toBeGreaterThanOrEqual(got[1]!.deliveryTimeAfterSendMs - 50);
+  }, 90_000);
+
+  it('temporary queues: request-reply through one; it is deleted with its messages by delete() and when its connection closes', async () => {
+    const r = await runScenario('temporary-queue', (broker) => {
+      // Both temporary queues are gone with their messages; the requests queue stays.
+      expect([...broker.runtime.state.queues.keys()].filter((name) => name.startsWith('temp.'))).toEqual([]);
+      expect(broker.runtime.state.queues.get('jms.temporary.requests')!.queuedCount).toBe(0);
+    });
+    expect(r.name).toMatch(/^temp\./);
+    expect(r.replies).toEqual(['reply to request0', 'reply to request1', 'reply to request2']);
+    expect(r.afterDelete).toBe('InvalidDestinationException');
+    expect(r.afterClose).toBe('InvalidDestinationException');
   }, 90_000);
 
   for (const signal of ['SIGTERM', 'SIGKILL'] as const) {

@@ -114,6 +114,9 @@ export function optionsArb(withExclusive: boolean): fc.Arbitrary<QueueOptions> {
     exclusive: withExclusive ? fc.boolean().chain((b) => (b ? fc.boolean() : fc.constant(false))) : fc.constant(false),
     maxDeliveryAttempts: fc.integer({ min: 2, max: 5 }),
     deadLetterQueue: fc.constant('DLQ'),
+    maxMemoryBytes: fc.constant(null),
+    autoDelete: fc.boolean(),
+    autoDeleteDelayMs: fc.constantFrom(0, 100, 500),
   });
 }
 

@@ -16,7 +16,7 @@ const RUNS = Number(process.env.CONVOY_MODEL_RUNS ?? 3000);
 const SEED = Number(process.env.CONVOY_MODEL_SEED ?? 20261207);
 const TIMEOUT_MS = 30_000 + RUNS * 25;
 
-const totals = { logs: 0, steps: 0, deliveries: 0, purged: 0, retried: 0, released: 0 };
+const totals = { logs: 0, steps: 0, deliveries: 0, purged: 0, retried: 0, released: 0, autoDeleted: 0 };
 
 function runLog(options: QueueOptions, moves: Move[]): void {
   const lockstep = new Lockstep(options);
@@ -29,6 +29,7 @@ function runLog(options: QueueOptions, moves: Move[]): void {
     totals.purged += effects.filter((e) => e.type === 'removed' && e.reason === 'purged').length;
     totals.retried += effects.filter((e) => e.type === 'retried').length;
     if (step.op === 'release' && effects.some((e) => e.type === 'group-owner')) totals.released++;
+    if (step.op === 'tick') totals.autoDeleted += effects.filter((e) => e.type === 'queue-deleted').length;
   }
   totals.logs++;
   totals.steps += lockstep.log.length;
@@ -52,9 +53,11 @@ describe('reference model and core in lockstep', () => {
       expect(totals.deliveries).toBeGreaterThan(totals.logs * 10);
       // ... and the operator commands (purge, release-group, retry of dead letters) to do something.
       expect(Math.min(totals.purged, totals.retried, totals.released)).toBeGreaterThan(totals.logs / 10);
+      // ... and unused queues with autoDelete to be deleted.
+      expect(totals.autoDeleted).toBeGreaterThan(totals.logs / 20);
       console.log(
         `model search: ${totals.logs} logs, ${totals.steps} steps, ${totals.deliveries} deliveries, ` +
-          `${totals.purged} purged, ${totals.retried} retried, ${totals.released} groups released, seed ${SEED}`,
+          `${totals.purged} purged, ${totals.retried} retried, ${totals.released} groups released, ${totals.autoDeleted} auto-deleted, seed ${SEED}`,
       );
     },
     TIMEOUT_MS,

@@ -100,6 +100,8 @@ export interface ModelQueue {
   readonly groups: Map<string, ModelGroup>;
   rotationCursor: number;
   active: ModelConsumer | null;
+  /** autoDelete: since when ticks have seen the queue unused; null while used. */
+  unusedSinceMs: number | null;
 }
 
 /** What the model reports besides deliveries, to be compared with the core's effects. */
@@ -262,6 +264,19 @@ export class ReferenceModel {
     }
     this.releaseDue();
     for (const queue of this.queues.values()) this.dispatch(queue);
+    // README "Queue lifetime", autoDelete: no consumer, no browser, no message (queued, in flight or
+    // scheduled) at every tick for autoDeleteDelayMs, counted from the first tick that saw it so.
+    for (const queue of [...this.queues.values()]) {
+      if (!queue.options.autoDelete) continue;
+      const unused =
+        this.consumersOf(queue).length === 0 &&
+        [...this.browsers.values()].every((browser) => browser.queue !== queue.name) &&
+        queue.messages.length === 0 &&
+        this.scheduled.every((scheduled) => scheduled.queue !== queue.name);
+      if (!unused) queue.unusedSinceMs = null;
+      else if (queue.unusedSinceMs === null) queue.unusedSinceMs = this.nowMs;
+      if (queue.unusedSinceMs !== null && this.nowMs - queue.unusedSinceMs >= queue.options.autoDeleteDelayMs) this.deleteQueue(queue.name);
+    }
   }
 
   // ---- Scheduled messages and browsers ----
@@ -667,7 +682,7 @@ export class ReferenceModel {
   queue(name: string): ModelQueue {
     let queue = this.queues.get(name);
     if (!queue) {
-      queue = { name, options: this.optionsFor(name), nextSeq: 1, messages: [], groups: new Map(), rotationCursor: 0, active: null };
+      queue = { name, options: this.optionsFor(name), nextSeq: 1, messages: [], groups: new Map(), rotationCursor: 0, active: null, unusedSinceMs: null };
       this.queues.set(name, queue);
     }
     return queue;

@@ -104,6 +104,21 @@ for (const backend of backends) {
       expect(recovered.queues.map((q) => [q.name, q.messages.length]).sort()).toEqual([['empty', 0], ['q', 0]]);
     });
 
+    test('a deleted queue does not come back, with the messages removed before it; declared again, it does', () => {
+      const { store, restart } = backend.create();
+      store.declareQueue('gone');
+      store.declareQueue('kept');
+      store.add({ id: 1, queue: 'gone', seq: 1, meta: meta() }, Buffer.from('x'), false);
+      store.add({ id: 2, queue: 'kept', seq: 1, meta: meta() }, Buffer.from('y'), false);
+      store.remove(1);
+      store.deleteQueue('gone');
+      const first = restart();
+      expect(first.recovered.queues.map((q) => q.name)).toEqual(['kept']);
+      first.store.declareQueue('gone');
+      const second = restart();
+      expect(second.recovered.queues.map((q) => q.name).sort()).toEqual(['gone', 'kept']);
+    });
+
     test('delivery-count changes are kept', () => {
       const { store, restart } = backend.create();
       store.add({ id: 1, queue: 'q', seq: 1, meta: meta() }, Buffer.from('x'), false);

@@ -378,6 +378,33 @@ describe('journal store', () => {
     store.close();
     expect(journal(dir).store.open(Infinity).queues[0]!.messages).toHaveLength(3);
   });
+
+  test('a queue deleted after its declaration was copied into later segments stays deleted, after reclaim too', async () => {
+    const dir = freshDir();
+    const { store } = journal(dir, 65536);
+    store.open(Infinity);
+    store.declareQueue('gone');
+    // Live messages keep the first segment, and its declaration of "gone", on disk.
+    for (let id = 1; id <= 150; id++) store.add({ id, queue: 'kept', seq: id, meta }, Buffer.alloc(300), false);
+    // Traffic consumed as it comes rolls segments; each starts by declaring every queue, "gone" included.
+    const traffic = (firstId: number): void => {
+      for (let id = firstId; id < firstId + 600; id++) {
+        store.add({ id, queue: 'q', seq: id, meta }, Buffer.alloc(300), false);
+        store.remove(id);
+      }
+    };
+    traffic(1000);
+    await durable(store);
+    store.deleteQueue('gone');
+    traffic(2000);
+    await durable(store);
+    store.reclaim();
+    await durable(store);
+    expect(segmentsIn(dir)[0]).toBe('segment-00000001.journal');
+    store.close();
+    const recovered = journal(dir).store.open(Infinity);
+    expect(recovered.queues.map((q) => q.name).sort()).toEqual(['kept', 'q']);
+  });
 });
 
 describe('journal record format: the dead-letter origin', () => {

@@ -5,8 +5,13 @@ import { Condition, ConnectionViolation, type AmqpError } from '../conditions';
 import { endSaslExchange, FrameGuard, refuseProtocolHeader } from '../connection-guards';
 import { connectionInternals } from './internals';
 
-/** How long a connection closed for bad input may take to read our close before its socket is destroyed. */
-const CLOSE_GRACE_MS = 100;
+/**
+ * How long a connection closed for bad input may take to read our close before its socket is destroyed.
+ * Destroying it with the client's frames still unread resets the connection, and the client loses our
+ * close with it: a client busy writing (a rhea client beginning 10,000 sessions in one go blocks for
+ * seconds on a loaded machine) would never learn why. Meanwhile its input is read and dropped.
+ */
+const CLOSE_GRACE_MS = 2000;
 
 /**
  * rhea reads the raw stream only through the frame guard (connection-guards.ts): protocol headers and

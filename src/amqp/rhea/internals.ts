@@ -66,6 +66,8 @@ export interface DeliveryTag {
   convoySettled?: boolean;
   /** The txn-id of the transactional-state the client settled it with (AMQP 1.0 4.4.2); undefined outside a transaction. */
   convoyTxnId?: unknown;
+  /** Bytes of a paged body read back from the store for this delivery, counted until it is settled. */
+  convoyReadBackBytes?: number;
 }
 
 export function tagOf(delivery: Delivery): DeliveryTag {

@@ -373,7 +373,7 @@ class Console {
 
   private deleteQueue(): Promise<void> {
     const queue = this.selected!;
-    return this.act(`Delete queue ${queue} with every message it holds? It must have no consumers.`, async () => {
+    return this.act(`Delete queue ${queue} with every message it holds? Its consumers are detached.`, async () => {
       const answer = await api<{ messages: number }>('DELETE', `/api/queues/${q(queue)}`);
       location.hash = '';
       return `${queue}: deleted with ${answer.messages} messages`;

@@ -10,6 +10,7 @@ import jakarta.jms.MessageProducer;
 import jakarta.jms.Queue;
 import jakarta.jms.QueueBrowser;
 import jakarta.jms.Session;
+import jakarta.jms.TemporaryQueue;
 import jakarta.jms.TextMessage;
 import jakarta.jms.Topic;
 import java.util.ArrayList;
@@ -21,7 +22,7 @@ import java.util.Map;
 
 /**
  * Issue 11 scenarios (run through {@link Scenario}): message selectors, selectors with message groups,
- * QueueBrowser, message priority and delayed delivery as a Qpid JMS application uses them. The
+ * QueueBrowser, message priority, delayed delivery and temporary queues as a Qpid JMS application uses them. The
  * delayed-delivery-across-restart scenario has two halves (send, then receive after the test has
  * restarted or killed the broker); its queue and timing travel in CONVOY_JMS_QUEUE and
  * CONVOY_JMS_SENT_AT_MS.
@@ -315,6 +316,65 @@ final class JmsFeatureScenarios {
         TextMessage m = grouped(s, body, group);
         m.setStringProperty("color", color);
         return m;
+    }
+
+    /**
+     * Temporary queues as a request-reply application uses them: the requester's TemporaryQueue is the
+     * JMSReplyTo of its requests, and a responder on another connection replies to it. A second one,
+     * deleted (TemporaryQueue.delete) with a message in it, and the first, once the requester's
+     * connection has closed, refuse a late reply.
+     */
+    static void temporaryQueue(String url) throws Exception {
+        Connection requester = Scenario.connect(url, null);
+        Connection responder = Scenario.connect(url, null);
+        try {
+            Session rs = requester.createSession(false, Session.AUTO_ACKNOWLEDGE);
+            TemporaryQueue replies = rs.createTemporaryQueue();
+            Scenario.details.put("name", replies.getQueueName());
+            MessageConsumer replyConsumer = rs.createConsumer(replies);
+            Session ss = responder.createSession(false, Session.AUTO_ACKNOWLEDGE);
+            Queue requests = ss.createQueue("jms.temporary.requests");
+            MessageConsumer requestConsumer = ss.createConsumer(requests);
+            MessageProducer replyProducer = ss.createProducer(null);
+            Scenario.step("send 3 requests with the temporary queue as JMSReplyTo; the responder answers each");
+            MessageProducer requestProducer = rs.createProducer(requests);
+            for (int i = 0; i < 3; i++) {
+                TextMessage request = rs.createTextMessage("request" + i);
+                request.setJMSReplyTo(replies);
+                requestProducer.send(request);
+            }
+            for (int i = 0; i < 3; i++) {
+                Message request = requestConsumer.receive(Scenario.RECEIVE_TIMEOUT_MS);
+                if (request == null) break;
+                replyProducer.send(request.getJMSReplyTo(), ss.createTextMessage("reply to " + ((TextMessage) request).getText()));
+            }
+            Scenario.details.put("replies", bodies(replyConsumer, 3));
+            Scenario.step("delete a second temporary queue with a message in it; a reply to it is refused");
+            TemporaryQueue deleted = rs.createTemporaryQueue();
+            MessageProducer toDeleted = rs.createProducer(deleted);
+            toDeleted.send(rs.createTextMessage("never read"));
+            toDeleted.close();
+            Scenario.details.put("deletedName", deleted.getQueueName());
+            deleted.delete();
+            Scenario.details.put("afterDelete", refusedSend(ss, deleted));
+            Scenario.step("close the requester's connection; a late reply to its temporary queue is refused");
+            requester.close();
+            Scenario.details.put("afterClose", refusedSend(ss, replies));
+        } finally {
+            requester.close();
+            responder.close();
+        }
+    }
+
+    /** A send to a queue that is gone: the exception's class, or "sent". */
+    static String refusedSend(Session s, Queue queue) throws InterruptedException {
+        Thread.sleep(Scenario.SETTLE_MS); // the deletion reaches the broker
+        try {
+            s.createProducer(queue).send(s.createTextMessage("too late"));
+            return "sent";
+        } catch (JMSException e) {
+            return e.getClass().getSimpleName();
+        }
     }
 
     static TextMessage grouped(Session s, String body, String group) throws JMSException {

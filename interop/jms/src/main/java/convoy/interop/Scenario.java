@@ -132,6 +132,7 @@ public final class Scenario {
                 case "delay" -> JmsFeatureScenarios.delay(url);
                 case "delay-send" -> JmsFeatureScenarios.delaySend(url);
                 case "delay-receive" -> JmsFeatureScenarios.delayReceive(url);
+                case "temporary-queue" -> JmsFeatureScenarios.temporaryQueue(url);
                 default -> throw new Failure("unknown scenario '" + scenarioName + "'");
             }
             details.put("elapsedMs", (System.nanoTime() - t0) / 1_000_000);
