@@ -30,6 +30,10 @@ const OK: StreamVerdict = { ok: true };
  * bytes on in order (`forward`), whole frames only: a frame split across reads is held here until it
  * is complete, and forwarded as one piece. On the first bad unit, everything before it is forwarded,
  * nothing after it, and the verdict says what was wrong.
+ *
+ * rhea's own input joins whatever it has left over with each new read (`Buffer.concat`): a copy of
+ * every 64 KiB read whenever a frame straddled two reads, which at 1 KiB messages is almost every read.
+ * It never has anything left over here.
  */
 export class FrameGuard {
   /** The start of an incomplete header or frame, from earlier chunks. */
@@ -50,17 +54,38 @@ export class FrameGuard {
     return this.saslInitReceived;
   }
 
+  /**
+   * Only the bytes of a unit split across reads are copied (into one buffer of that unit's size); every
+   * whole unit inside a read is forwarded as a view of the read, so a read is never copied as a whole.
+   */
   feed(chunk: Buffer, forward: (bytes: Buffer) => void): StreamVerdict {
     if (this.closeReceived) return OK; // AMQP 1.0 2.4.3: nothing is read after a close
-    let buffer = chunk;
-    if (this.heldBytes > 0) {
-      this.held.push(chunk);
-      this.heldBytes += chunk.length;
-      if (this.heldBytes < this.neededBytes) return OK;
-      buffer = Buffer.concat(this.held, this.heldBytes);
+    let rest = chunk;
+    while (this.heldBytes > 0) {
+      const missing = this.neededBytes - this.heldBytes;
+      if (rest.length < missing) {
+        this.hold(rest);
+        return OK;
+      }
+      this.held.push(rest.subarray(0, missing));
+      const unit = Buffer.concat(this.held, this.neededBytes);
       this.held = [];
       this.heldBytes = 0;
+      rest = rest.subarray(missing);
+      // The unit may be only a frame's size so far: scanning it then holds it again, needing the frame.
+      const verdict = this.scan(unit, forward);
+      if (!verdict.ok || this.closeReceived) return verdict;
     }
+    return rest.length > 0 ? this.scan(rest, forward) : OK;
+  }
+
+  private hold(bytes: Buffer): void {
+    this.held.push(bytes);
+    this.heldBytes += bytes.length;
+  }
+
+  /** Checks and forwards the whole units at the start of `buffer`, and holds an incomplete last one. */
+  private scan(buffer: Buffer, forward: (bytes: Buffer) => void): StreamVerdict {
     let offset = 0;
     let verdict = OK;
     while (offset < buffer.length && !this.closeReceived) {
@@ -89,10 +114,7 @@ export class FrameGuard {
       offset += size;
     }
     if (offset > 0) forward(offset === buffer.length ? buffer : buffer.subarray(0, offset));
-    if (verdict.ok && offset < buffer.length && !this.closeReceived) {
-      this.held = [buffer.subarray(offset)];
-      this.heldBytes = buffer.length - offset;
-    }
+    if (verdict.ok && offset < buffer.length && !this.closeReceived) this.hold(buffer.subarray(offset));
     return verdict;
   }
 

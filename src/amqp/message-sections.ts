@@ -50,6 +50,8 @@ export interface MessageInfo {
  * rhea's decoder gives them (see AmqpReader).
  */
 export function readMessageInfo(bytes: Buffer, groupKey: string | null): MessageInfo {
+  // A transfer may carry no payload at all; a consumer could not decode that as a message.
+  if (bytes.length === 0) throw new MalformedMessageError('the transfer carries no message: a message has at least one section (AMQP 1.0 3.2)');
   const fields = new InfoFields();
   const reader = new AmqpReader(bytes, 0, bytes.length);
   try {

@@ -184,6 +184,8 @@ export function groupMessageQueued(queue: Queue, groupId: string): Group {
       idleSinceMs: 0,
       older: queue.newestGroup,
       newer: null,
+      idlePrev: null,
+      idleNext: null,
     };
     queue.groups.set(groupId, group);
     if (queue.newestGroup === null) queue.oldestGroup = group;

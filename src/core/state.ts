@@ -1,4 +1,5 @@
 import { BinaryHeap } from './binary-heap';
+import { IdleList } from './idle-list';
 import { OrderedBuffer } from './ordered-buffer';
 import { PriorityBuffer } from './priority-buffer';
 import { scheduledBefore } from './schedule';
@@ -41,7 +42,7 @@ export function queueFor(state: CoreState, name: string, effects: Effect[]): Que
     groupsWithQueued: 0,
     readyGroups: new Set(),
     groupsAwaitingConsumer: new Set(),
-    idleGroups: new Set(),
+    idleGroups: new IdleList(),
     consumers: [],
     consumersWithCredit: 0,
     rotationCursor: 0,

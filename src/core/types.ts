@@ -1,5 +1,6 @@
 import type { BinaryHeap } from './binary-heap';
 import type { GroupState, WakeList } from './group-lifecycle';
+import type { IdleList } from './idle-list';
 import type { OrderedBuffer } from './ordered-buffer';
 import type { GroupLevels } from './priority';
 import type { PriorityBuffer } from './priority-buffer';
@@ -172,6 +173,9 @@ export interface Group {
   /** The groups of a queue in the order it came to know them (operators page through them): neighbours. */
   older: Group | null;
   newer: Group | null;
+  /** Neighbours in the queue's idle list (idle-list.ts); null when not listed, or at an end. */
+  idlePrev: Group | null;
+  idleNext: Group | null;
 }
 
 export interface Queue {
@@ -216,7 +220,7 @@ export interface Queue {
    */
   readonly groupsAwaitingConsumer: Set<Group>;
   /** Groups in state `idle`, the one idle longest first (LRU). */
-  readonly idleGroups: Set<Group>;
+  readonly idleGroups: IdleList;
   /** Sorted by priority (highest first), then attach order. */
   consumers: Consumer[];
   consumersWithCredit: number;

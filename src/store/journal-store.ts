@@ -1,51 +1,62 @@
 import { ftruncateSync, mkdirSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import type { Logger } from 'pino';
-import type { MessageBody, MessageMeta, RecoveredMessage, StoredBody } from '../core/types';
+import type { MessageBody, RecoveredMessage, StoredBody } from '../core/types';
 import { acquireLock, releaseLock, takeOverLock } from './lock-file';
+import { PendingRecords } from './pending-records';
 import {
   encodeAtomicUnit,
-  encodeDelivered,
   encodeDeliveryCount,
+  encodeIds,
   encodeMessage,
   encodePosition,
   encodeQueue,
   encodeQueueDeleted,
-  encodeRemove,
   encodeSubscription,
   encodeTopic,
+  messageRecordLength,
   readRecord,
   RECORD_HEADER_BYTES,
   RecordType,
   type DecodedRecord,
+  messageHeadLength,
+  type MessageRecord,
+  type MessageRecordFields,
 } from './record-codec';
-import { checkSegmentHeader, Segment, SEGMENT_HEADER_BYTES, segmentNumberOf } from './segment-file';
+import { checkSegmentHeader, FORMAT_VERSION, onlyZerosFrom, Segment, SEGMENT_HEADER_BYTES, segmentNumberOf } from './segment-file';
+import { SegmentEntries, type SegmentLinked } from './segment-entries';
+import { SegmentPreparation } from './segment-preparation';
 import { syncDirectory } from './sync-directory';
 import type { FsyncPolicy, MessageStore, RecoveredQueue, RecoveredStore, StoreEntry, StoredSubscription } from './types';
 import { StoreError } from './types';
 
-/** Where a stored message's record is, and what recovery needs to rebuild it. */
-interface IndexEntry {
-  readonly id: number;
-  readonly queue: string;
-  /** 0 while a scheduled message waits for its time. */
-  seq: number;
-  meta: MessageMeta;
-  /** Delivered since its delivery-count was last recorded. */
-  delivered: boolean;
-  readonly deadLetteredFrom: string | null;
-  segment: Segment;
-  recordOffset: number;
-  recordLength: number;
-  bodyOffset: number;
-  readonly bodyLength: number;
-}
+/**
+ * Where a stored message's record is, and what of it has changed since it was written (position,
+ * delivery-count, delivered). Everything else about the message is read back from its record when it is
+ * needed (compaction, recovery), so the index holds one object per message, not a copy of its meta.
+ * The entry is also the message's body when the body is kept only on disk (paged): the reference the
+ * core holds then follows the record when compaction moves it.
+ */
+class IndexEntry implements StoredBody, SegmentLinked<IndexEntry> {
+  /** Where its record starts in `segment` (its header gives its length). */
+  recordOffset = 0;
+  bodyOffset = 0;
+  previousInSegment: IndexEntry | null = null;
+  nextInSegment: IndexEntry | null = null;
 
-/** A body kept only on disk; follows its record when compaction moves it. */
-class PagedBody implements StoredBody {
-  constructor(readonly entry: IndexEntry) {}
+  constructor(
+    readonly id: number,
+    /** 0 while a scheduled message waits for its time. */
+    public seq: number,
+    public deliveryCount: number,
+    readonly durable: boolean,
+    /** Delivered since its delivery-count was last recorded. */
+    public delivered: boolean,
+    public segment: Segment,
+    readonly bodyLength: number,
+  ) {}
 
   get storedBytes(): number {
-    return this.entry.bodyLength;
+    return this.bodyLength;
   }
 }
 
@@ -86,15 +97,27 @@ const COMPACT_BELOW_LIVE_RATIO = 0.25;
 export class JournalStore implements MessageStore {
   readonly keepsBodiesInMemory = false;
   private readonly segments = new Map<number, Segment>();
-  private readonly entriesBySegment = new Map<Segment, Set<IndexEntry>>();
+  private readonly entriesBySegment = new Map<Segment, SegmentEntries<IndexEntry>>();
   private readonly index = new Map<number, IndexEntry>();
+  /** While the journal is read at start-up: each message's record as read, for what recovery hands back. */
+  private readonly replayed = new Map<IndexEntry, MessageRecord>();
   private readonly queues = new Set<string>();
   private readonly topics = new Set<string>();
   /** Durable subscriptions by their queue's name. */
   private readonly subscriptions = new Map<string, StoredSubscription>();
   private active!: Segment;
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
+  private readonly pending = new PendingRecords();
+  /**
+   * Removals recorded one after the other, not yet written: they become one RemoveMany record before
+   * the next record of any other kind, so records keep their order.
+   */
+  private removals: IndexEntry[] = [];
+  /**
+   * Messages that left for a consumer in this turn: one DeliveredMany record at the turn's write, after
+   * their message records and before any transfer leaves (the network step follows the store step).
+   */
+  private readonly deliveries = new Set<IndexEntry>();
+  private readonly preparation: SegmentPreparation;
   private waiters: (() => void)[] = [];
   private syncing = false;
   private intervalTimer: NodeJS.Timeout | null = null;
@@ -102,12 +125,15 @@ export class JournalStore implements MessageStore {
   private closed = false;
   private unit: OpenUnit | null = null;
 
-  constructor(private readonly options: JournalOptions) {}
+  constructor(private readonly options: JournalOptions) {
+    this.preparation = new SegmentPreparation(options.dir, options.segmentBytes, options.logger);
+  }
 
   open(keepInMemoryBytes: number): RecoveredStore {
     mkdirSync(this.options.dir, { recursive: true });
     if (this.options.takeOverLock) takeOverLock(this.options.dir);
     else acquireLock(this.options.dir);
+    this.preparation.removeLeftovers();
     const queues = new Map<string, RecoveredMessage[]>();
     const numbers = readdirSync(this.options.dir)
       .map(segmentNumberOf)
@@ -115,6 +141,8 @@ export class JournalStore implements MessageStore {
       .sort((a, b) => a - b);
     numbers.forEach((number, i) => this.replaySegment(number, i === numbers.length - 1, queues));
     this.active = numbers.length > 0 ? this.segments.get(numbers[numbers.length - 1]!)! : this.newSegment(1);
+    // Records of this format go into segments of this format only.
+    if (this.active.format !== FORMAT_VERSION) this.roll();
     if (this.options.fsync.mode === 'interval') {
       this.intervalTimer = setInterval(() => this.startSync(), this.options.fsync.intervalMs);
       this.intervalTimer.unref();
@@ -148,63 +176,55 @@ export class JournalStore implements MessageStore {
   }
 
   add(entry: StoreEntry, bytes: Uint8Array, page: boolean): MessageBody {
-    const deadLetteredFrom = entry.deadLetteredFrom ?? null;
-    const { record, bodyOffsetInRecord } = encodeMessage(entry.id, entry.seq, entry.queue, entry.meta, false, bytes, deadLetteredFrom);
-    const indexed: IndexEntry = {
-      id: entry.id,
-      queue: entry.queue,
-      seq: entry.seq,
-      meta: entry.meta,
-      delivered: false,
-      deadLetteredFrom,
-      segment: this.active,
-      recordOffset: 0,
-      recordLength: record.length,
-      bodyOffset: 0,
-      bodyLength: bytes.length,
-    };
-    this.placeMessage(indexed, record, bodyOffsetInRecord);
+    const { id, queue, seq, meta } = entry;
+    const indexed = new IndexEntry(id, seq, meta.deliveryCount, meta.durable, false, this.active, bytes.length);
+    this.placeMessage(indexed, { id, seq, queue, meta, delivered: false, deadLetteredFrom: entry.deadLetteredFrom ?? null }, bytes);
     if (this.unit) this.unit.durable ||= entry.meta.durable;
     else if (this.options.fsync.mode === 'per-message' && entry.meta.durable) this.syncEverythingNow();
-    return page ? new PagedBody(indexed) : bytes;
+    return page ? indexed : bytes;
   }
 
   remove(id: number): void {
     const entry = this.index.get(id);
     if (!entry) return;
     this.index.delete(id);
-    this.entriesBySegment.get(entry.segment)!.delete(entry);
+    this.entriesOf(entry.segment).delete(entry);
     entry.segment.live--;
-    this.appendAbout(entry, encodeRemove(id));
+    this.deliveries.delete(entry);
+    this.removals.push(entry);
   }
 
   setDeliveryCount(id: number, deliveryCount: number): void {
     const entry = this.index.get(id);
-    if (!entry || !entry.meta.durable) return;
-    entry.meta = { ...entry.meta, deliveryCount };
+    if (!entry || !entry.durable) return;
+    entry.deliveryCount = deliveryCount;
     entry.delivered = false;
-    this.appendAbout(entry, encodeDeliveryCount(id, deliveryCount));
+    // The count is recorded from here on: a delivery mark of this turn would count the delivery twice.
+    this.deliveries.delete(entry);
+    this.append(encodeDeliveryCount(id, deliveryCount));
+    this.dependOn([entry]);
   }
 
   setPosition(id: number, seq: number): void {
     const entry = this.index.get(id);
-    if (!entry || !entry.meta.durable) return;
+    if (!entry || !entry.durable) return;
     entry.seq = seq;
-    this.appendAbout(entry, encodePosition(id, seq));
+    this.append(encodePosition(id, seq));
+    this.dependOn([entry]);
   }
 
   markDelivered(id: number): void {
     const entry = this.index.get(id);
-    if (!entry || !entry.meta.durable || entry.delivered) return;
+    if (!entry || !entry.durable || entry.delivered) return;
     entry.delivered = true;
-    this.appendAbout(entry, encodeDelivered(id));
+    this.deliveries.add(entry);
   }
 
   readBody(body: StoredBody): Uint8Array {
-    const entry = (body as PagedBody).entry;
+    const entry = body as IndexEntry;
     if (this.unit && entry.bodyOffset >= this.unitStart()) return this.readFromUnit(entry.bodyOffset, entry.bodyLength);
     const inPending = entry.bodyOffset >= entry.segment.size;
-    if (inPending) this.writePending();
+    if (inPending) this.writeBuffered();
     return entry.segment.read(entry.bodyOffset, entry.bodyLength);
   }
 
@@ -215,17 +235,18 @@ export class JournalStore implements MessageStore {
    */
   beginAtomic(): void {
     if (this.unit) throw new Error('atomic units do not nest');
+    // Removals recorded before the unit are not part of it.
+    this.writeRemovals();
     this.unit = { records: [], bytes: 0, durable: false };
   }
 
   endAtomic(): void {
     const unit = this.unit;
     if (!unit) throw new Error('endAtomic without beginAtomic');
+    this.writeRemovals();
     this.unit = null;
     if (unit.records.length === 0) return;
-    const record = encodeAtomicUnit(unit.records, unit.bytes);
-    this.pending.push(record);
-    this.pendingBytes += record.length;
+    this.pending.addRecord(encodeAtomicUnit(unit.records, unit.bytes));
     if (this.options.fsync.mode === 'per-message' && unit.durable) this.syncEverythingNow();
   }
 
@@ -242,16 +263,24 @@ export class JournalStore implements MessageStore {
 
   /** Writes buffered records now, without fsync (a paged body read back, a segment roll, close). */
   writePending(): void {
-    if (this.pendingBytes === 0) return;
-    this.options.beforeWrite?.();
-    const bytes = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
-    this.pending = [];
-    this.pendingBytes = 0;
-    this.active.append(bytes);
+    this.writeRemovals();
+    // Inside a unit, some of the marks may be about messages of the unit, which is not written yet.
+    if (!this.unit) this.writeDeliveries();
+    this.writeBuffered();
+    // Half full: the next segment's file is prepared meanwhile (it is ready by the time this one is full).
+    if (this.active.size > this.options.segmentBytes / 2) this.preparation.start();
+  }
+
+  /** Writes what is buffered, as it is. */
+  private writeBuffered(): void {
+    this.pending.writeWith((parts, length) => {
+      this.options.beforeWrite?.();
+      this.active.append(parts, length);
+    });
   }
 
   diskBytes(): number {
-    let total = this.pendingBytes;
+    let total = this.pending.bytes;
     for (const segment of this.segments.values()) total += segment.size;
     return total;
   }
@@ -269,29 +298,59 @@ export class JournalStore implements MessageStore {
 
   close(): void {
     if (this.closed) return;
-    this.closed = true;
     if (this.intervalTimer) clearInterval(this.intervalTimer);
+    this.preparation.close();
     this.syncEverythingNow();
+    this.closed = true;
     for (const waiter of this.waiters.splice(0)) waiter();
     for (const segment of this.segments.values()) segment.close();
     releaseLock(this.options.dir);
   }
 
-  private placeMessage(entry: IndexEntry, record: Buffer, bodyOffsetInRecord: number): void {
-    const offset = this.append(record);
+  /** Appends the message's record, the body as it is; the entry learns where the record and the body are. */
+  private placeMessage(entry: IndexEntry, fields: MessageRecordFields, body: Uint8Array): void {
+    if (this.closed) throw new StoreError('the store is closed');
+    if (this.unit) {
+      const { record, bodyOffsetInRecord } = encodeMessage(fields, body);
+      entry.recordOffset = this.append(record);
+      entry.bodyOffset = entry.recordOffset + bodyOffsetInRecord;
+    } else {
+      this.writeRemovals();
+      this.makeRoomFor(messageRecordLength(fields, body.length));
+      entry.bodyOffset = this.active.size + this.pending.addMessage(fields, body);
+      entry.recordOffset = entry.bodyOffset - messageHeadLength(fields);
+    }
     entry.segment = this.active;
-    entry.recordOffset = offset;
-    entry.bodyOffset = offset + bodyOffsetInRecord;
     this.index.set(entry.id, entry);
     this.entriesOf(this.active).add(entry);
     this.active.messages++;
     this.active.live++;
   }
 
-  /** A record about a stored message; if that message lives in an older segment, this one now depends on it. */
-  private appendAbout(entry: IndexEntry, record: Buffer): void {
-    this.append(record);
-    if (entry.segment !== this.active) this.active.refersTo.add(entry.segment);
+  /** The removals recorded since the last record of another kind, as one record. */
+  private writeRemovals(): void {
+    if (this.removals.length === 0) return;
+    const entries = this.removals;
+    this.removals = [];
+    this.appendIds(RecordType.RemoveMany, entries);
+  }
+
+  /** The deliveries of this turn, as one record. */
+  private writeDeliveries(): void {
+    if (this.deliveries.size === 0) return;
+    const entries = [...this.deliveries];
+    this.deliveries.clear();
+    this.appendIds(RecordType.DeliveredMany, entries);
+  }
+
+  private appendIds(type: RecordType.RemoveMany | RecordType.DeliveredMany, entries: readonly IndexEntry[]): void {
+    this.append(encodeIds(type, entries.map((entry) => entry.id)));
+    this.dependOn(entries);
+  }
+
+  /** Records in the active segment about these messages: it must outlive the older segments that hold them. */
+  private dependOn(entries: Iterable<IndexEntry>): void {
+    for (const entry of entries) if (entry.segment !== this.active) this.active.refersTo.add(entry.segment);
   }
 
   /**
@@ -313,6 +372,7 @@ export class JournalStore implements MessageStore {
   /** Buffers a record for the next write; returns its offset in the active segment. */
   private append(record: Buffer): number {
     if (this.closed) throw new StoreError('the store is closed');
+    this.writeRemovals();
     const unit = this.unit;
     if (unit) {
       const offset = this.unitStart() + unit.bytes;
@@ -320,17 +380,21 @@ export class JournalStore implements MessageStore {
       unit.bytes += record.length;
       return offset;
     }
-    const logicalSize = this.active.size + this.pendingBytes;
-    if (logicalSize > SEGMENT_HEADER_BYTES && logicalSize + record.length > this.options.segmentBytes) this.roll();
-    const offset = this.active.size + this.pendingBytes;
-    this.pending.push(record);
-    this.pendingBytes += record.length;
+    this.makeRoomFor(record.length);
+    const offset = this.active.size + this.pending.bytes;
+    this.pending.addRecord(record);
     return offset;
+  }
+
+  /** Rolls over to a new segment first when a record of `length` would take the active one past segmentBytes. */
+  private makeRoomFor(length: number): void {
+    const logicalSize = this.active.size + this.pending.bytes;
+    if (logicalSize > SEGMENT_HEADER_BYTES && logicalSize + length > this.options.segmentBytes) this.roll();
   }
 
   /** Where the open unit's first record will be: inside its frame, at the logical end of the active segment. */
   private unitStart(): number {
-    return this.active.size + this.pendingBytes + RECORD_HEADER_BYTES;
+    return this.active.size + this.pending.bytes + RECORD_HEADER_BYTES;
   }
 
   /** A body recorded in the open unit, which is not written yet. */
@@ -387,31 +451,32 @@ export class JournalStore implements MessageStore {
    * still come back after a restart.
    */
   private roll(): void {
-    this.syncEverythingNow();
+    // Only what is buffered: records of the open batches may come after this and go into the new segment.
+    this.writeBuffered();
+    this.syncActiveNow();
     this.active = this.newSegment(this.active.number + 1);
     const declarations = [
       ...[...this.queues].map(encodeQueue),
       ...[...this.topics].map(encodeTopic),
       ...[...this.subscriptions.values()].map(encodeSubscription),
     ];
-    for (const record of declarations) {
-      this.pending.push(record);
-      this.pendingBytes += record.length;
-    }
+    for (const record of declarations) this.pending.addRecord(record);
   }
 
+  /** The next segment: in the prepared file if it is ready, else in a file that grows as it is written. */
   private newSegment(number: number): Segment {
     this.options.beforeWrite?.();
-    const segment = Segment.create(this.options.dir, number);
+    const prepared = this.preparation.take();
+    const segment = prepared ? Segment.adopt(this.options.dir, number, prepared) : Segment.create(this.options.dir, number);
     syncDirectory(this.options.dir);
     this.segments.set(number, segment);
     return segment;
   }
 
-  private entriesOf(segment: Segment): Set<IndexEntry> {
+  private entriesOf(segment: Segment): SegmentEntries<IndexEntry> {
     let entries = this.entriesBySegment.get(segment);
     if (!entries) {
-      entries = new Set();
+      entries = new SegmentEntries();
       this.entriesBySegment.set(segment, entries);
     }
     return entries;
@@ -420,18 +485,33 @@ export class JournalStore implements MessageStore {
   /** Re-appends a sparse segment's live messages, then deletes it once the copies are durable. */
   private compact(segment: Segment): void {
     this.compacting.add(segment);
-    for (const entry of [...this.entriesOf(segment)]) {
-      const body = segment.read(entry.bodyOffset, entry.bodyLength);
-      const { record, bodyOffsetInRecord } = encodeMessage(entry.id, entry.seq, entry.queue, entry.meta, entry.delivered, body, entry.deadLetteredFrom);
+    for (const entry of this.entriesOf(segment).toArray()) {
+      const { fields, body } = this.readMessageRecord(entry);
       this.entriesOf(segment).delete(entry);
       segment.live--;
-      this.placeMessage(entry, record, bodyOffsetInRecord);
+      this.placeMessage(entry, fields, body);
     }
     this.waiters.push(() => {
       this.compacting.delete(segment);
       if (segment.live === 0 && this.outlivesWhatItRefersTo(segment)) this.deleteSegment(segment);
     });
     this.options.logger.debug({ segment: segment.path }, 'segment compacted');
+  }
+
+  /** The message's record read back from its segment, with what changed since it was written. */
+  private readMessageRecord(entry: IndexEntry): { fields: MessageRecordFields; body: Buffer } {
+    const header = entry.segment.read(entry.recordOffset, RECORD_HEADER_BYTES);
+    const length = Math.min(RECORD_HEADER_BYTES + header.readUInt32LE(0), entry.segment.size - entry.recordOffset);
+    const bytes = entry.segment.read(entry.recordOffset, length);
+    const result = readRecord(bytes, 0);
+    if (result.kind !== 'record' || result.record.type !== RecordType.Message || result.record.message.id !== entry.id) {
+      throw new StoreError(`${entry.segment.path} holds no record of message ${entry.id} at byte ${entry.recordOffset}`);
+    }
+    const stored = result.record.message;
+    return {
+      fields: { ...stored, seq: entry.seq, meta: { ...stored.meta, deliveryCount: entry.deliveryCount }, delivered: entry.delivered },
+      body: bytes.subarray(entry.bodyOffset - entry.recordOffset, entry.bodyOffset - entry.recordOffset + stored.bodyLength),
+    };
   }
 
   private deleteSegment(segment: Segment): void {
@@ -446,12 +526,14 @@ export class JournalStore implements MessageStore {
     const segment = Segment.openExisting(this.options.dir, number);
     this.segments.set(number, segment);
     const bytes = readFileSync(segment.path);
-    checkSegmentHeader(bytes, segment.path);
+    segment.format = checkSegmentHeader(bytes, segment.path);
     let offset = SEGMENT_HEADER_BYTES;
     for (;;) {
       const result = readRecord(bytes, offset);
       if (result.kind === 'end') break;
       if (result.kind === 'torn') {
+        // Zeros after the last record: the rest of a preallocated file, not yet written to.
+        if (onlyZerosFrom(bytes, offset)) break;
         if (!isLast) {
           throw new StoreError(
             `${segment.path} is damaged at byte ${offset} (${result.reason}) and is not the newest segment; refusing to start so as not to lose data`,
@@ -462,13 +544,13 @@ export class JournalStore implements MessageStore {
           'journal tail cut off at the last whole record (the broker stopped mid-write)',
         );
         ftruncateSync(segment.fd, offset);
-        segment.size = offset;
         break;
       }
       if (result.record.type === RecordType.AtomicUnit) this.replayUnit(bytes, result.payloadOffset, offset + result.length, segment, queues);
-      else this.replayRecord(result.record, segment, offset, result.length, result.payloadOffset, queues);
+      else this.replayRecord(result.record, segment, result.payloadOffset, queues);
       offset += result.length;
     }
+    segment.size = offset;
   }
 
   /** An intact atomic unit (its one checksum covers every record in it): its records, applied in order. */
@@ -479,19 +561,12 @@ export class JournalStore implements MessageStore {
       if (result.kind !== 'record' || result.record.type === RecordType.AtomicUnit) {
         throw new StoreError(`${segment.path} is damaged: the atomic unit at byte ${from - RECORD_HEADER_BYTES} holds no whole record at byte ${offset}`);
       }
-      this.replayRecord(result.record, segment, offset, result.length, result.payloadOffset, queues);
+      this.replayRecord(result.record, segment, result.payloadOffset, queues);
       offset += result.length;
     }
   }
 
-  private replayRecord(
-    record: DecodedRecord,
-    segment: Segment,
-    offset: number,
-    length: number,
-    payloadOffset: number,
-    queues: Map<string, RecoveredMessage[]>,
-  ): void {
+  private replayRecord(record: DecodedRecord, segment: Segment, payloadOffset: number, queues: Map<string, RecoveredMessage[]>): void {
     switch (record.type) {
       case RecordType.Queue:
         this.queues.add(record.name);
@@ -507,52 +582,39 @@ export class JournalStore implements MessageStore {
           // A copy written by compaction: the newer record wins.
           previous.segment.live--;
           this.entriesOf(previous.segment).delete(previous);
+          this.replayed.delete(previous);
         }
-        const entry: IndexEntry = {
-          id: message.id,
-          queue: message.queue,
-          seq: message.seq,
-          meta: message.meta,
-          delivered: message.delivered,
-          deadLetteredFrom: message.deadLetteredFrom,
-          segment,
-          recordOffset: offset,
-          recordLength: length,
-          bodyOffset: payloadOffset + message.bodyOffset,
-          bodyLength: message.bodyLength,
-        };
+        const entry = new IndexEntry(message.id, message.seq, message.meta.deliveryCount, true, message.delivered, segment, message.bodyLength);
+        entry.recordOffset = payloadOffset - RECORD_HEADER_BYTES;
+        entry.bodyOffset = payloadOffset + message.bodyOffset;
+        this.replayed.set(entry, message);
         this.index.set(entry.id, entry);
         this.entriesOf(segment).add(entry);
         segment.live++;
         if (!queues.has(message.queue)) queues.set(message.queue, []);
         break;
       }
-      case RecordType.Remove: {
-        const entry = this.index.get(record.id);
-        if (!entry) break;
-        if (entry.segment !== segment) segment.refersTo.add(entry.segment);
-        this.index.delete(record.id);
-        this.entriesOf(entry.segment).delete(entry);
-        entry.segment.live--;
+      case RecordType.Remove:
+        this.replayRemoval(record.id, segment);
         break;
-      }
+      case RecordType.RemoveMany:
+        for (const id of record.ids) this.replayRemoval(id, segment);
+        break;
       case RecordType.DeliveryCount: {
         const entry = this.index.get(record.id);
         if (entry) {
           if (entry.segment !== segment) segment.refersTo.add(entry.segment);
-          entry.meta = { ...entry.meta, deliveryCount: record.deliveryCount };
+          entry.deliveryCount = record.deliveryCount;
           entry.delivered = false;
         }
         break;
       }
-      case RecordType.Delivered: {
-        const entry = this.index.get(record.id);
-        if (entry) {
-          if (entry.segment !== segment) segment.refersTo.add(entry.segment);
-          entry.delivered = true;
-        }
+      case RecordType.Delivered:
+        this.replayDelivery(record.id, segment);
         break;
-      }
+      case RecordType.DeliveredMany:
+        for (const id of record.ids) this.replayDelivery(id, segment);
+        break;
       case RecordType.Position: {
         const entry = this.index.get(record.id);
         if (entry) {
@@ -577,6 +639,23 @@ export class JournalStore implements MessageStore {
     }
   }
 
+  private replayRemoval(id: number, segment: Segment): void {
+    const entry = this.index.get(id);
+    if (!entry) return;
+    if (entry.segment !== segment) segment.refersTo.add(entry.segment);
+    this.index.delete(id);
+    this.replayed.delete(entry);
+    this.entriesOf(entry.segment).delete(entry);
+    entry.segment.live--;
+  }
+
+  private replayDelivery(id: number, segment: Segment): void {
+    const entry = this.index.get(id);
+    if (!entry) return;
+    if (entry.segment !== segment) segment.refersTo.add(entry.segment);
+    entry.delivered = true;
+  }
+
   /**
    * Every message still stored, per queue in position order (scheduled messages that had not entered
    * their queue, position 0, first). A message that had left for a consumer when the broker stopped
@@ -586,17 +665,19 @@ export class JournalStore implements MessageStore {
     const entries = [...this.index.values()].sort((a, b) => a.seq - b.seq);
     const bodies = this.loadBodies(entries, keepInMemoryBytes);
     for (const entry of entries) {
-      if (entry.delivered) this.setDeliveryCount(entry.id, entry.meta.deliveryCount + 1);
-      let messages = queues.get(entry.queue);
-      if (!messages) queues.set(entry.queue, (messages = []));
+      const stored = this.replayed.get(entry)!;
+      if (entry.delivered) this.setDeliveryCount(entry.id, entry.deliveryCount + 1);
+      let messages = queues.get(stored.queue);
+      if (!messages) queues.set(stored.queue, (messages = []));
       messages.push({
         id: entry.id,
         seq: entry.seq,
-        meta: entry.meta,
-        body: bodies.get(entry) ?? new PagedBody(entry),
-        deadLetteredFrom: entry.deadLetteredFrom,
+        meta: { ...stored.meta, deliveryCount: entry.deliveryCount },
+        body: bodies.get(entry) ?? entry,
+        deadLetteredFrom: stored.deadLetteredFrom,
       });
     }
+    this.replayed.clear();
     return [...queues].map(([name, messages]) => ({ name, messages }));
   }
 

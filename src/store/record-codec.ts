@@ -14,14 +14,25 @@ import type { StoredSubscription } from './types';
  * origin, priority 4, not scheduled), and a reader that predates them stops at the end of the body, so
  * journals stay readable in both directions (no new format version). A scheduled message is stored with
  * seq 0 until a Position record gives it its place in the queue.
+ *
+ * A message record is written as three parts: its head (the record header and every field before the
+ * body), the body as the producer sent it, and its trailer (the optional fields after the body), if any.
+ * The checksum runs over them in turn, so the body is handed to the write as it is, never copied into
+ * the record.
+ *
+ * Removals and delivery marks are written as lists of ids (RemoveMany, DeliveredMany): the removals of a
+ * consumer's disposition range, the deliveries of a turn, are one record each. Segments that hold them
+ * are format 2 (segment-file.ts); the single-id records of format 1 are still read.
  */
 export const RECORD_HEADER_BYTES = 9;
 
 export const enum RecordType {
   Queue = 1,
   Message = 2,
+  /** One removal; written by format 1 only, still read. */
   Remove = 3,
   DeliveryCount = 4,
+  /** One message left for a consumer; written by format 1 only, still read. */
   Delivered = 5,
   /** Records that count only together (a committed transaction): see encodeAtomicUnit. */
   AtomicUnit = 6,
@@ -30,6 +41,10 @@ export const enum RecordType {
   QueueDeleted = 9,
   /** A scheduled message entered its queue at a position (delayed delivery). */
   Position = 10,
+  /** Several removals: a count, then the ids. */
+  RemoveMany = 11,
+  /** Several deliveries (see Delivered): a count, then the ids. */
+  DeliveredMany = 12,
 }
 
 const FLAG_DURABLE = 1;
@@ -41,7 +56,8 @@ const FLAG_DEAD_LETTERED_FROM = 32;
 const FLAG_HAS_PRIORITY = 64;
 const FLAG_SCHEDULED = 128;
 
-export interface MessageRecord {
+/** What a message record holds besides its body. */
+export interface MessageRecordFields {
   readonly id: number;
   readonly seq: number;
   readonly queue: string;
@@ -50,6 +66,10 @@ export interface MessageRecord {
   readonly delivered: boolean;
   /** The queue a dead-letter queue's message came from; null for other messages and older records. */
   readonly deadLetteredFrom: string | null;
+}
+
+/** A message record as read back. */
+export interface MessageRecord extends MessageRecordFields {
   /** Offset of the body within the record's payload. */
   readonly bodyOffset: number;
   readonly bodyLength: number;
@@ -66,8 +86,8 @@ export type DecodedRecord =
   | { readonly type: RecordType.Topic; readonly name: string }
   | { readonly type: RecordType.Subscription; readonly subscription: StoredSubscription }
   | { readonly type: RecordType.QueueDeleted; readonly name: string }
-
-  | { readonly type: RecordType.Position; readonly id: number; readonly seq: number };
+  | { readonly type: RecordType.Position; readonly id: number; readonly seq: number }
+  | { readonly type: RecordType.RemoveMany | RecordType.DeliveredMany; readonly ids: readonly number[] };
 
 function frame(type: RecordType, payload: Buffer): Buffer {
   const out = Buffer.allocUnsafe(RECORD_HEADER_BYTES + payload.length);
@@ -86,8 +106,10 @@ export function encodeTopic(name: string): Buffer {
   return frame(RecordType.Topic, Buffer.from(name, 'utf8'));
 }
 
-/** A subscription record is rare (one per durable subscription and segment): JSON keeps it readable and open to new fields. */
-/** A subscription as JSON; `selector` is written only when it has one, so records without read as before. */
+/**
+ * A subscription record is rare (one per durable subscription and segment): JSON keeps it readable and
+ * open to new fields. `selector` is written only when it has one, so records without read as before.
+ */
 export function encodeSubscription(subscription: StoredSubscription): Buffer {
   const { queue, topic, name, clientId, shared, selector } = subscription;
   const fields = selector === undefined || selector === null ? { queue, topic, name, clientId, shared } : { queue, topic, name, clientId, shared, selector };
@@ -98,62 +120,91 @@ export function encodeQueueDeleted(name: string): Buffer {
   return frame(RecordType.QueueDeleted, Buffer.from(name, 'utf8'));
 }
 
-/** The body's offset inside the encoded record is returned so paged bodies can be read back directly. */
-export function encodeMessage(
-  id: number,
-  seq: number,
-  queue: string,
-  meta: MessageMeta,
-  delivered: boolean,
-  body: Uint8Array,
-  deadLetteredFrom: string | null,
-): { record: Buffer; bodyOffsetInRecord: number } {
-  const queueBytes = Buffer.from(queue, 'utf8');
-  const groupBytes = meta.groupId === null ? null : Buffer.from(meta.groupId, 'utf8');
-  const originBytes = deadLetteredFrom === null ? null : Buffer.from(deadLetteredFrom, 'utf8');
+/** Bytes of a message record's head: the record header and every payload field before the body. */
+export function messageHeadLength(fields: MessageRecordFields): number {
+  const { meta } = fields;
+  const groupBytes = meta.groupId === null ? 0 : 2 + Buffer.byteLength(meta.groupId, 'utf8');
+  return RECORD_HEADER_BYTES + 8 + 8 + 4 + 1 + (meta.expiresAtMs !== null ? 8 : 0) + 2 + Buffer.byteLength(fields.queue, 'utf8') + groupBytes + 4;
+}
+
+/** Bytes of a message record's trailer: the optional fields after the body (0 for most messages). */
+export function messageTrailerLength(fields: MessageRecordFields): number {
+  const { meta } = fields;
+  return (
+    (fields.deadLetteredFrom === null ? 0 : 2 + Buffer.byteLength(fields.deadLetteredFrom, 'utf8')) +
+    (meta.priority === undefined ? 0 : 1) +
+    (meta.deliverAtMs === undefined || meta.deliverAtMs === null ? 0 : 8)
+  );
+}
+
+/** Bytes of a whole message record with a body of `bodyLength`. */
+export function messageRecordLength(fields: MessageRecordFields, bodyLength: number): number {
+  return messageHeadLength(fields) + bodyLength + messageTrailerLength(fields);
+}
+
+/** Writes a message record's trailer (messageTrailerLength bytes) into `target` at `at`. */
+export function writeMessageTrailer(target: Buffer, at: number, fields: MessageRecordFields): void {
+  const { meta } = fields;
+  if (fields.deadLetteredFrom !== null) at = writeShortString(target, at, fields.deadLetteredFrom);
+  if (meta.priority !== undefined) at = target.writeUInt8(meta.priority, at);
+  if (meta.deliverAtMs !== undefined && meta.deliverAtMs !== null) target.writeDoubleLE(meta.deliverAtMs, at);
+}
+
+/**
+ * Writes a message record's head into `target` at `at` (messageHeadLength bytes) and its checksum,
+ * which covers the body and the trailer written after it. Returns where the body goes.
+ */
+export function writeMessageHead(target: Buffer, at: number, fields: MessageRecordFields, body: Uint8Array, trailer: Uint8Array): number {
+  const { meta } = fields;
   let flags = 0;
   if (meta.durable) flags |= FLAG_DURABLE;
   if (meta.closesGroup) flags |= FLAG_CLOSES_GROUP;
-  if (groupBytes) flags |= FLAG_HAS_GROUP;
+  if (meta.groupId !== null) flags |= FLAG_HAS_GROUP;
   if (meta.expiresAtMs !== null) flags |= FLAG_HAS_EXPIRY;
-  if (delivered) flags |= FLAG_DELIVERED;
-  if (originBytes) flags |= FLAG_DEAD_LETTERED_FROM;
-  const priority = meta.priority ?? null;
-  const deliverAtMs = meta.deliverAtMs ?? null;
-  if (priority !== null) flags |= FLAG_HAS_PRIORITY;
-  if (deliverAtMs !== null) flags |= FLAG_SCHEDULED;
-  const fixed = 8 + 8 + 4 + 1 + (meta.expiresAtMs !== null ? 8 : 0) + 2 + queueBytes.length + (groupBytes ? 2 + groupBytes.length : 0) + 4;
-  const trailing = (originBytes ? 2 + originBytes.length : 0) + (priority !== null ? 1 : 0) + (deliverAtMs !== null ? 8 : 0);
-  const payload = Buffer.allocUnsafe(fixed + body.length + trailing);
-  let at = 0;
-  at = payload.writeDoubleLE(id, at);
-  at = payload.writeDoubleLE(seq, at);
-  at = payload.writeUInt32LE(meta.deliveryCount, at);
-  at = payload.writeUInt8(flags, at);
-  if (meta.expiresAtMs !== null) at = payload.writeDoubleLE(meta.expiresAtMs, at);
-  at = payload.writeUInt16LE(queueBytes.length, at);
-  at += queueBytes.copy(payload, at);
-  if (groupBytes) {
-    at = payload.writeUInt16LE(groupBytes.length, at);
-    at += groupBytes.copy(payload, at);
-  }
-  at = payload.writeUInt32LE(body.length, at);
-  payload.set(body, at);
-  const bodyAt = at;
-  at += body.length;
-  if (originBytes) {
-    at = payload.writeUInt16LE(originBytes.length, at);
-    at += originBytes.copy(payload, at);
-  }
-  if (priority !== null) at = payload.writeUInt8(priority, at);
-  if (deliverAtMs !== null) payload.writeDoubleLE(deliverAtMs, at);
-  return { record: frame(RecordType.Message, payload), bodyOffsetInRecord: RECORD_HEADER_BYTES + bodyAt };
+  if (fields.delivered) flags |= FLAG_DELIVERED;
+  if (fields.deadLetteredFrom !== null) flags |= FLAG_DEAD_LETTERED_FROM;
+  if (meta.priority !== undefined) flags |= FLAG_HAS_PRIORITY;
+  if (meta.deliverAtMs !== undefined && meta.deliverAtMs !== null) flags |= FLAG_SCHEDULED;
+  const start = at;
+  at += RECORD_HEADER_BYTES;
+  target[start + 8] = RecordType.Message;
+  at = target.writeDoubleLE(fields.id, at);
+  at = target.writeDoubleLE(fields.seq, at);
+  at = target.writeUInt32LE(meta.deliveryCount, at);
+  at = target.writeUInt8(flags, at);
+  if (meta.expiresAtMs !== null) at = target.writeDoubleLE(meta.expiresAtMs, at);
+  at = writeShortString(target, at, fields.queue);
+  if (meta.groupId !== null) at = writeShortString(target, at, meta.groupId);
+  at = target.writeUInt32LE(body.length, at);
+  target.writeUInt32LE(at - start - RECORD_HEADER_BYTES + body.length + trailer.length, start);
+  const crc = crc32(trailer, crc32(body, crc32(target.subarray(start + 8, at))));
+  target.writeUInt32LE(crc, start + 4);
+  return at;
 }
 
-export function encodeRemove(id: number): Buffer {
-  const payload = Buffer.allocUnsafe(8);
-  payload.writeDoubleLE(id, 0);
-  return frame(RecordType.Remove, payload);
+/** A UTF-8 string after its 16-bit length. */
+function writeShortString(target: Buffer, at: number, value: string): number {
+  const length = target.write(value, at + 2, 'utf8');
+  target.writeUInt16LE(length, at);
+  return at + 2 + length;
+}
+
+/** A whole message record in one buffer (atomic units, compaction); the body's offset in it is returned too. */
+export function encodeMessage(fields: MessageRecordFields, body: Uint8Array): { record: Buffer; bodyOffsetInRecord: number } {
+  const record = Buffer.allocUnsafe(messageRecordLength(fields, body.length));
+  const trailerAt = record.length - messageTrailerLength(fields);
+  writeMessageTrailer(record, trailerAt, fields);
+  const bodyOffsetInRecord = writeMessageHead(record, 0, fields, body, record.subarray(trailerAt));
+  record.set(body, bodyOffsetInRecord);
+  return { record, bodyOffsetInRecord };
+}
+
+/** A RemoveMany or DeliveredMany record: a count, then the ids. */
+export function encodeIds(type: RecordType.RemoveMany | RecordType.DeliveredMany, ids: readonly number[]): Buffer {
+  const payload = Buffer.allocUnsafe(4 + 8 * ids.length);
+  let at = payload.writeUInt32LE(ids.length, 0);
+  for (const id of ids) at = payload.writeDoubleLE(id, at);
+  return frame(type, payload);
 }
 
 export function encodeDeliveryCount(id: number, deliveryCount: number): Buffer {
@@ -161,12 +212,6 @@ export function encodeDeliveryCount(id: number, deliveryCount: number): Buffer {
   payload.writeDoubleLE(id, 0);
   payload.writeUInt32LE(deliveryCount, 8);
   return frame(RecordType.DeliveryCount, payload);
-}
-
-export function encodeDelivered(id: number): Buffer {
-  const payload = Buffer.allocUnsafe(8);
-  payload.writeDoubleLE(id, 0);
-  return frame(RecordType.Delivered, payload);
 }
 
 /**
@@ -217,6 +262,13 @@ export function readRecord(bytes: Buffer, offset: number): ReadResult {
     case RecordType.DeliveryCount:
       record = { type, id: payload.readDoubleLE(0), deliveryCount: payload.readUInt32LE(8) };
       break;
+    case RecordType.RemoveMany:
+    case RecordType.DeliveredMany: {
+      const ids = decodeIds(payload);
+      if (ids === null) return { kind: 'torn', reason: 'a list of ids whose count does not match its length' };
+      record = { type, ids };
+      break;
+    }
     case RecordType.AtomicUnit:
       record = { type };
       break;
@@ -237,6 +289,13 @@ export function readRecord(bytes: Buffer, offset: number): ReadResult {
       return { kind: 'torn', reason: `unknown record type ${type as number}` };
   }
   return { kind: 'record', record, length: end - offset, payloadOffset };
+}
+
+function decodeIds(payload: Buffer): number[] | null {
+  if (payload.length < 4 || payload.length !== 4 + 8 * payload.readUInt32LE(0)) return null;
+  const ids: number[] = [];
+  for (let at = 4; at < payload.length; at += 8) ids.push(payload.readDoubleLE(at));
+  return ids;
 }
 
 function decodeSubscription(payload: Buffer): StoredSubscription | null {

@@ -1,11 +1,18 @@
-import { closeSync, fdatasync, fdatasyncSync, openSync, readSync, writeSync, fstatSync } from 'node:fs';
+import { closeSync, fdatasync, fdatasyncSync, fstatSync, openSync, readSync, renameSync, writeSync, writevSync } from 'node:fs';
 import { join } from 'node:path';
 import { StoreError } from './types';
 
 /** Every segment starts with this header; a file without it is not ours, and is never written to. */
 const MAGIC = Buffer.from('CONVOYJ1', 'latin1');
 export const SEGMENT_HEADER_BYTES = 16;
-const FORMAT_VERSION = 1;
+/**
+ * Format 2 writes removals and delivery marks as lists of ids (record-codec.ts), and its segment files
+ * may be preallocated: zeros after the last record (segment-preparation.ts). A broker that reads only
+ * format 1 refuses such a segment instead of taking its unknown records for a torn tail. Format 1
+ * segments are read, and never appended to.
+ */
+export const FORMAT_VERSION = 2;
+const READABLE_FORMATS: readonly number[] = [1, 2];
 
 export function segmentFileName(number: number): string {
   return `segment-${String(number).padStart(8, '0')}.journal`;
@@ -23,15 +30,27 @@ export function segmentHeader(): Buffer {
   return header;
 }
 
-/** Checks a segment's header; a foreign or newer format stops the start instead of being overwritten. */
-export function checkSegmentHeader(bytes: Buffer, path: string): void {
+/** Checks a segment's header and returns its format; a foreign or newer format stops the start instead of being overwritten. */
+export function checkSegmentHeader(bytes: Buffer, path: string): number {
   if (bytes.length < SEGMENT_HEADER_BYTES || !bytes.subarray(0, 8).equals(MAGIC)) {
     throw new StoreError(`${path} is not a Convoy journal segment; refusing to start so as not to overwrite it`);
   }
   const version = bytes.readUInt32LE(8);
-  if (version !== FORMAT_VERSION) {
-    throw new StoreError(`${path} has journal format ${version}; this Convoy reads format ${FORMAT_VERSION}`);
+  if (!READABLE_FORMATS.includes(version)) {
+    throw new StoreError(`${path} has journal format ${version}; this Convoy reads formats ${READABLE_FORMATS.join(' and ')}`);
   }
+  return version;
+}
+
+const ZERO_CHUNK = Buffer.alloc(64 * 1024);
+
+/** True when `bytes` holds nothing but zeros from `from` on: the unused, preallocated end of a segment. */
+export function onlyZerosFrom(bytes: Buffer, from: number): boolean {
+  for (let at = from; at < bytes.length; at += ZERO_CHUNK.length) {
+    const end = Math.min(at + ZERO_CHUNK.length, bytes.length);
+    if (!bytes.subarray(at, end).equals(ZERO_CHUNK.subarray(0, end - at))) return false;
+  }
+  return true;
 }
 
 /** An open segment: appended to at the end, read from anywhere (paged bodies, compaction). */
@@ -50,27 +69,40 @@ export class Segment {
     readonly number: number,
     readonly path: string,
     readonly fd: number,
+    /** Where the next record goes: the end of the records, not of the file (which may be preallocated). */
     public size: number,
+    /** The format of its header; records are appended to the current format only. */
+    public format: number,
   ) {}
 
+  /** A new segment whose file grows as records are written. */
   static create(dir: string, number: number): Segment {
     const path = join(dir, segmentFileName(number));
     const fd = openSync(path, 'wx+');
     writeSync(fd, segmentHeader(), 0, SEGMENT_HEADER_BYTES, 0);
-    return new Segment(number, path, fd, SEGMENT_HEADER_BYTES);
+    return new Segment(number, path, fd, SEGMENT_HEADER_BYTES, FORMAT_VERSION);
   }
 
+  /** A new segment in a prepared file (segment-preparation.ts: header, then zeros), renamed to its name. */
+  static adopt(dir: string, number: number, prepared: { readonly path: string; readonly fd: number }): Segment {
+    const path = join(dir, segmentFileName(number));
+    renameSync(prepared.path, path);
+    return new Segment(number, path, prepared.fd, SEGMENT_HEADER_BYTES, FORMAT_VERSION);
+  }
+
+  /** An existing segment; its size and format are set when it is replayed. */
   static openExisting(dir: string, number: number): Segment {
     const path = join(dir, segmentFileName(number));
     const fd = openSync(path, 'r+');
-    return new Segment(number, path, fd, fstatSync(fd).size);
+    return new Segment(number, path, fd, fstatSync(fd).size, FORMAT_VERSION);
   }
 
-  append(bytes: Buffer): number {
+  /** Writes the parts one after the other at the end of the records, in one writev; returns where they start. */
+  append(parts: readonly Uint8Array[], length: number): number {
     const at = this.size;
-    let written = 0;
-    while (written < bytes.length) written += writeSync(this.fd, bytes, written, bytes.length - written, at + written);
-    this.size += bytes.length;
+    const written = writevSync(this.fd, parts as Uint8Array[], at);
+    if (written !== length) throw new StoreError(`${this.path}: wrote ${written} of ${length} bytes at ${at}`);
+    this.size += length;
     return at;
   }
 

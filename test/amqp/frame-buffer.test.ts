@@ -79,4 +79,25 @@ describe('FrameBuffer', () => {
     expect(writes).toHaveLength(1);
     expect(frames.isEmpty).toBe(true);
   });
+
+  test('frames encoded beyond a slab stay where they were encoded, and a large payload goes to the socket as it is', () => {
+    const frames = new FrameBuffer();
+    const small = Buffer.alloc(1024, 1);
+    const large = Buffer.alloc(64 * 1024, 2);
+    const fields = { handle: 0, deliveryTag: Buffer.from('t'), messageFormat: 0, settled: false, more: false };
+    const expected: Buffer[] = [];
+    for (let id = 0; id < 600; id++) {
+      const payload = id % 100 === 50 ? large : small;
+      frames.appendTransfer(0, { ...fields, deliveryId: id }, payload);
+      const performative = rheaFrames.transfer({ handle: 0, delivery_id: id, delivery_tag: fields.deliveryTag, message_format: 0, settled: false, more: false });
+      expected.push(rheaFrames.write_frame(rheaFrames.amqp_frame(0, performative, payload)));
+    }
+    const writes: Buffer[] = [];
+    frames.writeTo({ write: (bytes) => writes.push(bytes) });
+    expect(Buffer.concat(writes).equals(Buffer.concat(expected))).toBe(true);
+    expect(writes.filter((bytes) => bytes === large)).toHaveLength(6);
+    // 600 KiB of small frames span several slabs: each slab's part is written from the slab it was encoded in.
+    const slabs = new Set(writes.filter((bytes) => bytes !== large).map((bytes) => bytes.buffer));
+    expect(slabs.size).toBeGreaterThan(1);
+  });
 });

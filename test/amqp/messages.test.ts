@@ -3,6 +3,8 @@ import { message as rheaMessage, types, type Connection, type Receiver } from 'r
 import type { RunningBroker } from '../../src/broker/server';
 import { startTestBroker } from '../support/broker';
 import { connect, receive, sendAll, sleep, waitFor, type TestClient } from '../support/client';
+import { attach, encode, Performative, RawConnection, terminus, transfer, type Described } from '../support/amqp-frames';
+import { encodedMessage } from '../support/raw-amqp';
 
 let broker: RunningBroker;
 let client: TestClient;
@@ -142,6 +144,25 @@ describe('messages', () => {
     await sleep(100);
     expect(broker.runtime.state.queues.get('messages.aborted')?.queuedCount ?? 0).toBe(0);
     own.connection.close();
+  });
+
+  test('a transfer without a payload is refused with amqp:decode-error; the connection goes on', async () => {
+    const raw = await RawConnection.open(broker.port);
+    try {
+      raw.send(attach({ name: 'empty', handle: 0, role: false, source: terminus('source'), target: terminus('target', [encode.string('messages.empty')]) }));
+      await raw.expect(Performative.attach);
+      await raw.expect(Performative.flow);
+      raw.send(transfer({ handle: 0, deliveryId: 0, payload: Buffer.alloc(0) }));
+      const refused = await raw.expect(Performative.disposition);
+      const rejected = refused.fields[4] as Described;
+      expect(rejected.descriptor).toBe(0x25);
+      expect(((rejected.value as unknown[])[0] as Described).value).toEqual(['amqp:decode-error', expect.stringMatching(/carries no message/)]);
+      raw.send(transfer({ handle: 0, deliveryId: 1, payload: encodedMessage('after') }));
+      expect(((await raw.expect(Performative.disposition)).fields[4] as Described).descriptor).toBe(0x24);
+      expect(broker.runtime.state.queues.get('messages.empty')?.queuedCount).toBe(1);
+    } finally {
+      raw.close();
+    }
   });
 
   test('TTL: a message whose ttl passed while queued is never delivered', async () => {

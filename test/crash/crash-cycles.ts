@@ -1,7 +1,9 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { create_container, type Connection, type Delivery } from 'rhea';
+import { readRecord } from '../../src/store/record-codec';
+import { SEGMENT_HEADER_BYTES } from '../../src/store/segment-file';
 import { startBrokerProcess, type BrokerProcess } from '../support/broker-process';
 import { sleep } from '../support/client';
 
@@ -19,6 +21,10 @@ export interface CrashReport {
   readonly redeliveredWithoutCount: string[];
   /** Messages delivered after everything was consumed and the broker restarted cleanly: must be none. */
   readonly resurrected: number;
+  /** Kills after which the newest segment was a preallocated one (zeros after its last record). */
+  readonly preallocatedTails: number;
+  /** Kills after which a torn record was written after the last one, as a power cut mid-write leaves. */
+  readonly tornTails: number;
 }
 
 interface Arrival {
@@ -100,6 +106,8 @@ export async function runCrashCycles(cycles: number, random: () => number = Math
     return [producer, consumer];
   };
 
+  let preallocatedTails = 0;
+  let tornTails = 0;
   for (let cycle = 0; cycle < cycles; cycle++) {
     const broker = await startBrokerProcess(['--data-dir', dataDir, '--log-level', 'info', '--config', crashConfig(dataDir)]);
     const clients = await runClients(broker, true);
@@ -107,6 +115,9 @@ export async function runCrashCycles(cycles: number, random: () => number = Math
     broker.child.kill('SIGKILL');
     await broker.exited;
     for (const c of clients) c.close();
+    const tail = tearNewestSegment(join(dataDir, 'journal'), cycle % 2 === 1, random);
+    if (tail.preallocated) preallocatedTails++;
+    if (tail.torn) tornTails++;
   }
 
   const broker = await startBrokerProcess(['--data-dir', dataDir, '--config', crashConfig(dataDir)]);
@@ -130,7 +141,31 @@ export async function runCrashCycles(cycles: number, random: () => number = Math
   await again.exited;
   const resurrected = arrivals.length - drained;
   arrivals.length = drained;
-  return { ...judge(cycles, accepted, arrivals), resurrected };
+  return { ...judge(cycles, accepted, arrivals), resurrected, preallocatedTails, tornTails };
+}
+
+/**
+ * Looks at the newest segment after a kill: returns whether its file is preallocated (longer than its
+ * records, zeros after them). With `tear`, writes the first bytes of a record after its last one, as a
+ * power cut in the middle of a write leaves them: the next start must cut them off and lose nothing
+ * accepted (what was accepted was synced before, so it lies before them).
+ */
+function tearNewestSegment(journalDir: string, tear: boolean, random: () => number): { preallocated: boolean; torn: boolean } {
+  const newest = readdirSync(journalDir).filter((name) => name.endsWith('.journal')).sort().at(-1);
+  if (!newest) return { preallocated: false, torn: false };
+  const path = join(journalDir, newest);
+  const bytes = readFileSync(path);
+  let end = SEGMENT_HEADER_BYTES;
+  for (let result = readRecord(bytes, end); result.kind === 'record'; result = readRecord(bytes, end)) end += result.length;
+  if (tear) {
+    const torn = Buffer.from(Array.from({ length: 40 }, () => Math.floor(random() * 256)));
+    torn.writeUInt32LE(300, 0); // a message record of 300 bytes, of which only these 40 reached the disk
+    torn[8] = 2;
+    const fd = openSync(path, 'r+');
+    writeSync(fd, torn, 0, torn.length, end);
+    closeSync(fd);
+  }
+  return { preallocated: bytes.length > end && bytes.subarray(end).every((byte) => byte === 0), torn: tear };
 }
 
 /** Small segments, so the cycles also cross segment rolls and deletions. */

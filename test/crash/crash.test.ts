@@ -3,7 +3,8 @@ import { runCrashCycles } from './crash-cycles';
 
 /**
  * kill -9 at random moments loses no accepted durable message, first arrivals keep per-group order, and
- * once everything is consumed a clean restart brings nothing back.
+ * once everything is consumed a clean restart brings nothing back. Every other kill also leaves a torn
+ * record after the newest segment's last one, as a power cut mid-write would.
  * The default run does a few cycles; the long run is one command:
  *   CONVOY_CRASH_CYCLES=100 npx vitest run test/crash
  */
@@ -17,4 +18,7 @@ test(`SIGKILL the broker ${CYCLES} times mid-load: nothing accepted is lost, gro
   expect(report.outOfOrder).toEqual([]);
   expect(report.redeliveredWithoutCount).toEqual([]);
   expect(report.resurrected).toBe(0);
+  // The cycles crossed preallocated segments (their zero tails read as their ends) and torn writes.
+  expect(report.preallocatedTails).toBeGreaterThan(0);
+  expect(report.tornTails).toBeGreaterThan(0);
 }, 60_000 + CYCLES * 5_000);

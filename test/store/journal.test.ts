@@ -1,21 +1,58 @@
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, truncateSync, writeFileSync, statSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, openSync, closeSync, readdirSync, readFileSync, truncateSync, writeFileSync, writeSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import pino from 'pino';
 import { describe, expect, test } from 'vitest';
-import type { MessageMeta } from '../../src/core/types';
+import type { MessageMeta, StoredBody } from '../../src/core/types';
 import { JournalStore } from '../../src/store/journal-store';
-import { encodeMessage, readRecord } from '../../src/store/record-codec';
+import { encodeMessage, encodeQueue, readRecord, RecordType } from '../../src/store/record-codec';
+import { SEGMENT_HEADER_BYTES } from '../../src/store/segment-file';
 import type { FsyncPolicy } from '../../src/store/types';
 
 const meta: MessageMeta = { groupId: 'G', closesGroup: false, expiresAtMs: null, deliveryCount: 0, durable: true };
 
-function journal(dir: string, segmentBytes = 1 << 20, fsync: FsyncPolicy = { mode: 'batch' }) {
+function journal(dir: string, segmentBytes = 1 << 20, fsync: FsyncPolicy = { mode: 'batch' }, level = 'warn') {
   const warnings: string[] = [];
-  const logger = pino({ level: 'warn' }, { write: (line: string) => warnings.push(line) });
+  const logger = pino({ level }, { write: (line: string) => warnings.push(line) });
   return { store: new JournalStore({ dir, fsync, segmentBytes, logger }), warnings };
 }
+
+/** The records of a segment file from `from` on, up to the first place that holds no whole record. */
+function recordsIn(path: string, from = SEGMENT_HEADER_BYTES): { type: RecordType; offset: number; ids?: readonly number[] }[] {
+  const bytes = readFileSync(path);
+  const records = [];
+  for (let offset = from; ; ) {
+    const result = readRecord(bytes, offset);
+    if (result.kind !== 'record') return records;
+    records.push({ type: result.record.type, offset, ids: 'ids' in result.record ? result.record.ids : undefined });
+    offset += result.length;
+  }
+}
+
+/** Where the records of a segment file end. */
+function dataEnd(path: string): number {
+  const bytes = readFileSync(path);
+  let offset = SEGMENT_HEADER_BYTES;
+  for (let result = readRecord(bytes, offset); result.kind === 'record'; result = readRecord(bytes, offset)) offset += result.length;
+  return offset;
+}
+
+function writeAt(path: string, offset: number, bytes: Buffer): void {
+  const fd = openSync(path, 'r+');
+  writeSync(fd, bytes, 0, bytes.length, offset);
+  closeSync(fd);
+}
+
+async function waitFor(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+const idsOf = (recovered: ReturnType<JournalStore['open']>): number[] => recovered.queues.flatMap((queue) => queue.messages.map((m) => m.id));
 
 function freshDir(): string {
   return mkdtempSync(join(tmpdir(), 'convoy-journal-'));
@@ -284,6 +321,33 @@ describe('journal store', () => {
     ]);
   });
 
+  test('compaction rewrites a message from its record, with what changed since: delivery-count, delivery mark; a paged body still reads', async () => {
+    const dir = freshDir();
+    const { store } = journal(dir, 8192);
+    store.open(Infinity);
+    const grouped = { ...meta, groupId: 'order-7', expiresAtMs: 99_000 };
+    const paged = store.add({ id: 1, queue: 'DLQ', seq: 1, meta: grouped, deadLetteredFrom: 'orders' }, Buffer.from('first body'), true);
+    store.beginAtomic();
+    store.add({ id: 2, queue: 'DLQ', seq: 2, meta, deadLetteredFrom: null }, Buffer.from('second body'), false);
+    store.endAtomic();
+    fill(store, 100, 200, 3);
+    store.setDeliveryCount(1, 4);
+    store.markDelivered(2);
+    for (let id = 3; id <= 102; id++) store.remove(id);
+    store.writePending();
+    store.reclaim();
+    await durable(store);
+    store.reclaim();
+    expect(segmentsIn(dir)).not.toContain('segment-00000001.journal');
+    expect(Buffer.from(store.readBody(paged as StoredBody)).toString()).toBe('first body');
+    store.close();
+    const recovered = journal(dir).store.open(Infinity).queues[0]!.messages;
+    expect(recovered.map((m) => [m.id, m.meta.groupId, m.meta.expiresAtMs, m.meta.deliveryCount, m.deadLetteredFrom, Buffer.from(m.body as Uint8Array).toString()])).toEqual([
+      [1, 'order-7', 99_000, 4, 'orders', 'first body'],
+      [2, 'G', null, 1, null, 'second body'],
+    ]);
+  });
+
   test('group commit: many messages are acknowledged by one fdatasync', async () => {
     const dir = freshDir();
     const { store } = journal(dir);
@@ -344,9 +408,29 @@ describe('journal store', () => {
 });
 
 describe('journal record format: the dead-letter origin', () => {
+  test('the fields after the body (origin, priority, delivery time) are written with the body between them and read back, in one write and in one buffer', () => {
+    const dir = freshDir();
+    const { store } = journal(dir);
+    store.open(Infinity);
+    const later = { ...meta, priority: 7, deliverAtMs: 123456 };
+    store.add({ id: 1, queue: 'DLQ', seq: 1, meta: later, deadLetteredFrom: 'orders' }, Buffer.from('first'), false);
+    store.add({ id: 2, queue: 'DLQ', seq: 2, meta }, Buffer.from('second'), false);
+    store.beginAtomic();
+    store.add({ id: 3, queue: 'DLQ', seq: 3, meta: { ...meta, priority: 0 }, deadLetteredFrom: 'orders' }, Buffer.from('third'), false);
+    store.endAtomic();
+    store.close();
+    const messages = journal(dir).store.open(Infinity).queues[0]!.messages;
+    expect(messages.map((m) => [m.id, m.meta.priority, m.meta.deliverAtMs ?? null, m.deadLetteredFrom ?? null])).toEqual([
+      [1, 7, 123456, 'orders'],
+      [2, undefined, null, null],
+      [3, 0, null, 'orders'],
+    ]);
+  });
+
   test('is written after the body, so the body sits where a reader that predates the field finds it', () => {
-    const plain = encodeMessage(7, 3, 'DLQ', meta, false, Buffer.from('body'), null);
-    const withOrigin = encodeMessage(7, 3, 'DLQ', meta, false, Buffer.from('body'), 'orders');
+    const fields = { id: 7, seq: 3, queue: 'DLQ', meta, delivered: false };
+    const plain = encodeMessage({ ...fields, deadLetteredFrom: null }, Buffer.from('body'));
+    const withOrigin = encodeMessage({ ...fields, deadLetteredFrom: 'orders' }, Buffer.from('body'));
     expect(withOrigin.bodyOffsetInRecord).toBe(plain.bodyOffsetInRecord);
     expect(withOrigin.record.subarray(plain.bodyOffsetInRecord, plain.bodyOffsetInRecord + 4).toString()).toBe('body');
     const readPlain = readRecord(plain.record, 0);
@@ -355,5 +439,173 @@ describe('journal record format: the dead-letter origin', () => {
     const [a, b] = [readPlain.record, readOrigin.record] as { message: { deadLetteredFrom: string | null; bodyOffset: number; bodyLength: number } }[];
     expect([a!.message.deadLetteredFrom, b!.message.deadLetteredFrom]).toEqual([null, 'orders']);
     expect([b!.message.bodyOffset, b!.message.bodyLength]).toEqual([a!.message.bodyOffset, a!.message.bodyLength]);
+  });
+});
+
+describe('journal: preallocated segments', () => {
+  test('the next segment is prepared while the active one fills; the roll writes into it, and its zeros read as its end', async () => {
+    const dir = freshDir();
+    const { store, warnings } = journal(dir, 65536, { mode: 'batch' }, 'debug');
+    store.open(Infinity);
+    fill(store, 40, 1000);
+    await durable(store);
+    await waitFor(() => warnings.some((line) => line.includes('next journal segment prepared')), 'the next segment to be prepared');
+    fill(store, 40, 1000, 41);
+    await durable(store);
+    expect(segmentsIn(dir)).toEqual(['segment-00000001.journal', 'segment-00000002.journal']);
+    const second = join(dir, 'segment-00000002.journal');
+    expect(statSync(second).size).toBe(65536);
+    expect(dataEnd(second)).toBeLessThan(65536);
+    expect(readdirSync(dir).filter((name) => name.endsWith('.prepared'))).toEqual([]);
+    store.close();
+    const reopened = journal(dir, 65536);
+    expect(idsOf(reopened.store.open(Infinity))).toEqual(Array.from({ length: 80 }, (_, i) => i + 1));
+    fill(reopened.store, 1, 100, 200);
+    reopened.store.close();
+    expect(reopened.warnings).toEqual([]);
+    expect(idsOf(journal(dir, 65536).store.open(Infinity))).toEqual([...Array.from({ length: 80 }, (_, i) => i + 1), 200]);
+  });
+
+  test('a torn record in a preallocated segment is cut off, and nothing after it, zeros or a stale whole record, is read again', () => {
+    const dir = freshDir();
+    const { store } = journal(dir);
+    store.open(Infinity);
+    fill(store, 3);
+    store.close();
+    const path = join(dir, segmentsIn(dir)[0]!);
+    const end = statSync(path).size;
+    truncateSync(path, 1 << 20); // the rest of the segment: zeros, as preparation leaves it
+    const clean = journal(dir);
+    expect(idsOf(clean.store.open(Infinity))).toEqual([1, 2, 3]);
+    clean.store.close();
+    expect(clean.warnings).toEqual([]);
+    // A power cut mid-write: a record's first bytes at the end, and further on a whole record that a
+    // later write had reached (the disk wrote its blocks out of order).
+    const stale = encodeMessage({ id: 99, seq: 99, queue: 'q', meta, delivered: false, deadLetteredFrom: null }, Buffer.alloc(100, 9)).record;
+    writeAt(path, end, stale.subarray(0, 30));
+    writeAt(path, end + 5000, stale);
+    const repaired = journal(dir);
+    expect(idsOf(repaired.store.open(Infinity))).toEqual([1, 2, 3]);
+    expect(repaired.warnings.join()).toContain('journal tail cut off');
+    fill(repaired.store, 1, 10, 10);
+    repaired.store.close();
+    const again = journal(dir);
+    expect(idsOf(again.store.open(Infinity))).toEqual([1, 2, 3, 10]);
+    expect(again.warnings).toEqual([]);
+  });
+
+  test('zeros after the last record of an older segment are its end; anything else there is damage and stops the start', () => {
+    const dir = freshDir();
+    const { store } = journal(dir, 65536);
+    store.open(Infinity);
+    fill(store, 100, 1000);
+    store.close();
+    const first = join(dir, segmentsIn(dir)[0]!);
+    const end = statSync(first).size;
+    truncateSync(first, end + 4096); // zeros after its last record, as in a prepared segment
+    const reopened = journal(dir, 65536);
+    expect(idsOf(reopened.store.open(Infinity))).toHaveLength(100);
+    reopened.store.close();
+    expect(reopened.warnings).toEqual([]);
+    writeAt(first, end + 100, Buffer.from([1]));
+    expect(() => journal(dir, 65536).store.open(Infinity)).toThrow(/damaged at byte \d+ .*refusing to start/);
+  });
+
+  test('a prepared file left by a broker that stopped is removed at start, never read as a segment', () => {
+    const dir = freshDir();
+    const { store } = journal(dir);
+    store.open(Infinity);
+    fill(store, 2);
+    store.close();
+    const leftover = join(dir, 'next-segment-0123456789ab.prepared');
+    writeFileSync(leftover, readFileSync(join(dir, segmentsIn(dir)[0]!)));
+    const reopened = journal(dir);
+    expect(idsOf(reopened.store.open(Infinity))).toEqual([1, 2]);
+    expect(readdirSync(dir).filter((name) => name.endsWith('.prepared'))).toEqual([]);
+    reopened.store.close();
+  });
+});
+
+describe('journal: records of many ids', () => {
+  test('removals one after the other are one record; the deliveries of a turn are one record', () => {
+    const dir = freshDir();
+    const { store } = journal(dir);
+    store.open(Infinity);
+    fill(store, 50);
+    store.writePending();
+    const path = join(dir, segmentsIn(dir)[0]!);
+    const afterMessages = statSync(path).size;
+    for (let id = 1; id <= 10; id++) store.markDelivered(id);
+    for (let id = 11; id <= 40; id++) store.remove(id);
+    fill(store, 1, 100, 60);
+    store.remove(41);
+    store.writePending();
+    expect(recordsIn(path, afterMessages).map((r) => [r.type, r.ids?.length])).toEqual([
+      [RecordType.RemoveMany, 30],
+      [RecordType.Message, undefined],
+      [RecordType.RemoveMany, 1],
+      [RecordType.DeliveredMany, 10],
+    ]);
+    store.close();
+    const recovered = journal(dir).store.open(Infinity);
+    expect(idsOf(recovered)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 42, 43, 44, 45, 46, 47, 48, 49, 50, 60]);
+    expect(recovered.queues[0]!.messages.slice(0, 10).map((m) => m.meta.deliveryCount)).toEqual(Array(10).fill(1));
+  });
+
+  test('a delivery whose count is recorded in the same turn is counted once; a delivery removed in the same turn is gone', () => {
+    const dir = freshDir();
+    const { store } = journal(dir);
+    store.open(Infinity);
+    fill(store, 2);
+    store.writePending();
+    store.markDelivered(1);
+    store.setDeliveryCount(1, 3);
+    store.markDelivered(2);
+    store.remove(2);
+    store.close();
+    const recovered = journal(dir).store.open(Infinity);
+    expect(recovered.queues[0]!.messages.map((m) => [m.id, m.meta.deliveryCount])).toEqual([[1, 3]]);
+  });
+
+  test('removals recorded before an atomic unit are not part of it', () => {
+    const dir = freshDir();
+    const { store } = journal(dir);
+    store.open(Infinity);
+    fill(store, 3);
+    store.writePending();
+    store.remove(1);
+    store.beginAtomic();
+    store.remove(2);
+    fill(store, 1, 100, 10);
+    store.endAtomic();
+    store.writePending();
+    const path = join(dir, segmentsIn(dir)[0]!);
+    const records = recordsIn(path);
+    expect(records.slice(-2).map((r) => r.type)).toEqual([RecordType.RemoveMany, RecordType.AtomicUnit]);
+    // The unit torn: the removal before it stays.
+    truncateSync(path, statSync(path).size - 5);
+    expect(idsOf(journal(dir).store.open(Infinity))).toEqual([2, 3]);
+  });
+
+  test('a format 1 segment is read, and new records go into a new segment of the current format', () => {
+    const dir = freshDir();
+    const header = Buffer.alloc(SEGMENT_HEADER_BYTES);
+    header.write('CONVOYJ1', 0, 'latin1');
+    header.writeUInt32LE(1, 8);
+    const message = (id: number) => encodeMessage({ id, seq: id, queue: 'q', meta, delivered: false, deadLetteredFrom: null }, Buffer.from(`m${id}`)).record;
+    // A format 1 removal: one id.
+    const removal = Buffer.alloc(17);
+    removal.writeUInt32LE(8, 0);
+    removal[8] = RecordType.Remove;
+    removal.writeDoubleLE(1, 9);
+    removal.writeUInt32LE(crc32(removal.subarray(8)), 4);
+    writeFileSync(join(dir, 'segment-00000001.journal'), Buffer.concat([header, encodeQueue('q'), message(1), message(2), removal]));
+    const { store } = journal(dir);
+    expect(idsOf(store.open(Infinity))).toEqual([2]);
+    fill(store, 1, 10, 3);
+    store.close();
+    expect(segmentsIn(dir)).toEqual(['segment-00000001.journal', 'segment-00000002.journal']);
+    expect(readFileSync(join(dir, 'segment-00000002.journal')).readUInt32LE(8)).toBe(2);
+    expect(idsOf(journal(dir).store.open(Infinity))).toEqual([2, 3]);
   });
 });

@@ -137,7 +137,7 @@ async function inProcessChild() {
   for (const durable of [true, false]) {
     const dir = join(tmpDir('convoy-backlog-inproc-'), 'journal');
     const store = new JournalStore({ dir, fsync: { mode: 'none' }, segmentBytes: 64 * MiB, logger: silent });
-    const runtime = new BrokerRuntime(queueOptionsResolver({}, {}), store, { maxMemoryBytes: opt.maxMemoryMib * MiB, maxDiskBytes: 1e12 }, silent);
+    const runtime = new BrokerRuntime(queueOptionsResolver({}, {}), store, { maxMemoryBytes: opt.maxMemoryMib * MiB, memoryPagingRatio: 0.5, maxDiskBytes: 1e12 }, silent);
     runtime.recover();
     const meta = { groupId: null, closesGroup: false, expiresAtMs: null, deliveryCount: 0, durable };
     const heap = () => {

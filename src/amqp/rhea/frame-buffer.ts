@@ -7,9 +7,17 @@ const FRAME_TYPE_AMQP = 0x00;
  * Frames are written into slabs of this size; each flush hands the socket the slab's part written
  * since the last flush and carries on behind it. One allocation serves many flushes: a fresh buffer
  * per flush is external memory V8 counts, and at thousands of flushes a second it triggered a full
- * mark-compact every few tens of milliseconds (seen with --trace-gc at 31 000 msg/s).
+ * mark-compact every few tens of milliseconds (seen with --trace-gc at 31 000 msg/s). A full slab is
+ * left as it is (what it holds goes out as it is) and the next frame starts a new one: nothing encoded
+ * is copied again.
  */
 const SLAB_BYTES = 256 * 1024;
+/**
+ * A transfer payload this large is handed to the socket as it is, after its frame's header, instead of
+ * being copied into the slab: the socket writes both in one writev. Below it, the copy costs less than
+ * the socket's handling of one more chunk.
+ */
+const PAYLOAD_BY_REFERENCE_BYTES = 8 * 1024;
 /** Room made before rhea encodes a performative of unknown size; rhea's writer grows it if needed. */
 const PERFORMATIVE_RESERVE_BYTES = 1024;
 
@@ -50,26 +58,34 @@ function writeUint(buffer: Buffer, at: number, value: number): number {
  */
 export class FrameBuffer {
   private writer: RheaValueWriter = rheaValueWriter(Buffer.allocUnsafe(SLAB_BYTES));
-  /** Start of what has been encoded but not yet handed to the socket. */
+  /** Start of what the current slab holds that has not been handed to the socket yet. */
   private regionStart = 0;
+  /** What goes to the socket before that region, in order: parts of earlier slabs, large payloads. */
+  private sealed: Buffer[] = [];
   private failure: Error | null = null;
 
   get isEmpty(): boolean {
-    return this.writer.position === this.regionStart && this.failure === null;
+    return this.sealed.length === 0 && this.writer.position === this.regionStart && this.failure === null;
+  }
+
+  /** Ends the current slab's region: what it holds so far goes out as it is, before anything appended later. */
+  private seal(): void {
+    const writer = this.writer;
+    if (writer.position === this.regionStart) return;
+    this.sealed.push(writer.buffer.subarray(this.regionStart, writer.position));
+    this.regionStart = writer.position;
   }
 
   /**
-   * Makes room for `bytes` more. Bytes already handed to the socket are never written again: when the
-   * slab is full, the unflushed region moves to the start of a new slab.
+   * Makes room for `bytes` more. Bytes already encoded are never written again: when the slab is full,
+   * its region is sealed and a new slab started.
    */
   private reserve(bytes: number): void {
     const writer = this.writer;
     if (writer.position + bytes <= writer.buffer.length) return;
-    const pending = writer.position - this.regionStart;
-    const slab = Buffer.allocUnsafe(Math.max(SLAB_BYTES, 2 * (pending + bytes)));
-    writer.buffer.copy(slab, 0, this.regionStart, writer.position);
-    writer.buffer = slab;
-    writer.position = pending;
+    this.seal();
+    writer.buffer = Buffer.allocUnsafe(Math.max(SLAB_BYTES, bytes));
+    writer.position = 0;
     this.regionStart = 0;
   }
 
@@ -104,7 +120,8 @@ export class FrameBuffer {
   appendTransfer(channel: number, transfer: TransferFields, payload: Buffer): void {
     if (this.failure !== null) return;
     const tag = transfer.deliveryTag;
-    this.reserve(FRAME_HEADER_BYTES + TRANSFER_MAX_FIXED_BYTES + tag.length + payload.length);
+    const byReference = payload.length >= PAYLOAD_BY_REFERENCE_BYTES;
+    this.reserve(FRAME_HEADER_BYTES + TRANSFER_MAX_FIXED_BYTES + tag.length + (byReference ? 0 : payload.length));
     const writer = this.writer;
     const start = writer.position;
     const buffer = writer.buffer;
@@ -129,25 +146,31 @@ export class FrameBuffer {
     buffer[at++] = transfer.settled ? 0x41 : 0x42;
     buffer[at++] = transfer.more ? 0x41 : 0x42;
     buffer.writeUInt32BE(at - sizeAt - 4, sizeAt);
+    if (byReference) {
+      buffer.writeUInt32BE(at - start + payload.length, start);
+      writer.position = at;
+      this.seal();
+      this.sealed.push(payload);
+      return;
+    }
     at += payload.copy(buffer, at);
     buffer.writeUInt32BE(at - start, start);
     writer.position = at;
   }
 
   /**
-   * Writes everything encoded since the last call in one call; then throws the error of a frame that
-   * could not be encoded, if any.
+   * Hands everything encoded since the last call to the socket, in order (one write per slab region and
+   * per large payload: the caller corks the socket, so they leave in one writev); then throws the error
+   * of a frame that could not be encoded, if any.
    */
   writeTo(socket: { write(bytes: Buffer): unknown }): void {
-    const writer = this.writer;
     const failure = this.failure;
     this.failure = null;
-    if (writer.position > this.regionStart) {
-      // The socket may hold on to these bytes until the kernel takes them: they are never written again.
-      const bytes = writer.buffer.subarray(this.regionStart, writer.position);
-      this.regionStart = writer.position;
-      socket.write(bytes);
-    }
+    // The socket may hold on to these bytes until the kernel takes them: they are never written again.
+    this.seal();
+    const chunks = this.sealed;
+    this.sealed = [];
+    for (const chunk of chunks) socket.write(chunk);
     if (failure !== null) throw failure;
   }
 }

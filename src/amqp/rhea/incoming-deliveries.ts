@@ -1,4 +1,5 @@
 import { message as rheaMessage, type Receiver } from 'rhea';
+import { detachFromRead } from '../message-copies';
 import { nextSerial } from '../serial-numbers';
 import { rheaOutcomes } from './internals';
 
@@ -57,7 +58,7 @@ export class IncomingDelivery {
     firstFrame: Buffer | undefined,
     private readonly incoming: IncomingInternals,
   ) {
-    this.frames = [firstFrame as Buffer];
+    this.frames = firstFrame ? [firstFrame] : [];
   }
 
   /** Settles (by default unless the receiver settles second) and/or sets the local state (2.7.6 disposition). */
@@ -139,7 +140,8 @@ function onTransfer(incoming: IncomingInternals, frame: IncomingTransferFrame, r
   }
   link._incomplete = undefined;
   const frames = current.frames!;
-  const data = frames.length === 1 ? frames[0]! : Buffer.concat(frames);
+  // A transfer may carry no payload at all: the message is then empty (and refused as malformed).
+  const data = frames.length === 1 ? detachFromRead(frames[0]!) : Buffer.concat(frames);
   current.frames = undefined;
   // A delivery beyond the credit never gets here: state-checks.ts detaches its link (2.6.7).
   if (link.credit > 0) link.credit--;
