@@ -16,11 +16,15 @@ import { describe, expect, test } from 'vitest';
  *   config types; only amqp imports rhea, and only src/amqp/rhea/ patches it. The core never sees a
  *   selector: the AMQP layer hands it an opaque, deterministic predicate per consumer;
  * - cli imports config, broker, security, store types, core types and the AMQP layer's public
- *   surface, never amqp internals.
+ *   surface, never amqp internals;
  * - http (API, metrics, console) imports the broker runtime, security, config, the core's read-only
  *   views (core/inspect) and the AMQP layer's public surface for types only: it acts through the
  *   runtime and lists connections through what the wiring hands it, never through rhea or amqp internals.
- *   The broker's composition root starts it through src/http/index.ts.
+ *   The broker's composition root starts it through src/http/index.ts;
+ * - cluster (membership, queue homes and takeovers on etcd; the only importer of etcd3) imports the
+ *   broker runtime and its cluster interface, config, the store and core types; never amqp or rhea. The
+ *   AMQP layer sees the cluster only through src/broker/cluster-services.ts; the broker's composition
+ *   root (server.ts) starts it.
  * `import type` of core types is allowed everywhere: types are the shared vocabulary, not a dependency.
  */
 const SRC = resolve(__dirname, '..', 'src');
@@ -72,6 +76,7 @@ function allowed(from: string, to: string, typeOnly: boolean): boolean {
     case 'broker': {
       const compositionRoot = from === 'broker/server' || from === 'broker/store-factory' || from === 'broker/security-factory';
       if (toLayer === 'core' || toLayer === 'config' || to === 'store/types') return true;
+      if (from === 'broker/server' && to === 'cluster/cluster-node') return true;
       return compositionRoot && (toLayer === 'store' || toLayer === 'security' || to === 'amqp' || to === 'amqp/index' || to === 'http' || to === 'http/index');
     }
     case 'amqp':
@@ -80,6 +85,8 @@ function allowed(from: string, to: string, typeOnly: boolean): boolean {
       return toLayer === 'broker' || toLayer === 'security' || toLayer === 'config' || to === 'core/inspect' || (typeOnly && (to === 'amqp' || to === 'amqp/index'));
     case 'cli':
       return toLayer === 'config' || toLayer === 'broker' || toLayer === 'security' || to === 'store/types' || to === 'amqp' || to === 'amqp/index';
+    case 'cluster':
+      return toLayer === 'broker' || toLayer === 'config' || toLayer === 'store';
     default:
       return false;
   }
@@ -88,6 +95,7 @@ function allowed(from: string, to: string, typeOnly: boolean): boolean {
 function packageAllowed(from: string, specifier: string): boolean {
   const layer = layerOf(from);
   if (specifier === 'rhea' || specifier.startsWith('rhea/')) return layer === 'amqp';
+  if (specifier === 'etcd3') return layer === 'cluster';
   if (layer === 'core' || layer === 'selector') return false;
   if (specifier === 'commander') return layer === 'cli';
   if (specifier === 'prom-client') return layer === 'http';
@@ -130,6 +138,12 @@ describe('architecture: import rules between the layers of src/', () => {
     expect(allowed('broker/runtime', 'security/authenticator', false)).toBe(false);
     expect(allowed('core/apply', 'security/access-rights', true)).toBe(false);
     expect(packageAllowed('security/scram', 'rhea')).toBe(false);
+    expect(allowed('amqp/cluster/cluster-links', 'cluster/cluster-node', true)).toBe(false);
+    expect(allowed('cluster/cluster-node', 'amqp/index', false)).toBe(false);
+    expect(allowed('broker/runtime', 'cluster/cluster-node', false)).toBe(false);
+    expect(allowed('cli/main', 'cluster/cluster-node', false)).toBe(false);
+    expect(packageAllowed('cluster/etcd-session', 'rhea')).toBe(false);
+    expect(packageAllowed('amqp/server', 'etcd3')).toBe(false);
     expect(allowed('core/dispatch', 'selector/compile', false)).toBe(false);
     expect(allowed('selector/compile', 'amqp/selector-fields', false)).toBe(false);
     expect(packageAllowed('selector/like', 'node:util')).toBe(false);

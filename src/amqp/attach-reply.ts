@@ -136,7 +136,7 @@ function peerTerminusEcho(terminus: RequestedTerminus | null): TerminusFields | 
 }
 
 /** 3.5.3 default-outcome, encoded as rhea encodes an outcome. */
-function describedOutcome(outcome: Outcome): unknown {
+export function describedOutcome(outcome: Outcome): unknown {
   switch (outcome.type) {
     case 'accepted':
       return rheaOutcomes.accepted().described();

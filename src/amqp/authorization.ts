@@ -28,6 +28,8 @@ export class AddressAccess {
     private readonly limits: UserLimits,
     /** Queues that may exist at once (maxQueues); clients create no more. */
     private readonly maxQueues: number,
+    /** Whether a queue exists: on a cluster node, anywhere in the cluster (README, "Cluster"). */
+    private readonly queueExists: (queue: string) => boolean = (queue) => this.runtime.state.queues.has(queue),
   ) {}
 
   /** The client logged in (or was let in without SASL) as `principal`. */
@@ -97,7 +99,7 @@ export class AddressAccess {
 
   /** A queue or a topic of that name exists. */
   private exists(name: string): boolean {
-    return this.runtime.state.queues.has(name) || this.runtime.topics.isTopic(name);
+    return this.queueExists(name) || this.runtime.topics.isTopic(name);
   }
 
   /** Creating a queue or topic on first use needs `send` or `consume` on its name, and the user's allowance. */

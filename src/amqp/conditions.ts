@@ -16,6 +16,10 @@ export const Condition = {
   windowViolation: 'amqp:session:window-violation',
   transferLimitExceeded: 'amqp:link:transfer-limit-exceeded',
   messageSizeExceeded: 'amqp:link:message-size-exceeded',
+  /** 2.8.18: the link's node is served elsewhere (a cluster node that is not the queue's home). */
+  redirect: 'amqp:link:redirect',
+  /** 2.8.18: the broker ended the link (a cluster node gave up waiting for a client to settle). */
+  detachForced: 'amqp:link:detach-forced',
   resourceLocked: 'amqp:resource-locked',
   resourceDeleted: 'amqp:resource-deleted',
   notAllowed: 'amqp:not-allowed',

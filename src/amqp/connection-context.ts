@@ -1,12 +1,14 @@
 import type { Socket } from 'node:net';
 import type { Receiver, Sender } from 'rhea';
+import type { PeerIdentity } from '../broker/cluster-services';
 import type { Logger } from '../broker/logger';
 import type { ConnectionTransactions } from '../broker/transactions';
 import type { AddressAccess } from './authorization';
 import type { Admission } from './connection-admission';
 import type { ConnectionLinks } from './connection-links';
 import type { ConnectionLogin } from './connection-login';
-import type { ConsumerLink } from './consumer-link';
+import type { ClusterLinks } from './cluster/cluster-links';
+import type { ServedConsumer } from './consumer-link';
 import type { CoordinatorLink } from './coordinator-link';
 import type { HandshakeTimer } from './handshake-timer';
 import type { OutputGate } from './output-gate';
@@ -21,7 +23,7 @@ export interface ConnectionContext {
   readonly socket: Socket;
   /** When the socket was accepted (broker clock). */
   readonly openedAtMs: number;
-  readonly consumers: Map<Sender, ConsumerLink>;
+  readonly consumers: Map<Sender, ServedConsumer>;
   readonly producers: Map<Receiver, ProducerLink>;
   /** Temporary topics this connection created: they go when it closes (or when their creating link does). */
   readonly temporaryTopics: Set<string>;
@@ -49,6 +51,10 @@ export interface ConnectionContext {
   readonly queueProducers: QueueProducers;
   /** A broker-wide unique id for a consumer attaching on this connection: `<connection>/<n>`. */
   newConsumerId(): string;
+  /** This node's cluster links; null on a single node. */
+  readonly cluster: ClusterLinks | null;
+  /** Set when the connection comes from another cluster node (its open said so, and it may). */
+  peer: PeerIdentity | null;
 }
 
 /** `container address:port`, how operators see a client (`convoy queues`). */

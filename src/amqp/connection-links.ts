@@ -1,6 +1,7 @@
 import type { Receiver, Sender, Session } from 'rhea';
 import { Condition, type AmqpError } from './conditions';
 import type { ConnectionContext } from './connection-context';
+import type { LinkEnd } from './consumer-link';
 
 export type Link = Sender | Receiver;
 
@@ -71,12 +72,13 @@ export class ConnectionLinks {
  * Links that are gone (detached, their session ended, their connection closed): consumers first, so
  * that their unsettled messages go back before their transaction coordinators stop; then producers and
  * coordinators; last, the temporary queues the links created are deleted, with what came back to them.
+ * `end` tells a consumer's backend whether the client detached or its session or connection went.
  */
-export function forgetLinks(context: ConnectionContext, links: readonly Link[]): void {
+export function forgetLinks(context: ConnectionContext, links: readonly Link[], end: LinkEnd = 'detached'): void {
   for (const link of links) {
     const consumer = context.consumers.get(link as Sender);
     if (!consumer) continue;
-    consumer.close();
+    consumer.close(end);
     context.consumers.delete(link as Sender);
   }
   for (const link of links) {

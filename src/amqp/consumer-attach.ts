@@ -5,14 +5,16 @@ import { AddressError, parsePriority, parseSourceAddress } from './address';
 import { adminSnapshot, isAdminAddress, serveAdminLink } from './admin-link';
 import { consumerAttachReply, writeAttachReply, type ServedTerminus } from './attach-reply';
 import { readAttachRequest, type AttachRequest } from './attach-request';
+import { topicsNotClustered } from './cluster/unclustered-topics';
 import { describeClient, type ConnectionContext } from './connection-context';
 import { ConsumerLink } from './consumer-link';
+import { CoreConsumer } from './core-consumer';
 import { messageFilterOf } from './message-filter';
 import { connectionInternals } from './rhea';
 import { checkDynamic, checkSourceServed, DISTRIBUTION_MODE_COPY, DISTRIBUTION_MODE_MOVE, isBrowser, servedCapabilities } from './served-termini';
 import { attachesToTopic, serveSubscriber } from './subscriber-attach';
 import { temporaryQueueName } from './temporary-queues';
-import { refuseLink } from './termini';
+import { NotImplementedError, refuseLink } from './termini';
 
 const DEFAULT_OUTCOME_ACCEPTED: Outcome = { type: 'accepted' };
 const OUTCOME_EVENTS = ['accepted', 'released', 'rejected', 'modified', 'settled'] as const;
@@ -27,16 +29,17 @@ export function openConsumerLink(sender: Sender, connection: Connection, context
   try {
     const request = readAttachRequest(sender);
     if (attachesToTopic(request, runtime)) {
+      if (context.cluster) throw new NotImplementedError(topicsNotClustered(request.source?.address ?? null));
       // A subscriber consumes from its subscription's queue (null: an unsubscribe, served already).
       const subscriber = serveSubscriber(sender, connection, context, runtime, request);
       // The subscription's selector filters what enters it (src/broker/topics.ts): its consumer takes every message there.
-      if (subscriber !== null) startConsumer(sender, connection, context, runtime, { ...consumerTerms(subscriber.address, request), ...subscriber, filter: null, browse: false });
+      if (subscriber !== null) startConsumer(sender, connection, context, runtime, { ...consumerTerms(subscriber.address, request), ...subscriber, filter: null, browse: false, properties: request.properties });
       return;
     }
     const source = servedSource(request);
     if (isAdminAddress(source.address)) {
       context.access.checkAdmin(source.address);
-      const snapshot = adminSnapshot(runtime, source.address);
+      const snapshot = adminSnapshot(runtime, source.address, context.cluster?.cluster ?? null);
       writeAttachReply(sender, consumerAttachReply(request, source, source.defaultOutcome));
       serveAdminLink(sender, snapshot);
       return;
@@ -48,7 +51,7 @@ export function openConsumerLink(sender: Sender, connection: Connection, context
     writeAttachReply(sender, consumerAttachReply(request, filter === null ? { ...source, selector: null } : source, source.defaultOutcome));
     if (source.dynamic) context.temporaryQueues.own(sender, queue);
     const browse = source.distributionMode === DISTRIBUTION_MODE_COPY;
-    startConsumer(sender, connection, context, runtime, { queue, exclusive, priority, consumerId: context.newConsumerId(), defaultOutcome: source.defaultOutcome, filter, browse });
+    startConsumer(sender, connection, context, runtime, { queue, exclusive, priority, consumerId: context.newConsumerId(), defaultOutcome: source.defaultOutcome, filter, browse, properties: request.properties });
   } catch (error) {
     refuseLink(sender, error, context.logger);
   }
@@ -65,32 +68,37 @@ interface ConsumerStart extends ConsumerTerms {
   readonly filter: MessageFilter | null;
   /** A browser (distribution-mode copy on a queue): it sees messages without taking them. */
   readonly browse: boolean;
+  /** The attach's link properties (a cluster node reads who asks from them). */
+  readonly properties: AttachRequest['properties'];
 }
 
-/** Attaches the consumer to the core and starts serving its link. */
+/**
+ * Serves the consumer's link: from this node's core, or on a cluster node from the queue's home
+ * (src/amqp/cluster/cluster-links.ts).
+ */
 function startConsumer(sender: Sender, connection: Connection, context: ConnectionContext, runtime: BrokerRuntime, start: ConsumerStart): void {
   const { consumerId, queue, exclusive, priority, filter, browse } = start;
   const link = new ConsumerLink(
     consumerId,
     sender,
     runtime,
-    context.logger,
     start.defaultOutcome ?? DEFAULT_OUTCOME_ACCEPTED,
-    context.transactions,
     context.maxUnsettledPerLink,
     context.output,
     start.afterClose,
   );
-  context.consumers.set(sender, link);
   listenToConsumerLink(sender, link);
   // Write the attach reply now: a flow that came in the same read may make the core deliver at
   // once, and rhea writes a session's transfers before its link attaches (AMQP 1.0 2.6.3 order).
   connectionInternals(connection)._process();
-  runtime.attachConsumer(
-    { type: 'attach', consumerId, queue, priority, exclusive, settleOnSend: link.settleOnSend, filter, browse },
-    link,
-    `${describeClient(context, connection.container_id)} link ${sender.name}`,
-  );
+  const command = { type: 'attach', consumerId, queue, priority, exclusive, settleOnSend: link.settleOnSend, filter, browse } as const;
+  const client = `${describeClient(context, connection.container_id)} link ${sender.name}`;
+  if (context.cluster) {
+    context.consumers.set(sender, context.cluster.serveConsumer(context, sender, link, command, client, start.properties));
+  } else {
+    context.consumers.set(sender, link);
+    new CoreConsumer(runtime, consumerId, context.logger, context.transactions).serve(link, command, client);
+  }
   link.onFlow();
   context.logger.info(
     { consumer: consumerId, queue, exclusive, priority, link: sender.name, ...(browse ? { browse } : {}), ...(filter ? { selector: filter.key } : {}) },

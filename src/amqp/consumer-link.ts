@@ -1,21 +1,38 @@
 import type { Delivery, Sender } from 'rhea';
 import type { Outcome } from '../core/types';
 import type { BrokerRuntime, ConsumerSink, DeliverEffect } from '../broker/runtime';
-import type { Logger } from '../broker/logger';
-import type { ConnectionTransactions } from '../broker/transactions';
-import { Condition } from './conditions';
+import { Condition, type AmqpError } from './conditions';
 import { withDeliveryCount } from './message-sections';
 import type { OutputGate } from './output-gate';
 import { answerDrainWithFlow, linkInternals, tagOf } from './rhea';
-import { TransactionCondition, describeTxnId, transactionNumberOf } from './transaction-types';
 
 const SETTLE_MODE_SETTLED = 1; // AMQP 1.0 2.8.2 sender-settle-mode "settled"
 
+/** Why a link ends: the client detached it, or its session or connection ended (or was lost). */
+export type LinkEnd = 'detached' | 'connection-lost';
+
 /**
- * The broker's side of a client receiver: an outgoing link (AMQP 1.0 2.6) that stands for one core
- * consumer. Turns flow frames into credit commands, deliver effects into transfers and dispositions
- * into settle commands.
+ * Where a consumer link's messages come from: the local dispatch core, or (in a cluster) the node that
+ * is the queue's home, through an inter-node link. The link hands it credit, outcomes and its end.
  */
+export interface ConsumerBackend {
+  /** AMQP 1.0 2.6.7: what the client may receive from now on, and whether it asks to drain. */
+  credit(credit: number, drain: boolean): void;
+  settle(deliveryId: number, outcome: Outcome): void;
+  /**
+   * AMQP 1.0 4.4.2: an acknowledgement in the transaction `txnId`, applied when it commits. Returns the
+   * error to end the link with when it cannot be taken (no such transaction), else null.
+   */
+  settleInTransaction(txnId: unknown, deliveryId: number, outcome: Outcome): AmqpError | null;
+  detach(end: LinkEnd): void;
+}
+
+/** What a connection keeps for each of its consumer links, to end it with the link. */
+export interface ServedConsumer {
+  readonly consumerId: string;
+  close(end?: LinkEnd): void;
+}
+
 /**
  * What a delivery is taken to weigh on a link that has sent none yet, against maxOutputBytesPerConnection:
  * one frame of the default maxFrameBytes. Giving such a link a single delivery instead would make it
@@ -26,7 +43,15 @@ const ASSUMED_DELIVERY_BYTES = 64 * 1024;
 /** Consumer links per rhea session: they share the session's ring of unsettled deliveries. */
 const consumersPerSession = new WeakMap<object, number>();
 
-export class ConsumerLink implements ConsumerSink {
+/**
+ * The broker's side of a client receiver: an outgoing link (AMQP 1.0 2.6). Turns flow frames into credit
+ * for its backend, the backend's messages into transfers, and dispositions into outcomes for the backend.
+ *
+ * The backend can change (in a cluster, when a queue's home is lost and another node takes it over):
+ * deliveries sent for an earlier backend are then stale. Their outcomes go nowhere (those messages come
+ * back from the new home, with their delivery-count raised); `onStaleSettled` hears of each one.
+ */
+export class ConsumerLink implements ConsumerSink, ServedConsumer {
   /** Deliveries handed to rhea on this link (sent or queued), for the credit formula. */
   private issued = 0;
   /** Deliveries sent unsettled and not settled yet (maxUnsettledPerLink). */
@@ -40,21 +65,26 @@ export class ConsumerLink implements ConsumerSink {
   private limitedByRoom = false;
   private recheckScheduled = false;
   private readonly flowAgain = (): void => this.onFlow();
+  private backend: ConsumerBackend | null = null;
+  /** Counts backends served from; each delivery is tagged with the one it came from. */
+  private generation = 0;
+  /** Unsettled deliveries of the current backend. */
+  private unsettledOfBackend = 0;
+  /** Told of each stale delivery the client settles, with the generation it came from. */
+  onStaleSettled: ((generation: number) => void) | null = null;
 
   constructor(
     readonly consumerId: string,
     private readonly sender: Sender,
+    /** Counts this link's unsettled deliveries against the broker's memory (maxMemoryBytes). */
     private readonly runtime: BrokerRuntime,
-    private readonly logger: Logger,
     private readonly defaultOutcome: Outcome,
-    /** The connection's open transactions, which acknowledgements may belong to (AMQP 1.0 4.4.2). */
-    private readonly transactions: ConnectionTransactions,
     private readonly maxUnsettled: number,
     /** The connection's socket backlog (maxOutputBytesPerConnection). */
     private readonly output: OutputGate,
     /**
-     * Runs once the consumer has detached from the core; `closed` is true when the client closed the
-     * link (detach closed=true, AMQP 1.0 2.6.6) rather than detaching it or losing its session.
+     * Runs once the link has ended and its backend let go of it; `closed` is true when the client closed
+     * the link (detach closed=true, AMQP 1.0 2.6.6) rather than detaching it or losing its session.
      */
     private readonly afterClose: (closed: boolean) => void = () => undefined,
   ) {
@@ -66,16 +96,33 @@ export class ConsumerLink implements ConsumerSink {
     return linkInternals(this.sender).local.attach.snd_settle_mode === SETTLE_MODE_SETTLED;
   }
 
+  /** The generation of the backend now served from. */
+  get backendGeneration(): number {
+    return this.generation;
+  }
+
+  /**
+   * Serves the link from `backend` from now on (null: from nothing, while a cluster finds the queue's
+   * home). Returns how many deliveries of the previous backend are still unsettled: they are stale now.
+   */
+  serveFrom(backend: ConsumerBackend | null): number {
+    const stale = this.unsettledOfBackend;
+    this.backend = backend;
+    this.generation++;
+    this.unsettledOfBackend = 0;
+    return stale;
+  }
+
   /**
    * AMQP 1.0 2.6.7: link-credit(snd) = delivery-count(rcv) + link-credit(rcv) - delivery-count(snd).
    * rhea counts only transfers already written; deliveries queued in rhea count as used too. The core
    * gets at most maxUnsettledPerLink of it at a time (settled deliveries too: the rest follows in later
    * turns, after the socket write), at most what fits under maxOutputBytesPerConnection at this link's
    * average delivery size (ASSUMED_DELIVERY_BYTES before its first), and none while the client is not
-   * reading its socket.
+   * reading its socket. The backend (the core, or the queue's home) gets the result.
    */
   onFlow(): void {
-    if (this.closed) return;
+    if (this.closed || this.backend === null) return;
     const link = linkInternals(this.sender);
     const queuedInRhea = this.issued - link.delivery_count;
     const linkCredit = Math.max(0, link.credit - queuedInRhea);
@@ -83,7 +130,7 @@ export class ConsumerLink implements ConsumerSink {
     const room = Math.min(fitsInOutput, this.ringShare(), this.maxUnsettled - this.unsettled);
     if (fitsInOutput === 0 && linkCredit > 0) this.output.whenOpen(this.flowAgain);
     this.limitedByRoom = room < linkCredit;
-    this.runtime.execute({ type: 'credit', consumerId: this.consumerId, credit: Math.min(linkCredit, room), drain: link._draining === true });
+    this.backend.credit(Math.min(linkCredit, room), link._draining === true);
   }
 
   /**
@@ -110,25 +157,36 @@ export class ConsumerLink implements ConsumerSink {
     });
   }
 
+  /** A message from the local core: `stored` as the store keeps it; its header gets the delivery-count. */
   deliver(effect: DeliverEffect, stored: Uint8Array): void {
     let bytes = Buffer.isBuffer(stored) ? stored : Buffer.from(stored.buffer, stored.byteOffset, stored.length);
     if (effect.message.deliveryCount > 0) {
       bytes = withDeliveryCount(bytes, effect.message.deliveryCount);
     }
+    // A paged body was read back from the store for this delivery: rhea holds that copy until it is sent.
+    this.send(bytes, effect.deliveryId, effect.settled, effect.message.body instanceof Uint8Array ? 0 : bytes.length);
+  }
+
+  /** A message from the queue's home node, forwarded as it came (its header is the home's). */
+  forward(bytes: Buffer, deliveryId: number, settled: boolean): void {
+    this.send(bytes, deliveryId, settled, 0);
+  }
+
+  private send(bytes: Buffer, deliveryId: number, settled: boolean, readBack: number): void {
     const delivery = this.sender.send(bytes, undefined, 0);
     this.issued++;
     this.issuedBytes += bytes.length;
     // Ask again next turn: the credit may have been cut to what the socket backlog had room for.
     this.recheckRoomLater();
     const tag = tagOf(delivery);
-    tag.convoyDeliveryId = effect.deliveryId;
-    if (effect.settled) {
+    tag.convoyDeliveryId = deliveryId;
+    tag.convoyGeneration = this.generation;
+    if (settled) {
       tag.convoySettled = true;
     } else {
-      // A paged body was read back from the store for this delivery: rhea holds that copy until it is sent.
-      const readBack = effect.message.body instanceof Uint8Array ? 0 : bytes.length;
       tag.convoyReadBackBytes = readBack;
       this.unsettled++;
+      this.unsettledOfBackend++;
       this.unsettledReadBackBytes += readBack;
       this.runtime.deliveriesInFlight(1, readBack);
     }
@@ -154,41 +212,32 @@ export class ConsumerLink implements ConsumerSink {
     this.runtime.deliveriesInFlight(-1, -readBack);
     const outcome = outcomeOf(delivery.remote_state, this.defaultOutcome);
     if (!delivery.remote_settled) delivery.update(true);
-    if (tag.convoyTxnId !== undefined) this.acknowledgeInTransaction(tag.convoyTxnId, tag.convoyDeliveryId, outcome);
-    else this.runtime.execute({ type: 'settle', consumerId: this.consumerId, deliveryId: tag.convoyDeliveryId, outcome });
+    if (tag.convoyGeneration !== this.generation) {
+      this.onStaleSettled?.(tag.convoyGeneration!);
+    } else if (tag.convoyTxnId !== undefined) {
+      this.unsettledOfBackend--;
+      const error = this.backend!.settleInTransaction(tag.convoyTxnId, tag.convoyDeliveryId, outcome);
+      if (error) {
+        // The client has settled the delivery: the refusal can only go on the link.
+        this.sender.close(error);
+        this.close();
+      }
+    } else {
+      this.unsettledOfBackend--;
+      this.backend!.settle(tag.convoyDeliveryId, outcome);
+    }
     this.recheckRoomLater();
   }
 
-  /**
-   * AMQP 1.0 4.4.2: the outcome takes effect when the transaction commits; until then the message stays
-   * acquired by this consumer. The client has settled the delivery, so an acknowledgement naming no open
-   * transaction cannot be answered on the delivery: the link is detached with amqp:transaction:unknown-id,
-   * and its unsettled messages go back to their queue.
-   */
-  private acknowledgeInTransaction(txnId: unknown, deliveryId: number, outcome: Outcome): void {
-    const id = transactionNumberOf(txnId);
-    const transaction = id === null ? undefined : this.transactions.find(id);
-    if (transaction) {
-      this.transactions.acknowledge(transaction, this.consumerId, deliveryId, outcome);
-      return;
-    }
-    const description = `a delivery was settled in transaction ${describeTxnId(txnId)}, which is not open on this connection`;
-    this.logger.info({ consumer: this.consumerId, reason: description }, 'consumer detached');
-    this.sender.close({ condition: TransactionCondition.unknownId, description });
-    this.close();
-  }
-
-  /** Detach, session end, connection close or loss: unsettled messages go back to the queue. */
-  close(): void {
+  /** Detach, session end, connection close or loss: the backend takes its unsettled messages back. */
+  close(end: LinkEnd = 'detached'): void {
     if (this.closed) return;
     this.closed = true;
     this.runtime.deliveriesInFlight(-this.unsettled, -this.unsettledReadBackBytes);
     this.unsettled = 0;
     this.unsettledReadBackBytes = 0;
     consumersPerSession.set(this.sender.session, (consumersPerSession.get(this.sender.session) ?? 1) - 1);
-    this.transactions.consumerDetached(this.consumerId);
-    this.runtime.detachConsumer(this.consumerId);
-    this.logger.debug({ consumer: this.consumerId }, 'consumer detached');
+    this.backend?.detach(end);
     this.afterClose(linkInternals(this.sender).remote.detach?.closed === true);
   }
 

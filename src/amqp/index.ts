@@ -4,5 +4,6 @@
  */
 export { startAmqpServer, type AmqpSecurity, type AmqpServer } from './server';
 export { AdminError, fetchAdminSnapshot, type AdminTarget } from './admin-client';
+export type { QueuesSnapshot } from './admin-link';
 export type { ConnectionReport, ConsumerLinkReport, ProducerLinkReport } from './connection-reports';
 export { compileStoredSelector } from './message-filter';

@@ -5,13 +5,14 @@ import { NodeKindError } from '../broker/topics';
 import { parseTargetAddress } from './address';
 import { producerAttachReply, writeAttachReply, type ServedTerminus } from './attach-reply';
 import { readAttachRequest, type AttachRequest } from './attach-request';
+import { topicsNotClustered } from './cluster/unclustered-topics';
 import type { ConnectionContext } from './connection-context';
 import { openCoordinatorLink } from './coordinator-attach';
 import { ProducerLink, type ProducerDestination } from './producer-link';
 import { linkInternals } from './rhea';
 import { checkDynamic, claimedNodeKind, servedCapabilities } from './served-termini';
 import { temporaryQueueName } from './temporary-queues';
-import { refuseLink } from './termini';
+import { NotImplementedError, refuseLink } from './termini';
 
 /**
  * A client sender attached (AMQP 1.0 2.6.3): the broker is the receiver. Its target names a queue or a
@@ -27,6 +28,7 @@ export function openProducerLink(receiver: Receiver, context: ConnectionContext,
       return;
     }
     const { target, destination } = servedTarget(request, runtime);
+    if (context.cluster && destination?.kind === 'topic') throw new NotImplementedError(topicsNotClustered(destination.address));
     context.access.checkProducer(target.address, target.dynamic);
     if (target.dynamic && destination?.kind === 'topic') createTemporaryTopic(receiver, context, runtime, destination.address);
     writeAttachReply(receiver, producerAttachReply(request, target));
@@ -44,6 +46,7 @@ export function openProducerLink(receiver: Receiver, context: ConnectionContext,
       context.queueProducers,
     );
     if (target.dynamic && destination?.kind === 'queue') context.temporaryQueues.own(receiver, target.address!);
+    if (context.cluster) link.relayWith(context.cluster.producerRelay(context, link, target.address));
     context.producers.set(receiver, link);
     receiver.on('message', (ctx: EventContext) => {
       const raw = ctx as unknown as { message: Buffer; format?: number | null };

@@ -6,6 +6,8 @@ import { NodeKindError, type NodeKind } from '../broker/topics';
 import { TransactionError, type ConnectionTransactions } from '../broker/transactions';
 import { AddressError, checkNameLength, parseTargetAddress } from './address';
 import type { AddressAccess } from './authorization';
+import type { ProducerRelay, RelayedProducer } from './cluster/producer-relay';
+import { topicsNotClustered } from './cluster/unclustered-topics';
 import { Condition, type AmqpError } from './conditions';
 import { IncomingMessageGuard } from './incoming-message-guard';
 import { InvalidAnnotationError, MalformedMessageError, readMessageInfo, type MessageInfo } from './message-sections';
@@ -47,13 +49,21 @@ interface PreparedMessage {
   readonly body: Buffer;
 }
 
+/** What enqueueing a message here came to: the error to reject it with, or whether it is durable. */
+interface EnqueueOutcome {
+  readonly error: AmqpError | null;
+  readonly durable: boolean;
+}
+
 /**
  * The broker's side of a client sender: an incoming link (AMQP 1.0 2.6). Credit is granted in windows
  * (2.6.7); each message is enqueued before its delivery is accepted (3.4.2), so an accepted message is
  * always in a queue. When the store or message memory is full the link is held back: it gets no new
- * credit until there is room (or, with the `fail` policies, its messages are refused).
+ * credit until there is room (or, with the `fail` policies, its messages are refused). On a cluster
+ * node, messages for queues served by another node go through a relay (src/amqp/cluster/producer-relay.ts),
+ * which answers their deliveries with the home's outcome.
  */
-export class ProducerLink implements QueueProducer {
+export class ProducerLink implements QueueProducer, RelayedProducer {
   private readonly guard: IncomingMessageGuard;
   /** Bytes of the message being received counted as arriving in the broker's memory budget. */
   private arrivingBytes = 0;
@@ -62,6 +72,8 @@ export class ProducerLink implements QueueProducer {
   /** Registered for the deletion of the target queue; calling it unregisters. */
   private stopWatchingQueue: (() => void) | null = null;
   private closed = false;
+  /** Cluster nodes only. */
+  private relay: ProducerRelay | null = null;
 
   constructor(
     private readonly receiver: Receiver,
@@ -82,6 +94,11 @@ export class ProducerLink implements QueueProducer {
     this.guard = new IncomingMessageGuard(receiver, maxMessageBytes, 'maxMessageBytes');
   }
 
+  /** A cluster node relays messages whose queue is served elsewhere. */
+  relayWith(relay: ProducerRelay): void {
+    this.relay = relay;
+  }
+
   open(): void {
     if (this.fixedQueue !== null) this.stopWatchingQueue = this.queueProducers.add(this.fixedQueue, this);
     if (!this.holdBackIfFull()) this.receiver.add_credit(this.creditWindow);
@@ -96,6 +113,7 @@ export class ProducerLink implements QueueProducer {
     this.stopWatchingQueue?.();
     this.stopWatchingQueue = null;
     this.releaseArrivingBytes();
+    this.relay?.close();
   }
 
   /** The target queue was deleted: the link is detached with amqp:resource-deleted (AMQP 1.0 2.8.15). */
@@ -137,7 +155,37 @@ export class ProducerLink implements QueueProducer {
       this.topUpCredit();
       return;
     }
-    const outcome = this.enqueue(bytes, format ?? 0);
+    const destination = this.routedDestination(bytes, format ?? 0);
+    if ('error' in destination) this.answer(delivery, { error: destination.error, durable: false });
+    else if (destination.kind === 'queue' && this.relay?.takes(destination.address)) this.relayed(destination.address, bytes, delivery);
+    else this.answer(delivery, this.enqueue(destination, bytes, true));
+    this.topUpCredit();
+  }
+
+  /** A message the relay held (its queue's home was not known yet) goes into this node's queue after all. */
+  enqueueHere(queue: string, bytes: Buffer, delivery: Delivery): void {
+    this.answer(delivery, this.enqueue({ address: queue, kind: 'queue', temporary: false }, bytes, false));
+  }
+
+  relaySettled(): void {
+    this.topUpCredit();
+  }
+
+  /** The queue's home refused the link: the client's link ends with its error. */
+  fail(error: AmqpError): void {
+    this.close();
+    if (this.receiver.is_open()) this.receiver.close(error);
+  }
+
+  /** The relay takes the message once the client may send to its queue (and create it there). */
+  private relayed(queue: string, bytes: Buffer, delivery: Delivery): void {
+    const refusal = this.access.admitMessage(queue, this.fixedDestination === null);
+    if (refusal) this.answer(delivery, { error: refusal, durable: false });
+    else this.relay!.forward(queue, bytes, delivery);
+  }
+
+  /** AMQP 1.0 3.4: the outcome of a message taken here. */
+  private answer(delivery: Delivery, outcome: EnqueueOutcome): void {
     if (delivery.remote_settled) {
       if (outcome.error) this.logger.warn({ error: outcome.error }, 'pre-settled message dropped');
     } else if (outcome.error) {
@@ -151,13 +199,13 @@ export class ProducerLink implements QueueProducer {
     } else {
       delivery.accept();
     }
-    this.topUpCredit();
   }
 
-  private enqueue(bytes: Buffer, format: number): { error: AmqpError | null; durable: boolean } {
-    const prepared = this.prepare(bytes, format);
+  /** Enqueues on this node; `admit` checks the client's rights first (a relayed message was checked already). */
+  private enqueue(destination: ProducerDestination, bytes: Buffer, admit: boolean): EnqueueOutcome {
+    const prepared = this.prepare(destination, bytes, admit);
     if ('error' in prepared) return { error: prepared.error, durable: false };
-    const { destination, meta, body } = prepared;
+    const { meta, body } = prepared;
     if (destination.kind === 'queue') {
       this.runtime.execute({ type: 'enqueue', queue: destination.address, meta, body });
       return { error: null, durable: meta.durable };
@@ -175,6 +223,7 @@ export class ProducerLink implements QueueProducer {
    * and enters its queue only when the transaction commits; nothing is stored before. The answer is a
    * transactional-state carrying the outcome: accepted into the transaction, or rejected with why. A
    * txn-id this connection has no open transaction for is rejected with amqp:transaction:unknown-id.
+   * On a cluster node a transaction covers only queues this node serves (README, "Cluster").
    */
   private enlist(bytes: Buffer, format: number, delivery: Delivery, state: TransactionalState): void {
     const id = transactionNumberOf(state.txnId);
@@ -185,18 +234,22 @@ export class ProducerLink implements QueueProducer {
       else delivery.reject(error);
       return;
     }
-    const prepared = this.prepare(bytes, format);
+    const destination = this.routedDestination(bytes, format);
+    const prepared =
+      'error' in destination ? destination
+      : destination.kind === 'queue' && this.relay?.takes(destination.address) ? { error: this.relay.transactionRefusal(destination.address) }
+      : this.prepare(destination, bytes, true);
     let error = 'error' in prepared ? prepared.error : null;
     if (!('error' in prepared)) {
-      const { destination, meta, body } = prepared;
+      const { destination: { kind, address }, meta, body } = prepared;
       try {
-        if (destination.kind === 'queue') {
-          this.transactions.send(transaction, { type: 'enqueue', queue: destination.address, meta, body }, bytes.length, meta.durable);
+        if (kind === 'queue') {
+          this.transactions.send(transaction, { type: 'enqueue', queue: address, meta, body }, bytes.length, meta.durable);
           // The queue is used from now on (created on first use): later messages to it count no new queue.
-          this.runtime.execute({ type: 'declare', queue: destination.address });
+          this.runtime.execute({ type: 'declare', queue: address });
         } else {
           // A topic's copies are made at commit, for the subscriptions it has then (none if it is gone).
-          this.transactions.sendRouted(transaction, () => this.runtime.topics.copiesAtCommit(destination.address, meta, body), bytes.length, meta.durable);
+          this.transactions.sendRouted(transaction, () => this.runtime.topics.copiesAtCommit(address, meta, body), bytes.length, meta.durable);
         }
       } catch (refusal) {
         if (!(refusal instanceof TransactionError)) throw refusal;
@@ -212,24 +265,24 @@ export class ProducerLink implements QueueProducer {
   }
 
   /**
-   * Checks a message and what it needs to enter its queue or topic (a topic is created on first use
-   * here), or the error to reject it with.
+   * Checks a message for `destination` (on this node) and what it needs to enter its queue or topic (a
+   * topic is created on first use here), or the error to reject it with; `admit` checks the client's
+   * rights (a relayed message was checked already).
    */
-  private prepare(bytes: Buffer, format: number): PreparedMessage | { error: AmqpError } {
+  private prepare(destination: ProducerDestination, bytes: Buffer, admit: boolean): PreparedMessage | { error: AmqpError } {
     try {
-      const destination = this.checkedDestination(bytes, format);
+      const full = this.runtime.fullFor(destination.kind === 'queue' ? destination.address : null);
+      if (full !== null && this.refuses(full)) {
+        throw new RefusedMessageError({ condition: Condition.resourceLimitExceeded, description: full.description });
+      }
       const info = readMessageInfo(bytes, this.runtime.queueOptions(destination.address).groupKey);
       if (info.groupId !== null) checkNameLength('the group id', info.groupId);
-      const refusal = this.access.admitMessage(destination.address, this.fixedDestination === null);
+      const refusal = admit ? this.access.admitMessage(destination.address, this.fixedDestination === null) : null;
       if (refusal) throw new RefusedMessageError(refusal);
       if (destination.kind === 'topic' && !destination.temporary) this.runtime.topics.declare(destination.address);
       return { destination, meta: this.metaOf(info), body: bytes };
     } catch (error) {
-      if (error instanceof MalformedMessageError) return { error: { condition: Condition.decodeError, description: error.message } };
-      if (error instanceof AddressError || error instanceof InvalidAnnotationError) return { error: { condition: Condition.invalidField, description: error.message } };
-      if (error instanceof NodeKindError) return { error: { condition: Condition.notFound, description: error.message } };
-      if (error instanceof RefusedMessageError) return { error: error.amqpError };
-      throw error;
+      return refusalOf(error);
     }
   }
 
@@ -250,17 +303,20 @@ export class ProducerLink implements QueueProducer {
     };
   }
 
-  /** The queue or topic the message goes to, or why it cannot be taken. */
-  private checkedDestination(bytes: Buffer, format: number): ProducerDestination {
-    if (format !== 0) {
-      throw new RefusedMessageError({ condition: Condition.notImplemented, description: `message-format ${format} is not supported (only 0, AMQP 1.0 2.7.5)` });
+  /** The queue or topic the message goes to, or why it cannot be taken (a topic, on a cluster node). */
+  private routedDestination(bytes: Buffer, format: number): ProducerDestination | { error: AmqpError } {
+    try {
+      if (format !== 0) {
+        throw new RefusedMessageError({ condition: Condition.notImplemented, description: `message-format ${format} is not supported (only 0, AMQP 1.0 2.7.5)` });
+      }
+      const destination = this.fixedDestination ?? this.destinationFromTo(bytes);
+      if (destination.kind === 'topic' && this.relay !== null) {
+        throw new RefusedMessageError({ condition: Condition.notImplemented, description: topicsNotClustered(destination.address) });
+      }
+      return destination;
+    } catch (error) {
+      return refusalOf(error);
     }
-    const destination = this.fixedDestination ?? this.destinationFromTo(bytes);
-    const full = this.runtime.fullFor(destination.kind === 'queue' ? destination.address : null);
-    if (full !== null && this.refuses(full)) {
-      throw new RefusedMessageError({ condition: Condition.resourceLimitExceeded, description: full.description });
-    }
-    return destination;
   }
 
   /**
@@ -297,8 +353,9 @@ export class ProducerLink implements QueueProducer {
   /** Credit comes in windows, topped up at half (AMQP 1.0 2.6.7 flow control). */
   private topUpCredit(): void {
     if (this.stopWaiting !== null || this.closed || this.holdBackIfFull()) return;
-    const credit = linkInternals(this.receiver).credit;
-    if (credit <= this.creditWindow / 2) this.receiver.add_credit(this.creditWindow - credit);
+    // Messages the relay holds count against the window: they wait for their home's answer.
+    const used = linkInternals(this.receiver).credit + (this.relay?.outstanding ?? 0);
+    if (used <= this.creditWindow / 2) this.receiver.add_credit(this.creditWindow - used);
   }
 
   /**
@@ -317,6 +374,15 @@ export class ProducerLink implements QueueProducer {
     });
     return true;
   }
+}
+
+/** The AMQP error a message is rejected with, for the errors a client's message can cause. */
+function refusalOf(error: unknown): { error: AmqpError } {
+  if (error instanceof MalformedMessageError) return { error: { condition: Condition.decodeError, description: error.message } };
+  if (error instanceof AddressError || error instanceof InvalidAnnotationError) return { error: { condition: Condition.invalidField, description: error.message } };
+  if (error instanceof NodeKindError) return { error: { condition: Condition.notFound, description: error.message } };
+  if (error instanceof RefusedMessageError) return { error: error.amqpError };
+  throw error;
 }
 
 /**

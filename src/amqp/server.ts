@@ -3,11 +3,13 @@ import tls from 'node:tls';
 import { create_container, type Connection, type Container, type EventContext } from 'rhea';
 import type { BrokerOptions } from '../config/options';
 import type { TlsOptions } from '../config/security-options';
+import type { ClusterServices } from '../broker/cluster-services';
 import type { BrokerRuntime } from '../broker/runtime';
 import type { Logger } from '../broker/logger';
 import { ConnectionTransactions } from '../broker/transactions';
 import { secureContextOptions, type TlsCredentials } from '../security/tls-files';
 import { AccessRefusedError, AddressAccess } from './authorization';
+import { ClusterLinks } from './cluster/cluster-links';
 import { Condition } from './conditions';
 import { ConnectionAdmission, REFUSALS_UNDER_WAY_MAX } from './connection-admission';
 import type { ConnectionContext } from './connection-context';
@@ -19,7 +21,7 @@ import { HandshakeTimer } from './handshake-timer';
 import { OutputGate } from './output-gate';
 import { openProducerLink } from './producer-attach';
 import { QueueProducers } from './queue-producers';
-import { offerSaslMechanisms, patchServerConnection, skipDisabledRheaLogging } from './rhea';
+import { connectionInternals, offerSaslMechanisms, patchServerConnection, skipDisabledRheaLogging } from './rhea';
 import { saslMechanismsFor } from './sasl';
 import { TemporaryQueues } from './temporary-queues';
 import { refuseLink } from './termini';
@@ -51,10 +53,21 @@ export interface AmqpSecurity extends LoginServices {
 
 const CLOSE_GRACE_MS = 2000;
 
-/** The AMQP listener: accepts connections, and routes rhea's connection, session and link events. */
-export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOptions, logger: Logger, security: AmqpSecurity): Promise<AmqpServer> {
+/**
+ * The AMQP listener: accepts connections, and routes rhea's connection, session and link events. On a
+ * cluster node (`cluster` given) links are served wherever their queue's home is (README, "Cluster").
+ */
+export async function startAmqpServer(
+  runtime: BrokerRuntime,
+  options: BrokerOptions,
+  logger: Logger,
+  security: AmqpSecurity,
+  cluster: ClusterServices | null = null,
+): Promise<AmqpServer> {
   skipDisabledRheaLogging();
   const container = create_container({ id: 'convoy' });
+  const clusterLinks = cluster && new ClusterLinks(runtime, cluster, security.tls, options.auth.usersFile !== null, logger);
+  const queueExists = cluster ? (queue: string) => cluster.queueExists(queue) : undefined;
   const connections = new Map<Connection, ConnectionContext>();
   const admission = new ConnectionAdmission(options);
   const queueProducers = new QueueProducers(runtime);
@@ -100,7 +113,7 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
       transactions: new ConnectionTransactions(runtime, options, () => nextTransaction++),
       temporaryTopics: new Set(),
       login: new ConnectionLogin(security, socket, connLogger, (waitMs) => handshake.extend(waitMs)),
-      access: new AddressAccess(runtime, security.limits, options.maxQueues),
+      access: new AddressAccess(runtime, security.limits, options.maxQueues, queueExists),
       admission: admitted,
       handshake,
       links: new ConnectionLinks(options),
@@ -109,6 +122,8 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
       temporaryQueues: new TemporaryQueues(runtime),
       queueProducers,
       newConsumerId: () => `${id}/${nextConsumer++}`,
+      cluster: clusterLinks,
+      peer: null,
     };
     connections.set(connection, context);
     patchServerConnection(connection, {
@@ -149,6 +164,15 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
       ctx.connection.close({ condition, description: refusal.description });
       return;
     }
+    if (clusterLinks) {
+      const admission = clusterLinks.admitPeer(connectionInternals(ctx.connection).remote.open?.properties, context.login.principal!);
+      if (admission.refusal !== null) {
+        context.logger.warn({ reason: admission.refusal }, 'inter-node connection refused');
+        ctx.connection.close({ condition: Condition.unauthorizedAccess, description: admission.refusal });
+        return;
+      }
+      context.peer = admission.peer;
+    }
     context.access.grant(context.login.principal!);
     context.logger.info(
       { container: ctx.connection.container_id, hostname: ctx.connection.hostname, user: context.login.principal!.user },
@@ -168,7 +192,7 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
   container.on('session_close', (ctx: EventContext) => {
     const context = contextOf(ctx.connection);
     if (!context || !ctx.session) return;
-    forgetLinks(context, context.links.removeSession(ctx.session));
+    forgetLinks(context, context.links.removeSession(ctx.session), 'connection-lost');
   });
   container.on('protocol_error', (error: Error) => logger.warn({ error: error.message }, 'protocol error'));
   container.on('error', (error: Error) => logger.warn({ error: error.message }, 'connection error'));
@@ -208,7 +232,7 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
    * detach; then every open transaction rolls back (AMQP 1.0 4.2), which leaves nothing else to return.
    */
   function closeAllLinks(context: ConnectionContext): void {
-    forgetLinks(context, context.links.removeAll());
+    forgetLinks(context, context.links.removeAll(), 'connection-lost');
     context.transactions.rollbackAll();
     for (const topic of context.temporaryTopics) runtime.topics.deleteTemporary(topic);
     context.temporaryTopics.clear();
@@ -263,6 +287,7 @@ export async function startAmqpServer(runtime: BrokerRuntime, options: BrokerOpt
     },
     async close(): Promise<void> {
       for (const listener of listeners) listener.close();
+      clusterLinks?.close();
       await Promise.all([...connections].map(([connection, context]) => forceClose(connection, context, 'the broker is shutting down')));
     },
   };

@@ -61,6 +61,7 @@ export class BrokerRuntime {
   private readonly memory: MemoryBudget;
   private readonly room: RoomForMessages;
   private readonly queueDeletedListeners = new Set<(queue: string) => void>();
+  private readonly queueCreatedListeners: ((queue: string) => void)[] = [];
   private tickTimer: NodeJS.Timeout | null = null;
   /** The one timer for scheduled messages (README "Delayed delivery"), armed for the earliest due time. */
   private scheduleTimer: NodeJS.Timeout | null = null;
@@ -159,6 +160,12 @@ export class BrokerRuntime {
     this.execute({ type: 'detach', consumerId });
   }
 
+  /** Calls back whenever the core creates a queue (first use, dead-lettering, recovery). */
+  onQueueCreated(listener: (queue: string) => void): void {
+    this.queueCreatedListeners.push(listener);
+  }
+
+  /** Every queue with its consumers (`convoy queues`). */
   /** The broker ends a consumer's link (its sink detaches it, as a client's detach would). */
   endConsumer(consumerId: ConsumerId, description: string): void {
     this.sinks.get(consumerId)?.end(description);
@@ -362,6 +369,7 @@ export class BrokerRuntime {
         // A non-durable subscription's queue is never stored: after a restart it must not come back.
         if (!this.topics.isVolatileQueue(effect.queue)) this.store.declareQueue(effect.queue);
         this.logger.info({ queue: effect.queue, options: effect.options }, 'queue created');
+        for (const listener of this.queueCreatedListeners) listener(effect.queue);
         break;
       case 'queue-deleted':
         this.store.deleteQueue(effect.queue);

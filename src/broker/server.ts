@@ -1,4 +1,5 @@
 import { compileStoredSelector, startAmqpServer } from '../amqp';
+import { ClusterNode } from '../cluster/cluster-node';
 import { BrokerMetrics, startHttpServer, type HttpServer } from '../http';
 import { queueOptionsResolver } from '../config/queue-policies';
 import { topicMatcher } from '../config/topic-patterns';
@@ -19,38 +20,51 @@ export interface RunningBroker {
   readonly httpPort: number | null;
   readonly options: BrokerOptions;
   readonly runtime: BrokerRuntime;
+  /** This node's cluster membership; null on a single node. */
+  readonly cluster: ClusterNode | null;
   /** SIGHUP: reads the TLS certificate, key and CA files again; open connections are not touched. */
   reload(): void;
   /** Stops accepting, closes every connection with amqp:connection:forced, stops timers. */
   stop(): Promise<void>;
 }
 
-/** Starts a broker: runtime (core + clock) and the AMQP listener. */
+/**
+ * Starts a broker: runtime (core + clock) and the AMQP listener; with `cluster` options, it first joins
+ * the cluster on etcd, which picks the journal this node writes (README, "Cluster").
+ */
 export async function startBroker(input: BrokerOptionsInput, logger?: Logger): Promise<RunningBroker> {
   const options = resolveBrokerOptions(input);
   const log = logger ?? createLogger(options.logLevel);
   const security = createSecurity(options, log);
+  const cluster = options.cluster ? await ClusterNode.join(options, log) : null;
   const metrics = new BrokerMetrics();
-  const runtime = new BrokerRuntime(
-    queueOptionsResolver(options.queueDefaults, options.queues),
-    createStore(options, log, metrics.observeFsync),
-    options,
-    log,
-    Date.now,
-    topicMatcher(options.topics),
-    compileStoredSelector,
-  );
-  const startedMs = Date.now();
-  const recovered = runtime.recover();
-  if (options.store === 'journal') {
-    log.info({ dataDir: options.dataDir, ...recovered, recoveryMs: Date.now() - startedMs }, 'store recovered');
-  }
-  runtime.start();
+  let runtime: BrokerRuntime;
   let amqp;
   try {
-    amqp = await startAmqpServer(runtime, options, log, security);
+    runtime = new BrokerRuntime(
+      queueOptionsResolver(options.queueDefaults, options.queues),
+      createStore(options, log, metrics.observeFsync, cluster?.journal ?? null),
+      options,
+      log,
+      Date.now,
+      topicMatcher(options.topics),
+      compileStoredSelector,
+    );
+    const startedMs = Date.now();
+    const recovered = runtime.recover();
+    if (options.store === 'journal') {
+      log.info({ dataDir: cluster?.journal?.dir ?? options.dataDir, ...recovered, recoveryMs: Date.now() - startedMs }, 'store recovered');
+    }
+    cluster?.attachRuntime(runtime);
+    runtime.start();
+    try {
+      amqp = await startAmqpServer(runtime, options, log, security, cluster);
+    } catch (error) {
+      runtime.stop();
+      throw error;
+    }
   } catch (error) {
-    runtime.stop();
+    await cluster?.leave();
     throw error;
   }
   log.info({ host: options.host, ...(amqp.tlsPort !== null && { tlsPort: amqp.tlsPort }), ...(amqp.port !== null && { port: amqp.port }) }, 'listening');
@@ -62,6 +76,7 @@ export async function startBroker(input: BrokerOptionsInput, logger?: Logger): P
     } catch (error) {
       await amqp.close();
       runtime.stop();
+      await cluster?.leave();
       throw error;
     }
     const scheme = httpServer.tls ? 'https' : 'http';
@@ -75,6 +90,7 @@ export async function startBroker(input: BrokerOptionsInput, logger?: Logger): P
     httpPort: httpServer?.port ?? null,
     options,
     runtime,
+    cluster,
     reload() {
       if (!options.tls) return;
       try {
@@ -90,6 +106,8 @@ export async function startBroker(input: BrokerOptionsInput, logger?: Logger): P
       await httpServer?.close();
       await amqp.close();
       runtime.stop();
+      // Last: once the lease is revoked other nodes take this node's store over, so it must be closed.
+      await cluster?.leave();
       log.info('stopped');
     },
   };

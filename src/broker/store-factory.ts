@@ -5,14 +5,24 @@ import { MemoryStore } from '../store/memory-store';
 import type { FsyncPolicy, MessageStore } from '../store/types';
 import type { Logger } from './logger';
 
-/** `onFsync` hears how long each fdatasync of the journal took, in seconds. */
-export function createStore(options: BrokerOptions, logger: Logger, onFsync?: (seconds: number) => void): MessageStore {
+/** Where a cluster node keeps its journal (its store), and what it checks before each write. */
+export interface ClusterJournal {
+  readonly dir: string;
+  readonly beforeWrite: () => void;
+}
+
+/**
+ * `onFsync` hears how long each fdatasync of the journal took, in seconds; a cluster node's journal is
+ * where `clusterJournal` says, and checked before each write.
+ */
+export function createStore(options: BrokerOptions, logger: Logger, onFsync?: (seconds: number) => void, clusterJournal: ClusterJournal | null = null): MessageStore {
   if (options.store === 'memory') return new MemoryStore();
   return new JournalStore({
-    dir: join(options.dataDir, 'journal'),
+    dir: clusterJournal?.dir ?? join(options.dataDir, 'journal'),
     fsync: fsyncPolicy(options),
     segmentBytes: options.segmentBytes,
     logger: logger.child({ component: 'journal' }),
+    ...(clusterJournal && { beforeWrite: clusterJournal.beforeWrite }),
     ...(onFsync !== undefined && { onFsync }),
   });
 }

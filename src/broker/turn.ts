@@ -24,8 +24,17 @@ export interface StoreStep {
 export class BrokerTurn {
   private scheduled = false;
   private networkFlushes: (() => void)[] = [];
+  private guard: (() => void) | null = null;
 
   constructor(private readonly store: StoreStep) {}
+
+  /**
+   * Runs `guard` before each turn's store and network steps; it throws to write nothing. A cluster node
+   * checks there that its lease still holds (README, "Cluster: fencing").
+   */
+  guardWith(guard: () => void): void {
+    this.guard = guard;
+  }
 
   /** Asks for the end of this turn: store, then network. */
   request(): void {
@@ -42,6 +51,7 @@ export class BrokerTurn {
 
   runNow(): void {
     this.scheduled = false;
+    this.guard?.();
     this.store.flush();
     const flushes = this.networkFlushes;
     this.networkFlushes = [];

@@ -6,14 +6,14 @@ import { StoreError } from '../store/types';
 import { readConfigFile, type BrokerOptionsInput, LOG_LEVELS, type LogLevel } from '../config/options';
 import { startBroker } from '../broker/server';
 import { createLogger } from '../broker/logger';
-import { AdminError, fetchAdminSnapshot, type AdminTarget } from '../amqp';
+import { AdminError, fetchAdminSnapshot, type AdminTarget, type QueuesSnapshot } from '../amqp';
 import type { GroupView } from '../core/inspect';
 import type { QueueReport } from '../broker/runtime';
+import type { ClusterSnapshot } from '../broker/cluster-services';
 import { addActionCommands } from './actions';
 import { HttpAdminError } from './http-admin';
-import type { TopicReport } from '../broker/topics';
 import { PasswordInputError, readPassword } from './password-input';
-import { renderGroups, renderQueues } from './tables';
+import { renderCluster, renderGroups, renderQueues } from './tables';
 import { UsersCommandError, usersCommand } from './users';
 
 function packageVersion(): string {
@@ -35,6 +35,19 @@ interface StartFlags {
   dataDir?: string;
   config?: string;
   logLevel?: string;
+  nodeId?: string;
+  etcd?: string;
+  advertise?: string;
+}
+
+/** --node-id, --etcd and --advertise: the `cluster` keys they set (null when none is given). */
+function clusterFlags(flags: StartFlags): NonNullable<BrokerOptionsInput['cluster']> | null {
+  if (flags.nodeId === undefined && flags.etcd === undefined && flags.advertise === undefined) return null;
+  return {
+    ...(flags.nodeId !== undefined && { nodeId: flags.nodeId }),
+    ...(flags.etcd !== undefined && { etcd: flags.etcd }),
+    ...(flags.advertise !== undefined && { advertise: flags.advertise }),
+  };
 }
 
 async function start(flags: StartFlags): Promise<void> {
@@ -45,10 +58,13 @@ async function start(flags: StartFlags): Promise<void> {
     ...(flags.httpPort !== undefined && { http: { port: flags.httpPort } }),
     ...(flags.dataDir !== undefined && { dataDir: flags.dataDir }),
     ...(flags.logLevel !== undefined && { logLevel: flags.logLevel as LogLevel }),
+    ...(clusterFlags(flags) && { cluster: clusterFlags(flags)! }),
   };
   const logLevel = (fromFlags.logLevel ?? fromFile.logLevel ?? 'info') as LogLevel;
   const logger = createLogger(LOG_LEVELS.includes(logLevel) ? logLevel : 'info');
-  const broker = await startBroker({ ...fromFile, ...fromFlags }, logger);
+  // The cluster keys merge one by one: a config file may hold cluster.etcd, the flags the node id.
+  const cluster = fromFile.cluster || fromFlags.cluster ? { cluster: { ...fromFile.cluster, ...fromFlags.cluster } } : {};
+  const broker = await startBroker({ ...fromFile, ...fromFlags, ...cluster }, logger);
   let stopping = false;
   const shutdown = (signal: string): void => {
     if (stopping) return;
@@ -82,8 +98,13 @@ interface AdminFlags {
 }
 
 async function showQueues(flags: AdminFlags): Promise<void> {
-  const snapshot = (await fetchAdminSnapshot(await adminTarget(flags), 'queues')) as { queues: QueueReport[]; topics: TopicReport[] };
-  process.stdout.write(`${flags.json ? JSON.stringify(snapshot, null, 2) : renderQueues(snapshot.queues, snapshot.topics)}\n`);
+  const snapshot = (await fetchAdminSnapshot(await adminTarget(flags), 'queues')) as QueuesSnapshot;
+  process.stdout.write(`${flags.json ? JSON.stringify(snapshot, null, 2) : renderQueues(snapshot.queues, snapshot.topics, snapshot.cluster)}\n`);
+}
+
+async function showCluster(flags: AdminFlags): Promise<void> {
+  const snapshot = (await fetchAdminSnapshot(await adminTarget(flags), 'cluster')) as ClusterSnapshot;
+  process.stdout.write(`${flags.json ? JSON.stringify(snapshot, null, 2) : renderCluster(snapshot)}\n`);
 }
 
 async function showGroups(queue: string, flags: AdminFlags): Promise<void> {
@@ -145,6 +166,9 @@ export function buildProgram(): Command {
     .option('--data-dir <dir>', 'directory for broker data (default ./data)')
     .option('--config <file>', 'JSON configuration file; flags override it')
     .option('--log-level <level>', `one of ${LOG_LEVELS.join(', ')} (default info)`)
+    .option('--node-id <id>', 'join a cluster as this node (cluster.nodeId; with --etcd and --advertise)')
+    .option('--etcd <urls>', 'etcd client URLs of the cluster, comma-separated (cluster.etcd)')
+    .option('--advertise <host:port>', "where the other nodes reach this node's AMQP listener (cluster.advertise)")
     .action(start);
   adminOptions(
     program.command('queues').description('show queues and their consumers (which exclusive consumer is active), topics and their subscriptions'),
@@ -154,6 +178,7 @@ export function buildProgram(): Command {
       .command('groups <queue>')
       .description('show which consumer owns which group of a queue (a subscription: <topic>::<subscription>), with queued and in-flight counts'),
   ).action(showGroups);
+  adminOptions(program.command('cluster').description("show the cluster's nodes, their state, and the queues each is home to")).action(showCluster);
   addActionCommands(program);
   program.addCommand(usersCommand());
   return program;

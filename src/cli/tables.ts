@@ -1,3 +1,5 @@
+import type { QueuesSnapshot } from '../amqp';
+import type { ClusterSnapshot } from '../broker/cluster-services';
 import type { QueueReport } from '../broker/runtime';
 import type { TopicReport } from '../broker/topics';
 import type { GroupView } from '../core/inspect';
@@ -9,15 +11,25 @@ export function renderTable(headers: string[], rows: (string | number)[][]): str
   return cells.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n');
 }
 
-/** Queues (a subscription's queue is named `<topic>::<subscription>`), then topics and their subscriptions. */
-export function renderQueues(queues: readonly QueueReport[], topics: readonly TopicReport[]): string {
-  if (queues.length === 0 && topics.length === 0) return 'no queues';
-  const sections = [
-    renderTable(
-      ['QUEUE', 'QUEUED', 'IN FLIGHT', 'ENQUEUED', 'GROUPS', 'CONSUMERS'],
-      queues.map((q) => [q.name, q.queued, q.inFlight, q.enqueuedTotal, q.groups, q.consumers.length]),
-    ),
-  ];
+/**
+ * The queues of the node asked, with their consumers (a subscription's queue is named
+ * `<topic>::<subscription>`), then topics and their subscriptions. On a cluster node a HOME column names
+ * the node serving each queue; queues served by another node are listed with their home only (ask that
+ * node for their numbers), and a local queue whose home is elsewhere holds messages on their way there.
+ */
+export function renderQueues(queues: readonly QueueReport[], topics: readonly TopicReport[], cluster?: QueuesSnapshot['cluster']): string {
+  const local = new Set(queues.map((q) => q.name));
+  const elsewhere = cluster ? Object.keys(cluster.homes).filter((name) => !local.has(name)).sort() : [];
+  if (queues.length === 0 && elsewhere.length === 0 && topics.length === 0) return 'no queues';
+  const homeOf = (name: string): string => (cluster ? (cluster.homes[name] ?? '(lost)') : '');
+  const rows: (string | number)[][] = queues.map((q) => [q.name, q.queued, q.inFlight, q.enqueuedTotal, q.groups, q.consumers.length]);
+  const headers = ['QUEUE', 'QUEUED', 'IN FLIGHT', 'ENQUEUED', 'GROUPS', 'CONSUMERS'];
+  if (cluster) {
+    headers.push('HOME');
+    rows.forEach((row, index) => row.push(homeOf(queues[index]!.name)));
+    for (const name of elsewhere) rows.push([name, '-', '-', '-', '-', '-', homeOf(name)]);
+  }
+  const sections = [`${cluster ? `node ${cluster.node}\n` : ''}${renderTable(headers, rows)}`];
   for (const queue of queues) {
     if (queue.consumers.length === 0) continue;
     sections.push(
@@ -69,4 +81,20 @@ export function renderGroups(queue: QueueReport, groups: readonly GroupView[]): 
 /** The lifecycle state, with the consumer a moving group passes to. */
 function stateOf(group: GroupView): string {
   return group.state === 'moving' && group.moveTo ? `moving to ${group.moveTo}` : group.state;
+}
+
+/** `convoy cluster`: every node with its state and the queues it is home to. */
+export function renderCluster(snapshot: ClusterSnapshot): string {
+  const table = renderTable(
+    ['NODE', 'STATE', 'ADVERTISE', 'STORES', 'QUEUES'],
+    snapshot.nodes.map((node) => [
+      node.id === snapshot.node ? `${node.id} *` : node.id,
+      node.state,
+      node.advertise ?? '-',
+      node.stores.map((store) => (store.state === 'serving' ? store.id : `${store.id} (${store.state})`)).join(', ') || '-',
+      node.queues.length,
+    ]),
+  );
+  const homes = snapshot.nodes.filter((node) => node.queues.length > 0).map((node) => `${node.id}: ${node.queues.join(', ')}`);
+  return [`cluster seen from node ${snapshot.node} (*)`, table, ...(homes.length > 0 ? ['', 'queues by home node', ...homes] : [])].join('\n');
 }

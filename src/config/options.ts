@@ -1,4 +1,5 @@
 import type { QueueOptions } from '../core/types';
+import { checkClusterInput, mergeClusterOptions, type ClusterOptions, type ClusterOptionsInput } from './cluster-options';
 import { DEFAULT_HTTP_OPTIONS, checkHttpOptions, type HttpOptions, type HttpOptionsInput } from './http-options';
 import { readJsonFile } from './json-file';
 import { DEFAULT_LIMIT_OPTIONS, limitOptionChecks, type LimitOptions } from './limit-options';
@@ -17,7 +18,7 @@ import {
   type TlsOptionsInput,
 } from './security-options';
 import { checkTopicPatterns } from './topic-patterns';
-import { checkObject, integerBetween, nonEmptyString, oneOf, positiveInteger, type Check } from './validation';
+import { ConfigError, checkObject, integerBetween, nonEmptyString, oneOf, positiveInteger, type Check } from './validation';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -71,16 +72,19 @@ export interface BrokerOptions extends LimitOptions {
   readonly roles: Readonly<Record<string, RoleOptions>>;
   /** The TLS (amqps) listener; null: none. */
   readonly tls: TlsOptions | null;
+  /** Membership of a cluster on etcd; null: a single node (README, "Cluster"). */
+  readonly cluster: ClusterOptions | null;
   /** The HTTP listener (API, metrics, console); on by default, on a loopback address. */
   readonly http: HttpOptions;
 }
 
 /** Options as a config file or a caller gives them: any subset; `auth` may be partial too. */
-export type BrokerOptionsInput = Partial<Omit<BrokerOptions, 'auth' | 'roles' | 'tls' | 'http'>> & {
+export type BrokerOptionsInput = Partial<Omit<BrokerOptions, 'auth' | 'roles' | 'tls' | 'cluster' | 'http'>> & {
   readonly http?: HttpOptionsInput;
   readonly auth?: Partial<AuthOptions>;
   readonly roles?: Readonly<Record<string, RoleOptionsInput>>;
   readonly tls?: TlsOptionsInput | null;
+  readonly cluster?: ClusterOptionsInput | null;
 };
 
 export const DEFAULT_BROKER_OPTIONS: BrokerOptions = Object.freeze({
@@ -109,6 +113,7 @@ export const DEFAULT_BROKER_OPTIONS: BrokerOptions = Object.freeze({
   auth: DEFAULT_AUTH_OPTIONS,
   roles: {},
   tls: null,
+  cluster: null,
   http: DEFAULT_HTTP_OPTIONS,
   ...DEFAULT_LIMIT_OPTIONS,
 });
@@ -139,6 +144,7 @@ const brokerOptionChecks: { [K in keyof BrokerOptions]-?: Check<BrokerOptions[K]
   auth: checkAuthOptions as Check<AuthOptions>,
   roles: checkRoles,
   tls: checkTlsOptions,
+  cluster: checkClusterInput as Check<ClusterOptions | null>,
   http: checkHttpOptions as Check<HttpOptions>,
   ...limitOptionChecks,
 };
@@ -152,12 +158,23 @@ export function readConfigFile(path: string): BrokerOptionsInput {
   return checkBrokerOptions(readJsonFile(path, 'a readable JSON config file'), '');
 }
 
-/** Defaults, then the config file, then command-line flags; the result is frozen. `auth` and `http` merge key by key. */
+/** Defaults, then the config file, then command-line flags; the result is frozen. `auth`, `http` and `cluster` merge key by key. */
 export function resolveBrokerOptions(...layers: BrokerOptionsInput[]): BrokerOptions {
   const checked = layers.map((layer) => checkBrokerOptions(layer, ''));
   const auth: AuthOptions = Object.freeze(Object.assign({}, DEFAULT_AUTH_OPTIONS, ...checked.map((layer) => layer.auth ?? {})));
   const http: HttpOptions = Object.freeze(Object.assign({}, DEFAULT_HTTP_OPTIONS, ...checked.map((layer) => layer.http ?? {})));
-  const merged: BrokerOptions = Object.assign({}, DEFAULT_BROKER_OPTIONS, ...checked, { auth, http });
+  const cluster = mergeClusterOptions(checked.map((layer) => layer.cluster as Partial<ClusterOptions> | null | undefined));
+  const merged: BrokerOptions = Object.assign({}, DEFAULT_BROKER_OPTIONS, ...checked, { auth, http, cluster });
   checkSecurityOptions(merged);
+  if (merged.cluster && merged.auth.usersFile !== null && merged.cluster.user === null) {
+    throw new ConfigError('cluster.user', 'the user the nodes log in to each other as (a users file is configured: anonymous nodes would be refused)', null);
+  }
+  if (merged.cluster && merged.cluster.linksPerConnection > merged.channelMax + 1) {
+    // Every node has the same configuration: the other nodes take sessions on channels up to this channelMax.
+    throw new ConfigError('cluster.linksPerConnection', `at most channelMax + 1 (${merged.channelMax + 1}): each inter-node link has a session of its own`, merged.cluster.linksPerConnection);
+  }
+  if (merged.cluster?.tls && merged.tls?.caFile == null) {
+    throw new ConfigError('cluster.tls', 'tls.caFile set as well: inter-node connections check the other nodes\' certificates against it', true);
+  }
   return Object.freeze(merged);
 }

@@ -1,7 +1,7 @@
-import { closeSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { ftruncateSync, mkdirSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { MessageBody, RecoveredMessage, StoredBody } from '../core/types';
-import { acquireLock, releaseLock } from './lock-file';
+import { acquireLock, releaseLock, takeOverLock } from './lock-file';
 import { PendingRecords } from './pending-records';
 import {
   encodeAtomicUnit,
@@ -25,6 +25,7 @@ import {
 import { checkSegmentHeader, FORMAT_VERSION, onlyZerosFrom, Segment, SEGMENT_HEADER_BYTES, segmentNumberOf } from './segment-file';
 import { SegmentEntries, type SegmentLinked } from './segment-entries';
 import { SegmentPreparation } from './segment-preparation';
+import { syncDirectory } from './sync-directory';
 import type { FsyncPolicy, MessageStore, RecoveredQueue, RecoveredStore, StoreEntry, StoredSubscription } from './types';
 import { StoreError } from './types';
 
@@ -65,6 +66,13 @@ export interface JournalOptions {
   /** A segment is closed and a new one started past this size. */
   readonly segmentBytes: number;
   readonly logger: Logger;
+  /** The journal of a lost cluster node, taken over after fencing it: its lock is taken whoever holds it. */
+  readonly takeOverLock?: boolean;
+  /**
+   * Called before every write to the directory (records, new segments, deletions); throws to stop the
+   * write. A cluster node checks here that its lease still holds (README, "Cluster: fencing").
+   */
+  readonly beforeWrite?: () => void;
   /** Told how long each fdatasync took, in seconds (the fsync latency histogram of /metrics). */
   readonly onFsync?: (seconds: number) => void;
 }
@@ -123,7 +131,8 @@ export class JournalStore implements MessageStore {
 
   open(keepInMemoryBytes: number): RecoveredStore {
     mkdirSync(this.options.dir, { recursive: true });
-    acquireLock(this.options.dir);
+    if (this.options.takeOverLock) takeOverLock(this.options.dir);
+    else acquireLock(this.options.dir);
     this.preparation.removeLeftovers();
     const queues = new Map<string, RecoveredMessage[]>();
     const numbers = readdirSync(this.options.dir)
@@ -264,7 +273,10 @@ export class JournalStore implements MessageStore {
 
   /** Writes what is buffered, as it is. */
   private writeBuffered(): void {
-    this.pending.writeWith((parts, length) => this.active.append(parts, length));
+    this.pending.writeWith((parts, length) => {
+      this.options.beforeWrite?.();
+      this.active.append(parts, length);
+    });
   }
 
   diskBytes(): number {
@@ -453,6 +465,7 @@ export class JournalStore implements MessageStore {
 
   /** The next segment: in the prepared file if it is ready, else in a file that grows as it is written. */
   private newSegment(number: number): Segment {
+    this.options.beforeWrite?.();
     const prepared = this.preparation.take();
     const segment = prepared ? Segment.adopt(this.options.dir, number, prepared) : Segment.create(this.options.dir, number);
     syncDirectory(this.options.dir);
@@ -502,6 +515,7 @@ export class JournalStore implements MessageStore {
   }
 
   private deleteSegment(segment: Segment): void {
+    this.options.beforeWrite?.();
     segment.close();
     unlinkSync(segment.path);
     this.segments.delete(segment.number);
@@ -687,14 +701,5 @@ export class JournalStore implements MessageStore {
       for (const entry of list) bodies.set(entry, Buffer.from(file.subarray(entry.bodyOffset, entry.bodyOffset + entry.bodyLength)));
     }
     return bodies;
-  }
-}
-
-function syncDirectory(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
   }
 }

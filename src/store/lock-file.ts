@@ -21,6 +21,15 @@ export function acquireLock(dir: string): void {
   writeFileSync(path, String(process.pid));
 }
 
+/**
+ * Takes a data dir's lock whoever holds it: only after the cluster has fenced the holder out (its etcd
+ * lease ended and this node took its store over in a fenced transaction, README "Cluster"). On shared
+ * storage the holder's pid means nothing here: it may be another machine's.
+ */
+export function takeOverLock(dir: string): void {
+  writeFileSync(join(dir, LOCK_FILE), String(process.pid));
+}
+
 export function releaseLock(dir: string): void {
   try {
     unlinkSync(join(dir, LOCK_FILE));

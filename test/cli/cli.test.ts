@@ -34,7 +34,7 @@ describe('convoy CLI', () => {
     const version = await convoy(['--version']);
     expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
     const startHelp = await convoy(['start', '--help']);
-    for (const flag of ['--host', '--port', '--http-port', '--data-dir', '--config', '--log-level']) expect(startHelp.stdout).toContain(flag);
+    for (const flag of ['--host', '--port', '--http-port', '--data-dir', '--config', '--log-level', '--node-id', '--etcd', '--advertise']) expect(startHelp.stdout).toContain(flag);
   });
 
   test('an invalid option in the config file stops the start with a message naming the field', async () => {

@@ -129,3 +129,53 @@ describe('security options', () => {
     expect(bad({ port: null })).toThrow(/port: expected a TCP port \(null turns the plain listener off only when tls is configured\)/);
   });
 });
+
+describe('cluster options', () => {
+  const cluster = { nodeId: 'n1', etcd: 'http://10.0.0.1:2379,http://10.0.0.2:2379', advertise: '10.0.0.5:5672' };
+
+  test('no cluster keys: a single node', () => {
+    expect(resolveBrokerOptions({}).cluster).toBeNull();
+  });
+
+  test('keys merge one by one across layers; defaults fill the rest', () => {
+    const options = resolveBrokerOptions({ cluster: { etcd: cluster.etcd, leaseTtlMs: 4000 } }, { cluster: { nodeId: 'n1', advertise: '[::1]:5673' } });
+    expect(options.cluster).toEqual({
+      nodeId: 'n1',
+      etcd: ['http://10.0.0.1:2379', 'http://10.0.0.2:2379'],
+      advertise: { host: '::1', port: 5673 },
+      leaseTtlMs: 4000,
+      releaseTimeoutMs: 30000,
+      etcdPrefix: '/convoy/',
+      user: null,
+      passwordFile: null,
+      tls: false,
+      linksPerConnection: 500,
+    });
+  });
+
+  test('node id, etcd and advertise are required together, and each is checked', () => {
+    expect(() => resolveBrokerOptions({ cluster: { nodeId: 'n1' } })).toThrow(/cluster\.etcd: expected a value \(a cluster node needs --node-id, --etcd and --advertise/);
+    expect(() => resolveBrokerOptions({ cluster: { ...cluster, nodeId: 'n 1' } })).toThrow(/cluster\.nodeId: expected a node id/);
+    expect(() => resolveBrokerOptions({ cluster: { ...cluster, etcd: 'etcd:2379' } })).toThrow(/cluster\.etcd\[0\]: expected an etcd client URL/);
+    expect(() => resolveBrokerOptions({ cluster: { ...cluster, advertise: 'localhost' } })).toThrow(/cluster\.advertise: expected HOST:PORT/);
+    expect(() => resolveBrokerOptions({ cluster: { ...cluster, leaseTtlMs: 2500 } })).toThrow(/cluster\.leaseTtlMs: expected a whole number of seconds/);
+    expect(() => resolveBrokerOptions({ cluster: { ...cluster, leaseTtlMs: 1000 } })).toThrow(/cluster\.leaseTtlMs: expected an integer from 2000/);
+    expect(() => resolveBrokerOptions({ cluster: { ...cluster, etcdPrefix: 'convoy' } })).toThrow(/cluster\.etcdPrefix/);
+    expect(() => resolveBrokerOptions({ cluster: { ...cluster, nodes: 3 } as never })).toThrow(/cluster\.nodes: expected one of the known options/);
+  });
+
+  test('with a users file the nodes need a user to log in to each other as', () => {
+    expect(() => resolveBrokerOptions({ auth: { usersFile: 'users.json' }, cluster })).toThrow(/cluster\.user: expected the user the nodes log in to each other as/);
+    expect(resolveBrokerOptions({ auth: { usersFile: 'users.json' }, cluster: { ...cluster, user: 'node' } }).cluster!.user).toBe('node');
+  });
+
+  test('an inter-node connection carries no more links than the other nodes take sessions (channelMax + 1)', () => {
+    expect(() => resolveBrokerOptions({ channelMax: 99, cluster })).toThrow(/cluster\.linksPerConnection: expected at most channelMax \+ 1 \(100\)/);
+    expect(resolveBrokerOptions({ channelMax: 99, cluster: { ...cluster, linksPerConnection: 100 } }).cluster!.linksPerConnection).toBe(100);
+    expect(() => resolveBrokerOptions({ cluster: { ...cluster, linksPerConnection: 0 } })).toThrow(/cluster\.linksPerConnection: expected an integer from 1/);
+  });
+
+  test('inter-node TLS needs the CA that checks the other nodes\' certificates', () => {
+    expect(() => resolveBrokerOptions({ cluster: { ...cluster, tls: true } })).toThrow(/cluster\.tls: expected .*tls\.caFile/);
+  });
+});

@@ -21,6 +21,11 @@ export interface TestCertificates {
   client(commonName: string, signer?: 'ca' | 'untrusted'): KeyPair;
   /** Makes another server certificate signed by the CA (for reload tests). */
   newServer(name: string): KeyPair;
+  /**
+   * A cluster node's certificate: CN=`commonName` (the user it logs in as to other nodes), for localhost
+   * and 127.0.0.1, usable by a server and by a client (mutual TLS between nodes).
+   */
+  node(commonName: string): KeyPair;
 }
 
 function openssl(args: string[], cwd: string): void {
@@ -65,6 +70,8 @@ export function makeTestCertificates(extraIps: readonly string[] = []): TestCert
     client: (commonName, signer = 'ca') =>
       signed(dir, `client-${commonName}-${signer}`, signer === 'ca' ? 'ca' : 'untrusted-ca', `/CN=${commonName}`, 'extendedKeyUsage=clientAuth\n'),
     newServer: (name) => signed(dir, name, 'ca', '/CN=localhost', serverExtensions()),
+    node: (commonName) =>
+      signed(dir, `node-${commonName}`, 'ca', `/CN=${commonName}`, 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n'),
   };
 }
 

@@ -20,6 +20,26 @@ export async function connect(port: number, options: Partial<ConnectionOptions> 
   return clientOf(connection);
 }
 
+/**
+ * A client with a failover list, as rhea does it: when its connection is lost it reconnects to the next
+ * port of the list (round robin) and attaches its links again. What the application must do itself (send
+ * again what was not accepted, grant credit again) is its own.
+ */
+export async function connectWithFailover(ports: readonly number[]): Promise<TestClient> {
+  let attempt = 0;
+  const connection = create_container().connect({
+    reconnect: true,
+    initial_reconnect_delay: 100,
+    max_reconnect_delay: 1000,
+    connection_details: () => ({ host: '127.0.0.1', port: ports[attempt++ % ports.length] }),
+  } as unknown as ConnectionOptions);
+  connection.on('connection_error', () => undefined);
+  connection.on('error', () => undefined);
+  connection.on('disconnected', () => undefined);
+  await new Promise<void>((resolve) => connection.once('connection_open', () => resolve()));
+  return clientOf(connection);
+}
+
 /** The promise helpers around an open connection. */
 export function clientOf(connection: Connection): TestClient {
   return {
@@ -34,7 +54,13 @@ export function clientOf(connection: Connection): TestClient {
     },
     close() {
       return new Promise<void>((resolve) => {
-        if (connection.is_closed()) return resolve();
+        // A client with a failover list stops reconnecting.
+        (connection as unknown as { options: { reconnect: unknown } }).options.reconnect = false;
+        // Closed, or lost (its broker died; a connection without reconnect is never closed then).
+        if (connection.is_closed() || !connection.is_open()) {
+          connection.close();
+          return resolve();
+        }
         connection.once('connection_close', () => resolve());
         connection.once('disconnected', () => resolve());
         connection.close();

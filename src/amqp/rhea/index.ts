@@ -319,6 +319,8 @@ export const RHEA_PATCHES: readonly RheaPatch[] = [
       'sender.set_source': 'function',
       'sender.set_target': 'function',
       'sender.session': 'object',
+      'receiver.drain': 'boolean',
+      'receiver.issue_flow': 'boolean',
       'session.outgoing.deliveries': 'object',
       'connection._register': 'function',
       'rhea.types.Reader': 'function',
@@ -352,8 +354,44 @@ export function patchServerConnection(connection: Connection, targets: ServerCon
   shareInputFairly(connection, targets.socket);
   deliverRawBytes(connection, targets.onTransferFrame);
   checkFramesAgainstState(connection, targets.logger);
+  // readTransactionalDispositions before reportDispositionsInFrameOrder: the latter wraps it and reports what it marked.
+  patchFramesAndSessions(
+    connection,
+    targets.socket,
+    targets.turn,
+    [keyLinksByRoleAndName, processOnlyLinksWithWork, readTransactionalDispositions],
+    [announceHandleMax(targets.maxLinksPerSession)],
+  );
+  limitSessionChannels(connection, targets.channelMax);
+  recordReceivedTermini(connection);
+  // Last, so that it wraps every other frame handler: they all see frames with their own empty lists.
+  giveFramesTheirOwnEmptyLists(connection);
+}
+
+/**
+ * Installs the patches a broker needs on a connection it opened itself to another cluster node (README,
+ * "Cluster"): messages arrive as raw bytes (forwarded unchanged), frames go out in the broker's turn
+ * (after its store step, and not at all once the node is fenced), and the session patches. The input
+ * checks of a server connection are left out (the peer is another Convoy node), and so are link keys by
+ * role and name (this node names every link it opens there, and rhea finds its own links by name) and
+ * transactional dispositions (inter-node links carry no transactions).
+ */
+export function patchInterNodeConnection(connection: Connection, socket: Socket, turn: NetworkTurn): void {
+  deliverRawBytes(connection, () => undefined);
+  patchFramesAndSessions(connection, socket, turn, [], []);
+  giveFramesTheirOwnEmptyLists(connection);
+}
+
+/** `serverFirst` and `serverLast`: the session patches of a server connection, before and after the shared ones. */
+function patchFramesAndSessions(
+  connection: Connection,
+  socket: Socket,
+  turn: NetworkTurn,
+  serverFirst: readonly SessionPatch[],
+  serverLast: readonly SessionPatch[],
+): void {
   decodeTransfersDirectly(connectionInternals(connection).amqp_transport, connectionInternals(connection));
-  const output = batchSocketWrites(connection, targets.socket, targets.turn);
+  const output = batchSocketWrites(connection, socket, turn);
   const encodeTransfers: SessionPatch = (session) => encodeTransfersDirectly(session.outgoing, session, output.frames, output.requestOutput);
   const buildDeliveries: SessionPatch = (session) => buildDeliveriesOnPrototype(session.incoming);
   const fixDispositions: SessionPatch = (session) => {
@@ -361,28 +399,13 @@ export function patchServerConnection(connection: Connection, targets: ServerCon
     writeDispositionsCorrectly(session.outgoing as never, 'pending_dispositions');
   };
   const boundDispositions: SessionPatch = (session) => boundDispositionRanges(session as never);
-  // readTransactionalDispositions before reportDispositionsInFrameOrder: the latter wraps it and reports what it marked.
-  patchSessions(connection, [
-    keyLinksByRoleAndName,
-    processOnlyLinksWithWork,
-    readTransactionalDispositions,
-    reportDispositionsInFrameOrder,
-    encodeTransfers,
-    buildDeliveries,
-    fixDispositions,
-    boundDispositions,
-    announceHandleMax(targets.maxLinksPerSession),
-  ]);
-  limitSessionChannels(connection, targets.channelMax);
-  recordReceivedTermini(connection);
-  // Last, so that it wraps every other frame handler: they all see frames with their own empty lists.
-  giveFramesTheirOwnEmptyLists(connection);
+  patchSessions(connection, [...serverFirst, reportDispositionsInFrameOrder, encodeTransfers, buildDeliveries, fixDispositions, boundDispositions, ...serverLast]);
 }
 
 export { answerDrainWithFlow } from './drain-answer';
 export { skipDisabledRheaLogging } from './quiet-logging';
 export { offerSaslMechanisms, type SaslServerMechanism, type SaslServerMechanisms } from './sasl-server';
-export { connectionInternals, linkInternals, rheaOutcomes, rheaValueReader, tagOf, unwrapRheaOutcome } from './internals';
+export { connectionInternals, linkInternals, receiverInternals, rheaOutcomes, rheaValueReader, tagOf, unwrapRheaOutcome } from './internals';
 export type { LinkInternals, RheaOutcome } from './internals';
 export { receivedTermini, type ReceivedTermini, type TerminusKind } from './received-termini';
 export { IncomingDelivery } from './incoming-deliveries';

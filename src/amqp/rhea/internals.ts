@@ -17,6 +17,21 @@ export interface LinkInternals {
   session: { outgoing: { deliveries: { available(): number } } };
 }
 
+/**
+ * A receiver's credit as rhea keeps it (link.js Receiver): rhea only adds credit (`flow`); a broker
+ * relaying a consumer's credit upstream sets it (AMQP 1.0 2.6.7: link-credit is the receiver's to set,
+ * and so is drain).
+ */
+export interface ReceiverInternals {
+  credit: number;
+  drain: boolean;
+  issue_flow: boolean;
+}
+
+export function receiverInternals(receiver: Receiver): ReceiverInternals {
+  return receiver as unknown as ReceiverInternals;
+}
+
 export interface TransferFrame {
   channel: number;
   performative: { message_format?: number | null; more?: boolean; aborted?: boolean; handle: number; delivery_id?: number };
@@ -35,9 +50,11 @@ export interface ConnectionInternals {
   remote_channel_map: Record<number, { remote: { handles: Record<number, Receiver | Sender> } }>;
   local: { close: Record<string, unknown> };
   /** The peer's open and close performatives, once received. */
-  remote: { open?: unknown; close?: unknown };
+  remote: { open?: { properties?: unknown }; close?: unknown };
   is_open(): boolean;
   _process(): void;
+  /** Asks rhea to process the connection (write pending frames) on the next tick. */
+  _register(): void;
   socket?: { destroy(): void; end(): void };
 }
 
@@ -66,6 +83,8 @@ export interface DeliveryTag {
   convoySettled?: boolean;
   /** The txn-id of the transactional-state the client settled it with (AMQP 1.0 4.4.2); undefined outside a transaction. */
   convoyTxnId?: unknown;
+  /** Which backend of the link the delivery came from (src/amqp/consumer-link.ts). */
+  convoyGeneration?: number;
   /** Bytes of a paged body read back from the store for this delivery, counted until it is settled. */
   convoyReadBackBytes?: number;
 }
