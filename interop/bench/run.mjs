@@ -2,11 +2,11 @@
 // Convoy vs ActiveMQ Artemis benchmark harness.
 //
 //   node interop/bench/run.mjs [--rounds 3] [--quick] [--count 200000] [--brokers convoy,artemis]
-//                              [--scenarios s1,s2,s3,s4,s5,s6] [--latency-rate N] [--out FILE]
+//                              [--scenarios s1,s2,s3,s4,s5,s6,s8] [--latency-rate N] [--out FILE]
 //
 // Builds the Qpid Proton C++ load clients (interop/bench/client), sets up Artemis
 // (interop/bench/setup-artemis.sh), starts both brokers on free loopback ports, runs every
-// scenario against each broker, alternating which broker goes first in each round, and prints
+// scenario against each broker (s8 with Artemis's own JMS load generator, `artemis perf client`), alternating which broker goes first in each round, and prints
 // the medians side by side. Results: interop/bench/results/latest.json. See README.md.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -26,7 +26,7 @@ const CLK_TCK = 100; // sysconf(_SC_CLK_TCK) on Linux
 function parseArgs(argv) {
   const o = {
     rounds: 3, quick: false, count: 200000, brokers: ['convoy', 'artemis'],
-    scenarios: ['s1', 's2', 's3', 's4', 's5', 's6'], latencyRate: 0,
+    scenarios: ['s1', 's2', 's3', 's4', 's5', 's6', 's8'], latencyRate: 0,
     out: path.join(HERE, 'results', 'latest.json'),
   };
   const given = new Set();
@@ -46,7 +46,7 @@ function parseArgs(argv) {
     }
   }
   for (const b of o.brokers) if (!['convoy', 'artemis'].includes(b)) usage(`unknown broker ${b}`);
-  for (const s of o.scenarios) if (!/^s[1-6]$/.test(s)) usage(`unknown scenario ${s} (s1..s6; s7 comes with s1)`);
+  for (const s of o.scenarios) if (!/^s[1-68]$/.test(s)) usage(`unknown scenario ${s} (s1..s6, s8; s7 comes with s1)`);
   if (o.quick) {
     if (!given.has('rounds')) o.rounds = 1;
     if (!given.has('count')) o.count = 20000;
@@ -61,7 +61,7 @@ function posInt(s, name) {
 function usage(err) {
   if (err) console.error(`run.mjs: ${err}`);
   console.error('usage: node interop/bench/run.mjs [--rounds N] [--quick] [--count N] ' +
-    '[--brokers convoy,artemis] [--scenarios s1,...,s6] [--latency-rate N] [--out FILE]');
+    '[--brokers convoy,artemis] [--scenarios s1,...,s6,s8] [--latency-rate N] [--out FILE]');
   process.exit(err ? 2 : 0);
 }
 
@@ -71,6 +71,13 @@ const N = opts.count;
 const RUN_TIMEOUT_S = opts.quick ? 60 : 240;
 const LAT_SECONDS = opts.quick ? 3 : 10;
 const FAILOVER_RATE = 1000;
+// s8: each `artemis perf client` run warms up for JMS_WARMUP_S (not measured: the client's JVM and
+// the broker's JMS paths), then measures JMS_MEASURE_S; 1 KiB BytesMessages, at most JMS_MAX_PENDING
+// sends awaiting their outcome (the Proton clients' window of 1 000).
+const JMS_WARMUP_S = opts.quick ? 3 : 10;
+const JMS_MEASURE_S = opts.quick ? 5 : 15;
+const JMS_SIZE = 1024;
+const JMS_MAX_PENDING = 1000;
 
 // ---------------------------------------------------------------- process bookkeeping
 
@@ -291,14 +298,16 @@ function readProc(pid) {
   } catch { return null; }
 }
 
+// A process that has exited by stop() (a client) counts up to its last sample.
 function startSampler(pid) {
   const first = readProc(pid);
   let peakRssKb = first?.rssKb ?? 0;
-  const timer = setInterval(() => { const s = readProc(pid); if (s) peakRssKb = Math.max(peakRssKb, s.rssKb); }, 100);
+  let latest = first;
+  const timer = setInterval(() => { const s = readProc(pid); if (s) { latest = s; peakRssKb = Math.max(peakRssKb, s.rssKb); } }, 100);
   return {
     stop() {
       clearInterval(timer);
-      const last = readProc(pid);
+      const last = readProc(pid) ?? latest;
       if (!first || !last) return null;
       peakRssKb = Math.max(peakRssKb, last.rssKb);
       const cpuS = (last.ticks - first.ticks) / CLK_TCK;
@@ -400,6 +409,81 @@ async function failover(broker) {
   }
 }
 
+// ---------------------------------------------------------------- scenario 8: a JMS workload
+
+let ARTEMIS_CLI; // <Artemis distribution>/bin/artemis: the load generator, run as a client only
+function setupArtemisCli() {
+  const r = spawnSync(path.join(HERE, 'setup-artemis.sh'), ['--home-only'], { encoding: 'utf8', timeout: 1200000 });
+  if (r.status !== 0) throw new Error(`setup-artemis.sh --home-only failed:\n${r.stderr}`);
+  ARTEMIS_CLI = path.join(r.stdout.trim().split('\n').pop(), 'bin', 'artemis');
+}
+
+// Rates from the JSON report of `artemis perf client`: one interval sample a second, each with
+// per-second rates of sent / received messages and the time it was taken (ms). After the measured
+// seconds the producer stops and the client waits for the backlog ("sent" 0): those samples, and
+// the warm-up ones, are left out. Each sample's rate counts for the time since the previous sample.
+function jmsRates(samples) {
+  const intervals = samples.filter((x) => x.sampleType === 'interval');
+  let lastSending = -1;
+  intervals.forEach((x, i) => { if (x.sent > 0) lastSending = i; });
+  let received = 0;
+  let sent = 0;
+  let ms = 0;
+  for (let i = 1; i <= lastSending; i++) {
+    if (intervals[i].warmup) continue;
+    const dt = intervals[i].time - intervals[i - 1].time;
+    received += (intervals[i].received * dt) / 1000;
+    sent += (intervals[i].sent * dt) / 1000;
+    ms += dt;
+  }
+  if (ms === 0) return null;
+  return { msg_per_s: received / (ms / 1000), sender_msg_per_s: sent / (ms / 1000), measured_s: ms / 1000 };
+}
+
+// `artemis perf client --protocol AMQP`: Qpid JMS, one producer connection and one consumer
+// connection (auto-acknowledge) on a fresh queue, BytesMessages of JMS_SIZE, persistent or not.
+// Throughput = messages received per second while the producer is sending, warm-up excluded.
+// The run fails unless the client reports success and received every message it sent.
+async function jmsPerf(broker, { persistent }) {
+  const q = uniq(persistent ? 'jms.persistent' : 'jms');
+  const report = path.join(os.tmpdir(), `convoy-bench-${q}.json`);
+  const args = ['perf', 'client', '--protocol', 'AMQP', '--url', broker.url,
+    '--warmup', String(JMS_WARMUP_S), '--duration', String(JMS_WARMUP_S + JMS_MEASURE_S),
+    '--message-size', String(JMS_SIZE), '--max-pending', String(JMS_MAX_PENDING), '--json', report];
+  if (persistent) args.push('--persistent');
+  args.push(`queue://${q}`);
+  const proc = track(spawn(ARTEMIS_CLI, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] }), true);
+  let output = '';
+  const keep = (d) => { output += d; if (output.length > 20000) output = output.slice(-20000); };
+  proc.stdout.on('data', keep);
+  proc.stderr.on('data', keep);
+  const brokerCpu = startSampler(broker.pid);
+  const clientCpu = startSampler(proc.pid);
+  const timeoutS = JMS_WARMUP_S + JMS_MEASURE_S + 120;
+  const timer = setTimeout(() => { try { process.kill(-proc.pid, 'SIGKILL'); } catch { /* gone */ } }, timeoutS * 1000);
+  const { code, signal } = await new Promise((resolve) => proc.on('exit', (c, sg) => resolve({ code: c, signal: sg })));
+  clearTimeout(timer);
+  const b = brokerCpu.stop();
+  const c = clientCpu.stop();
+  let samples = [];
+  try { samples = JSON.parse(fs.readFileSync(report, 'utf8')); } catch { /* no or partial report: error below */ }
+  fs.rmSync(report, { force: true });
+  const summaryOf = samples.find((x) => x.sampleType === 'summary');
+  const rates = jmsRates(samples);
+  const outputTail = output.trim().split('\n').slice(-15).join('\n');
+  if (code !== 0 || !summaryOf || summaryOf.result !== 'success' || !rates) {
+    const why = signal ? `killed (${signal}) after ${timeoutS} s` : `exit code ${code}, result ${summaryOf?.result ?? 'none'}`;
+    return { error: `artemis perf client ${why}\n${outputTail}`.slice(0, 2000) };
+  }
+  if (summaryOf.totalReceived !== summaryOf.totalSent) {
+    return { error: `artemis perf client sent ${summaryOf.totalSent} messages, received ${summaryOf.totalReceived}` };
+  }
+  return {
+    ...rates, total_sent: summaryOf.totalSent, total_received: summaryOf.totalReceived,
+    broker_cpu_pct: b ? (100 * b.cpu_s) / b.wall_s : null, client_cpu_pct: c ? (100 * c.cpu_s) / c.wall_s : null,
+  };
+}
+
 // Median of 3 runs of at least 200 000 messages: sender -> `bench-recv --listen`, no broker.
 async function clientCeiling(size) {
   const count = Math.max(N, 200000);
@@ -438,6 +522,8 @@ metric('s5_latency_p999_ms', 'ms', 'lower', '');
 metric('s6_failover_ms', 'ms', 'lower', 'exclusive consumer: SIGKILL active -> standby first msg');
 metric('s7_cpu_pct_per_10k_msg_s', '% core', 'lower', 'broker CPU per 10k msg/s during s1 100 B');
 metric('s7_peak_rss_mib', 'MiB', 'lower', 'broker peak RSS during s1 100 B');
+metric('s8_jms_nonpersistent_msg_per_s', 'msg/s', 'higher', 'artemis perf client (Qpid JMS), 1p-1q-1c, 1 KiB, non-persistent');
+metric('s8_jms_persistent_msg_per_s', 'msg/s', 'higher', 'artemis perf client (Qpid JMS), 1p-1q-1c, 1 KiB, persistent');
 
 const results = {}; // metric -> broker -> [values]
 const errors = [];  // { broker, metric/scenario, round, error, broker_log_tail }
@@ -526,6 +612,7 @@ async function main() {
   const loadStart = os.loadavg();
   log(`options: ${JSON.stringify(opts)}`);
   buildClients();
+  if (opts.scenarios.includes('s8')) setupArtemisCli();
 
   const ceiling = { '100B': await clientCeiling(100), '1KiB': await clientCeiling(1024) };
   log(`client_ceiling (proton C++ sender -> proton C++ listener, no broker): ${JSON.stringify(ceiling)}`);
@@ -572,6 +659,10 @@ async function main() {
     }
     if (want('s6')) {
       await each('s6 exclusive failover', (b) => failover(b), (n, r) => record(n, 's6_failover_ms', val(r, 'failover_ms')));
+    }
+    if (want('s8')) {
+      await each('s8 jms non-persistent', (b) => jmsPerf(b, { persistent: false }), (n, r) => record(n, 's8_jms_nonpersistent_msg_per_s', val(r, 'msg_per_s')));
+      await each('s8 jms persistent', (b) => jmsPerf(b, { persistent: true }), (n, r) => record(n, 's8_jms_persistent_msg_per_s', val(r, 'msg_per_s')));
     }
   }
 

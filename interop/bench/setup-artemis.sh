@@ -3,9 +3,11 @@
 # instance for the Convoy benchmark. Idempotent: download, unpack and create happen once;
 # the AMQP acceptor port is (re)written on every call.
 #
-#   interop/bench/setup-artemis.sh [--port PORT] [--version X.Y.Z]
+#   interop/bench/setup-artemis.sh [--port PORT] [--version X.Y.Z] [--home-only]
 #
-# Prints the instance directory as the last line of stdout.
+# Prints the instance directory as the last line of stdout. With --home-only it stops after the
+# download and unpack and prints the distribution's directory instead (its bin/artemis runs the
+# client tools, e.g. `artemis perf client`, without touching the instance a broker may be running).
 #
 # Artemis moved from groupId org.apache.activemq to org.apache.artemis (org.apache.activemq:
 # apache-artemis:2.56.0 is a relocation pom with no tar.gz); the newest 2.x binary lives under
@@ -15,11 +17,13 @@ set -euo pipefail
 PORT=5672
 VERSION="${ARTEMIS_VERSION:-2.56.0}"
 GROUP="${ARTEMIS_GROUP:-org.apache.artemis}"
+HOME_ONLY=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --port) PORT="$2"; shift 2 ;;
     --version) VERSION="$2"; shift 2 ;;
-    *) echo "usage: $0 [--port PORT] [--version X.Y.Z]" >&2; exit 2 ;;
+    --home-only) HOME_ONLY=1; shift ;;
+    *) echo "usage: $0 [--port PORT] [--version X.Y.Z] [--home-only]" >&2; exit 2 ;;
   esac
 done
 
@@ -42,6 +46,11 @@ fi
 if [ ! -x "$HOME_DIR/bin/artemis" ]; then
   echo "setup-artemis: unpacking" >&2
   tar -xzf "$TARBALL" -C "$CACHE"
+fi
+
+if [ "$HOME_ONLY" = 1 ]; then
+  echo "$HOME_DIR"
+  exit 0
 fi
 
 if [ ! -f "$INSTANCE/etc/broker.xml" ]; then
