@@ -12,6 +12,7 @@
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { numberOption } from './support.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const require = createRequire(import.meta.url);
@@ -22,13 +23,8 @@ if (typeof global.gc !== 'function') {
   console.error('group-memory.mjs: run with node --expose-gc');
   process.exit(2);
 }
-const args = process.argv.slice(2);
-const option = (name, fallback) => {
-  const at = args.indexOf(name);
-  return at >= 0 ? Number(args[at + 1]) : fallback;
-};
-const GROUPS = option('--groups', 100000);
-const CONSUMERS = option('--consumers', 8);
+const GROUPS = numberOption('--groups', 100000);
+const CONSUMERS = numberOption('--consumers', 8);
 const CREDIT = 1000;
 
 const options = {

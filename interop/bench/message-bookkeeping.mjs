@@ -16,6 +16,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { numberOption } from './support.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const require = createRequire(import.meta.url);
@@ -26,14 +27,9 @@ if (typeof global.gc !== 'function') {
   console.error('message-bookkeeping.mjs: run with node --expose-gc');
   process.exit(2);
 }
-const args = process.argv.slice(2);
-const option = (name, fallback) => {
-  const at = args.indexOf(name);
-  return at >= 0 ? Number(args[at + 1]) : fallback;
-};
-const MESSAGES = option('--messages', 100000);
-const BODY = option('--body', 100);
-const CASE = option('--case', -1);
+const MESSAGES = numberOption('--messages', 100000);
+const BODY = numberOption('--body', 100);
+const CASE = numberOption('--case', -1);
 
 // Sends `count` messages of `body` bytes to `queue`, at-least-once, and exits once all are accepted;
 // with `hold`, a receiver takes them all and settles none, and the process stays until told to go.

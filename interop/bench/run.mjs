@@ -14,6 +14,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from './support.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..', '..');
@@ -112,14 +113,6 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const nowUs = () => Math.round((performance.timeOrigin + performance.now()) * 1000);
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.unref();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-  });
-}
 
 function portOpen(port) {
   return new Promise((resolve) => {

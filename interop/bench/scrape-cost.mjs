@@ -22,19 +22,16 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { numberOption } from './support.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const require = createRequire(import.meta.url);
 const rhea = require(path.join(ROOT, 'node_modules', 'rhea'));
 
 const args = process.argv.slice(2);
-const option = (name, fallback) => {
-  const at = args.indexOf(name);
-  return at >= 0 ? Number(args[at + 1]) : fallback;
-};
-const SECONDS = option('--seconds', 10);
-const QUEUES = option('--queues', 1000);
-const GROUPS = option('--groups', 1_000_000);
+const SECONDS = numberOption('--seconds', 10);
+const QUEUES = numberOption('--queues', 1000);
+const GROUPS = numberOption('--groups', 1_000_000);
 
 if (args[0] === '--load') {
   runLoad(Number(args[1]));

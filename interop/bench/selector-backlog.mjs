@@ -17,29 +17,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { numberOption, option, freePort } from './support.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..', '..');
 const require = createRequire(import.meta.url);
 const rhea = require('rhea');
 
-const args = process.argv.slice(2);
-const option = (name, fallback) => {
-  const at = args.indexOf(name);
-  return at >= 0 ? args[at + 1] : fallback;
-};
 const BACKLOGS = option('--backlogs', '0,10000,100000').split(',').map(Number);
-const MESSAGES = Number(option('--messages', 1000));
+const MESSAGES = numberOption('--messages', 1000);
 const BROKERS = option('--brokers', 'convoy,artemis').split(',');
 
-function freePort() {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function waitPort(port, timeoutMs) {
   const deadline = Date.now() + timeoutMs;

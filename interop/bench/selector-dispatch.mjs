@@ -15,6 +15,7 @@
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { numberOption, option } from './support.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const require = createRequire(import.meta.url);
@@ -24,14 +25,9 @@ const { createCoreState } = require(path.join(ROOT, 'dist/core/state.js'));
 const { compileSelector } = require(path.join(ROOT, 'dist/selector/compile.js'));
 const { messageSelectorFields } = require(path.join(ROOT, 'dist/amqp/selector-fields.js'));
 
-const args = process.argv.slice(2);
-const option = (name, fallback) => {
-  const at = args.indexOf(name);
-  return at >= 0 ? args[at + 1] : fallback;
-};
 const BACKLOGS = option('--backlogs', '0,10000,100000,1000000').split(',').map(Number);
-const MESSAGES = Number(option('--messages', 20000));
-const ROUNDS = Number(option('--rounds', 5));
+const MESSAGES = numberOption('--messages', 20000);
+const ROUNDS = numberOption('--rounds', 5);
 
 const options = {
   groupKey: null, maxGroups: null, groupIdleTimeoutMs: null, groupRebalance: false,

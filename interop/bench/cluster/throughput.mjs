@@ -17,6 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import rhea from 'rhea';
+import { freePort } from '../support.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..', '..', '..');
@@ -36,16 +37,6 @@ const children = [];
 process.on('exit', () => children.forEach((child) => child.kill('SIGKILL')));
 process.on('SIGINT', () => process.exit(130));
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Starts a process and resolves once `ready(output)` holds (at once without `ready`). */
 function startProcess(command, args, ready, what) {
