@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { numberOption, option } from './support.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const require = createRequire(import.meta.url);
@@ -25,13 +26,8 @@ if (typeof global.gc !== 'function') {
   console.error('topic-fanout.mjs: run with node --expose-gc');
   process.exit(2);
 }
-const args = process.argv.slice(2);
-const option = (name, fallback) => {
-  const at = args.indexOf(name);
-  return at >= 0 ? args[at + 1] : fallback;
-};
-const MESSAGES = Number(option('--messages', 20000));
-const BYTES = Number(option('--bytes', 1024));
+const MESSAGES = numberOption('--messages', 20000);
+const BYTES = numberOption('--bytes', 1024);
 const COUNTS = String(option('--subscriptions', '1,10,100')).split(',').map(Number);
 
 const used = () => {
@@ -45,7 +41,7 @@ for (const subscriptions of COUNTS) {
   runtime.recover();
   runtime.topics.declare('bench.topic');
   for (let i = 0; i < subscriptions; i++) {
-    runtime.topics.subscribe({ topic: 'bench.topic', name: null, clientId: null, durable: false, shared: false, consumerId: `bench/${i}` });
+    runtime.topics.subscribe({ topic: 'bench.topic', name: null, clientId: null, durable: false, shared: false, selector: null, consumerId: `bench/${i}` });
   }
   const meta = { groupId: null, closesGroup: false, expiresAtMs: null, deliveryCount: 0, durable: false };
   const before = used();
