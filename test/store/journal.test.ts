@@ -71,15 +71,22 @@ function durable(store: JournalStore): Promise<void> {
 }
 
 const segmentsIn = (dir: string): string[] => readdirSync(dir).filter((f) => f.endsWith('.journal')).sort();
+const firstSegment = (dir: string): string => join(dir, segmentsIn(dir)[0]!);
+
+/** A journal in a fresh directory, opened empty. */
+function openedJournal(): { dir: string; store: JournalStore } {
+  const dir = freshDir();
+  const { store } = journal(dir);
+  store.open(Infinity);
+  return { dir, store };
+}
 
 describe('journal store', () => {
   test('a torn tail is cut off at the last whole record, with a warning', () => {
-    const dir = freshDir();
-    const { store } = journal(dir);
-    store.open(Infinity);
+    const { dir, store } = openedJournal();
     fill(store, 3);
     store.close();
-    const path = join(dir, segmentsIn(dir)[0]!);
+    const path = firstSegment(dir);
     truncateSync(path, statSync(path).size - 10);
     const reopened = journal(dir);
     const recovered = reopened.store.open(Infinity);
@@ -91,22 +98,18 @@ describe('journal store', () => {
   });
 
   test('garbage after the last record (a crash mid-write) is cut off', () => {
-    const dir = freshDir();
-    const { store } = journal(dir);
-    store.open(Infinity);
+    const { dir, store } = openedJournal();
     fill(store, 2);
     store.close();
-    appendFileSync(join(dir, segmentsIn(dir)[0]!), Buffer.from([200, 0, 0, 0, 1, 2, 3, 4, 2, 9, 9]));
+    appendFileSync(firstSegment(dir), Buffer.from([200, 0, 0, 0, 1, 2, 3, 4, 2, 9, 9]));
     expect(journal(dir).store.open(Infinity).queues[0]!.messages).toHaveLength(2);
   });
 
   test('an atomic unit torn by a crash mid-write is dropped whole, though its first records are intact', () => {
-    const dir = freshDir();
-    const { store } = journal(dir);
-    store.open(Infinity);
+    const { dir, store } = openedJournal();
     fill(store, 2);
     store.writePending();
-    const path = join(dir, segmentsIn(dir)[0]!);
+    const path = firstSegment(dir);
     const beforeUnit = statSync(path).size;
     store.beginAtomic();
     store.remove(1);
@@ -161,14 +164,12 @@ describe('journal store', () => {
   });
 
   test('a unit holding a damaged record is refused, even at the tail', () => {
-    const dir = freshDir();
-    const { store } = journal(dir);
-    store.open(Infinity);
+    const { dir, store } = openedJournal();
     store.beginAtomic();
     fill(store, 2);
     store.endAtomic();
     store.close();
-    const path = join(dir, segmentsIn(dir)[0]!);
+    const path = firstSegment(dir);
     const bytes = readFileSync(path);
     // Corrupt an inner record's length, then make the unit's own checksum match again.
     const unitStart = 16;
@@ -185,7 +186,7 @@ describe('journal store', () => {
     store.open(Infinity);
     fill(store, 30);
     store.close();
-    const first = join(dir, segmentsIn(dir)[0]!);
+    const first = firstSegment(dir);
     const bytes = readFileSync(first);
     bytes[40] = bytes[40]! ^ 0xff;
     writeFileSync(first, bytes);
@@ -349,9 +350,7 @@ describe('journal store', () => {
   });
 
   test('group commit: many messages are acknowledged by one fdatasync', async () => {
-    const dir = freshDir();
-    const { store } = journal(dir);
-    store.open(Infinity);
+    const { dir, store } = openedJournal();
     const syncs: number[] = [];
     const active = (store as unknown as { active: { sync(cb: (e: null) => void): void } }).active;
     const original = active.sync.bind(active);
@@ -409,9 +408,7 @@ describe('journal store', () => {
 
 describe('journal record format: the dead-letter origin', () => {
   test('the fields after the body (origin, priority, delivery time) are written with the body between them and read back, in one write and in one buffer', () => {
-    const dir = freshDir();
-    const { store } = journal(dir);
-    store.open(Infinity);
+    const { dir, store } = openedJournal();
     const later = { ...meta, priority: 7, deliverAtMs: 123456 };
     store.add({ id: 1, queue: 'DLQ', seq: 1, meta: later, deadLetteredFrom: 'orders' }, Buffer.from('first'), false);
     store.add({ id: 2, queue: 'DLQ', seq: 2, meta }, Buffer.from('second'), false);
@@ -467,12 +464,10 @@ describe('journal: preallocated segments', () => {
   });
 
   test('a torn record in a preallocated segment is cut off, and nothing after it, zeros or a stale whole record, is read again', () => {
-    const dir = freshDir();
-    const { store } = journal(dir);
-    store.open(Infinity);
+    const { dir, store } = openedJournal();
     fill(store, 3);
     store.close();
-    const path = join(dir, segmentsIn(dir)[0]!);
+    const path = firstSegment(dir);
     const end = statSync(path).size;
     truncateSync(path, 1 << 20); // the rest of the segment: zeros, as preparation leaves it
     const clean = journal(dir);
@@ -500,7 +495,7 @@ describe('journal: preallocated segments', () => {
     store.open(Infinity);
     fill(store, 100, 1000);
     store.close();
-    const first = join(dir, segmentsIn(dir)[0]!);
+    const first = firstSegment(dir);
     const end = statSync(first).size;
     truncateSync(first, end + 4096); // zeros after its last record, as in a prepared segment
     const reopened = journal(dir, 65536);
@@ -512,13 +507,11 @@ describe('journal: preallocated segments', () => {
   });
 
   test('a prepared file left by a broker that stopped is removed at start, never read as a segment', () => {
-    const dir = freshDir();
-    const { store } = journal(dir);
-    store.open(Infinity);
+    const { dir, store } = openedJournal();
     fill(store, 2);
     store.close();
     const leftover = join(dir, 'next-segment-0123456789ab.prepared');
-    writeFileSync(leftover, readFileSync(join(dir, segmentsIn(dir)[0]!)));
+    writeFileSync(leftover, readFileSync(firstSegment(dir)));
     const reopened = journal(dir);
     expect(idsOf(reopened.store.open(Infinity))).toEqual([1, 2]);
     expect(readdirSync(dir).filter((name) => name.endsWith('.prepared'))).toEqual([]);
@@ -528,12 +521,10 @@ describe('journal: preallocated segments', () => {
 
 describe('journal: records of many ids', () => {
   test('removals one after the other are one record; the deliveries of a turn are one record', () => {
-    const dir = freshDir();
-    const { store } = journal(dir);
-    store.open(Infinity);
+    const { dir, store } = openedJournal();
     fill(store, 50);
     store.writePending();
-    const path = join(dir, segmentsIn(dir)[0]!);
+    const path = firstSegment(dir);
     const afterMessages = statSync(path).size;
     for (let id = 1; id <= 10; id++) store.markDelivered(id);
     for (let id = 11; id <= 40; id++) store.remove(id);
@@ -553,9 +544,7 @@ describe('journal: records of many ids', () => {
   });
 
   test('a delivery whose count is recorded in the same turn is counted once; a delivery removed in the same turn is gone', () => {
-    const dir = freshDir();
-    const { store } = journal(dir);
-    store.open(Infinity);
+    const { dir, store } = openedJournal();
     fill(store, 2);
     store.writePending();
     store.markDelivered(1);
@@ -568,9 +557,7 @@ describe('journal: records of many ids', () => {
   });
 
   test('removals recorded before an atomic unit are not part of it', () => {
-    const dir = freshDir();
-    const { store } = journal(dir);
-    store.open(Infinity);
+    const { dir, store } = openedJournal();
     fill(store, 3);
     store.writePending();
     store.remove(1);
@@ -579,7 +566,7 @@ describe('journal: records of many ids', () => {
     fill(store, 1, 100, 10);
     store.endAtomic();
     store.writePending();
-    const path = join(dir, segmentsIn(dir)[0]!);
+    const path = firstSegment(dir);
     const records = recordsIn(path);
     expect(records.slice(-2).map((r) => r.type)).toEqual([RecordType.RemoveMany, RecordType.AtomicUnit]);
     // The unit torn: the removal before it stays.
